@@ -1,0 +1,20 @@
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: test lint unit bench fmt
+
+# test: what CI runs (.ci/run). Starts throwaway servers, see scripts/test.sh.
+test: lint unit
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^bench/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	go run $(STATICCHECK) ./...
+
+unit:
+	./scripts/test.sh
+
+bench:
+	go test -run '^$$' -bench Dispatcher -benchmem -count 6 . | tee bench.txt
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')

@@ -1,0 +1,181 @@
+package notify
+
+import (
+	"context"
+	"time"
+)
+
+// Channel delivers to one provider. Implementations must be safe for
+// concurrent use: the Dispatcher calls Send from many workers at once.
+type Channel interface {
+	// Name is the channel's name ("apns", "fcm", "sms", "email"); it also
+	// names the channel's queue.
+	Name() string
+	// Send hands d to the provider. A nil error means the provider accepted
+	// it. Any error should be classified with Retryable, Permanent,
+	// InvalidRecipient, OptedOut or ConfigError; an unclassified error is
+	// treated as retryable.
+	Send(ctx context.Context, d *Delivery) (Result, error)
+}
+
+// Validator is implemented by channels that can reject a delivery at accept
+// time, before anything is stored or queued (payload too large, malformed
+// token or phone number). Send calls Validate for every delivery after
+// rendering; an error becomes a *ValidationError.
+type Validator interface {
+	Validate(d *Delivery) error
+}
+
+// BatchSender is implemented by channels whose provider accepts many messages
+// in one call (FCM SendEach). When a worker holds several deliveries for such
+// a channel it calls SendBatch once; results[i] and errs[i] answer ds[i] and
+// are classified one by one, exactly as Send's would be.
+type BatchSender interface {
+	SendBatch(ctx context.Context, ds []*Delivery) (results []Result, errs []error)
+}
+
+// Job is a delivery on a queue.
+type Job struct {
+	// ID is unique per queue; it is the delivery's ID. Enqueueing an ID that
+	// is already on the queue (ready, delayed, leased or dead) is a no-op.
+	ID    string
+	Queue string
+	// NotBefore hides the job until then; zero means ready now.
+	NotBefore time.Time
+	Delivery  *Delivery
+}
+
+// Lease is a job handed to one receiver until it is acked, nacked, buried or
+// its visibility timeout passes (then it is handed out again).
+type Lease struct {
+	Job Job
+	// Attempt counts how many times the job has been received, this one
+	// included (1 on first receipt).
+	Attempt int
+	// Receipt is the backend's handle for this lease, when it needs one.
+	Receipt string
+}
+
+// QueueStats counts one queue's jobs by state.
+type QueueStats struct {
+	Ready    int // visible now
+	Delayed  int // waiting for NotBefore or a nack delay
+	InFlight int // leased
+	Dead     int // buried; see Queue.Replay
+	// OldestReady is the age of the oldest ready job, when the backend knows it.
+	OldestReady time.Duration
+}
+
+// Queue holds jobs per named queue with at-least-once delivery. Every method
+// is safe for concurrent use. A lease that is no longer held (it expired and
+// was handed out again, or was already acked) makes Ack, Nack and Bury return
+// ErrLeaseLost.
+type Queue interface {
+	// Enqueue adds jobs durably. When it returns nil every job is stored.
+	Enqueue(ctx context.Context, jobs ...Job) error
+	// Receive leases up to max ready jobs from queue. It blocks until at
+	// least one is ready or ctx is done; then it returns ctx's error.
+	Receive(ctx context.Context, queue string, max int) ([]Lease, error)
+	// Ack removes leased jobs for good.
+	Ack(ctx context.Context, leases ...Lease) error
+	// Nack returns a leased job to its queue, hidden for delay.
+	Nack(ctx context.Context, l Lease, delay time.Duration) error
+	// Bury moves a leased job to the queue's dead state, where it stays
+	// inspectable until Replay.
+	Bury(ctx context.Context, l Lease, reason string) error
+	// Replay makes a dead job ready again with its receive count reset. It
+	// returns ErrNotFound when no dead job has that ID.
+	Replay(ctx context.Context, queue, id string) error
+	Stats(ctx context.Context, queue string) (QueueStats, error)
+	// Close releases resources; afterwards every call returns ErrClosed and
+	// blocked Receives return it too.
+	Close() error
+}
+
+// Contacts resolves users to addresses.
+type Contacts interface {
+	// Contact returns the user's contact, or ErrNotFound.
+	Contact(ctx context.Context, userID string) (Contact, error)
+	PutContact(ctx context.Context, c Contact) error
+	// RemoveAddress removes a dead address from the user's contact. A device
+	// token is removed only if it was registered before registeredBefore (a
+	// zero time removes it whatever its registration time), so a token that
+	// was registered again after the provider's verdict survives.
+	RemoveAddress(ctx context.Context, userID, channel, address string, registeredBefore time.Time) error
+}
+
+// Preferences holds opt-outs per user, category and channel. Everything is
+// allowed until set otherwise.
+type Preferences interface {
+	Allowed(ctx context.Context, userID, category, channel string) (bool, error)
+	SetPreference(ctx context.Context, userID, category, channel string, allowed bool) error
+}
+
+// Log is the notification log: every delivery's events.
+type Log interface {
+	// Record appends events. Events for one delivery are recorded in order.
+	Record(ctx context.Context, events ...Event) error
+	// State returns where a delivery stands, or ErrNotFound.
+	State(ctx context.Context, deliveryID string) (DeliveryState, error)
+	// Delivery returns one delivery's log, or ErrNotFound.
+	Delivery(ctx context.Context, deliveryID string) (DeliveryStatus, error)
+	// Deliveries returns every delivery of a notification, oldest first.
+	Deliveries(ctx context.Context, notificationID string) ([]DeliveryStatus, error)
+}
+
+// Store is contacts, preferences and the log together, as most backends
+// provide them.
+type Store interface {
+	Contacts
+	Preferences
+	Log
+}
+
+// Limit is a rate: Rate events per Per, with bursts of up to Burst.
+// A zero Burst means Rate.
+type Limit struct {
+	Rate  int
+	Per   time.Duration
+	Burst int
+}
+
+// IsZero reports whether l sets no limit.
+func (l Limit) IsZero() bool { return l.Rate <= 0 || l.Per <= 0 }
+
+// Decision is a Limiter's answer.
+type Decision struct {
+	Allowed bool
+	// RetryAfter is how long until the next event would be allowed, when
+	// not Allowed.
+	RetryAfter time.Duration
+	// Remaining is how many more events would be allowed right now.
+	Remaining int
+}
+
+// Limiter counts events per key. Safe for concurrent use.
+type Limiter interface {
+	// Allow counts one event for key under limit and says whether it is
+	// within the limit. A denied event is not counted.
+	Allow(ctx context.Context, key string, limit Limit) (Decision, error)
+}
+
+// Deduper claims keys (event IDs) once within a time window. Safe for
+// concurrent use: of many simultaneous claims of one key exactly one wins.
+type Deduper interface {
+	// Claim claims key for owner (a notification ID) for ttl. It reports
+	// whether this call won the claim and, when it did not, the owner that
+	// holds it.
+	Claim(ctx context.Context, key, owner string, ttl time.Duration) (claimed bool, holder string, err error)
+	// Release drops key if owner still holds it, so a failed Send can be
+	// retried under the same event ID.
+	Release(ctx context.Context, key, owner string) error
+}
+
+// Renderer renders a delivery's template for its channel and locale. The
+// template package provides one.
+type Renderer interface {
+	// Render returns the message for d.Channel in d.Locale from d.Template
+	// and d.Data. It returns an error wrapping ErrUnknownTemplate when no
+	// such template exists.
+	Render(ctx context.Context, d *Delivery) (Message, error)
+}

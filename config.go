@@ -1,0 +1,108 @@
+package notify
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Config configures a Dispatcher. Zero values mean the documented defaults.
+type Config struct {
+	// Queue carries deliveries from Send to Run. Required.
+	Queue Queue
+	// Store holds contacts, preferences and the notification log. Required.
+	Store Store
+	// Deduper claims event IDs. Nil disables de-duplication.
+	Deduper Deduper
+	// Limiter enforces each category's Limit per user. Nil disables rate limits.
+	Limiter Limiter
+	// Renderer renders templates. Required when notifications name a Template.
+	Renderer Renderer
+	// Channels are the providers; each name must be unique. At least one.
+	Channels []Channel
+
+	// Workers is the number of concurrent sends per channel name; channels
+	// not listed get DefaultWorkers (default 8).
+	Workers        map[string]int
+	DefaultWorkers int
+	// ReceiveBatch is how many jobs a channel's fetcher leases at once, at
+	// most. Default 32.
+	ReceiveBatch int
+	// QueuePrefix is prepended to a channel's name to name its queue.
+	// Default "notify.".
+	QueuePrefix string
+
+	// Categories holds each category's policy; others get DefaultCategory.
+	Categories      map[string]CategoryPolicy
+	DefaultCategory CategoryPolicy
+
+	Retry RetryPolicy
+	// DedupTTL is how long an event ID stays claimed. Default 24h.
+	DedupTTL time.Duration
+	// SendTimeout bounds one Channel.Send. Default 30s.
+	SendTimeout time.Duration
+	// ConfigErrorDelay is how long a delivery that met a configuration error
+	// waits before it is tried again. Default 5m.
+	ConfigErrorDelay time.Duration
+	// ShutdownGrace is how long Run waits for in-flight sends after its
+	// context ends; sends still running then are canceled and their jobs
+	// returned to the queue. Default 10s.
+	ShutdownGrace time.Duration
+	// MaxMessageBytes bounds a rendered message's content (every field
+	// together) at accept time; channels check their providers' own limits
+	// with Validator. Default 1 MiB.
+	MaxMessageBytes int
+
+	// Logger receives the Dispatcher's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// CategoryPolicy is how one category of notifications is treated.
+type CategoryPolicy struct {
+	// Limit is the per-user rate limit for the category; zero means none.
+	Limit Limit
+	// OverLimit says what happens to a delivery over the limit.
+	OverLimit OverLimit
+}
+
+// OverLimit is what happens to a delivery over its rate limit.
+type OverLimit int
+
+const (
+	// Defer queues it again until the limiter allows it. It is not counted
+	// as an attempt. The default.
+	Defer OverLimit = iota
+	// Drop records it as skipped (rate_limited) and sends nothing.
+	Drop
+)
+
+func (c Config) withDefaults() Config {
+	if c.DefaultWorkers <= 0 {
+		c.DefaultWorkers = 8
+	}
+	if c.ReceiveBatch <= 0 {
+		c.ReceiveBatch = 32
+	}
+	if c.QueuePrefix == "" {
+		c.QueuePrefix = "notify."
+	}
+	if c.DedupTTL <= 0 {
+		c.DedupTTL = 24 * time.Hour
+	}
+	if c.SendTimeout <= 0 {
+		c.SendTimeout = 30 * time.Second
+	}
+	if c.ConfigErrorDelay <= 0 {
+		c.ConfigErrorDelay = 5 * time.Minute
+	}
+	if c.ShutdownGrace <= 0 {
+		c.ShutdownGrace = 10 * time.Second
+	}
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = 1 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	c.Retry = c.Retry.withDefaults()
+	return c
+}

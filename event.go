@@ -1,0 +1,129 @@
+package notify
+
+import "time"
+
+// Status is the state of a delivery, as recorded in the notification log.
+type Status string
+
+// Delivery statuses. Every state change is an Event carrying one of these.
+const (
+	StatusQueued   Status = "queued"            // accepted and enqueued
+	StatusSent     Status = "sent"              // the provider accepted it
+	StatusRetrying Status = "retrying"          // a retryable failure; queued again with a delay
+	StatusDeferred Status = "deferred"          // over the rate limit; queued again, not an attempt
+	StatusFailed   Status = "failed"            // permanent failure; not retried
+	StatusDead     Status = "dead"              // retries exhausted; kept in the queue's dead state, replayable
+	StatusSkipped  Status = "skipped"           // not sent: opted out, rate limited (drop), already delivered
+	StatusExpired  Status = "expired"           // past its TTL before it could be sent
+	StatusInvalid  Status = "invalid_recipient" // the address is dead and was removed
+	StatusOptedOut Status = "opted_out"         // the provider says the user opted out; stored
+	StatusConfig   Status = "config_error"      // our credentials or settings are wrong; kept queued
+	StatusReplayed Status = "replayed"          // a dead delivery was queued again by Replay
+	StatusOpened   Status = "opened"            // tracking
+	StatusClicked  Status = "clicked"           // tracking
+)
+
+// Final reports whether a delivery in status s will not be sent again
+// (short of Replay).
+func (s Status) Final() bool {
+	switch s {
+	case StatusSent, StatusFailed, StatusDead, StatusSkipped, StatusExpired,
+		StatusInvalid, StatusOptedOut, StatusOpened, StatusClicked:
+		return true
+	}
+	return false
+}
+
+// Attempted reports whether an event in status s ends a call to the provider
+// that counts against the retry policy's MaxAttempts. Configuration errors and
+// rate-limit deferrals do not count.
+func (s Status) Attempted() bool {
+	switch s {
+	case StatusSent, StatusRetrying, StatusFailed, StatusDead, StatusInvalid, StatusOptedOut:
+		return true
+	}
+	return false
+}
+
+// Event is one entry in the notification log: a delivery changing state.
+type Event struct {
+	DeliveryID     string `json:"delivery_id"`
+	NotificationID string `json:"notification_id"`
+	UserID         string `json:"user_id,omitempty"`
+	Category       string `json:"category,omitempty"`
+	Channel        string `json:"channel"`
+	Address        string `json:"address,omitempty"`
+	Status         Status `json:"status"`
+	Reason         string `json:"reason,omitempty"`
+	Attempt        int    `json:"attempt,omitempty"`
+	ProviderID     string `json:"provider_id,omitempty"`
+	// MaybeSent marks a failure after which the provider may have accepted
+	// the message anyway (a transport error or timeout): a retry may duplicate it.
+	MaybeSent bool      `json:"maybe_sent,omitempty"`
+	At        time.Time `json:"at"`
+}
+
+// DeliveryState is the part of a delivery's log the Dispatcher reads on the
+// hot path.
+type DeliveryState struct {
+	Status Status
+	// Attempts counts provider calls since the delivery was queued or last
+	// replayed (events whose Status.Attempted is true).
+	Attempts int
+}
+
+// Apply folds e into s. Every Log implementation keeps its state with Apply so
+// that all of them count attempts the same way.
+func (s *DeliveryState) Apply(e Event) {
+	switch {
+	case e.Status == StatusReplayed:
+		s.Attempts = 0
+	case e.Status.Attempted():
+		s.Attempts++
+	}
+	if e.Status == StatusOpened || e.Status == StatusClicked {
+		return // tracking does not change where the delivery stands
+	}
+	s.Status = e.Status
+}
+
+// DeliveryStatus is a delivery's log: its identity, where it stands, and every
+// event in order.
+type DeliveryStatus struct {
+	DeliveryID     string    `json:"delivery_id"`
+	NotificationID string    `json:"notification_id"`
+	UserID         string    `json:"user_id,omitempty"`
+	Category       string    `json:"category,omitempty"`
+	Channel        string    `json:"channel"`
+	Address        string    `json:"address"`
+	Status         Status    `json:"status"`
+	Attempts       int       `json:"attempts"`
+	ProviderID     string    `json:"provider_id,omitempty"`
+	Reason         string    `json:"reason,omitempty"`
+	UpdatedAt      time.Time `json:"updated_at"`
+	Events         []Event   `json:"events"`
+}
+
+// NewDeliveryStatus rebuilds a DeliveryStatus from its events, oldest first.
+// Log implementations that store events use it to answer Deliveries.
+func NewDeliveryStatus(events []Event) DeliveryStatus {
+	var ds DeliveryStatus
+	var st DeliveryState
+	for _, e := range events {
+		if ds.DeliveryID == "" {
+			ds.DeliveryID, ds.NotificationID = e.DeliveryID, e.NotificationID
+			ds.UserID, ds.Category, ds.Channel, ds.Address = e.UserID, e.Category, e.Channel, e.Address
+		}
+		st.Apply(e)
+		if e.ProviderID != "" {
+			ds.ProviderID = e.ProviderID
+		}
+		if e.Reason != "" || e.Status.Final() {
+			ds.Reason = e.Reason
+		}
+		ds.UpdatedAt = e.At
+	}
+	ds.Status, ds.Attempts = st.Status, st.Attempts
+	ds.Events = events
+	return ds
+}

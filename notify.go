@@ -1,0 +1,260 @@
+// Package notify sends notifications — iOS push (APNs), Android push (FCM),
+// SMS and email — from inside a Go service, without losing one, sending one
+// twice, or annoying its users.
+//
+// The host builds a [Dispatcher] from a [Config] that names its backends (a
+// [Queue], a [Store], optionally a [Limiter], a [Deduper] and a [Renderer]) and
+// its [Channel]s, then calls [Dispatcher.Send] on the accept side and
+// [Dispatcher.Run] on the deliver side.
+//
+// Send validates a [Notification], de-duplicates it by event ID, resolves the
+// user's contacts and opt-outs, records one [Delivery] per channel and address in
+// the notification log and enqueues it on that channel's own queue. Send either
+// returns an error or every delivery is durably queued.
+//
+// Run leases deliveries from the queues and, per delivery: drops it when it has
+// expired, re-checks opt-out, skips redeliveries of something already sent,
+// applies the per-user, per-category rate limit, renders the message, calls the
+// channel and acts on the classified outcome (see [Retryable], [Permanent],
+// [InvalidRecipient], [OptedOut] and [ConfigError]).
+//
+// Backends live in leaf packages: queue/memory, store/memory, ratelimit/memory
+// and dedup/memory for one process and for tests, and PostgreSQL, SQS and Redis
+// implementations for many processes. The notifytest package holds the
+// conformance suites every backend runs and a scriptable fake [Channel].
+package notify
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Names of the built-in channels. A channel's name is also the suffix of its
+// queue's name (see [Config.QueuePrefix]).
+const (
+	ChannelAPNs  = "apns"
+	ChannelFCM   = "fcm"
+	ChannelSMS   = "sms"
+	ChannelEmail = "email"
+)
+
+// Priority tells a channel how urgently the provider should deliver.
+type Priority int
+
+// Priorities. The zero value is PriorityNormal.
+const (
+	PriorityNormal Priority = iota
+	PriorityHigh
+	PriorityLow
+)
+
+// Notification is what the host asks to send: one event for one user (or for
+// explicit addresses), on one or more channels.
+type Notification struct {
+	// EventID identifies the business event. Two Sends with the same EventID
+	// within the dedup window produce one set of deliveries; the second returns
+	// the first's receipt marked Duplicate. When empty, Send generates one and
+	// returns it in the Receipt; de-duplication then cannot apply.
+	EventID string `json:"event_id,omitempty"`
+	// UserID names the recipient whose contacts and preferences the Store
+	// holds. It may be empty when To lists explicit addresses.
+	UserID string `json:"user_id,omitempty"`
+	// Category groups notifications for opt-out and rate limiting
+	// ("security", "marketing", "chat"). Empty means "default".
+	Category string `json:"category,omitempty"`
+
+	// Template names the template the Renderer renders per channel and locale
+	// with Data. Exactly one of Template and Content is set.
+	Template string         `json:"template,omitempty"`
+	Data     map[string]any `json:"data,omitempty"`
+	// Content is pre-rendered content used on every channel instead of a template.
+	Content *Message `json:"content,omitempty"`
+
+	// Channels restricts the notification to these channels. Empty means every
+	// channel the Dispatcher has for which the user has an address.
+	Channels []string `json:"channels,omitempty"`
+	// To lists explicit addresses, delivered in addition to the user's contacts.
+	To []Address `json:"to,omitempty"`
+
+	Priority Priority `json:"priority,omitempty"`
+	// Critical notifications (a password reset, a fraud alert) bypass opt-out.
+	// They are still rate limited.
+	Critical bool `json:"critical,omitempty"`
+	// SendAt schedules the notification; zero means now.
+	SendAt time.Time `json:"send_at,omitzero"`
+	// TTL bounds how long after SendAt (or now) the notification is still worth
+	// delivering; ExpiresAt sets the same bound as an instant. When both are
+	// set the earlier wins. Expired deliveries are recorded as expired, not sent.
+	TTL       time.Duration `json:"ttl,omitempty"`
+	ExpiresAt time.Time     `json:"expires_at,omitzero"`
+
+	// Metadata is carried to every delivery and to the log untouched.
+	Metadata map[string]string `json:"metadata,omitempty"`
+	// Options carries channel-specific settings keyed by channel name (for
+	// example an apns.Options under "apns"). Each value must marshal to JSON;
+	// the channel receives its own as Delivery.Options.
+	Options map[string]any `json:"options,omitempty"`
+}
+
+// Address is one explicit destination on one channel: a device token, an
+// E.164 phone number or an email address.
+type Address struct {
+	Channel string `json:"channel"`
+	Value   string `json:"value"`
+}
+
+// Contact is what the Store knows about how to reach a user.
+type Contact struct {
+	UserID  string   `json:"user_id"`
+	Devices []Device `json:"devices,omitempty"`
+	Phone   string   `json:"phone,omitempty"` // E.164
+	Email   string   `json:"email,omitempty"`
+	// Locale is a BCP 47 tag ("pt-BR"); templates fall back to "pt", then default.
+	Locale   string `json:"locale,omitempty"`
+	TimeZone string `json:"time_zone,omitempty"` // IANA name
+}
+
+// Device is one push registration.
+type Device struct {
+	// Platform names the push channel that reaches the device: "apns" or "fcm".
+	Platform string `json:"platform"`
+	Token    string `json:"token"`
+	// RegisteredAt is when the app last registered the token. An APNs 410
+	// removes the token only if it was registered before the 410's timestamp.
+	RegisteredAt time.Time `json:"registered_at,omitzero"`
+}
+
+// Addresses returns the contact's addresses on channel in a stable order.
+func (c *Contact) Addresses(channel string) []Address {
+	var out []Address
+	switch channel {
+	case ChannelSMS:
+		if c.Phone != "" {
+			out = append(out, Address{Channel: channel, Value: c.Phone})
+		}
+	case ChannelEmail:
+		if c.Email != "" {
+			out = append(out, Address{Channel: channel, Value: c.Email})
+		}
+	default:
+		for _, d := range c.Devices {
+			if d.Platform == channel && d.Token != "" {
+				out = append(out, Address{Channel: channel, Value: d.Token})
+			}
+		}
+	}
+	return out
+}
+
+// Message is content rendered for one channel. Push uses Title, Subtitle,
+// Body and Data; SMS uses Body; email uses Subject, Text and HTML.
+type Message struct {
+	Title    string            `json:"title,omitempty"`
+	Subtitle string            `json:"subtitle,omitempty"`
+	Body     string            `json:"body,omitempty"`
+	Data     map[string]string `json:"data,omitempty"`
+	Subject  string            `json:"subject,omitempty"`
+	Text     string            `json:"text,omitempty"`
+	HTML     string            `json:"html,omitempty"`
+}
+
+// IsZero reports whether m holds no content at all.
+func (m *Message) IsZero() bool {
+	return m.Title == "" && m.Subtitle == "" && m.Body == "" && len(m.Data) == 0 &&
+		m.Subject == "" && m.Text == "" && m.HTML == ""
+}
+
+// size is the number of content bytes in m.
+func (m *Message) size() int {
+	n := len(m.Title) + len(m.Subtitle) + len(m.Body) + len(m.Subject) + len(m.Text) + len(m.HTML)
+	for k, v := range m.Data {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+// Delivery is one notification on one channel to one address: the unit that
+// is queued, sent, retried and logged. Channels receive it fully rendered.
+type Delivery struct {
+	ID             string `json:"id"`
+	NotificationID string `json:"notification_id"`
+	EventID        string `json:"event_id,omitempty"`
+	UserID         string `json:"user_id,omitempty"`
+	Category       string `json:"category"`
+	Channel        string `json:"channel"`
+	Address        string `json:"address"`
+	// AddressRegisteredAt is the device's registration time, when known.
+	AddressRegisteredAt time.Time `json:"address_registered_at,omitzero"`
+	Locale              string    `json:"locale,omitempty"`
+	TimeZone            string    `json:"time_zone,omitempty"`
+
+	Template string         `json:"template,omitempty"`
+	Data     map[string]any `json:"data,omitempty"`
+	// Message is the rendered content. Send renders it at accept time, so a
+	// template that does not fit its data fails the Send, not the delivery.
+	Message Message `json:"message"`
+
+	Priority  Priority          `json:"priority,omitempty"`
+	Critical  bool              `json:"critical,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	SendAt    time.Time         `json:"send_at,omitzero"`
+	ExpiresAt time.Time         `json:"expires_at,omitzero"`
+	Metadata  map[string]string `json:"metadata,omitempty"`
+	Options   json.RawMessage   `json:"options,omitempty"`
+
+	// Attempt is the 1-based number of this send attempt, set by the
+	// Dispatcher before Channel.Send. It is not stored.
+	Attempt int `json:"-"`
+}
+
+// Expired reports whether d is past its expiry at now.
+func (d *Delivery) Expired(now time.Time) bool {
+	return !d.ExpiresAt.IsZero() && !now.Before(d.ExpiresAt)
+}
+
+// Receipt is what Send returns: the notification's ID and what became of each
+// channel and address.
+type Receipt struct {
+	NotificationID string `json:"notification_id"`
+	EventID        string `json:"event_id"`
+	// Duplicate is set when the event ID was already claimed: nothing new was
+	// queued and Deliveries describes the original notification (it may be
+	// empty while the original Send is still in progress).
+	Duplicate  bool          `json:"duplicate,omitempty"`
+	Deliveries []DeliveryRef `json:"deliveries,omitempty"`
+	// Skipped lists channels that got no delivery, with the reason.
+	Skipped []Skip `json:"skipped,omitempty"`
+}
+
+// DeliveryRef names one delivery in a Receipt.
+type DeliveryRef struct {
+	ID      string `json:"id"`
+	Channel string `json:"channel"`
+	Address string `json:"address"`
+	Status  Status `json:"status"`
+}
+
+// Skip records a channel that got no delivery at accept time.
+type Skip struct {
+	Channel string `json:"channel"`
+	Reason  string `json:"reason"`
+}
+
+// Reasons recorded with skipped deliveries.
+const (
+	ReasonOptedOut  = "opted_out"
+	ReasonNoAddress = "no_address"
+	ReasonExpired   = "expired"
+	ReasonDelivered = "already_delivered"
+	ReasonRateLimit = "rate_limited"
+)
+
+// Result is what a Channel reports for a send the provider accepted.
+type Result struct {
+	// ProviderID is the provider's identifier for the message (apns-id, FCM
+	// message name, Twilio SID, SES message ID).
+	ProviderID string
+	// Units is what the provider bills for the message, when it is more than
+	// one (SMS segments). Zero means one.
+	Units int
+}
