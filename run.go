@@ -3,14 +3,357 @@ package notify
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
 )
 
-// Run delivers until ctx ends. It is being written.
+// bookkeepingTimeout bounds the queue and log writes that follow the last
+// sends at shutdown, when Run's own context is already done.
+const bookkeepingTimeout = 10 * time.Second
+
+// Run delivers until ctx ends: a fetcher per channel leases jobs from the
+// channel's queue and hands each to one of the channel's workers (see
+// Config.Workers). When ctx ends Run stops leasing, waits up to
+// Config.ShutdownGrace for in-flight sends, cancels the rest and returns
+// their jobs to the queue, then returns nil. It returns an error at once if
+// Run is already running on this Dispatcher.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	if !d.running.CompareAndSwap(false, true) {
 		return errors.New("notify: Run is already running on this Dispatcher")
 	}
 	defer d.running.Store(false)
-	<-ctx.Done()
+	var wg sync.WaitGroup
+	for _, name := range d.names {
+		ci := d.channels[name]
+		wg.Go(func() { d.runChannel(ctx, ci) })
+	}
+	wg.Wait()
 	return nil
+}
+
+// runChannel is one channel's fetcher. A semaphore of ci.workers slots
+// bounds how many leases are held at once, so nothing is leased that no
+// worker is free to send (a lease waiting in a buffer could expire).
+func (d *Dispatcher) runChannel(ctx context.Context, ci *channelInfo) {
+	// Sends outlive ctx by up to ShutdownGrace; the queue and log writes
+	// that follow them get bookkeepingTimeout more.
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	sendCtx, cancelSends := context.WithCancel(base)
+	defer cancelSends()
+	sem := make(chan struct{}, ci.workers)
+	var inflight sync.WaitGroup
+	errDelay := 100 * time.Millisecond
+
+fetch:
+	for {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			break fetch
+		}
+		n := 1
+	more:
+		for n < d.cfg.ReceiveBatch {
+			select {
+			case sem <- struct{}{}:
+				n++
+			default:
+				break more
+			}
+		}
+		leases, err := d.cfg.Queue.Receive(ctx, ci.queue, n)
+		for range n - len(leases) {
+			<-sem
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				break fetch
+			}
+			if errors.Is(err, ErrClosed) {
+				d.log.ErrorContext(ctx, "notify: queue closed; channel stops delivering", slog.String("channel", ci.name))
+				break fetch
+			}
+			d.log.WarnContext(ctx, "notify: receive failed; retrying", slog.String("channel", ci.name), slog.Any("error", err))
+			select {
+			case <-time.After(errDelay):
+			case <-ctx.Done():
+				break fetch
+			}
+			errDelay = min(errDelay*2, 10*time.Second)
+			continue
+		}
+		errDelay = 100 * time.Millisecond
+		if ci.batcher != nil && len(leases) > 1 {
+			inflight.Go(func() {
+				d.handleBatch(sendCtx, base, ci, leases)
+				for range leases {
+					<-sem
+				}
+			})
+			continue
+		}
+		for _, l := range leases {
+			inflight.Go(func() {
+				d.handle(sendCtx, base, ci, l)
+				<-sem
+			})
+		}
+	}
+
+	bk := time.AfterFunc(d.cfg.ShutdownGrace+bookkeepingTimeout, cancelBase)
+	defer bk.Stop()
+	done := make(chan struct{})
+	go func() { inflight.Wait(); close(done) }()
+	grace := time.NewTimer(d.cfg.ShutdownGrace)
+	defer grace.Stop()
+	select {
+	case <-done:
+	case <-grace.C:
+		d.log.Warn("notify: shutdown grace period over; canceling in-flight sends", slog.String("channel", ci.name))
+		cancelSends()
+		<-done
+	}
+}
+
+// step is one leased delivery on its way through the worker.
+type step struct {
+	l       Lease
+	d       *Delivery
+	attempt int
+}
+
+// handle takes one lease through the pipeline.
+func (d *Dispatcher) handle(sendCtx, base context.Context, ci *channelInfo, l Lease) {
+	s, ok := d.prepare(base, ci, l)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(sendCtx, d.cfg.SendTimeout)
+	res, err := ci.ch.Send(ctx, s.d)
+	cancel()
+	d.finish(sendCtx, base, ci, s, res, err)
+}
+
+// handleBatch prepares every lease, sends the ready ones with one SendBatch
+// and finishes each on its own.
+func (d *Dispatcher) handleBatch(sendCtx, base context.Context, ci *channelInfo, leases []Lease) {
+	steps := make([]step, 0, len(leases))
+	for _, l := range leases {
+		if s, ok := d.prepare(base, ci, l); ok {
+			steps = append(steps, s)
+		}
+	}
+	switch len(steps) {
+	case 0:
+		return
+	case 1:
+		ctx, cancel := context.WithTimeout(sendCtx, d.cfg.SendTimeout)
+		res, err := ci.ch.Send(ctx, steps[0].d)
+		cancel()
+		d.finish(sendCtx, base, ci, steps[0], res, err)
+		return
+	}
+	ds := make([]*Delivery, len(steps))
+	for i := range steps {
+		ds[i] = steps[i].d
+	}
+	ctx, cancel := context.WithTimeout(sendCtx, d.cfg.SendTimeout)
+	results, errs := ci.batcher.SendBatch(ctx, ds)
+	cancel()
+	for i, s := range steps {
+		var res Result
+		var err error
+		if i < len(results) {
+			res = results[i]
+		}
+		if i < len(errs) {
+			err = errs[i]
+		} else if i >= len(results) {
+			err = fmt.Errorf("channel %s: SendBatch answered %d of %d deliveries", ci.name, len(results), len(ds))
+		}
+		d.finish(sendCtx, base, ci, s, res, err)
+	}
+}
+
+// prepare runs the checks before a send: log state, expiry, opt-out, rate
+// limit, rendering. It settles the lease itself and reports false when
+// nothing is to be sent.
+func (d *Dispatcher) prepare(ctx context.Context, ci *channelInfo, l Lease) (step, bool) {
+	del := l.Job.Delivery
+	if del == nil {
+		d.log.ErrorContext(ctx, "notify: job without a delivery; burying it", slog.String("job", l.Job.ID), slog.String("queue", l.Job.Queue))
+		d.bury(ctx, l, "job carries no delivery")
+		return step{}, false
+	}
+	st, err := d.cfg.Store.State(ctx, del.ID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		d.log.WarnContext(ctx, "notify: read delivery state; retrying later", slog.String("delivery", del.ID), slog.Any("error", err))
+		d.nack(ctx, l, time.Second)
+		return step{}, false
+	}
+	if st.Status.Final() {
+		// A redelivery of something already settled (a crash between the
+		// log write and the ack, or an expired lease): send nothing.
+		d.ack(ctx, l)
+		return step{}, false
+	}
+	now := time.Now()
+	if del.Expired(now) {
+		d.settle(ctx, l, del, Event{Status: StatusExpired, Reason: ReasonExpired, Attempt: st.Attempts})
+		return step{}, false
+	}
+	if del.UserID != "" && !del.Critical {
+		ok, err := d.cfg.Store.Allowed(ctx, del.UserID, del.Category, del.Channel)
+		if err != nil {
+			d.log.WarnContext(ctx, "notify: read preferences; retrying later", slog.String("delivery", del.ID), slog.Any("error", err))
+			d.nack(ctx, l, time.Second)
+			return step{}, false
+		}
+		if !ok {
+			d.settle(ctx, l, del, Event{Status: StatusSkipped, Reason: ReasonOptedOut})
+			return step{}, false
+		}
+	}
+	if st.Attempts == 0 && d.cfg.Limiter != nil && del.UserID != "" {
+		if pol := d.policy(del.Category); !pol.Limit.IsZero() {
+			dec, err := d.cfg.Limiter.Allow(ctx, del.UserID+"\x00"+del.Category, pol.Limit)
+			if err != nil {
+				d.log.WarnContext(ctx, "notify: rate limiter failed; deferring", slog.String("delivery", del.ID), slog.Any("error", err))
+				d.nack(ctx, l, time.Second)
+				return step{}, false
+			}
+			if !dec.Allowed {
+				if pol.OverLimit == Drop {
+					d.settle(ctx, l, del, Event{Status: StatusSkipped, Reason: ReasonRateLimit})
+					return step{}, false
+				}
+				wait := max(dec.RetryAfter, time.Millisecond)
+				d.record(ctx, del, Event{Status: StatusDeferred, Reason: "rate limited; retry in " + wait.String()})
+				d.nack(ctx, l, wait)
+				return step{}, false
+			}
+		}
+	}
+	if del.Message.IsZero() && del.Template != "" {
+		if d.cfg.Renderer == nil {
+			d.settle(ctx, l, del, Event{Status: StatusFailed, Reason: "render: no Renderer configured", Attempt: st.Attempts})
+			return step{}, false
+		}
+		msg, err := d.cfg.Renderer.Render(ctx, del)
+		if err != nil {
+			d.settle(ctx, l, del, Event{Status: StatusFailed, Reason: "render: " + err.Error(), Attempt: st.Attempts})
+			return step{}, false
+		}
+		del.Message = msg
+	}
+	del.Attempt = st.Attempts + 1
+	return step{l: l, d: del, attempt: del.Attempt}, true
+}
+
+// finish acts on a send's outcome.
+func (d *Dispatcher) finish(sendCtx, ctx context.Context, ci *channelInfo, s step, res Result, err error) {
+	del := s.d
+	if err == nil {
+		ev := Event{Status: StatusSent, Attempt: s.attempt, ProviderID: res.ProviderID}
+		if res.Units > 1 {
+			ev.Reason = fmt.Sprintf("%d units", res.Units)
+		}
+		d.settle(ctx, s.l, del, ev)
+		return
+	}
+	if sendCtx.Err() != nil {
+		// Canceled by shutdown: the provider may or may not have it.
+		d.record(ctx, del, Event{Status: StatusRetrying, Reason: "interrupted by shutdown: " + err.Error(), Attempt: s.attempt, MaybeSent: true})
+		d.nack(ctx, s.l, 0)
+		return
+	}
+	oe := Classify(err)
+	ev := Event{Attempt: s.attempt, Reason: err.Error(), MaybeSent: oe.MaybeSent}
+	switch oe.Outcome {
+	case OutcomePermanent:
+		ev.Status = StatusFailed
+		d.settle(ctx, s.l, del, ev)
+	case OutcomeInvalidRecipient:
+		ev.Status = StatusInvalid
+		if del.UserID != "" {
+			at := oe.At
+			if at.IsZero() {
+				at = time.Now()
+			}
+			if rerr := d.cfg.Store.RemoveAddress(ctx, del.UserID, del.Channel, del.Address, at); rerr != nil {
+				d.log.ErrorContext(ctx, "notify: remove invalid address", slog.String("delivery", del.ID), slog.String("channel", del.Channel), slog.Any("error", rerr))
+				ev.Reason += "; removing the address failed: " + rerr.Error()
+			}
+		}
+		d.settle(ctx, s.l, del, ev)
+	case OutcomeOptedOut:
+		ev.Status = StatusOptedOut
+		if del.UserID != "" {
+			if perr := d.cfg.Store.SetPreference(ctx, del.UserID, del.Category, del.Channel, false); perr != nil {
+				d.log.ErrorContext(ctx, "notify: store opt-out", slog.String("delivery", del.ID), slog.Any("error", perr))
+				ev.Reason += "; storing the opt-out failed: " + perr.Error()
+			}
+		}
+		d.settle(ctx, s.l, del, ev)
+	case OutcomeConfig:
+		ev.Status = StatusConfig
+		ev.Reason += "; retry in " + d.cfg.ConfigErrorDelay.String()
+		d.log.ErrorContext(ctx, "notify: channel configuration error; the delivery stays queued until it is fixed",
+			slog.String("channel", ci.name), slog.String("delivery", del.ID), slog.Any("error", err))
+		d.record(ctx, del, ev)
+		d.nack(ctx, s.l, d.cfg.ConfigErrorDelay)
+	default:
+		delay := d.cfg.Retry.Backoff(s.attempt, oe.RetryAfter)
+		if d.cfg.Retry.GiveUp(s.attempt, del.CreatedAt, time.Now().Add(delay)) {
+			ev.Status = StatusDead
+			d.record(ctx, del, ev)
+			d.bury(ctx, s.l, ev.Reason)
+			return
+		}
+		ev.Status = StatusRetrying
+		ev.Reason += "; retry in " + delay.Round(time.Millisecond).String()
+		d.record(ctx, del, ev)
+		d.nack(ctx, s.l, delay)
+	}
+}
+
+// settle records a final event and acks the lease. The log is written first:
+// if the process dies between the two, the redelivery finds the final
+// status and sends nothing.
+func (d *Dispatcher) settle(ctx context.Context, l Lease, del *Delivery, ev Event) {
+	d.record(ctx, del, ev)
+	d.ack(ctx, l)
+}
+
+func (d *Dispatcher) record(ctx context.Context, del *Delivery, ev Event) {
+	ev.DeliveryID, ev.NotificationID, ev.UserID = del.ID, del.NotificationID, del.UserID
+	ev.Category, ev.Channel, ev.Address = del.Category, del.Channel, del.Address
+	if ev.At.IsZero() {
+		ev.At = time.Now()
+	}
+	if err := d.cfg.Store.Record(ctx, ev); err != nil {
+		d.log.ErrorContext(ctx, "notify: record delivery event", slog.String("delivery", del.ID),
+			slog.String("status", string(ev.Status)), slog.Any("error", err))
+	}
+}
+
+func (d *Dispatcher) ack(ctx context.Context, l Lease) {
+	if err := d.cfg.Queue.Ack(ctx, l); err != nil {
+		d.log.WarnContext(ctx, "notify: ack", slog.String("job", l.Job.ID), slog.Any("error", err))
+	}
+}
+
+func (d *Dispatcher) nack(ctx context.Context, l Lease, delay time.Duration) {
+	if err := d.cfg.Queue.Nack(ctx, l, delay); err != nil {
+		d.log.WarnContext(ctx, "notify: nack", slog.String("job", l.Job.ID), slog.Any("error", err))
+	}
+}
+
+func (d *Dispatcher) bury(ctx context.Context, l Lease, reason string) {
+	if err := d.cfg.Queue.Bury(ctx, l, reason); err != nil {
+		d.log.WarnContext(ctx, "notify: bury", slog.String("job", l.Job.ID), slog.Any("error", err))
+	}
 }
