@@ -1,0 +1,43 @@
+// Package template renders notifications from named, per-locale templates,
+// with one variant per kind of channel: push (title, subtitle, body, data),
+// SMS (body) and email (subject, text, HTML). A [*Set] implements
+// [notify.Renderer].
+//
+//	set := template.New(template.Config{})
+//	err := set.Add("welcome", "", template.Variants{
+//		Push:  &template.Push{Title: "Welcome, {{.name}}", Body: "Tap to start."},
+//		SMS:   &template.SMS{Body: "Welcome, {{.name}}!"},
+//		Email: &template.Email{Subject: "Welcome", HTML: "<p>Hello {{.name}}</p>"},
+//	})
+//	dispatcher, err := notify.New(notify.Config{Renderer: set, ...})
+//
+// Templates use Go's template syntax with the delivery's Data map as dot:
+// {{.name}}, {{.order.id}}. Email HTML is rendered with html/template, so
+// data is escaped for the context it lands in; every other part with
+// text/template.
+//
+// Guarantees:
+//   - A template is parsed and checked when it is added: a syntax error, an
+//     unknown function, a call of an undefined template or an HTML part
+//     html/template cannot escape makes [Set.Add] fail with an [*Error]
+//     naming the template, the locale, the channel kind and the field.
+//   - A missing variable is an error, never "<no value>": a key absent from
+//     the data (at any depth, as with missingkey=error) and a key whose value
+//     is nil both fail the render.
+//   - Locale fallback: a delivery in "pt-BR" uses the "pt-BR" variant, else
+//     "pt", else the template's default (added with locale ""). Tags are
+//     case-insensitive and "_" is read as "-". Fallback is per channel kind:
+//     a "pt-BR" template with only an SMS variant falls back to "pt" for push.
+//   - A [*Set] is safe for concurrent use: Render may run while Add replaces
+//     or adds templates; each Render sees a template either before or after
+//     an Add, never half of it.
+//
+// Limits:
+//   - Parts are independent templates: a {{define}} in one part is not
+//     visible from another. There are no shared layouts.
+//   - Dot is the data map alone; the locale and the channel are not exposed
+//     to templates (register per-locale variants instead).
+//   - A rendered message is bounded by [Config.MaxBytes].
+//   - Functions in [Config.Funcs] may be called during rendering from many
+//     goroutines at once, and must be safe for that.
+package template
