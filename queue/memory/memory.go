@@ -1,0 +1,490 @@
+// Package memory is a notify.Queue held in the process's memory, for one
+// process and for tests.
+//
+// Guarantees:
+//   - At-least-once delivery within the process: a leased job that is not
+//     acked, nacked or buried within the visibility timeout is handed out
+//     again with its Attempt incremented.
+//   - A lease is identified by its job ID and Attempt (and, after a Replay,
+//     its Receipt); a lease no longer held makes Ack, Nack and Bury return
+//     an error wrapping notify.ErrLeaseLost.
+//   - Ready jobs are handed out in FIFO order; delayed jobs (NotBefore, Nack
+//     with a delay) and leases sit in a min-heap keyed by the instant they
+//     become ready. Receive blocks without polling and wakes at that instant.
+//   - Enqueue, Receive and Ack allocate little: a Receive allocates its lease
+//     slice and one block of Delivery copies, whatever the batch size;
+//     job records are reused.
+//   - Safe for concurrent use. No goroutine is started; nothing outlives Close.
+//
+// Limits:
+//   - Nothing survives the process: jobs, leases and dead jobs are lost when
+//     it exits. Use a durable backend (PostgreSQL, SQS, Redis) across
+//     processes or restarts.
+//   - Memory grows with the number of jobs held (ready, delayed, leased and
+//     dead); dead jobs stay until replayed.
+//   - Jobs are stored as the *notify.Delivery given to Enqueue: the caller
+//     must not modify a Delivery after enqueueing it. Receive hands out
+//     shallow copies, so a receiver may set fields such as Attempt.
+package memory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gonotify/notify"
+)
+
+// Config configures a Queue. The zero value is usable.
+type Config struct {
+	// Visibility is how long a lease lasts: a received job that is not
+	// acked, nacked or buried within it is handed out again. Default 30s.
+	Visibility time.Duration
+}
+
+// Queue is an in-memory notify.Queue. Build one with New; the zero value is
+// not usable. It is safe for concurrent use.
+type Queue struct {
+	visibility time.Duration
+	closed     atomic.Bool
+	done       chan struct{} // closed by Close
+
+	mu     sync.RWMutex
+	queues map[string]*queue
+}
+
+var _ notify.Queue = (*Queue)(nil)
+
+// New returns an empty, open Queue.
+func New(cfg Config) *Queue {
+	if cfg.Visibility <= 0 {
+		cfg.Visibility = 30 * time.Second
+	}
+	return &Queue{
+		visibility: cfg.Visibility,
+		done:       make(chan struct{}),
+		queues:     make(map[string]*queue),
+	}
+}
+
+// state is where a job stands.
+type state uint8
+
+const (
+	stateReady state = iota
+	stateDelayed
+	stateLeased
+	stateDead
+)
+
+// job is one job's record. Records are reused after Ack.
+type job struct {
+	id      string
+	d       *notify.Delivery
+	state   state
+	attempt int // receives since enqueue or the last Replay
+	gen     int // Replays so far; part of a lease's identity
+	// due is when a delayed job becomes ready or a lease expires.
+	due     time.Time
+	readyAt time.Time // when the job last became ready
+	heapIdx int       // index in queue.timed, -1 when not there
+	reason  string    // why it was buried
+}
+
+// queue is one named queue.
+type queue struct {
+	name string
+	mu   sync.Mutex
+	jobs map[string]*job
+	// ready is a FIFO: ready[head:] are the ready jobs, oldest first.
+	ready []*job
+	head  int
+	// timed is a min-heap by due of delayed and leased jobs.
+	timed []*job
+	dead  int
+	free  []*job // records to reuse
+	// wake holds a token when a waiting Receive should look again.
+	wake chan struct{}
+}
+
+// maxFree bounds the records a queue keeps for reuse.
+const maxFree = 1024
+
+func (q *Queue) errClosed(op string) error {
+	return fmt.Errorf("queue/memory: %s: %w", op, notify.ErrClosed)
+}
+
+// get returns the named queue, creating it when create is set; nil otherwise.
+func (q *Queue) get(name string, create bool) *queue {
+	q.mu.RLock()
+	qu := q.queues[name]
+	q.mu.RUnlock()
+	if qu != nil || !create {
+		return qu
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if qu = q.queues[name]; qu == nil {
+		qu = &queue{name: name, jobs: make(map[string]*job), wake: make(chan struct{}, 1)}
+		q.queues[name] = qu
+	}
+	return qu
+}
+
+// Enqueue adds jobs. A job whose ID is already on its queue (ready, delayed,
+// leased or dead) is skipped. Jobs with a NotBefore in the future are
+// delayed until then. It returns an error, and adds nothing, when a job has
+// an empty ID, and an error wrapping notify.ErrClosed after Close.
+func (q *Queue) Enqueue(_ context.Context, jobs ...notify.Job) error {
+	if q.closed.Load() {
+		return q.errClosed("enqueue")
+	}
+	for i := range jobs {
+		if jobs[i].ID == "" {
+			return fmt.Errorf("queue/memory: enqueue: job %d has an empty ID; give every job its delivery's ID", i)
+		}
+	}
+	now := time.Now()
+	var qu *queue
+	for i := range jobs {
+		j := &jobs[i]
+		if qu == nil || qu.name != j.Queue {
+			if qu != nil {
+				qu.mu.Unlock()
+			}
+			qu = q.get(j.Queue, true)
+			qu.mu.Lock()
+		}
+		qu.add(j, now)
+	}
+	if qu != nil {
+		qu.mu.Unlock()
+	}
+	return nil
+}
+
+// add stores j unless its ID is present. qu.mu is held.
+func (qu *queue) add(j *notify.Job, now time.Time) {
+	if _, ok := qu.jobs[j.ID]; ok {
+		return
+	}
+	r := qu.record()
+	r.id, r.d = j.ID, j.Delivery
+	qu.jobs[j.ID] = r
+	if j.NotBefore.After(now) {
+		r.state, r.due = stateDelayed, j.NotBefore
+		qu.push(r)
+		return
+	}
+	qu.makeReady(r, now)
+}
+
+// record returns a blank job record, reused when one is free.
+func (qu *queue) record() *job {
+	if n := len(qu.free); n > 0 {
+		r := qu.free[n-1]
+		qu.free[n-1] = nil
+		qu.free = qu.free[:n-1]
+		return r
+	}
+	return &job{heapIdx: -1}
+}
+
+// release forgets r and keeps its record for reuse.
+func (qu *queue) release(r *job) {
+	delete(qu.jobs, r.id)
+	*r = job{heapIdx: -1}
+	if len(qu.free) < maxFree {
+		qu.free = append(qu.free, r)
+	}
+}
+
+// makeReady appends r to the ready FIFO and wakes a waiting Receive.
+func (qu *queue) makeReady(r *job, at time.Time) {
+	r.state, r.readyAt, r.due = stateReady, at, time.Time{}
+	if len(qu.ready) == cap(qu.ready) && qu.head > 0 {
+		n := copy(qu.ready, qu.ready[qu.head:])
+		clear(qu.ready[n:])
+		qu.ready, qu.head = qu.ready[:n], 0
+	}
+	qu.ready = append(qu.ready, r)
+	qu.signal()
+}
+
+func (qu *queue) signal() {
+	select {
+	case qu.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (qu *queue) readyLen() int { return len(qu.ready) - qu.head }
+
+func (qu *queue) popReady() *job {
+	r := qu.ready[qu.head]
+	qu.ready[qu.head] = nil
+	qu.head++
+	if qu.head == len(qu.ready) {
+		qu.ready, qu.head = qu.ready[:0], 0
+	}
+	return r
+}
+
+// promote makes ready every delayed job and expired lease due by now.
+func (qu *queue) promote(now time.Time) {
+	for len(qu.timed) > 0 && !qu.timed[0].due.After(now) {
+		r := qu.timed[0]
+		qu.remove(r)
+		qu.makeReady(r, r.due)
+	}
+}
+
+// Receive leases up to max ready jobs from the named queue (max < 1 means
+// 1). It blocks until at least one is ready, ctx is done (it returns ctx's
+// error) or the Queue is closed (an error wrapping notify.ErrClosed). Each
+// lease's Job.Delivery is a shallow copy of the enqueued Delivery with
+// Attempt set to the lease's Attempt.
+func (q *Queue) Receive(ctx context.Context, name string, max int) ([]notify.Lease, error) {
+	if max < 1 {
+		max = 1
+	}
+	qu := q.get(name, true)
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if q.closed.Load() {
+			return nil, q.errClosed("receive")
+		}
+		qu.mu.Lock()
+		now := time.Now()
+		qu.promote(now)
+		if n := qu.readyLen(); n > 0 {
+			leases := qu.lease(min(n, max), now.Add(q.visibility))
+			if qu.readyLen() > 0 {
+				qu.signal() // let another waiter take the rest
+			}
+			qu.mu.Unlock()
+			return leases, nil
+		}
+		wait := time.Duration(-1)
+		if len(qu.timed) > 0 {
+			wait = qu.timed[0].due.Sub(now)
+		}
+		qu.mu.Unlock()
+
+		var tc <-chan time.Time
+		if wait >= 0 {
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+			tc = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-q.done:
+			return nil, q.errClosed("receive")
+		case <-qu.wake:
+		case <-tc:
+		}
+	}
+}
+
+// lease hands out n ready jobs until deadline. qu.mu is held.
+func (qu *queue) lease(n int, deadline time.Time) []notify.Lease {
+	leases := make([]notify.Lease, n)
+	ds := make([]notify.Delivery, n)
+	for i := range leases {
+		r := qu.popReady()
+		r.attempt++
+		r.state, r.due = stateLeased, deadline
+		qu.push(r)
+		l := &leases[i]
+		l.Job = notify.Job{ID: r.id, Queue: qu.name}
+		if r.d != nil {
+			ds[i] = *r.d
+			ds[i].Attempt = r.attempt
+			l.Job.Delivery = &ds[i]
+		}
+		l.Attempt = r.attempt
+		if r.gen > 0 {
+			l.Receipt = receipt(r.gen)
+		}
+	}
+	return leases
+}
+
+// receipt names a lease generation after a Replay; generation 0 has none.
+func receipt(gen int) string {
+	if gen == 0 {
+		return ""
+	}
+	return "g" + strconv.Itoa(gen)
+}
+
+// held returns the record behind l if l is still its current lease, or an
+// error wrapping notify.ErrLeaseLost. It promotes due jobs first, so an
+// expired lease is lost even before it is handed out again. qu.mu is held.
+func (qu *queue) held(l *notify.Lease, op string) (*job, error) {
+	qu.promote(time.Now())
+	r := qu.jobs[l.Job.ID]
+	if r == nil || r.state != stateLeased || r.attempt != l.Attempt || receipt(r.gen) != l.Receipt {
+		return nil, fmt.Errorf("queue/memory: %s job %s attempt %d: %w", op, l.Job.ID, l.Attempt, notify.ErrLeaseLost)
+	}
+	return r, nil
+}
+
+// Ack removes the leased jobs for good. A lease no longer held is skipped
+// and reported with an error wrapping notify.ErrLeaseLost; the other leases
+// are still acked.
+func (q *Queue) Ack(_ context.Context, leases ...notify.Lease) error {
+	if q.closed.Load() {
+		return q.errClosed("ack")
+	}
+	var errs []error
+	var qu *queue
+	for i := range leases {
+		l := &leases[i]
+		if qu == nil || qu.name != l.Job.Queue {
+			if qu != nil {
+				qu.mu.Unlock()
+			}
+			if qu = q.get(l.Job.Queue, false); qu == nil {
+				errs = append(errs, fmt.Errorf("queue/memory: ack job %s: no queue %q: %w", l.Job.ID, l.Job.Queue, notify.ErrLeaseLost))
+				continue
+			}
+			qu.mu.Lock()
+		}
+		r, err := qu.held(l, "ack")
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		qu.remove(r)
+		qu.release(r)
+	}
+	if qu != nil {
+		qu.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+// withLease runs f on l's record under its queue's lock.
+func (q *Queue) withLease(l *notify.Lease, op string, f func(qu *queue, r *job)) error {
+	if q.closed.Load() {
+		return q.errClosed(op)
+	}
+	qu := q.get(l.Job.Queue, false)
+	if qu == nil {
+		return fmt.Errorf("queue/memory: %s job %s: no queue %q: %w", op, l.Job.ID, l.Job.Queue, notify.ErrLeaseLost)
+	}
+	qu.mu.Lock()
+	defer qu.mu.Unlock()
+	r, err := qu.held(l, op)
+	if err != nil {
+		return err
+	}
+	f(qu, r)
+	return nil
+}
+
+// Nack ends the lease and returns the job to its queue, hidden for delay
+// (ready at once when delay <= 0). The next receipt counts one more attempt.
+func (q *Queue) Nack(_ context.Context, l notify.Lease, delay time.Duration) error {
+	return q.withLease(&l, "nack", func(qu *queue, r *job) {
+		qu.remove(r)
+		now := time.Now()
+		if delay <= 0 {
+			qu.makeReady(r, now)
+			return
+		}
+		r.state, r.due = stateDelayed, now.Add(delay)
+		qu.push(r)
+	})
+}
+
+// Bury ends the lease and moves the job to the dead state, where it stays
+// until Replay. reason is kept with it.
+func (q *Queue) Bury(_ context.Context, l notify.Lease, reason string) error {
+	return q.withLease(&l, "bury", func(qu *queue, r *job) {
+		qu.remove(r)
+		r.state, r.reason, r.due = stateDead, reason, time.Time{}
+		qu.dead++
+	})
+}
+
+// Replay makes the dead job id ready again with its receive count reset. It
+// returns an error wrapping notify.ErrNotFound when the queue holds no dead
+// job with that ID.
+func (q *Queue) Replay(_ context.Context, name, id string) error {
+	if q.closed.Load() {
+		return q.errClosed("replay")
+	}
+	qu := q.get(name, false)
+	if qu == nil {
+		return fmt.Errorf("queue/memory: replay job %s: no queue %q: %w", id, name, notify.ErrNotFound)
+	}
+	qu.mu.Lock()
+	defer qu.mu.Unlock()
+	r := qu.jobs[id]
+	if r == nil || r.state != stateDead {
+		return fmt.Errorf("queue/memory: replay job %s on %q: no dead job with that ID: %w", id, name, notify.ErrNotFound)
+	}
+	qu.dead--
+	r.attempt, r.reason = 0, ""
+	r.gen++
+	qu.makeReady(r, time.Now())
+	return nil
+}
+
+// Stats counts the named queue's jobs by state; a queue never used has
+// none. OldestReady is how long the job at the head of the queue has been
+// ready.
+func (q *Queue) Stats(_ context.Context, name string) (notify.QueueStats, error) {
+	if q.closed.Load() {
+		return notify.QueueStats{}, q.errClosed("stats")
+	}
+	qu := q.get(name, false)
+	if qu == nil {
+		return notify.QueueStats{}, nil
+	}
+	qu.mu.Lock()
+	defer qu.mu.Unlock()
+	now := time.Now()
+	qu.promote(now)
+	st := notify.QueueStats{Ready: qu.readyLen(), Dead: qu.dead}
+	for _, r := range qu.timed {
+		if r.state == stateLeased {
+			st.InFlight++
+		} else {
+			st.Delayed++
+		}
+	}
+	if st.Ready > 0 {
+		st.OldestReady = max(now.Sub(qu.ready[qu.head].readyAt), 0)
+	}
+	return st, nil
+}
+
+// Close closes the Queue: blocked Receives return, and every later call
+// returns an error wrapping notify.ErrClosed. Jobs still held are dropped.
+// Close is idempotent; a second call returns nil.
+func (q *Queue) Close() error {
+	if q.closed.CompareAndSwap(false, true) {
+		close(q.done)
+	}
+	return nil
+}
