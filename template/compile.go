@@ -162,7 +162,7 @@ func (c *compiler) text(v *variant, f field, key, label, src string) error {
 		}
 		return nil
 	}
-	t, err := texttemplate.New(v.kind.String()+"."+label).
+	t, err := texttemplate.New(v.kind.String() + "." + label).
 		Option("missingkey=error").
 		Funcs(texttemplate.FuncMap(c.set.funcs)).
 		Parse(src)
