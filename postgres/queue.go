@@ -1,0 +1,502 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gonotify/notify"
+)
+
+// QueueConfig configures a Queue. Zero values mean the defaults noted.
+type QueueConfig struct {
+	// Schema holds the tables (see Migrate). Default "notify".
+	Schema string
+	// Visibility is how long a received job stays leased before another
+	// receiver may take it. It must exceed the longest time a job is held
+	// before it is acked (a send and its bookkeeping). Default 5m.
+	Visibility time.Duration
+	// PollInterval bounds how long a waiting Receive goes without looking
+	// at the table when no notification arrives: the fallback for lost
+	// LISTEN/NOTIFY wake-ups. Default 5s.
+	PollInterval time.Duration
+	// Logger receives the listener's reconnection warnings. Default
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+func (c QueueConfig) withDefaults() QueueConfig {
+	c.Schema = schemaName(c.Schema)
+	if c.Visibility <= 0 {
+		c.Visibility = 5 * time.Minute
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+var schemaRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+func checkSchema(s string) error {
+	if !schemaRE.MatchString(s) {
+		return fmt.Errorf("postgres: schema name %q: use 1 to 63 ASCII letters, digits and underscores, not starting with a digit", s)
+	}
+	return nil
+}
+
+// Queue is a notify.Queue on PostgreSQL. All queues share one table; see the
+// package documentation for the guarantees. A Queue is safe for concurrent
+// use by many goroutines, and many Queues in many processes may share one
+// schema.
+type Queue struct {
+	core *queueCore
+	db   dbtx // the pool, or a caller's transaction (SendTx)
+}
+
+// queueCore is what a Queue and its transaction-bound copies share.
+type queueCore struct {
+	pool    *pgxpool.Pool
+	cfg     QueueConfig
+	log     *slog.Logger
+	channel string // the NOTIFY channel of this schema
+	sql     queueSQL
+
+	mu        sync.Mutex
+	closed    bool
+	done      chan struct{} // closed by Close
+	waiters   map[string]chan struct{}
+	listening bool
+	stop      context.CancelFunc
+	listenWG  sync.WaitGroup
+
+	acks ackBatcher
+}
+
+type queueSQL struct {
+	enqueue, receive, next, ack, nack, bury, replay, stats, dead string
+}
+
+// NewQueue returns a Queue on pool's database, in cfg.Schema, which Migrate
+// must have prepared. The Queue does not own pool: Close leaves it open.
+func NewQueue(pool *pgxpool.Pool, cfg QueueConfig) (*Queue, error) {
+	if pool == nil {
+		return nil, errors.New("postgres: NewQueue needs a pool")
+	}
+	cfg = cfg.withDefaults()
+	if err := checkSchema(cfg.Schema); err != nil {
+		return nil, err
+	}
+	s := cfg.Schema
+	c := &queueCore{
+		pool:    pool,
+		cfg:     cfg,
+		log:     cfg.Logger,
+		channel: s + ".queue",
+		done:    make(chan struct{}),
+		waiters: make(map[string]chan struct{}),
+		sql: queueSQL{
+			enqueue: sqlFor(s, `WITH ins AS (
+				INSERT INTO {{schema}}.queue_jobs (queue, id, run_at, not_before, delivery)
+				SELECT u.queue, u.id, CASE WHEN u.nb > now() THEN u.nb ELSE now() END, u.nb, u.d
+				FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::json[]) AS u(queue, id, nb, d)
+				ON CONFLICT (queue, id) DO NOTHING
+				RETURNING queue)
+			SELECT pg_notify($5, q) FROM (SELECT DISTINCT queue AS q FROM ins) s`),
+			receive: sqlFor(s, `WITH picked AS (
+				SELECT queue, id FROM {{schema}}.queue_jobs
+				WHERE queue = $1 AND state = 0 AND run_at <= now()
+				ORDER BY run_at
+				LIMIT $2
+				FOR UPDATE SKIP LOCKED)
+			UPDATE {{schema}}.queue_jobs j
+			SET run_at = now() + $3::interval, lease = nextval('{{schema}}.queue_lease_seq'), attempts = j.attempts + 1
+			FROM picked
+			WHERE j.queue = picked.queue AND j.id = picked.id
+			RETURNING j.id, j.attempts, j.lease, j.not_before, j.delivery`),
+			next: sqlFor(s, `SELECT min(run_at) - now() FROM {{schema}}.queue_jobs WHERE queue = $1 AND state = 0`),
+			ack: sqlFor(s, `DELETE FROM {{schema}}.queue_jobs j
+			USING unnest($1::text[], $2::text[], $3::int8[]) AS a(queue, id, lease)
+			WHERE j.queue = a.queue AND j.id = a.id AND j.lease = a.lease AND j.state = 0
+			RETURNING j.lease`),
+			nack: sqlFor(s, `WITH u AS (
+				UPDATE {{schema}}.queue_jobs SET run_at = now() + $4::interval, lease = NULL
+				WHERE queue = $1 AND id = $2 AND lease = $3 AND state = 0
+				RETURNING queue)
+			SELECT count(*), (SELECT count(*) FROM (SELECT pg_notify($5, queue) FROM u) n) FROM u`),
+			bury: sqlFor(s, `UPDATE {{schema}}.queue_jobs SET state = 1, lease = NULL, run_at = now(), dead_reason = $4
+				WHERE queue = $1 AND id = $2 AND lease = $3 AND state = 0`),
+			replay: sqlFor(s, `WITH u AS (
+				UPDATE {{schema}}.queue_jobs SET state = 0, attempts = 0, run_at = now(), lease = NULL, dead_reason = NULL
+				WHERE queue = $1 AND id = $2 AND state = 1
+				RETURNING queue)
+			SELECT count(*), (SELECT count(*) FROM (SELECT pg_notify($3, queue) FROM u) n) FROM u`),
+			stats: sqlFor(s, `SELECT
+				count(*) FILTER (WHERE state = 0 AND run_at <= now()),
+				count(*) FILTER (WHERE state = 0 AND run_at > now() AND lease IS NULL),
+				count(*) FILTER (WHERE state = 0 AND run_at > now() AND lease IS NOT NULL),
+				count(*) FILTER (WHERE state = 1),
+				coalesce(now() - min(run_at) FILTER (WHERE state = 0 AND run_at <= now()), '0')
+			FROM {{schema}}.queue_jobs WHERE queue = $1`),
+			dead: sqlFor(s, `SELECT id, attempts, not_before, delivery, coalesce(dead_reason, ''), run_at
+				FROM {{schema}}.queue_jobs WHERE queue = $1 AND state = 1 ORDER BY run_at, id LIMIT $2`),
+		},
+	}
+	c.acks.core = c
+	return &Queue{core: c, db: pool}, nil
+}
+
+// withTx returns a copy of q whose writes go through tx.
+func (q *Queue) withTx(tx pgx.Tx) *Queue { return &Queue{core: q.core, db: tx} }
+
+func (q *Queue) checkOpen() error {
+	q.core.mu.Lock()
+	defer q.core.mu.Unlock()
+	if q.core.closed {
+		return notify.ErrClosed
+	}
+	return nil
+}
+
+// Enqueue stores jobs in one statement; when it returns nil every job is
+// committed (or, bound to a transaction by SendTx, will be with it). A job
+// whose ID is already on its queue is left as it is. Receivers waiting on
+// the jobs' queues are woken by NOTIFY when the jobs commit.
+func (q *Queue) Enqueue(ctx context.Context, jobs ...notify.Job) error {
+	if err := q.checkOpen(); err != nil {
+		return err
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	queues := make([]string, len(jobs))
+	ids := make([]string, len(jobs))
+	nbs := make([]pgtype.Timestamptz, len(jobs))
+	bodies := make([]string, len(jobs))
+	for i, j := range jobs {
+		if j.Queue == "" || j.ID == "" {
+			return fmt.Errorf("postgres: enqueue job %d: queue and ID must be set (queue %q, ID %q)", i, j.Queue, j.ID)
+		}
+		b, err := json.Marshal(j.Delivery)
+		if err != nil {
+			return fmt.Errorf("postgres: enqueue job %s: encode delivery: %w", j.ID, err)
+		}
+		queues[i], ids[i], bodies[i] = j.Queue, j.ID, string(b)
+		if !j.NotBefore.IsZero() {
+			nbs[i] = pgtype.Timestamptz{Time: j.NotBefore, Valid: true}
+		}
+	}
+	if _, err := q.db.Exec(ctx, q.core.sql.enqueue, queues, ids, nbs, bodies, q.core.channel); err != nil {
+		return fmt.Errorf("postgres: enqueue %d jobs: %w", len(jobs), err)
+	}
+	return nil
+}
+
+// Receive leases up to limit ready jobs of queue (one, when limit < 1), oldest
+// first, with FOR UPDATE SKIP LOCKED so concurrent receivers never get the
+// same job. With none ready it waits for a NOTIFY from Enqueue, Nack or
+// Replay, for the next delayed job or expiring lease to come due, or at
+// most QueueConfig.PollInterval, then looks again, until ctx is done (it
+// returns ctx's error) or the Queue is closed (ErrClosed). Database errors
+// are returned; the caller retries.
+func (q *Queue) Receive(ctx context.Context, queue string, limit int) ([]notify.Lease, error) {
+	limit = max(limit, 1)
+	c := q.core
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		wake, err := c.waiter(queue)
+		if err != nil {
+			return nil, err
+		}
+		leases, err := q.fetch(ctx, queue, limit)
+		if err != nil || len(leases) > 0 {
+			return leases, err
+		}
+		wait := c.cfg.PollInterval
+		var next pgtype.Interval
+		if err := q.db.QueryRow(ctx, c.sql.next, queue).Scan(&next); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("postgres: receive from %s: find the next due job: %w", queue, err)
+		}
+		if next.Valid {
+			due := time.Duration(next.Microseconds)*time.Microsecond + time.Duration(next.Days)*24*time.Hour
+			wait = min(wait, max(due, 0)+time.Millisecond)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-wake:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-c.done:
+			t.Stop()
+			return nil, notify.ErrClosed
+		}
+		t.Stop()
+	}
+}
+
+func (q *Queue) fetch(ctx context.Context, queue string, limit int) ([]notify.Lease, error) {
+	rows, err := q.db.Query(ctx, q.core.sql.receive, queue, limit, q.core.cfg.Visibility)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("postgres: receive from %s: %w", queue, err)
+	}
+	defer rows.Close()
+	var leases []notify.Lease
+	for rows.Next() {
+		var (
+			l     notify.Lease
+			token int64
+			nb    pgtype.Timestamptz
+			body  []byte
+		)
+		if err := rows.Scan(&l.Job.ID, &l.Attempt, &token, &nb, &body); err != nil {
+			return nil, fmt.Errorf("postgres: receive from %s: %w", queue, err)
+		}
+		l.Job.Queue = queue
+		if nb.Valid {
+			l.Job.NotBefore = nb.Time
+		}
+		if err := json.Unmarshal(body, &l.Job.Delivery); err != nil {
+			// Leased but unreadable: it will come back after Visibility;
+			// say which job so it can be inspected.
+			return nil, fmt.Errorf("postgres: receive from %s: decode job %s: %w", queue, l.Job.ID, err)
+		}
+		l.Receipt = strconv.FormatInt(token, 10)
+		leases = append(leases, l)
+	}
+	if err := rows.Err(); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("postgres: receive from %s: %w", queue, err)
+	}
+	return leases, nil
+}
+
+func parseReceipt(l notify.Lease) (int64, bool) {
+	t, err := strconv.ParseInt(l.Receipt, 10, 64)
+	return t, err == nil
+}
+
+// Ack deletes the leased jobs in one statement. Concurrent Acks on one Queue
+// are combined into one statement while another is running. When some
+// leases are no longer held the others are still acked and the error wraps
+// ErrLeaseLost.
+func (q *Queue) Ack(ctx context.Context, leases ...notify.Lease) error {
+	if err := q.checkOpen(); err != nil {
+		return err
+	}
+	if len(leases) == 0 {
+		return nil
+	}
+	var lost int
+	if _, ok := q.db.(pgx.Tx); ok {
+		deleted, err := q.ackTokens(ctx, leases)
+		if err != nil {
+			return err
+		}
+		lost = len(leases) - len(deleted)
+	} else {
+		n, err := q.core.acks.ack(ctx, leases)
+		if err != nil {
+			return err
+		}
+		lost = len(leases) - n
+	}
+	if lost > 0 {
+		return fmt.Errorf("postgres: ack: %d of %d leases no longer held: %w", lost, len(leases), notify.ErrLeaseLost)
+	}
+	return nil
+}
+
+// ackTokens deletes the held ones of leases and returns their tokens.
+func (q *Queue) ackTokens(ctx context.Context, leases []notify.Lease) (map[int64]bool, error) {
+	queues := make([]string, 0, len(leases))
+	ids := make([]string, 0, len(leases))
+	tokens := make([]int64, 0, len(leases))
+	for _, l := range leases {
+		t, ok := parseReceipt(l)
+		if !ok {
+			continue
+		}
+		queues, ids, tokens = append(queues, l.Job.Queue), append(ids, l.Job.ID), append(tokens, t)
+	}
+	deleted := make(map[int64]bool, len(tokens))
+	if len(tokens) == 0 {
+		return deleted, nil
+	}
+	rows, err := q.db.Query(ctx, q.core.sql.ack, queues, ids, tokens)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: ack %d jobs: %w", len(tokens), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t int64
+		if err := rows.Scan(&t); err != nil {
+			return nil, fmt.Errorf("postgres: ack %d jobs: %w", len(tokens), err)
+		}
+		deleted[t] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: ack %d jobs: %w", len(tokens), err)
+	}
+	return deleted, nil
+}
+
+// Nack returns a leased job to its queue, hidden for delay (none when
+// delay <= 0). Its attempt count stays.
+func (q *Queue) Nack(ctx context.Context, l notify.Lease, delay time.Duration) error {
+	if err := q.checkOpen(); err != nil {
+		return err
+	}
+	t, ok := parseReceipt(l)
+	if !ok {
+		return fmt.Errorf("postgres: nack %s: bad receipt: %w", l.Job.ID, notify.ErrLeaseLost)
+	}
+	var n, notified int
+	if err := q.db.QueryRow(ctx, q.core.sql.nack, l.Job.Queue, l.Job.ID, t, max(delay, 0), q.core.channel).Scan(&n, &notified); err != nil {
+		return fmt.Errorf("postgres: nack %s: %w", l.Job.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("postgres: nack %s: %w", l.Job.ID, notify.ErrLeaseLost)
+	}
+	return nil
+}
+
+// Bury moves a leased job to its queue's dead state with reason. Dead jobs
+// stay in the table, listed by Dead, until Replay.
+func (q *Queue) Bury(ctx context.Context, l notify.Lease, reason string) error {
+	if err := q.checkOpen(); err != nil {
+		return err
+	}
+	t, ok := parseReceipt(l)
+	if !ok {
+		return fmt.Errorf("postgres: bury %s: bad receipt: %w", l.Job.ID, notify.ErrLeaseLost)
+	}
+	tag, err := q.db.Exec(ctx, q.core.sql.bury, l.Job.Queue, l.Job.ID, t, reason)
+	if err != nil {
+		return fmt.Errorf("postgres: bury %s: %w", l.Job.ID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: bury %s: %w", l.Job.ID, notify.ErrLeaseLost)
+	}
+	return nil
+}
+
+// Replay makes a dead job ready again with its attempt count reset, or
+// returns ErrNotFound.
+func (q *Queue) Replay(ctx context.Context, queue, id string) error {
+	if err := q.checkOpen(); err != nil {
+		return err
+	}
+	var n, notified int
+	if err := q.db.QueryRow(ctx, q.core.sql.replay, queue, id, q.core.channel).Scan(&n, &notified); err != nil {
+		return fmt.Errorf("postgres: replay %s on %s: %w", id, queue, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("postgres: replay %s on %s: no dead job with that ID: %w", id, queue, notify.ErrNotFound)
+	}
+	return nil
+}
+
+// Stats counts queue's jobs by state in one query (a scan of the queue's
+// rows). Ready includes jobs whose lease expired. OldestReady is how long
+// the oldest ready job has been visible.
+func (q *Queue) Stats(ctx context.Context, queue string) (notify.QueueStats, error) {
+	if err := q.checkOpen(); err != nil {
+		return notify.QueueStats{}, err
+	}
+	var s notify.QueueStats
+	var age pgtype.Interval
+	if err := q.db.QueryRow(ctx, q.core.sql.stats, queue).Scan(&s.Ready, &s.Delayed, &s.InFlight, &s.Dead, &age); err != nil {
+		return s, fmt.Errorf("postgres: stats of %s: %w", queue, err)
+	}
+	s.OldestReady = time.Duration(age.Microseconds)*time.Microsecond + time.Duration(age.Days)*24*time.Hour
+	return s, nil
+}
+
+// DeadJob is a buried job, as Dead lists it.
+type DeadJob struct {
+	Job      notify.Job
+	Attempts int
+	Reason   string
+	DiedAt   time.Time
+}
+
+// Dead lists up to limit (default 100) of queue's dead jobs, oldest first,
+// for inspection before Replay.
+func (q *Queue) Dead(ctx context.Context, queue string, limit int) ([]DeadJob, error) {
+	if err := q.checkOpen(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := q.db.Query(ctx, q.core.sql.dead, queue, limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list dead jobs of %s: %w", queue, err)
+	}
+	defer rows.Close()
+	var out []DeadJob
+	for rows.Next() {
+		var dj DeadJob
+		var nb pgtype.Timestamptz
+		var body []byte
+		if err := rows.Scan(&dj.Job.ID, &dj.Attempts, &nb, &body, &dj.Reason, &dj.DiedAt); err != nil {
+			return nil, fmt.Errorf("postgres: list dead jobs of %s: %w", queue, err)
+		}
+		dj.Job.Queue = queue
+		if nb.Valid {
+			dj.Job.NotBefore = nb.Time
+		}
+		if err := json.Unmarshal(body, &dj.Job.Delivery); err != nil {
+			return nil, fmt.Errorf("postgres: list dead jobs of %s: decode job %s: %w", queue, dj.Job.ID, err)
+		}
+		out = append(out, dj)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list dead jobs of %s: %w", queue, err)
+	}
+	return out, nil
+}
+
+// Close stops the Queue's listener and wakes blocked Receives, which return
+// ErrClosed, as does every later call. It does not close the pool.
+func (q *Queue) Close() error {
+	c := q.core
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	close(c.done)
+	if c.stop != nil {
+		c.stop()
+	}
+	c.mu.Unlock()
+	c.listenWG.Wait()
+	return nil
+}
