@@ -1,0 +1,27 @@
+// Package sms is the notify channel for SMS through Twilio's Messages API,
+// built on github.com/twilio/twilio-go.
+//
+// Guarantees:
+//   - Validate rejects at accept time what Twilio would reject: a recipient
+//     that is not E.164, an empty body, a body over 1600 characters, bad
+//     options, no sender.
+//   - Send honours its context: twilio-go builds requests without one and
+//     with a fixed timeout, so every send gets its own http.Client whose
+//     RoundTripper carries the context (cancellation, deadline) and records
+//     that request's HTTP status and Retry-After; nothing is shared between
+//     concurrent sends.
+//   - Every failure is classified (see Channel.Send): 21610 is an opt-out
+//     the Dispatcher stores, dead numbers are invalid recipients, throttling
+//     and 5xx are retried (Retry-After honoured), credential and account
+//     problems are configuration errors.
+//   - Result.Units is the message's segment count, what Twilio bills.
+//
+// Limits:
+//   - Twilio has no idempotency key: after a 5xx or a transport failure
+//     once the request was written the message may have gone out, and a
+//     retry may send it twice (the outcome is marked MaybeSent).
+//   - Segments counts as carriers do without Twilio's Smart Encoding (which
+//     may turn some Unicode punctuation into GSM-7 and so cost less).
+//   - Delivery receipts (status callbacks) are posted by Twilio to
+//     Config.StatusCallback; this package sends, it does not receive them.
+package sms
