@@ -1,0 +1,358 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gonotify/notify"
+)
+
+// StoreConfig configures a Store. Zero values mean the defaults noted.
+type StoreConfig struct {
+	// Schema holds the tables (see Migrate). Default "notify". SendTx
+	// writes queue and dedup rows to the same schema.
+	Schema string
+	// Retention is how long Prune keeps log events. Default 30 days.
+	Retention time.Duration
+}
+
+func (c StoreConfig) withDefaults() StoreConfig {
+	c.Schema = schemaName(c.Schema)
+	if c.Retention <= 0 {
+		c.Retention = 30 * 24 * time.Hour
+	}
+	return c
+}
+
+// Store is a notify.Store on PostgreSQL: contacts (with their devices),
+// preferences (user x category x channel) and the notification log (one row
+// per event, indexed by delivery and by notification). It is safe for
+// concurrent use, and many processes may share one schema.
+type Store struct {
+	core *storeCore
+	db   dbtx // the pool, or a caller's transaction (SendTx)
+}
+
+type storeCore struct {
+	pool  *pgxpool.Pool
+	cfg   StoreConfig
+	sql   storeSQL
+	queue *Queue   // SendTx's queue writes
+	dedup *Deduper // SendTx's claims
+}
+
+type storeSQL struct {
+	contact, putContact, deleteDevices, putDevices, removePhone, removeEmail, removeDevice string
+	allowed, setPreference                                                               string
+	record, state, delivery, deliveries, prune                                           string
+}
+
+// NewStore returns a Store on pool's database, in cfg.Schema, which Migrate
+// must have prepared. The Store does not own pool.
+func NewStore(pool *pgxpool.Pool, cfg StoreConfig) (*Store, error) {
+	if pool == nil {
+		return nil, errors.New("postgres: NewStore needs a pool")
+	}
+	cfg = cfg.withDefaults()
+	if err := checkSchema(cfg.Schema); err != nil {
+		return nil, err
+	}
+	q, err := NewQueue(pool, QueueConfig{Schema: cfg.Schema})
+	if err != nil {
+		return nil, err
+	}
+	dd, err := NewDeduper(pool, DeduperConfig{Schema: cfg.Schema})
+	if err != nil {
+		return nil, err
+	}
+	s := cfg.Schema
+	const eventCols = `delivery_id, notification_id, user_id, category, channel, address, status, reason, attempt, provider_id, maybe_sent, at`
+	c := &storeCore{pool: pool, cfg: cfg, queue: q, dedup: dd, sql: storeSQL{
+		contact: sqlFor(s, `SELECT c.phone, c.email, c.locale, c.time_zone,
+				coalesce(array_agg(d.platform ORDER BY d.position) FILTER (WHERE d.user_id IS NOT NULL), '{}'),
+				coalesce(array_agg(d.token ORDER BY d.position) FILTER (WHERE d.user_id IS NOT NULL), '{}'),
+				coalesce(array_agg(d.registered_at ORDER BY d.position) FILTER (WHERE d.user_id IS NOT NULL), '{}')
+			FROM {{schema}}.contacts c LEFT JOIN {{schema}}.contact_devices d ON d.user_id = c.user_id
+			WHERE c.user_id = $1 GROUP BY c.user_id`),
+		putContact: sqlFor(s, `INSERT INTO {{schema}}.contacts (user_id, phone, email, locale, time_zone, updated_at)
+			VALUES ($1, $2, $3, $4, $5, now())
+			ON CONFLICT (user_id) DO UPDATE SET phone = EXCLUDED.phone, email = EXCLUDED.email,
+				locale = EXCLUDED.locale, time_zone = EXCLUDED.time_zone, updated_at = now()`),
+		deleteDevices: sqlFor(s, `DELETE FROM {{schema}}.contact_devices WHERE user_id = $1`),
+		putDevices: sqlFor(s, `INSERT INTO {{schema}}.contact_devices (user_id, position, platform, token, registered_at)
+			SELECT $1, u.ord, u.platform, u.token, u.reg
+			FROM unnest($2::text[], $3::text[], $4::timestamptz[]) WITH ORDINALITY AS u(platform, token, reg, ord)`),
+		removePhone: sqlFor(s, `UPDATE {{schema}}.contacts SET phone = '', updated_at = now() WHERE user_id = $1 AND phone = $2`),
+		removeEmail: sqlFor(s, `UPDATE {{schema}}.contacts SET email = '', updated_at = now() WHERE user_id = $1 AND email = $2`),
+		removeDevice: sqlFor(s, `DELETE FROM {{schema}}.contact_devices
+			WHERE user_id = $1 AND platform = $2 AND token = $3
+			AND ($4::timestamptz IS NULL OR registered_at IS NULL OR registered_at < $4)`),
+		allowed: sqlFor(s, `SELECT allowed FROM {{schema}}.preferences WHERE user_id = $1 AND category = $2 AND channel = $3`),
+		setPreference: sqlFor(s, `INSERT INTO {{schema}}.preferences (user_id, category, channel, allowed) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (user_id, category, channel) DO UPDATE SET allowed = EXCLUDED.allowed`),
+		record: sqlFor(s, `INSERT INTO {{schema}}.log_events (`+eventCols+`)
+			SELECT `+eventCols+` FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+				$7::text[], $8::text[], $9::int4[], $10::text[], $11::bool[], $12::timestamptz[])
+				WITH ORDINALITY AS u(`+eventCols+`, ord)
+			ORDER BY ord`),
+		state:    sqlFor(s, `SELECT status FROM {{schema}}.log_events WHERE delivery_id = $1 ORDER BY seq`),
+		delivery: sqlFor(s, `SELECT `+eventCols+` FROM {{schema}}.log_events WHERE delivery_id = $1 ORDER BY seq`),
+		deliveries: sqlFor(s, `SELECT `+eventCols+` FROM {{schema}}.log_events
+			WHERE delivery_id IN (SELECT delivery_id FROM {{schema}}.log_events WHERE notification_id = $1)
+			ORDER BY seq`),
+		prune: sqlFor(s, `DELETE FROM {{schema}}.log_events
+			WHERE seq IN (SELECT seq FROM {{schema}}.log_events WHERE at < $1 LIMIT $2)`),
+	}}
+	return &Store{core: c, db: pool}, nil
+}
+
+// withTx returns a copy of s whose reads and writes go through tx.
+func (s *Store) withTx(tx pgx.Tx) *Store { return &Store{core: s.core, db: tx} }
+
+// Contact returns the user's contact with its devices in the order they were
+// put, or ErrNotFound.
+func (s *Store) Contact(ctx context.Context, userID string) (notify.Contact, error) {
+	c := notify.Contact{UserID: userID}
+	var platforms, tokens []string
+	var regs []pgtype.Timestamptz
+	err := s.db.QueryRow(ctx, s.core.sql.contact, userID).Scan(&c.Phone, &c.Email, &c.Locale, &c.TimeZone, &platforms, &tokens, &regs)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notify.Contact{}, fmt.Errorf("postgres: contact of user %s: %w", userID, notify.ErrNotFound)
+	}
+	if err != nil {
+		return notify.Contact{}, fmt.Errorf("postgres: contact of user %s: %w", userID, err)
+	}
+	for i := range platforms {
+		dev := notify.Device{Platform: platforms[i], Token: tokens[i]}
+		if i < len(regs) && regs[i].Valid {
+			dev.RegisteredAt = regs[i].Time
+		}
+		c.Devices = append(c.Devices, dev)
+	}
+	return c, nil
+}
+
+// PutContact replaces the user's contact and devices, in one transaction.
+func (s *Store) PutContact(ctx context.Context, c notify.Contact) error {
+	if c.UserID == "" {
+		return errors.New("postgres: put contact: UserID is empty")
+	}
+	platforms := make([]string, len(c.Devices))
+	tokens := make([]string, len(c.Devices))
+	regs := make([]pgtype.Timestamptz, len(c.Devices))
+	for i, d := range c.Devices {
+		platforms[i], tokens[i] = d.Platform, d.Token
+		if !d.RegisteredAt.IsZero() {
+			regs[i] = pgtype.Timestamptz{Time: d.RegisteredAt, Valid: true}
+		}
+	}
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, s.core.sql.putContact, c.UserID, c.Phone, c.Email, c.Locale, c.TimeZone); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, s.core.sql.deleteDevices, c.UserID); err != nil {
+			return err
+		}
+		if len(c.Devices) > 0 {
+			if _, err := tx.Exec(ctx, s.core.sql.putDevices, c.UserID, platforms, tokens, regs); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: put contact of user %s: %w", c.UserID, err)
+	}
+	return nil
+}
+
+// RemoveAddress removes address from the user's contact: the phone number
+// for "sms", the email address for "email", otherwise the device on that
+// platform with that token, when it was registered before registeredBefore
+// (or its registration time is unknown, or registeredBefore is zero).
+// Removing an address the contact does not have is not an error.
+func (s *Store) RemoveAddress(ctx context.Context, userID, channel, address string, registeredBefore time.Time) error {
+	var err error
+	switch channel {
+	case notify.ChannelSMS:
+		_, err = s.db.Exec(ctx, s.core.sql.removePhone, userID, address)
+	case notify.ChannelEmail:
+		_, err = s.db.Exec(ctx, s.core.sql.removeEmail, userID, address)
+	default:
+		var before pgtype.Timestamptz
+		if !registeredBefore.IsZero() {
+			before = pgtype.Timestamptz{Time: registeredBefore, Valid: true}
+		}
+		_, err = s.db.Exec(ctx, s.core.sql.removeDevice, userID, channel, address, before)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: remove %s address of user %s: %w", channel, userID, err)
+	}
+	return nil
+}
+
+// Allowed reports whether the user allows category on channel: true unless
+// SetPreference said otherwise.
+func (s *Store) Allowed(ctx context.Context, userID, category, channel string) (bool, error) {
+	var ok bool
+	err := s.db.QueryRow(ctx, s.core.sql.allowed, userID, category, channel).Scan(&ok)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("postgres: preference of user %s for %s on %s: %w", userID, category, channel, err)
+	}
+	return ok, nil
+}
+
+// SetPreference stores whether the user allows category on channel.
+func (s *Store) SetPreference(ctx context.Context, userID, category, channel string, allowed bool) error {
+	if _, err := s.db.Exec(ctx, s.core.sql.setPreference, userID, category, channel, allowed); err != nil {
+		return fmt.Errorf("postgres: set preference of user %s for %s on %s: %w", userID, category, channel, err)
+	}
+	return nil
+}
+
+// Record appends events to the log in one statement, in order.
+func (s *Store) Record(ctx context.Context, events ...notify.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	n := len(events)
+	var (
+		did, nid, uid, cat, ch, addr = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		status, reason, provider     = make([]string, n), make([]string, n), make([]string, n)
+		attempt                      = make([]int32, n)
+		maybe                        = make([]bool, n)
+		at                           = make([]time.Time, n)
+	)
+	for i, e := range events {
+		if e.DeliveryID == "" {
+			return fmt.Errorf("postgres: record event %d: DeliveryID is empty", i)
+		}
+		did[i], nid[i], uid[i], cat[i], ch[i], addr[i] = e.DeliveryID, e.NotificationID, e.UserID, e.Category, e.Channel, e.Address
+		status[i], reason[i], provider[i] = string(e.Status), e.Reason, e.ProviderID
+		attempt[i], maybe[i], at[i] = int32(e.Attempt), e.MaybeSent, e.At
+	}
+	if _, err := s.db.Exec(ctx, s.core.sql.record, did, nid, uid, cat, ch, addr, status, reason, attempt, provider, maybe, at); err != nil {
+		return fmt.Errorf("postgres: record %d events: %w", n, err)
+	}
+	return nil
+}
+
+// State returns where a delivery stands (its events folded with
+// notify.DeliveryState.Apply), or ErrNotFound.
+func (s *Store) State(ctx context.Context, deliveryID string) (notify.DeliveryState, error) {
+	rows, err := s.db.Query(ctx, s.core.sql.state, deliveryID)
+	if err != nil {
+		return notify.DeliveryState{}, fmt.Errorf("postgres: state of delivery %s: %w", deliveryID, err)
+	}
+	defer rows.Close()
+	var st notify.DeliveryState
+	found := false
+	for rows.Next() {
+		var status string
+		if err := rows.Scan(&status); err != nil {
+			return notify.DeliveryState{}, fmt.Errorf("postgres: state of delivery %s: %w", deliveryID, err)
+		}
+		st.Apply(notify.Event{Status: notify.Status(status)})
+		found = true
+	}
+	if err := rows.Err(); err != nil {
+		return notify.DeliveryState{}, fmt.Errorf("postgres: state of delivery %s: %w", deliveryID, err)
+	}
+	if !found {
+		return notify.DeliveryState{}, fmt.Errorf("postgres: state of delivery %s: %w", deliveryID, notify.ErrNotFound)
+	}
+	return st, nil
+}
+
+func scanEvents(rows pgx.Rows) ([]notify.Event, error) {
+	defer rows.Close()
+	var out []notify.Event
+	for rows.Next() {
+		var e notify.Event
+		var status string
+		var attempt int32
+		if err := rows.Scan(&e.DeliveryID, &e.NotificationID, &e.UserID, &e.Category, &e.Channel, &e.Address,
+			&status, &e.Reason, &attempt, &e.ProviderID, &e.MaybeSent, &e.At); err != nil {
+			return nil, err
+		}
+		e.Status, e.Attempt = notify.Status(status), int(attempt)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Delivery returns one delivery's log, or ErrNotFound.
+func (s *Store) Delivery(ctx context.Context, deliveryID string) (notify.DeliveryStatus, error) {
+	rows, err := s.db.Query(ctx, s.core.sql.delivery, deliveryID)
+	if err != nil {
+		return notify.DeliveryStatus{}, fmt.Errorf("postgres: log of delivery %s: %w", deliveryID, err)
+	}
+	events, err := scanEvents(rows)
+	if err != nil {
+		return notify.DeliveryStatus{}, fmt.Errorf("postgres: log of delivery %s: %w", deliveryID, err)
+	}
+	if len(events) == 0 {
+		return notify.DeliveryStatus{}, fmt.Errorf("postgres: log of delivery %s: %w", deliveryID, notify.ErrNotFound)
+	}
+	return notify.NewDeliveryStatus(events), nil
+}
+
+// Deliveries returns the log of every delivery of a notification, in the
+// order their first events were recorded, or ErrNotFound.
+func (s *Store) Deliveries(ctx context.Context, notificationID string) ([]notify.DeliveryStatus, error) {
+	rows, err := s.db.Query(ctx, s.core.sql.deliveries, notificationID)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: log of notification %s: %w", notificationID, err)
+	}
+	events, err := scanEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: log of notification %s: %w", notificationID, err)
+	}
+	if len(events) == 0 {
+		return nil, fmt.Errorf("postgres: log of notification %s: %w", notificationID, notify.ErrNotFound)
+	}
+	var order []string
+	by := map[string][]notify.Event{}
+	for _, e := range events {
+		if _, ok := by[e.DeliveryID]; !ok {
+			order = append(order, e.DeliveryID)
+		}
+		by[e.DeliveryID] = append(by[e.DeliveryID], e)
+	}
+	out := make([]notify.DeliveryStatus, 0, len(order))
+	for _, id := range order {
+		out = append(out, notify.NewDeliveryStatus(by[id]))
+	}
+	return out, nil
+}
+
+// pruneBatch is how many log rows one Prune statement deletes at most.
+const pruneBatch = 10000
+
+// Prune deletes log events older than StoreConfig.Retention, in batches,
+// and returns how many it deleted. Run it periodically (say hourly) from one
+// process or many. A delivery still retried past Retention loses its
+// oldest events; keep Retention well above RetryPolicy.MaxAge.
+func (s *Store) Prune(ctx context.Context) (int64, error) {
+	cutoff := time.Now().Add(-s.core.cfg.Retention)
+	var total int64
+	for {
+		tag, err := s.db.Exec(ctx, s.core.sql.prune, cutoff, pruneBatch)
+		if err != nil {
+			return total, fmt.Errorf("postgres: prune the log: %w", err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < pruneBatch {
+			return total, nil
+		}
+	}
+}
