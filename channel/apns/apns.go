@@ -1,0 +1,267 @@
+// Package apns delivers notify deliveries to Apple devices through the Apple
+// Push Notification service (APNs), with github.com/sideshow/apns2.
+//
+// A [Channel] holds one long-lived apns2 client for one credential — a token
+// signing key (.p8, key ID, team ID) or a TLS client certificate (.p12 or
+// .pem) — and shares it, with its HTTP/2 connection, between every worker
+// of the Dispatcher. The delivery's Address is the device token; its
+// Message gives the alert (Title, Subtitle, Body) and custom data (Data);
+// everything else an iOS team sets (topic, push type, priority, collapse ID,
+// badge, sound, ...) comes from an [Options] value the host puts under
+// Notification.Options["apns"].
+//
+// Guarantees and limits:
+//   - Validate rejects, at accept time and before anything is queued, a
+//     device token that is not hex, a payload over 4096 bytes (5120 for
+//     VoIP), a collapse ID over 64 bytes, unknown options and combinations
+//     APNs refuses (a background push with an alert, say).
+//   - Every APNs answer is classified (see the package's Error type and the
+//     outcome table in PROVIDERS.md): 410 Unregistered and ExpiredToken
+//     remove the token only when it was registered before APNs's timestamp;
+//     429 TooManyRequests retries that one delivery (that one token) after
+//     Config.TooManyRequestsDelay; credential and topic errors are
+//     configuration errors that keep the delivery queued.
+//   - A transport error (connection lost, timeout) is retried and marked as
+//     possibly sent: APNs has no idempotency key, so a retry may duplicate.
+//   - The apns-id header is the delivery's ID, stable across retries, so a
+//     push can be traced in Apple's delivery log.
+//   - APNs has no batch API: Channel does not implement notify.BatchSender;
+//     concurrency comes from the Dispatcher's workers multiplexed on HTTP/2.
+package apns
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gonotify/notify"
+	"github.com/sideshow/apns2"
+	"github.com/sideshow/apns2/certificate"
+	"github.com/sideshow/apns2/token"
+	"golang.org/x/net/http2"
+)
+
+// Config configures a Channel. Give exactly one credential: a signing key
+// (AuthKey or AuthKeyFile, with KeyID and TeamID) for token authentication,
+// or a certificate (Certificate or CertificateFile) for certificate
+// authentication. Zero values of the other fields mean the defaults noted.
+type Config struct {
+	// AuthKey is the contents of the .p8 signing key from the Apple
+	// developer account; AuthKeyFile names a file holding it.
+	AuthKey     []byte
+	AuthKeyFile string
+	// KeyID and TeamID identify the signing key (both required with a key).
+	KeyID  string
+	TeamID string
+
+	// Certificate is a TLS client certificate for certificate auth;
+	// CertificateFile names a .p12 or .pem file holding one, decrypted with
+	// CertificatePassword.
+	Certificate         *tls.Certificate
+	CertificateFile     string
+	CertificatePassword string
+
+	// Production selects api.push.apple.com; the default is the sandbox
+	// (api.sandbox.push.apple.com), which development builds of an app use.
+	Production bool
+	// Host overrides the APNs URL ("https://host:port"), for a local test
+	// server or a proxy. It takes precedence over Production.
+	Host string
+	// RootCAs are the roots trusted for the APNs server's certificate; nil
+	// means the system's. Tests set it to trust a local server.
+	RootCAs *x509.CertPool
+	// HTTPClient replaces the client apns2 builds (HTTP/2, TLS, timeouts).
+	// When set, it must speak HTTP/2 and, for certificate auth, present the
+	// certificate itself; RootCAs is then ignored. Rarely needed.
+	HTTPClient *http.Client
+
+	// Topic is the default apns-topic, normally the app's bundle ID. Options
+	// may override it per notification. Required with token auth unless
+	// every notification sets Options.Topic.
+	Topic string
+	// Name is the channel's name and the Device.Platform it serves.
+	// Default "apns" (notify.ChannelAPNs).
+	Name string
+	// TooManyRequestsDelay is how long a delivery waits after APNs answered
+	// 429 TooManyRequests (too many pushes to that one device). Default 1m.
+	TooManyRequestsDelay time.Duration
+	// Logger receives the channel's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Channel sends deliveries to APNs. It implements notify.Channel and
+// notify.Validator, and is safe for concurrent use: build one per credential
+// and share it.
+type Channel struct {
+	name   string
+	client *apns2.Client
+	cfg    Config
+	log    *slog.Logger
+	// tokenAuth is set with token authentication, where apns-topic is
+	// mandatory.
+	tokenAuth bool
+}
+
+var (
+	_ notify.Channel   = (*Channel)(nil)
+	_ notify.Validator = (*Channel)(nil)
+)
+
+// New returns a Channel for cfg. It loads the credential and builds the
+// client but connects only on the first Send.
+func New(cfg Config) (*Channel, error) {
+	if cfg.Name == "" {
+		cfg.Name = notify.ChannelAPNs
+	}
+	if cfg.TooManyRequestsDelay <= 0 {
+		cfg.TooManyRequestsDelay = time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	hasKey := len(cfg.AuthKey) > 0 || cfg.AuthKeyFile != ""
+	hasCert := cfg.Certificate != nil || cfg.CertificateFile != ""
+	var client *apns2.Client
+	switch {
+	case hasKey && hasCert:
+		return nil, errors.New("apns: Config has both a signing key and a certificate; give one credential")
+	case hasKey:
+		key, err := loadKey(cfg)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.KeyID == "" || cfg.TeamID == "" {
+			return nil, errors.New("apns: token auth needs Config.KeyID and Config.TeamID (from the Apple developer account's Keys page)")
+		}
+		client = apns2.NewTokenClient(&token.Token{AuthKey: key, KeyID: cfg.KeyID, TeamID: cfg.TeamID})
+	case hasCert:
+		cert, err := loadCert(cfg)
+		if err != nil {
+			return nil, err
+		}
+		client = apns2.NewClient(cert)
+	default:
+		return nil, errors.New("apns: Config has no credential: set AuthKey/AuthKeyFile with KeyID and TeamID, or Certificate/CertificateFile")
+	}
+	switch {
+	case cfg.Host != "":
+		client.Host = strings.TrimSuffix(cfg.Host, "/")
+	case cfg.Production:
+		client.Production()
+	default:
+		client.Development()
+	}
+	if cfg.HTTPClient != nil {
+		client.HTTPClient = cfg.HTTPClient
+	} else if cfg.RootCAs != nil {
+		tr, ok := client.HTTPClient.Transport.(*http2.Transport)
+		if !ok {
+			return nil, fmt.Errorf("apns: unexpected apns2 transport %T; set Config.HTTPClient instead of RootCAs", client.HTTPClient.Transport)
+		}
+		if tr.TLSClientConfig == nil {
+			tr.TLSClientConfig = &tls.Config{}
+		}
+		tr.TLSClientConfig.RootCAs = cfg.RootCAs
+	}
+	return &Channel{name: cfg.Name, client: client, cfg: cfg, log: cfg.Logger, tokenAuth: hasKey}, nil
+}
+
+func loadKey(cfg Config) (*ecdsa.PrivateKey, error) {
+	if len(cfg.AuthKey) > 0 {
+		key, err := token.AuthKeyFromBytes(cfg.AuthKey)
+		if err != nil {
+			return nil, fmt.Errorf("apns: read Config.AuthKey (a .p8 PKCS#8 PEM key): %w", err)
+		}
+		return key, nil
+	}
+	key, err := token.AuthKeyFromFile(cfg.AuthKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("apns: read Config.AuthKeyFile %s (a .p8 PKCS#8 PEM key): %w", cfg.AuthKeyFile, err)
+	}
+	return key, nil
+}
+
+func loadCert(cfg Config) (tls.Certificate, error) {
+	if cfg.Certificate != nil {
+		return *cfg.Certificate, nil
+	}
+	var (
+		cert tls.Certificate
+		err  error
+	)
+	if strings.HasSuffix(strings.ToLower(cfg.CertificateFile), ".pem") {
+		cert, err = certificate.FromPemFile(cfg.CertificateFile, cfg.CertificatePassword)
+	} else {
+		cert, err = certificate.FromP12File(cfg.CertificateFile, cfg.CertificatePassword)
+	}
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("apns: read Config.CertificateFile %s (.p12, or .pem with its key; check CertificatePassword): %w", cfg.CertificateFile, err)
+	}
+	return cert, nil
+}
+
+// Name returns the channel's name, "apns" unless Config.Name says otherwise.
+func (c *Channel) Name() string { return c.name }
+
+// Validate checks d at accept time: the device token's form, the options
+// and the size of the payload they make. It returns a
+// *notify.ValidationError naming the offending field.
+func (c *Channel) Validate(d *notify.Delivery) error {
+	_, err := c.build(d, time.Now())
+	return err
+}
+
+// Send pushes d to APNs and classifies the answer with notify's outcome
+// errors; the error wraps an *Error when APNs answered. On success the
+// Result's ProviderID is the apns-id.
+func (c *Channel) Send(ctx context.Context, d *notify.Delivery) (notify.Result, error) {
+	n, err := c.build(d, time.Now())
+	if err != nil {
+		// Validate accepted it at Send time, so the options or the
+		// channel's configuration changed since: no retry will help.
+		return notify.Result{}, notify.Permanent(fmt.Errorf("apns: build push for delivery %s: %w", d.ID, err))
+	}
+	res, err := c.client.PushWithContext(ctx, n)
+	if err != nil {
+		// A transport error, or an answer whose body was not JSON: APNs
+		// may have accepted the push.
+		return notify.Result{}, notify.Uncertain(fmt.Errorf("apns: push delivery %s: %w", d.ID, redactToken(err, d.Address)))
+	}
+	if res.Sent() {
+		return notify.Result{ProviderID: res.ApnsID}, nil
+	}
+	return notify.Result{}, c.classify(res)
+}
+
+// Close closes the client's idle connections. The Channel stays usable; a
+// later Send reconnects.
+func (c *Channel) Close() error {
+	if cc, ok := c.client.HTTPClient.Transport.(interface{ CloseIdleConnections() }); ok {
+		cc.CloseIdleConnections()
+	}
+	return nil
+}
+
+// redactToken keeps the device token out of the error (the request URL
+// carries it), leaving its first 8 characters to correlate with the log.
+func redactToken(err error, tok string) error {
+	if len(tok) <= 8 || !strings.Contains(err.Error(), tok) {
+		return err
+	}
+	return &redacted{msg: strings.ReplaceAll(err.Error(), tok, tok[:8]+"…"), err: err}
+}
+
+type redacted struct {
+	msg string
+	err error
+}
+
+func (r *redacted) Error() string { return r.msg }
+func (r *redacted) Unwrap() error { return r.err }
