@@ -49,8 +49,8 @@ type storeCore struct {
 
 type storeSQL struct {
 	contact, putContact, deleteDevices, putDevices, removePhone, removeEmail, removeDevice string
-	allowed, setPreference                                                               string
-	record, state, delivery, deliveries, prune                                           string
+	allowed, setPreference                                                                 string
+	record, state, delivery, deliveries, prune                                             string
 }
 
 // NewStore returns a Store on pool's database, in cfg.Schema, which Migrate
