@@ -1,0 +1,143 @@
+package notifytest
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gonotify/notify"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestLimiter runs the conformance suite for a notify.Limiter. newLimiter
+// returns a limiter for one subtest and registers its own cleanup; the
+// subtests run in parallel on keys of their own.
+//
+// The semantics are GCRA: under Limit{Rate, Per, Burst}, Burst events (Rate
+// when Burst is 0) are allowed at once, then one every Per/Rate; a denied
+// event is not counted; RetryAfter is the time until the next event would be
+// allowed; Remaining is how many more would be allowed now. The suite
+// checks exactly that, that keys are independent, that a limiter allows
+// again once RetryAfter has passed, and that of many concurrent events on
+// one key exactly Burst are allowed.
+func TestLimiter(t *testing.T, newLimiter func(t *testing.T) notify.Limiter) {
+	run := func(name string, f func(t *testing.T, l notify.Limiter, key string)) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			l := newLimiter(t)
+			require.NotNil(t, l, "newLimiter returned nil")
+			f(t, l, UniqueName(t))
+		})
+	}
+	run("Burst", testLimiterBurst)
+	run("BurstDefaultsToRate", testLimiterDefaultBurst)
+	run("KeysAreIndependent", testLimiterKeys)
+	run("AllowsAgainAfterRetryAfter", testLimiterWait)
+	run("Concurrent", testLimiterConcurrent)
+}
+
+// retryTolerance is how far RetryAfter may fall short of the exact figure
+// (time passes between calls, and a server's clock moves on).
+const retryTolerance = 500 * time.Millisecond
+
+func allow(t *testing.T, l notify.Limiter, key string, limit notify.Limit) notify.Decision {
+	t.Helper()
+	d, err := l.Allow(timeout(t, 10*time.Second), key, limit)
+	require.NoError(t, err, "Allow")
+	return d
+}
+
+func testLimiterBurst(t *testing.T, l notify.Limiter, key string) {
+	limit := notify.Limit{Rate: 10, Per: time.Minute, Burst: 5} // one every 6s, bursts of 5
+	for i := range 5 {
+		d := allow(t, l, key, limit)
+		assert.True(t, d.Allowed, "event %d of a burst of 5", i+1)
+		assert.Equal(t, 5-i-1, d.Remaining, "Remaining after event %d", i+1)
+	}
+	d := allow(t, l, key, limit)
+	assert.False(t, d.Allowed, "event 6 over a burst of 5")
+	assert.Equal(t, 0, d.Remaining, "Remaining when denied")
+	assert.LessOrEqual(t, d.RetryAfter, 6*time.Second, "RetryAfter is at most Per/Rate")
+	assert.Greater(t, d.RetryAfter, 6*time.Second-retryTolerance, "RetryAfter is about Per/Rate")
+
+	// A denied event is not counted: the wait does not grow.
+	again := allow(t, l, key, limit)
+	assert.False(t, again.Allowed)
+	assert.LessOrEqual(t, again.RetryAfter, d.RetryAfter, "a denied event was counted: RetryAfter grew")
+}
+
+func testLimiterDefaultBurst(t *testing.T, l notify.Limiter, key string) {
+	limit := notify.Limit{Rate: 3, Per: time.Hour} // Burst 0 means Rate
+	for i := range 3 {
+		assert.True(t, allow(t, l, key, limit).Allowed, "event %d of Rate 3 with Burst 0", i+1)
+	}
+	d := allow(t, l, key, limit)
+	assert.False(t, d.Allowed, "event 4 of Rate 3 with Burst 0")
+	assert.LessOrEqual(t, d.RetryAfter, 20*time.Minute)
+	assert.Greater(t, d.RetryAfter, 20*time.Minute-retryTolerance, "RetryAfter is about Per/Rate")
+
+	// A burst larger than the rate.
+	big := notify.Limit{Rate: 1, Per: time.Hour, Burst: 4}
+	for i := range 4 {
+		assert.True(t, allow(t, l, key+"-big", big).Allowed, "event %d of Burst 4", i+1)
+	}
+	d = allow(t, l, key+"-big", big)
+	assert.False(t, d.Allowed, "event 5 of Burst 4")
+	assert.Greater(t, d.RetryAfter, time.Hour-retryTolerance, "RetryAfter is about Per/Rate")
+	assert.LessOrEqual(t, d.RetryAfter, time.Hour)
+}
+
+func testLimiterKeys(t *testing.T, l notify.Limiter, key string) {
+	limit := notify.Limit{Rate: 1, Per: time.Hour}
+	assert.True(t, allow(t, l, key+"-a", limit).Allowed)
+	assert.False(t, allow(t, l, key+"-a", limit).Allowed)
+	assert.True(t, allow(t, l, key+"-b", limit).Allowed, "another key's events counted against this one")
+	assert.False(t, allow(t, l, key+"-b", limit).Allowed)
+}
+
+func testLimiterWait(t *testing.T, l notify.Limiter, key string) {
+	limit := notify.Limit{Rate: 2, Per: time.Second} // bursts of 2, then one every 500ms
+	assert.True(t, allow(t, l, key, limit).Allowed)
+	assert.True(t, allow(t, l, key, limit).Allowed)
+	d := allow(t, l, key, limit)
+	require.False(t, d.Allowed, "third event within a burst of 2")
+	assert.LessOrEqual(t, d.RetryAfter, 500*time.Millisecond)
+	assert.Greater(t, d.RetryAfter, 500*time.Millisecond-retryTolerance/2)
+
+	time.Sleep(d.RetryAfter + 50*time.Millisecond)
+	d = allow(t, l, key, limit)
+	assert.True(t, d.Allowed, "an event after RetryAfter has passed")
+	assert.Equal(t, 0, d.Remaining, "Remaining after the event that used the emission interval")
+	d = allow(t, l, key, limit)
+	assert.False(t, d.Allowed, "the next event right after")
+	assert.Greater(t, d.RetryAfter, time.Duration(0))
+}
+
+func testLimiterConcurrent(t *testing.T, l notify.Limiter, key string) {
+	const goroutines = 50
+	limit := notify.Limit{Rate: 10, Per: time.Hour, Burst: 10}
+	ctx := timeout(t, 20*time.Second)
+	var allowed, denied atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range goroutines {
+		wg.Go(func() {
+			<-start
+			d, err := l.Allow(ctx, key, limit)
+			if !assert.NoError(t, err) {
+				return
+			}
+			if d.Allowed {
+				allowed.Add(1)
+			} else {
+				denied.Add(1)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	assert.EqualValues(t, 10, allowed.Load(), "events allowed of %d concurrent ones with Burst 10", goroutines)
+	assert.EqualValues(t, goroutines-10, denied.Load(), "events denied")
+}
