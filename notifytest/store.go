@@ -1,0 +1,377 @@
+package notifytest
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gonotify/notify"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestStore runs the conformance suite for a notify.Store. newStore returns
+// a store for one subtest and registers its own cleanup; it may be shared
+// with other subtests, which run in parallel with user, notification and
+// delivery IDs of their own.
+//
+// It checks contacts (put, get, replace, ErrNotFound, RemoveAddress of
+// phones, emails and device tokens honouring registeredBefore),
+// preferences (allowed by default, per user, category and channel) and the
+// log (Record, then State with DeliveryState.Apply's attempt counting,
+// Delivery, Deliveries oldest first with events in order, ErrNotFound for
+// what was never recorded, and concurrent Records losing nothing).
+func TestStore(t *testing.T, newStore func(t *testing.T) notify.Store) {
+	run := func(name string, f func(t *testing.T, s notify.Store, id string)) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := newStore(t)
+			require.NotNil(t, s, "newStore returned nil")
+			f(t, s, UniqueName(t))
+		})
+	}
+	run("Contact", testContact)
+	run("RemoveAddress", testRemoveAddress)
+	run("RemoveDeviceToken", testRemoveDeviceToken)
+	run("Preferences", testPreferences)
+	run("LogState", testLogState)
+	run("LogDeliveries", testLogDeliveries)
+	run("LogNotFound", testLogNotFound)
+	run("LogConcurrentRecord", testLogConcurrent)
+}
+
+// at returns a fixed instant plus d, at microsecond precision (what
+// PostgreSQL keeps).
+func at(d time.Duration) time.Time {
+	return time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC).Add(d).Truncate(time.Microsecond)
+}
+
+func assertContact(t *testing.T, want, got notify.Contact) {
+	t.Helper()
+	assert.Equal(t, want.UserID, got.UserID, "Contact.UserID")
+	assert.Equal(t, want.Phone, got.Phone, "Contact.Phone")
+	assert.Equal(t, want.Email, got.Email, "Contact.Email")
+	assert.Equal(t, want.Locale, got.Locale, "Contact.Locale")
+	assert.Equal(t, want.TimeZone, got.TimeZone, "Contact.TimeZone")
+	if !assert.Len(t, got.Devices, len(want.Devices), "Contact.Devices") {
+		return
+	}
+	for i := range want.Devices {
+		w, g := want.Devices[i], got.Devices[i]
+		assert.Equal(t, w.Platform, g.Platform, "Devices[%d].Platform", i)
+		assert.Equal(t, w.Token, g.Token, "Devices[%d].Token", i)
+		assert.True(t, w.RegisteredAt.Equal(g.RegisteredAt), "Devices[%d].RegisteredAt: want %v, got %v", i, w.RegisteredAt, g.RegisteredAt)
+	}
+}
+
+func testContact(t *testing.T, s notify.Store, id string) {
+	ctx := timeout(t, 20*time.Second)
+	_, err := s.Contact(ctx, id)
+	assert.ErrorIs(t, err, notify.ErrNotFound, "Contact of an unknown user")
+
+	c := notify.Contact{
+		UserID:   id,
+		Devices:  []notify.Device{{Platform: "apns", Token: "tok-a", RegisteredAt: at(0)}, {Platform: "fcm", Token: "tok-b", RegisteredAt: at(time.Hour)}},
+		Phone:    "+15550101",
+		Email:    "ana@example.com",
+		Locale:   "pt-BR",
+		TimeZone: "America/Sao_Paulo",
+	}
+	require.NoError(t, s.PutContact(ctx, c))
+	got, err := s.Contact(ctx, id)
+	require.NoError(t, err)
+	assertContact(t, c, got)
+
+	// The store keeps its own copy.
+	got.Devices[0].Token = "changed"
+	c.Devices[1].Token = "changed too"
+	again, err := s.Contact(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, "tok-a", again.Devices[0].Token, "changing a returned Contact changed the stored one")
+	assert.Equal(t, "tok-b", again.Devices[1].Token, "changing a put Contact changed the stored one")
+
+	// Put replaces.
+	c2 := notify.Contact{UserID: id, Email: "new@example.com"}
+	require.NoError(t, s.PutContact(ctx, c2))
+	got, err = s.Contact(ctx, id)
+	require.NoError(t, err)
+	assertContact(t, c2, got)
+
+	_, err = s.Contact(ctx, id+"-other")
+	assert.ErrorIs(t, err, notify.ErrNotFound, "Contact of another unknown user")
+}
+
+func testRemoveAddress(t *testing.T, s notify.Store, id string) {
+	ctx := timeout(t, 20*time.Second)
+	c := notify.Contact{UserID: id, Phone: "+15550102", Email: "bo@example.com", Locale: "en"}
+	require.NoError(t, s.PutContact(ctx, c))
+
+	// A different address on the channel is left alone.
+	require.NoError(t, s.RemoveAddress(ctx, id, notify.ChannelSMS, "+15559999", time.Time{}))
+	require.NoError(t, s.RemoveAddress(ctx, id, notify.ChannelEmail, "other@example.com", time.Time{}))
+	got, err := s.Contact(ctx, id)
+	require.NoError(t, err)
+	assertContact(t, c, got)
+
+	// Phones and emails have no registration time: registeredBefore does
+	// not protect them.
+	require.NoError(t, s.RemoveAddress(ctx, id, notify.ChannelSMS, c.Phone, at(0)))
+	got, err = s.Contact(ctx, id)
+	require.NoError(t, err)
+	assert.Empty(t, got.Phone, "phone after RemoveAddress")
+	assert.Equal(t, c.Email, got.Email, "email after removing the phone")
+
+	require.NoError(t, s.RemoveAddress(ctx, id, notify.ChannelEmail, c.Email, time.Time{}))
+	got, err = s.Contact(ctx, id)
+	require.NoError(t, err)
+	assert.Empty(t, got.Email, "email after RemoveAddress")
+	assert.Equal(t, "en", got.Locale, "the rest of the contact survives RemoveAddress")
+
+	err = s.RemoveAddress(ctx, id+"-nobody", notify.ChannelSMS, "+15550000", time.Time{})
+	if err != nil {
+		assert.ErrorIs(t, err, notify.ErrNotFound, "RemoveAddress for an unknown user returns nil or ErrNotFound")
+	}
+}
+
+func testRemoveDeviceToken(t *testing.T, s notify.Store, id string) {
+	ctx := timeout(t, 20*time.Second)
+	c := notify.Contact{UserID: id, Devices: []notify.Device{
+		{Platform: "apns", Token: "old", RegisteredAt: at(0)},
+		{Platform: "fcm", Token: "fresh", RegisteredAt: at(2 * time.Hour)},
+		{Platform: "apns", Token: "keep", RegisteredAt: at(0)},
+	}}
+	require.NoError(t, s.PutContact(ctx, c))
+	verdict := at(time.Hour) // the provider said "dead" between the two registrations
+
+	require.NoError(t, s.RemoveAddress(ctx, id, "apns", "old", verdict))
+	require.NoError(t, s.RemoveAddress(ctx, id, "fcm", "fresh", verdict))
+	got, err := s.Contact(ctx, id)
+	require.NoError(t, err)
+	assertContact(t, notify.Contact{UserID: id, Devices: c.Devices[1:]}, got)
+
+	// A zero registeredBefore removes the token whatever its registration.
+	require.NoError(t, s.RemoveAddress(ctx, id, "fcm", "fresh", time.Time{}))
+	got, err = s.Contact(ctx, id)
+	require.NoError(t, err)
+	assertContact(t, notify.Contact{UserID: id, Devices: c.Devices[2:]}, got)
+}
+
+func testPreferences(t *testing.T, s notify.Store, id string) {
+	ctx := timeout(t, 20*time.Second)
+	other := id + "-other"
+	allowed := func(user, category, channel string) bool {
+		t.Helper()
+		ok, err := s.Allowed(ctx, user, category, channel)
+		require.NoError(t, err)
+		return ok
+	}
+	assert.True(t, allowed(id, "marketing", "sms"), "everything is allowed until set otherwise")
+
+	require.NoError(t, s.SetPreference(ctx, id, "marketing", "sms", false))
+	assert.False(t, allowed(id, "marketing", "sms"), "after opting out")
+	assert.True(t, allowed(id, "marketing", "email"), "another channel of the category")
+	assert.True(t, allowed(id, "security", "sms"), "another category on the channel")
+	assert.True(t, allowed(other, "marketing", "sms"), "another user")
+
+	require.NoError(t, s.SetPreference(ctx, id, "marketing", "sms", false), "setting the same preference twice")
+	assert.False(t, allowed(id, "marketing", "sms"))
+	require.NoError(t, s.SetPreference(ctx, id, "marketing", "sms", true))
+	assert.True(t, allowed(id, "marketing", "sms"), "after opting in again")
+}
+
+// event returns an event of delivery d of notification n.
+func event(n, d string, status notify.Status, attempt int, when time.Time) notify.Event {
+	return notify.Event{
+		DeliveryID: d, NotificationID: n, UserID: "u1", Category: "chat",
+		Channel: "sms", Address: "+15550103", Status: status, Attempt: attempt, At: when,
+	}
+}
+
+func assertEvents(t *testing.T, want, got []notify.Event) {
+	t.Helper()
+	if !assert.Len(t, got, len(want), "events") {
+		return
+	}
+	for i := range want {
+		w, g := want[i], got[i]
+		assert.Equal(t, w.DeliveryID, g.DeliveryID, "Events[%d].DeliveryID", i)
+		assert.Equal(t, w.NotificationID, g.NotificationID, "Events[%d].NotificationID", i)
+		assert.Equal(t, w.UserID, g.UserID, "Events[%d].UserID", i)
+		assert.Equal(t, w.Category, g.Category, "Events[%d].Category", i)
+		assert.Equal(t, w.Channel, g.Channel, "Events[%d].Channel", i)
+		assert.Equal(t, w.Address, g.Address, "Events[%d].Address", i)
+		assert.Equal(t, w.Status, g.Status, "Events[%d].Status", i)
+		assert.Equal(t, w.Reason, g.Reason, "Events[%d].Reason", i)
+		assert.Equal(t, w.Attempt, g.Attempt, "Events[%d].Attempt", i)
+		assert.Equal(t, w.ProviderID, g.ProviderID, "Events[%d].ProviderID", i)
+		assert.Equal(t, w.MaybeSent, g.MaybeSent, "Events[%d].MaybeSent", i)
+		assert.True(t, w.At.Equal(g.At), "Events[%d].At: want %v, got %v", i, w.At, g.At)
+	}
+}
+
+// assertStatus checks got against what NewDeliveryStatus makes of events.
+func assertStatus(t *testing.T, events []notify.Event, got notify.DeliveryStatus) {
+	t.Helper()
+	want := notify.NewDeliveryStatus(events)
+	assert.Equal(t, want.DeliveryID, got.DeliveryID, "DeliveryStatus.DeliveryID")
+	assert.Equal(t, want.NotificationID, got.NotificationID, "DeliveryStatus.NotificationID")
+	assert.Equal(t, want.UserID, got.UserID, "DeliveryStatus.UserID")
+	assert.Equal(t, want.Category, got.Category, "DeliveryStatus.Category")
+	assert.Equal(t, want.Channel, got.Channel, "DeliveryStatus.Channel")
+	assert.Equal(t, want.Address, got.Address, "DeliveryStatus.Address")
+	assert.Equal(t, want.Status, got.Status, "DeliveryStatus.Status")
+	assert.Equal(t, want.Attempts, got.Attempts, "DeliveryStatus.Attempts")
+	assert.Equal(t, want.ProviderID, got.ProviderID, "DeliveryStatus.ProviderID")
+	assert.Equal(t, want.Reason, got.Reason, "DeliveryStatus.Reason")
+	assert.True(t, want.UpdatedAt.Equal(got.UpdatedAt), "DeliveryStatus.UpdatedAt: want %v, got %v", want.UpdatedAt, got.UpdatedAt)
+	assertEvents(t, events, got.Events)
+}
+
+func testLogState(t *testing.T, s notify.Store, id string) {
+	ctx := timeout(t, 20*time.Second)
+	n, d := id+"-n", id+"-d"
+	state := func() notify.DeliveryState {
+		t.Helper()
+		st, err := s.State(ctx, d)
+		require.NoError(t, err)
+		return st
+	}
+	var events []notify.Event
+	record := func(status notify.Status, attempt int, edit func(e *notify.Event)) {
+		t.Helper()
+		e := event(n, d, status, attempt, at(time.Duration(len(events))*time.Second))
+		if edit != nil {
+			edit(&e)
+		}
+		require.NoError(t, s.Record(ctx, e))
+		events = append(events, e)
+	}
+
+	record(notify.StatusQueued, 0, nil)
+	assert.Equal(t, notify.DeliveryState{Status: notify.StatusQueued}, state())
+	record(notify.StatusRetrying, 1, func(e *notify.Event) { e.Reason = "503"; e.MaybeSent = true })
+	assert.Equal(t, notify.DeliveryState{Status: notify.StatusRetrying, Attempts: 1}, state())
+	record(notify.StatusConfig, 2, func(e *notify.Event) { e.Reason = "bad key" })
+	assert.Equal(t, notify.DeliveryState{Status: notify.StatusConfig, Attempts: 1}, state(), "a configuration error is not an attempt")
+	record(notify.StatusDeferred, 2, nil)
+	assert.Equal(t, notify.DeliveryState{Status: notify.StatusDeferred, Attempts: 1}, state(), "a deferral is not an attempt")
+	record(notify.StatusRetrying, 2, nil)
+	record(notify.StatusDead, 3, func(e *notify.Event) { e.Reason = "retries exhausted" })
+	assert.Equal(t, notify.DeliveryState{Status: notify.StatusDead, Attempts: 3}, state())
+	record(notify.StatusReplayed, 0, nil)
+	assert.Equal(t, notify.DeliveryState{Status: notify.StatusReplayed}, state(), "Replay resets attempts")
+	record(notify.StatusSent, 1, func(e *notify.Event) { e.ProviderID = "SM123" })
+	assert.Equal(t, notify.DeliveryState{Status: notify.StatusSent, Attempts: 1}, state())
+	record(notify.StatusOpened, 0, nil)
+	assert.Equal(t, notify.DeliveryState{Status: notify.StatusSent, Attempts: 1}, state(), "tracking does not change the status")
+
+	ds, err := s.Delivery(ctx, d)
+	require.NoError(t, err)
+	assertStatus(t, events, ds)
+}
+
+func testLogDeliveries(t *testing.T, s notify.Store, id string) {
+	ctx := timeout(t, 20*time.Second)
+	n := id + "-n"
+	d := []string{id + "-d1", id + "-d2", id + "-d3"}
+	// Three deliveries queued in order, then their events interleaved, some
+	// several in one Record call.
+	q := []notify.Event{
+		event(n, d[0], notify.StatusQueued, 0, at(0)),
+		event(n, d[1], notify.StatusQueued, 0, at(1*time.Millisecond)),
+		event(n, d[2], notify.StatusQueued, 0, at(2*time.Millisecond)),
+	}
+	q[2].Channel, q[2].Address = "email", "c@example.com"
+	require.NoError(t, s.Record(ctx, q...))
+	e1 := event(n, d[1], notify.StatusSent, 1, at(time.Second))
+	e1.ProviderID = "p-1"
+	e0 := event(n, d[0], notify.StatusRetrying, 1, at(2*time.Second))
+	e0b := event(n, d[0], notify.StatusFailed, 2, at(3*time.Second))
+	e0b.Reason = "unsubscribed number"
+	require.NoError(t, s.Record(ctx, e1, e0))
+	require.NoError(t, s.Record(ctx, e0b))
+	// Another notification's delivery must not show up.
+	require.NoError(t, s.Record(ctx, event(n+"-other", id+"-x", notify.StatusQueued, 0, at(0))))
+
+	got, err := s.Deliveries(ctx, n)
+	require.NoError(t, err)
+	require.Len(t, got, 3, "Deliveries of a notification with three deliveries")
+	want := [][]notify.Event{{q[0], e0, e0b}, {q[1], e1}, {q[2]}}
+	for i := range want {
+		assert.Equal(t, d[i], got[i].DeliveryID, "Deliveries must be oldest first")
+		assertStatus(t, want[i], got[i])
+	}
+
+	one, err := s.Delivery(ctx, d[0])
+	require.NoError(t, err)
+	assertStatus(t, want[0], one)
+	assert.Equal(t, notify.StatusFailed, one.Status)
+	assert.Equal(t, 2, one.Attempts)
+	assert.Equal(t, "unsubscribed number", one.Reason)
+}
+
+func testLogNotFound(t *testing.T, s notify.Store, id string) {
+	ctx := timeout(t, 20*time.Second)
+	_, err := s.State(ctx, id+"-none")
+	assert.ErrorIs(t, err, notify.ErrNotFound, "State of a delivery never recorded")
+	_, err = s.Delivery(ctx, id+"-none")
+	assert.ErrorIs(t, err, notify.ErrNotFound, "Delivery of a delivery never recorded")
+	_, err = s.Deliveries(ctx, id+"-none")
+	assert.ErrorIs(t, err, notify.ErrNotFound, "Deliveries of a notification never recorded")
+	require.NoError(t, s.Record(ctx), "Record of no events")
+}
+
+func testLogConcurrent(t *testing.T, s notify.Store, id string) {
+	const writers, each = 8, 25
+	ctx := timeout(t, 30*time.Second)
+	n := id + "-n"
+	shared := id + "-shared"
+	require.NoError(t, s.Record(ctx, event(n, shared, notify.StatusQueued, 0, at(0))))
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			own := fmt.Sprintf("%s-w%d", id, w)
+			if err := s.Record(ctx, event(n, own, notify.StatusQueued, 0, at(time.Duration(w+1)*time.Millisecond))); err != nil {
+				errs <- err
+				return
+			}
+			for i := range each {
+				when := at(time.Duration(i+1) * time.Second)
+				// One event on the writer's own delivery, one on the shared one.
+				if err := s.Record(ctx, event(n, own, notify.StatusRetrying, i+1, when)); err != nil {
+					errs <- err
+					return
+				}
+				if err := s.Record(ctx, event(n, shared, notify.StatusRetrying, i+1, when)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent Record: %v", err)
+	}
+
+	st, err := s.State(ctx, shared)
+	require.NoError(t, err)
+	assert.Equal(t, notify.DeliveryState{Status: notify.StatusRetrying, Attempts: writers * each}, st,
+		"concurrent Records on one delivery lost an attempt")
+	for w := range writers {
+		ds, err := s.Delivery(ctx, fmt.Sprintf("%s-w%d", id, w))
+		require.NoError(t, err)
+		assert.Equal(t, each, ds.Attempts, "writer %d's delivery", w)
+		if assert.Len(t, ds.Events, each+1) {
+			for i, e := range ds.Events[1:] {
+				assert.Equal(t, i+1, e.Attempt, "writer %d's events out of order", w)
+			}
+		}
+	}
+	all, err := s.Deliveries(ctx, n)
+	require.NoError(t, err)
+	assert.Len(t, all, writers+1, "Deliveries after concurrent Records")
+}
