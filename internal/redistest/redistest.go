@@ -1,0 +1,115 @@
+// Package redistest gives the Redis backends' tests their Redis: a client of
+// the shared test server (NOTIFY_TEST_REDIS_ADDR), a key prefix of their
+// own, and private redis-server processes that a test may stop and start
+// again (NOTIFY_TEST_REDIS_SERVER names the binary). scripts/services/redis.sh
+// sets both variables.
+package redistest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gonotify/notify/internal/testenv"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Client returns a client of the shared test Redis, closed when the test
+// ends. The test is skipped (failed under CI=true) when there is none.
+func Client(t testing.TB) *goredis.Client {
+	t.Helper()
+	addr := testenv.Need(t, "NOTIFY_TEST_REDIS_ADDR", "Redis")
+	rdb := goredis.NewClient(&goredis.Options{Addr: addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatalf("redistest: NOTIFY_TEST_REDIS_ADDR=%s does not answer PING: %v", addr, err)
+	}
+	return rdb
+}
+
+// Prefix returns a key prefix that no other test (nor another run of this
+// one) uses.
+func Prefix(t testing.TB) string {
+	return fmt.Sprintf("test:%s:%d:", strings.ReplaceAll(t.Name(), " ", "_"), time.Now().UnixNano())
+}
+
+// Server is a private redis-server process on its own port, without
+// persistence, that the test can stop and start again.
+type Server struct {
+	Addr string
+	bin  string
+	port int
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+}
+
+// StartServer starts a private redis-server on a free port and stops it when
+// the test ends.
+func StartServer(t testing.TB) *Server {
+	t.Helper()
+	bin := testenv.Need(t, "NOTIFY_TEST_REDIS_SERVER", "redis-server (the binary)")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("redistest: find a free port: %v", err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close()
+	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), bin: bin, port: port}
+	t.Cleanup(func() { s.Stop(t) })
+	s.Start(t)
+	return s
+}
+
+// Start starts the server (again) on its port and waits until it answers.
+func (s *Server) Start(t testing.TB) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		t.Fatalf("redistest: server on %s is already running", s.Addr)
+	}
+	cmd := exec.Command(s.bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(s.port),
+		"--save", "", "--appendonly", "no", "--dir", t.TempDir(), "--loglevel", "warning")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("redistest: start %s: %v", s.bin, err)
+	}
+	s.cmd = cmd
+	rdb := goredis.NewClient(&goredis.Options{Addr: s.Addr, MaxRetries: -1})
+	defer func() { _ = rdb.Close() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := rdb.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redistest: redis-server on %s does not answer: %v", s.Addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop kills the server (SIGKILL: no goodbye to its clients, as in a crash)
+// and waits until it has exited. Stopping a stopped server does nothing.
+func (s *Server) Stop(t testing.TB) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}

@@ -1,0 +1,126 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gonotify/notify"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Request is one event of an AllowBatch: Allow's key and limit.
+type Request struct {
+	Key   string
+	Limit notify.Limit
+}
+
+// AllowBatch answers many Allows in one round trip: one pipeline of script
+// calls, run by Redis in order, so it decides exactly as calling Allow for
+// each request in turn would (requests for the same key count against each
+// other). decisions[i] and errs[i] answer reqs[i]; errs is nil when every
+// request succeeded.
+//
+// Config.FailurePolicy applies to each request: under FailOpen a request
+// Redis could not answer is allowed and counted in FailOpens; under
+// FailClosed its errs[i] is set. When ctx ends first, every unanswered
+// request gets ctx's error. Safe for concurrent use.
+func (l *Limiter) AllowBatch(ctx context.Context, reqs []Request) (decisions []notify.Decision, errs []error) {
+	decisions = make([]notify.Decision, len(reqs))
+	setErr := func(i int, err error) {
+		if errs == nil {
+			errs = make([]error, len(reqs))
+		}
+		errs[i] = err
+	}
+	type call struct {
+		i        int
+		interval int64
+		burst    int64
+		cmd      *goredis.Cmd
+	}
+	calls := make([]call, 0, len(reqs))
+	for i, r := range reqs {
+		if r.Limit.IsZero() {
+			decisions[i] = notify.Decision{Allowed: true}
+			continue
+		}
+		interval, burst, err := params(r.Limit)
+		if err != nil {
+			setErr(i, fmt.Errorf("ratelimit/redis: allow %q: %w", r.Key, err))
+			continue
+		}
+		calls = append(calls, call{i: i, interval: interval, burst: burst})
+	}
+	if len(calls) == 0 {
+		return decisions, errs
+	}
+
+	run := func(cs []call, eval bool) {
+		pipe := l.rdb.Pipeline()
+		for j := range cs {
+			keys := []string{l.cfg.Prefix + reqs[cs[j].i].Key}
+			if eval {
+				cs[j].cmd = l.script.Eval(ctx, pipe, keys, cs[j].interval, cs[j].burst)
+			} else {
+				cs[j].cmd = l.script.EvalSha(ctx, pipe, keys, cs[j].interval, cs[j].burst)
+			}
+		}
+		_, _ = pipe.Exec(ctx) // each command carries its own error
+	}
+	run(calls, false)
+	// Redis forgets scripts when it restarts or SCRIPT FLUSH runs: send the
+	// ones it did not know again, with their source. They ran nothing, and
+	// they go in their original order.
+	var again []int // indexes into calls
+	for j, c := range calls {
+		if isNoScript(c.cmd.Err()) {
+			again = append(again, j)
+		}
+	}
+	if len(again) > 0 {
+		sub := make([]call, len(again))
+		for k, j := range again {
+			sub[k] = calls[j]
+		}
+		run(sub, true)
+		for k, j := range again {
+			calls[j].cmd = sub[k].cmd
+		}
+	}
+
+	var failedOpen int
+	var firstErr error
+	for _, c := range calls {
+		res, err := c.cmd.Int64Slice()
+		if err == nil {
+			var d notify.Decision
+			if d, err = decision(res); err == nil {
+				decisions[c.i] = d
+				continue
+			}
+		}
+		key := reqs[c.i].Key
+		switch {
+		case ctx.Err() != nil:
+			setErr(c.i, fmt.Errorf("ratelimit/redis: allow %q: %w", key, ctx.Err()))
+		case l.cfg.FailurePolicy == FailClosed:
+			setErr(c.i, fmt.Errorf("ratelimit/redis: allow %q: %w (Redis is failing and the policy is fail-closed: retry later)", key, err))
+		default:
+			decisions[c.i] = notify.Decision{Allowed: true}
+			failedOpen++
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	if failedOpen > 0 {
+		l.failOpen(ctx, failedOpen, firstErr)
+	} else if errs == nil {
+		l.ok(ctx)
+	}
+	return decisions, errs
+}
+
+func isNoScript(err error) bool {
+	return goredis.HasErrorPrefix(err, "NOSCRIPT")
+}

@@ -1,0 +1,196 @@
+package redis
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/gonotify/notify"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+//go:embed gcra.lua
+var gcraLua string
+
+// FailurePolicy says what Allow does when Redis cannot answer.
+type FailurePolicy int
+
+const (
+	// FailOpen allows the event, logs a warning and counts it (see
+	// Limiter.FailOpens): a Redis outage delays nothing, but limits are not
+	// enforced while it lasts. The default.
+	FailOpen FailurePolicy = iota
+	// FailClosed returns the error: nothing is allowed until Redis answers
+	// (the Dispatcher then retries the delivery later).
+	FailClosed
+)
+
+// String returns "fail-open" or "fail-closed".
+func (p FailurePolicy) String() string {
+	switch p {
+	case FailOpen:
+		return "fail-open"
+	case FailClosed:
+		return "fail-closed"
+	}
+	return fmt.Sprintf("FailurePolicy(%d)", int(p))
+}
+
+// Config configures a Limiter. Zero values mean the documented defaults.
+type Config struct {
+	// Prefix is prepended to every key. Default "notify:rate:".
+	Prefix string
+	// FailurePolicy says what Allow does when Redis cannot answer. Default
+	// FailOpen.
+	FailurePolicy FailurePolicy
+	// Logger receives the warnings of FailOpen: one when Redis first fails,
+	// then at most one every 10s while it keeps failing, and one when it
+	// answers again. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// warnEvery is how often FailOpen repeats its warning while Redis keeps failing.
+const warnEvery = 10 * time.Second
+
+// maxSpan bounds Per*Burst/Rate in microseconds so the script's arithmetic
+// stays exact (see gcra.lua).
+const maxSpan = 1 << 52
+
+// Limiter is a notify.Limiter on Redis. It is safe for concurrent use, and
+// any number of Limiters in any number of processes may share one Redis: a
+// key's limit holds across all of them.
+type Limiter struct {
+	rdb    goredis.UniversalClient
+	cfg    Config
+	log    *slog.Logger
+	script *goredis.Script
+
+	failOpens atomic.Int64
+	failing   atomic.Bool
+	lastWarn  atomic.Int64 // unix nanoseconds of the last warning
+}
+
+var _ notify.Limiter = (*Limiter)(nil)
+
+// New returns a Limiter that keeps its state in rdb (a *redis.Client,
+// *redis.ClusterClient, or any redis.UniversalClient). It sends nothing to
+// Redis until the first Allow.
+//
+// rdb's own timeouts decide how long an Allow waits for an unreachable or
+// stalled Redis before the failure policy applies: go-redis ignores context
+// deadlines unless Options.ContextTimeoutEnabled is set, and by default
+// waits up to DialTimeout (5s) or ReadTimeout (3s), three times over
+// (MaxRetries). For a limiter that fails open quickly give it a client of
+// its own with short timeouts, e.g. ReadTimeout and WriteTimeout of 100ms.
+func New(rdb goredis.UniversalClient, cfg Config) (*Limiter, error) {
+	if rdb == nil {
+		return nil, errors.New("ratelimit/redis: nil Redis client: pass a *redis.Client (github.com/redis/go-redis/v9)")
+	}
+	if cfg.FailurePolicy != FailOpen && cfg.FailurePolicy != FailClosed {
+		return nil, fmt.Errorf("ratelimit/redis: unknown Config.FailurePolicy %d: use FailOpen or FailClosed", int(cfg.FailurePolicy))
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = "notify:rate:"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Limiter{rdb: rdb, cfg: cfg, log: cfg.Logger, script: goredis.NewScript(gcraLua)}, nil
+}
+
+// FailOpens returns how many events were allowed without asking Redis
+// because it could not answer (FailOpen only), since New. Export it as a
+// counter metric: while it grows, limits are not enforced.
+func (l *Limiter) FailOpens() int64 { return l.failOpens.Load() }
+
+// Allow counts one event for key under limit, atomically on Redis, and says
+// whether it is within the limit. A denied event is not counted. A zero
+// limit (limit.IsZero) allows everything and does not touch Redis.
+//
+// When Redis cannot answer, the result follows Config.FailurePolicy; when
+// ctx ends first, Allow returns ctx's error under either policy.
+func (l *Limiter) Allow(ctx context.Context, key string, limit notify.Limit) (notify.Decision, error) {
+	if limit.IsZero() {
+		return notify.Decision{Allowed: true}, nil
+	}
+	interval, burst, err := params(limit)
+	if err != nil {
+		return notify.Decision{}, fmt.Errorf("ratelimit/redis: allow %q: %w", key, err)
+	}
+	res, err := l.script.Run(ctx, l.rdb, []string{l.cfg.Prefix + key}, interval, burst).Int64Slice()
+	if err == nil {
+		var d notify.Decision
+		if d, err = decision(res); err == nil {
+			l.ok(ctx)
+			return d, nil
+		}
+	}
+	return l.failed(ctx, key, err)
+}
+
+// params converts limit into the script's arguments: the emission interval
+// in whole microseconds and the burst.
+func params(limit notify.Limit) (interval, burst int64, err error) {
+	rate := int64(limit.Rate)
+	interval = (limit.Per.Microseconds() + rate/2) / rate
+	if interval < 1 {
+		interval = 1
+	}
+	burst = int64(limit.Burst)
+	if burst <= 0 {
+		burst = rate
+	}
+	if burst > maxSpan/interval {
+		return 0, 0, fmt.Errorf("limit %d per %s with burst %d spans more than 2^52µs; use a smaller Burst or Per", limit.Rate, limit.Per, burst)
+	}
+	return interval, burst, nil
+}
+
+// decision reads the script's reply {allowed, remaining, retry_after_us}.
+func decision(res []int64) (notify.Decision, error) {
+	if len(res) != 3 {
+		return notify.Decision{}, fmt.Errorf("unexpected script reply %v", res)
+	}
+	return notify.Decision{
+		Allowed:    res[0] == 1,
+		Remaining:  int(res[1]),
+		RetryAfter: time.Duration(res[2]) * time.Microsecond,
+	}, nil
+}
+
+// failed applies the failure policy to an error from Redis.
+func (l *Limiter) failed(ctx context.Context, key string, err error) (notify.Decision, error) {
+	if cerr := ctx.Err(); cerr != nil {
+		return notify.Decision{}, fmt.Errorf("ratelimit/redis: allow %q: %w", key, cerr)
+	}
+	if l.cfg.FailurePolicy == FailClosed {
+		return notify.Decision{}, fmt.Errorf("ratelimit/redis: allow %q: %w (Redis is failing and the policy is fail-closed: retry later)", key, err)
+	}
+	l.failOpen(ctx, 1, err)
+	return notify.Decision{Allowed: true}, nil
+}
+
+// failOpen counts n events allowed without Redis and warns, at most once
+// every warnEvery.
+func (l *Limiter) failOpen(ctx context.Context, n int, err error) {
+	total := l.failOpens.Add(int64(n))
+	first := !l.failing.Swap(true)
+	now := time.Now().UnixNano()
+	last := l.lastWarn.Load()
+	if (first || now-last >= int64(warnEvery)) && l.lastWarn.CompareAndSwap(last, now) {
+		l.log.WarnContext(ctx, "ratelimit/redis: Redis is failing; allowing events without limits (fail-open)",
+			slog.Any("error", err), slog.Int64("fail_opens", total))
+	}
+}
+
+// ok notes a successful round trip, logging the end of an outage.
+func (l *Limiter) ok(ctx context.Context) {
+	if l.failing.Load() && l.failing.CompareAndSwap(true, false) {
+		l.log.InfoContext(ctx, "ratelimit/redis: Redis answers again; limits are enforced",
+			slog.Int64("fail_opens", l.failOpens.Load()))
+	}
+}
