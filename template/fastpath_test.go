@@ -3,6 +3,7 @@ package template
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -56,26 +57,36 @@ func onlyVariant(t testing.TB, s *Set, name string, k Kind) *variant {
 
 func TestFastPathAgreesWithTemplate(t *testing.T) {
 	s := New(Config{})
-	require.NoError(t, s.Add("t", "", Variants{Push: &Push{
-		Title: "{{.v}}",
-		Body:  "a {{- .v -}} b {{.m.k}}{{.v}}",
-		Data:  map[string]string{"x": "<{{.m.k}}>", "y": "{{.ms.k}}"},
-	}}))
-	v := onlyVariant(t, s, "t", KindPush)
+	require.NoError(t, s.Add("t", "", Variants{
+		Push: &Push{
+			Title: "{{.v}}",
+			Body:  "a {{- .v -}} b {{.m.k}}{{.v}}",
+			Data:  map[string]string{"x": "<{{.m.k}}>", "y": "{{.ms.k}}"},
+		},
+		Email: &Email{Subject: "s", HTML: `<p title="{{.v}}" class='{{.ms.k}}'>{{.m.k}} &amp; {{.v}}<!-- c --></p>` +
+			`<a href="https://example.com/{{.v}}/{{.m.k}}?q={{.v}}&amp;r={{.ms.k}}#{{.v}}">x</a><img src='/i/{{.v}}'>`},
+	}))
+	push, email := onlyVariant(t, s, "t", KindPush), onlyVariant(t, s, "t", KindEmail)
+	require.NotNil(t, email.parts[1].prog)
 	values := []any{
-		"", "héllo <&>", true, false, 0, -1, math.MaxInt64, math.MinInt64, int8(-128), int16(7), int32(-9),
+		"", "héllo <&>", "\x00\xff\xfe'\"+<>&amp;\u2028", "a b/c?d=e&f#g%41%zz%4", "100%", "%", "~-._!$*,;:@[]()", true, false, 0, -1, math.MaxInt64, math.MinInt64, int8(-128), int16(7), int32(-9),
 		uint(0), uint8(200), uint16(65535), uint32(1 << 31), uint64(math.MaxUint64),
 		0.0, -0.0, 1.0, 0.1, 1.5e-7, 1e20, 1e21, 123456789.123, math.MaxFloat64, math.SmallestNonzeroFloat64,
 		float32(0.1), float32(3.4e38), float32(1e-45),
 	}
 	for _, x := range values {
-		data := map[string]any{"v": x, "m": map[string]any{"k": x}, "ms": map[string]string{"k": "s"}}
-		assert.True(t, bothWays(t, v, data), "%T %v should take the fast path", x)
+		data := map[string]any{"v": x, "m": map[string]any{"k": x}, "ms": map[string]string{"k": "<'s'>"}}
+		assert.True(t, bothWays(t, push, data), "%T %v should take the fast path", x, x)
+		fastHTML := bothWays(t, email, data)
+		// "1e+21": the fast path leaves a number with a '+' to html/template.
+		_, isString := x.(string)
+		assert.Equal(t, isString || !strings.Contains(fmt.Sprint(x), "+"), fastHTML, "%T %v: fast path in HTML", x, x)
 	}
 	// What the fast path leaves to the template.
 	for _, x := range []any{nil, math.NaN(), math.Inf(1), float32(math.Inf(-1)), []int{1}, struct{}{}, errors.New("e")} {
 		data := map[string]any{"v": x, "m": map[string]any{"k": 1}, "ms": map[string]string{"k": "s"}}
-		assert.False(t, bothWays(t, v, data), "%T %v", x)
+		assert.False(t, bothWays(t, push, data), "%T %v", x, x)
+		assert.False(t, bothWays(t, email, data), "%T %v", x, x)
 	}
 }
 
@@ -98,7 +109,13 @@ func TestFastPathIsUsedForSimpleParts(t *testing.T) {
 	assert.Nil(t, onlyVariant(t, s, "t", KindSMS).parts[0].prog, "a pipeline is executed")
 	email := onlyVariant(t, s, "t", KindEmail)
 	assert.NotNil(t, email.parts[0].prog)
-	assert.Nil(t, email.parts[1].prog, "HTML is always executed by html/template")
+	assert.Equal(t, []op{{text: "<p>"}, {path: []string{"name"}, esc: escHTML}, {text: "</p>"}}, email.parts[1].prog,
+		"HTML text context: escaped by the fast path")
+
+	require.NoError(t, s.Add("url", "", Variants{Email: &Email{Subject: "s", HTML: `<a href="/x/{{.id}}?q={{.q}}">{{.name}}</a>`}}))
+	assert.NotNil(t, onlyVariant(t, s, "url", KindEmail).parts[1].prog, "a URL's path and query are escaped by the fast path")
+	require.NoError(t, s.Add("url", "", Variants{Email: &Email{Subject: "s", HTML: `<a href="{{.url}}">{{.name}}</a>`}}))
+	assert.Nil(t, onlyVariant(t, s, "url", KindEmail).parts[1].prog, "a whole URL is filtered by html/template")
 }
 
 // FuzzRender adds random template text as every part of every variant and
