@@ -47,14 +47,16 @@ type Server struct {
 	Addr string
 	bin  string
 	port int
+	args []string
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
 }
 
-// StartServer starts a private redis-server on a free port and stops it when
-// the test ends.
-func StartServer(t testing.TB) *Server {
+// StartServer starts a private redis-server on a free port, with args added
+// to its command line (e.g. "--enable-debug-command", "local"), and stops it
+// when the test ends.
+func StartServer(t testing.TB, args ...string) *Server {
 	t.Helper()
 	bin := testenv.Need(t, "NOTIFY_TEST_REDIS_SERVER", "redis-server (the binary)")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -63,7 +65,7 @@ func StartServer(t testing.TB) *Server {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	_ = l.Close()
-	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), bin: bin, port: port}
+	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), bin: bin, port: port, args: args}
 	t.Cleanup(func() { s.Stop(t) })
 	s.Start(t)
 	return s
@@ -77,8 +79,9 @@ func (s *Server) Start(t testing.TB) {
 	if s.cmd != nil {
 		t.Fatalf("redistest: server on %s is already running", s.Addr)
 	}
-	cmd := exec.Command(s.bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(s.port),
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir(), "--loglevel", "warning")
+	args := append([]string{"--bind", "127.0.0.1", "--port", strconv.Itoa(s.port),
+		"--save", "", "--appendonly", "no", "--dir", t.TempDir(), "--loglevel", "warning"}, s.args...)
+	cmd := exec.Command(s.bin, args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("redistest: start %s: %v", s.bin, err)
 	}

@@ -1,0 +1,30 @@
+// Package redis is a [notify.Deduper] on Redis, shared by every Dispatcher
+// that uses the same Redis: an event ID is claimed once across all
+// instances.
+//
+// A claim is one command, SET key owner NX PX ttl GET: it sets the key only
+// if nobody holds it and, when somebody does, returns the holder in the same
+// round trip (Redis >= 7; on older servers, detected on first use, a GET
+// follows a lost SET NX). Release is a compare-and-delete script that drops
+// the key only while the given owner still holds it.
+//
+// Guarantees:
+//   - Of many simultaneous Claims of one key, from any number of processes,
+//     exactly one wins until the key's ttl passes or its owner releases it;
+//     the others learn the holder.
+//   - Release never drops another owner's claim.
+//   - Fail closed: when Redis cannot answer, Claim returns an error and
+//     claims nothing, so notify.Dispatcher.Send returns an error the caller
+//     can retry. When the reply is lost after Redis may have applied the SET
+//     (a timeout, a dropped connection), Claim also tries to release the
+//     claim it may have made, so a retried Send is not taken for a
+//     duplicate of the failed one.
+//   - [Deduper.ClaimBatch] makes many claims in one round trip (a pipeline).
+//
+// Limits:
+//   - ttl is rounded up to a whole millisecond (Redis PX).
+//   - The claim lives only as long as Redis keeps it: run Redis with
+//     persistence (AOF) or replication if claims must survive its restart;
+//     an ephemeral Redis forgets every claim when it restarts.
+//   - Keys are Config.Prefix + key.
+package redis
