@@ -18,6 +18,7 @@ type Error struct {
 	Err      error
 }
 
+// Error formats e as `template "name" (locale "pt-br") push title: cause`.
 func (e *Error) Error() string {
 	s := "template " + strconv.Quote(e.Template)
 	if e.Locale == "" {
@@ -34,6 +35,8 @@ func (e *Error) Error() string {
 	return s + ": " + e.Err.Error()
 }
 
+// Unwrap returns the cause, a text/template or html/template error or a
+// function's.
 func (e *Error) Unwrap() error { return e.Err }
 
 // errTooLarge stops a render past Config.MaxBytes.

@@ -71,7 +71,7 @@ func TestFastPathAgreesWithTemplate(t *testing.T) {
 	values := []any{
 		"", "héllo <&>", "\x00\xff\xfe'\"+<>&amp;\u2028", "a b/c?d=e&f#g%41%zz%4", "100%", "%", "~-._!$*,;:@[]()", true, false, 0, -1, math.MaxInt64, math.MinInt64, int8(-128), int16(7), int32(-9),
 		uint(0), uint8(200), uint16(65535), uint32(1 << 31), uint64(math.MaxUint64),
-		0.0, -0.0, 1.0, 0.1, 1.5e-7, 1e20, 1e21, 123456789.123, math.MaxFloat64, math.SmallestNonzeroFloat64,
+		0.0, math.Copysign(0, -1), 1.0, 0.1, 1.5e-7, 1e20, 1e21, 123456789.123, math.MaxFloat64, math.SmallestNonzeroFloat64,
 		float32(0.1), float32(3.4e38), float32(1e-45),
 	}
 	for _, x := range values {

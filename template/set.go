@@ -225,6 +225,12 @@ func (n *named) resolve(loc string, k Kind) *variant {
 // [notify.ErrUnknownTemplate]. A data error (a missing key or nil value, a
 // function's error, a message over [Config.MaxBytes]) is an [*Error]; the
 // same data will fail again, so the delivery should not be retried.
+//
+// Render does no I/O and ignores ctx. It allocates one string for all the
+// message's templated parts and, for push with Data, the map; a part with
+// no actions costs nothing, and parts made of text and {{.a.b}} actions
+// (in HTML: in text, quoted attributes and URL paths and queries) are
+// rendered without executing the template, with the same output.
 func (s *Set) Render(_ context.Context, d *notify.Delivery) (notify.Message, error) {
 	kind, ok := s.kinds[d.Channel]
 	if !ok || kind == 0 || int(kind) >= numKinds {

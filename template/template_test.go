@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -383,7 +384,7 @@ func TestValueFormatting(t *testing.T) {
 	type named string
 	for _, v := range []any{
 		"s", true, 42, int8(-8), int64(-1 << 62), uint(7), uint8(255), uint64(1 << 63),
-		1.0, 0.1, 1e21, 1e-7, 123456789.0, float32(0.1), -0.0, 3.5e300,
+		1.0, 0.1, 1e21, 1e-7, 123456789.0, float32(0.1), math.Copysign(0, -1), 3.5e300,
 		named("n"), []int{1, 2}, map[string]int{"a": 1}, struct{ A int }{1},
 	} {
 		m := mustRender(t, s, "v", "sms", "", map[string]any{"v": v})
