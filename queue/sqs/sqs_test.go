@@ -1,0 +1,77 @@
+package sqs_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/internal/testenv"
+	"github.com/gonotify/notify/notifytest"
+	"github.com/gonotify/notify/queue/sqs"
+)
+
+// server returns the address of the SQS server the tests use (fauxqs,
+// started by `make test`), or skips.
+func server(t testing.TB) string {
+	t.Helper()
+	return testenv.Need(t, "NOTIFY_TEST_SQS_URL", "An SQS server (fauxqs)")
+}
+
+// client returns an SQS client for endpoint that sends its requests through
+// rt when it is not nil.
+func client(endpoint string, rt http.RoundTripper) *awssqs.Client {
+	opts := awssqs.Options{
+		BaseEndpoint: aws.String(endpoint),
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+	}
+	if rt != nil {
+		opts.HTTPClient = &http.Client{Transport: rt}
+	}
+	return awssqs.New(opts)
+}
+
+// newQueue returns a Queue on the test server, closed with the test.
+func newQueue(t testing.TB, cfg sqs.Config) *sqs.Queue {
+	t.Helper()
+	if cfg.Client == nil {
+		cfg.Client = client(server(t), nil)
+	}
+	cfg.CreateQueues = true
+	q, err := sqs.New(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = q.Close() })
+	return q
+}
+
+// TestQueue runs the conformance suite on standard queues. One check is
+// skipped: a standard queue cannot drop a job ID enqueued again in a later
+// call (SQS has no deduplication there; see the package documentation).
+// TestQueueFIFO runs the whole suite.
+func TestQueue(t *testing.T) {
+	server(t)
+	notifytest.TestQueue(t, func(t *testing.T, cfg notifytest.QueueConfig) notify.Queue {
+		if strings.HasSuffix(t.Name(), "/DuplicateEnqueue") {
+			t.Skip("standard SQS queues cannot deduplicate across Enqueue calls (documented limit); TestQueueFIFO checks it")
+		}
+		return newQueue(t, sqs.Config{Visibility: cfg.Visibility})
+	})
+}
+
+// TestQueueFIFO runs the whole conformance suite on FIFO queues.
+func TestQueueFIFO(t *testing.T) {
+	server(t)
+	notifytest.TestQueue(t, func(t *testing.T, cfg notifytest.QueueConfig) notify.Queue {
+		return newQueue(t, sqs.Config{Visibility: cfg.Visibility, FIFO: true})
+	})
+}
+
+var _ = time.Second
