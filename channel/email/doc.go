@@ -1,0 +1,32 @@
+// Package email is the notify channel for email through Amazon SES v2
+// (github.com/aws/aws-sdk-go-v2/service/sesv2, SendEmail with simple
+// content: subject, text and HTML bodies, custom headers).
+//
+// Guarantees:
+//   - Validate rejects at accept time what SES would reject: addresses that
+//     net/mail cannot parse, no sender, no subject or body, invalid or
+//     reserved custom headers, bad unsubscribe targets, a message over
+//     40 MB encoded.
+//   - Every message carries the message tags notification_id, delivery_id
+//     and category (sanitized to SES's charset), so configuration-set
+//     events (bounce, complaint, open, click) can be matched back to the
+//     delivery.
+//   - Bulk mail can carry List-Unsubscribe and List-Unsubscribe-Post
+//     (one-click, RFC 8058), per notification (Options) or per delivery
+//     (Config.Unsubscribe).
+//   - The Dispatcher's retry policy is the only one: every call makes one
+//     attempt, and the SDK's shared retry token bucket is disabled, so
+//     concurrent sends never fail with "retry quota exceeded"
+//     (aws-sdk-go-v2 #1665).
+//   - Every failure is classified (see Channel.Send); throttling is retried,
+//     sandbox and account problems are configuration errors.
+//
+// Limits:
+//   - SES has no idempotency key: after a 5xx or a transport failure once
+//     the request was written the email may have gone out, and a retry may
+//     send it twice (the outcome is marked MaybeSent).
+//   - One recipient per delivery; no attachments; no SES templates (the
+//     notify Renderer renders).
+//   - Bounces and complaints are asynchronous (SNS or EventBridge); this
+//     package sends, it does not consume them.
+package email
