@@ -359,20 +359,27 @@ func (a *acker) delete(url string, batch []*pendingAck) {
 	out, err := a.q.client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(url), Entries: entries})
 	var retry []*pendingAck
 	if err != nil {
-		a.q.log.Warn("sqs: delete acked messages", "queue_url", url, "count", len(batch), "error", err)
+		a.q.log.Warn("sqs: delete acked messages; retrying", "queue_url", url, "count", len(batch), "error", err)
 		retry = batch
 	} else {
+		lost := 0
 		for _, f := range out.Failed {
 			i, err := strconv.Atoi(aws.ToString(f.Id))
 			if err != nil || i < 0 || i >= len(batch) {
 				continue
 			}
-			if code := aws.ToString(f.Code); isLeaseLostCode(code) {
-				a.q.log.Debug("sqs: acked message was already redelivered", "queue_url", url, "job", batch[i].st.job.ID, "code", code)
+			if isLeaseLostCode(aws.ToString(f.Code)) {
+				lost++
 				continue
 			}
-			a.q.log.Warn("sqs: delete acked message", "queue_url", url, "job", batch[i].st.job.ID, "code", aws.ToString(f.Code))
 			retry = append(retry, batch[i])
+		}
+		if lost > 0 {
+			a.q.log.Debug("sqs: acked messages were already received again", "queue_url", url, "count", lost)
+		}
+		if len(retry) > 0 {
+			a.q.log.Debug("sqs: delete entries failed; retrying", "queue_url", url, "count", len(retry),
+				"code", aws.ToString(out.Failed[0].Code))
 		}
 	}
 	now := time.Now()

@@ -2,6 +2,7 @@ package sqs_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -46,6 +47,9 @@ func newQueue(t testing.TB, cfg sqs.Config) *sqs.Queue {
 		cfg.Client = client(server(t), nil)
 	}
 	cfg.CreateQueues = true
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	q, err := sqs.New(context.Background(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = q.Close() })

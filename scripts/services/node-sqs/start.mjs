@@ -3,7 +3,7 @@
 import { buildApp } from "fauxqs";
 
 const port = Number.parseInt(process.argv[2] ?? "59324", 10);
-const app = buildApp({ logger: false, host: `127.0.0.1:${port}` });
+const app = buildApp({ logger: false });
 await app.listen({ host: "127.0.0.1", port });
 const stop = () => app.close().then(() => process.exit(0));
 process.on("SIGTERM", stop);
