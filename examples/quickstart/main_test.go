@@ -1,0 +1,26 @@
+package main
+
+import (
+	"bytes"
+	"regexp"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestQuickstart runs the demo and checks the story it tells.
+func TestQuickstart(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, run(t.Context(), &out))
+	s := out.String()
+	count := func(pattern string) int { return len(regexp.MustCompile(pattern).FindAllString(s, -1)) }
+	assert.Contains(t, s, "duplicate of notification")
+	assert.Equal(t, 1, count(`(?m)^…\w+\s+sms\s+\S+\s+skipped\s+0\s+opted_out`), s)
+	assert.Equal(t, 2, count(`(?m)\bfcm\s+\S+\s+skipped\s+0\s+rate_limited`), s)
+	assert.Equal(t, 1, count(`(?m)\bapns\s+f00dfeed…\s+sent\s+3\b`), s)
+	assert.Equal(t, 1, count(`(?m)\bsms\s+\+15550000000\s+failed\s+1\b`), s)
+	assert.Equal(t, 1, count(`(?m)\bemail\s+down@exa…\s+dead\s+3\b`), s)
+	assert.Equal(t, 4+1+3+1, count(`(?m)\s+sent\s+\d`), "sent deliveries: Ana's 4, Bob's email, 3 chats, Cho's push")
+	assert.Contains(t, s, "Pedido #1042 enviado", "Ana's locale pt-BR falls back to pt")
+}
