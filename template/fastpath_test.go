@@ -129,6 +129,8 @@ func FuzzRender(f *testing.F) {
 		"<a href=\"{{.name}}\">{{.n}}</a>", "<script>var x = {{.user}}</script>", "{{", "}}{{.}}",
 		"{{with $x := .user}}{{$x.name}}{{end}}", "{{.n.x}}", "{{index .user \"name\"}}", "{{len .name}}",
 		"<!-- c -->{{.name}}", "{{- .name -}}", "{{/* c */}}", "{{block \"b\" .}}{{.name}}{{end}}", "",
+		`<a href="/p/{{.name}}?q={{.n}}#{{.f}}" title='{{.user.name}}'>{{.f}}</a>`, `<img src=/i/{{.name}}>`,
+		`<title>{{.name}}</title>`, `<p style="color: {{.name}}">`, "{{.name}}\x00+&'\"<>",
 	}
 	for _, s := range seeds {
 		f.Add(s, "name", "Ana <&>", int64(3), 2.5, true)
