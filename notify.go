@@ -202,6 +202,11 @@ type Delivery struct {
 	Metadata  map[string]string `json:"metadata,omitempty"`
 	Options   json.RawMessage   `json:"options,omitempty"`
 
+	// Units is what the provider will bill for the delivery when it is more
+	// than one (SMS segments). A channel's Validator sets it at accept time;
+	// Send reports it in the Receipt.
+	Units int `json:"units,omitempty"`
+
 	// Attempt is the 1-based number of this send attempt, set by the
 	// Dispatcher before Channel.Send. It is not stored.
 	Attempt int `json:"-"`
@@ -232,6 +237,9 @@ type DeliveryRef struct {
 	Channel string `json:"channel"`
 	Address string `json:"address"`
 	Status  Status `json:"status"`
+	// Units is the provider's billing units for the delivery when the
+	// channel counts them at accept time (SMS segments); zero means one.
+	Units int `json:"units,omitempty"`
 }
 
 // Skip records a channel that got no delivery at accept time.

@@ -320,7 +320,7 @@ func (d *Dispatcher) plan(ctx context.Context, n *Notification, now time.Time) (
 		for i := range p.deliveries {
 			del := &p.deliveries[i]
 			p.jobs[i] = Job{ID: del.ID, Queue: d.cfg.QueuePrefix + del.Channel, NotBefore: del.SendAt, Delivery: del}
-			p.receipt.Deliveries[i] = DeliveryRef{ID: del.ID, Channel: del.Channel, Address: del.Address, Status: StatusQueued}
+			p.receipt.Deliveries[i] = DeliveryRef{ID: del.ID, Channel: del.Channel, Address: del.Address, Status: StatusQueued, Units: del.Units}
 			p.events = append(p.events, Event{DeliveryID: del.ID, NotificationID: nid, UserID: del.UserID,
 				Category: category, Channel: del.Channel, Address: del.Address, Status: StatusQueued, At: now})
 		}
