@@ -68,12 +68,16 @@ type prefKey struct{ user, category, channel string }
 type delivery struct {
 	state  notify.DeliveryState
 	events []notify.Event
+	// inline holds the first events (queued, sent: the usual whole log) in
+	// the delivery's own allocation.
+	inline [2]notify.Event
 }
 
 type notification struct {
 	id         string
 	first      time.Time // when its first event was recorded
 	deliveries []*delivery
+	inline     [1]*delivery // the usual single delivery, in the same allocation
 }
 
 // New returns an empty Store.
@@ -191,11 +195,13 @@ func (s *Store) Record(_ context.Context, events ...notify.Event) error {
 		e := &events[i]
 		d := s.deliveries[e.DeliveryID]
 		if d == nil {
-			d = &delivery{events: make([]notify.Event, 0, 4)}
+			d = new(delivery)
+			d.events = d.inline[:0]
 			s.deliveries[e.DeliveryID] = d
 			n := s.notifs[e.NotificationID]
 			if n == nil {
 				n = &notification{id: e.NotificationID, first: now}
+				n.deliveries = n.inline[:0]
 				s.notifs[e.NotificationID] = n
 				s.pushNotification(n)
 			}

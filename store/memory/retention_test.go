@@ -115,5 +115,5 @@ func TestHotPathAllocations(t *testing.T) {
 		e.Status = notify.StatusSent
 		_ = s.Record(ctx, e)
 	})
-	assert.LessOrEqual(t, allocs, 5.0, "allocations to record a delivery's queued and sent events")
+	assert.LessOrEqual(t, allocs, 2.0, "allocations to record a delivery's queued and sent events")
 }
