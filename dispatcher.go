@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -111,5 +110,3 @@ func (d *Dispatcher) Replay(ctx context.Context, deliveryID string) error {
 	}
 	return nil
 }
-
-func (d *Dispatcher) knownChannels() []string { return slices.Clone(d.names) }

@@ -113,22 +113,6 @@ func (h *harness) settle(t testing.TB, notificationID string) []notify.DeliveryS
 	}
 }
 
-// waitStatus waits until the delivery reaches status.
-func (h *harness) waitStatus(t testing.TB, deliveryID string, status notify.Status) notify.DeliveryStatus {
-	t.Helper()
-	deadline := time.Now().Add(48 * time.Hour) // fake time: tests run in synctest bubbles
-	for {
-		ds, err := h.store.Delivery(context.Background(), deliveryID)
-		if err == nil && ds.Status == status {
-			return ds
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("delivery %s never reached %s: %+v (err %v)", deliveryID, status, ds, err)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 var ana = notify.Contact{
 	UserID: "ana", Phone: "+15005550006", Email: "ana@example.com", Locale: "pt-BR",
 	Devices: []notify.Device{{Platform: notify.ChannelAPNs, Token: "apns-token-1"}, {Platform: notify.ChannelFCM, Token: "fcm-token-1"}},
