@@ -35,6 +35,10 @@ func BenchmarkRender(b *testing.B) {
 	if err := s.Add("order", "pt", template.Variants{SMS: &template.SMS{Body: "Oi {{.name}}, pedido {{.order.id}} enviado."}}); err != nil {
 		b.Fatal(err)
 	}
+	// A pipeline the fast path does not handle: text/template executes it.
+	if err := s.Add("executed", "", template.Variants{SMS: &template.SMS{Body: `Hi {{.name | printf "%s"}}, order {{index .order "id"}} shipped.`}}); err != nil {
+		b.Fatal(err)
+	}
 	data := map[string]any{"name": "Ana", "count": 3, "order": map[string]any{"id": "A-1017"}}
 	cases := []struct {
 		name string
@@ -44,6 +48,7 @@ func BenchmarkRender(b *testing.B) {
 		{"push-static", notify.Delivery{Template: "static", Channel: "fcm", Data: data}},
 		{"sms-fallback", notify.Delivery{Template: "order", Channel: "sms", Locale: "pt-BR", Data: data}},
 		{"email", notify.Delivery{Template: "order", Channel: "email", Locale: "en", Data: data}},
+		{"sms-executed", notify.Delivery{Template: "executed", Channel: "sms", Data: data}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
