@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -115,4 +116,30 @@ func (s *Server) Stop(t testing.TB) {
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
 	s.cmd = nil
+}
+
+// RoundTrips counts a client's round trips to Redis: each command sent on
+// its own is one, and so is each pipeline. Install it with rdb.AddHook.
+type RoundTrips struct{ n atomic.Int64 }
+
+// Count returns the round trips so far.
+func (r *RoundTrips) Count() int64 { return r.n.Load() }
+
+// DialHook passes dials through.
+func (r *RoundTrips) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+// ProcessHook counts one round trip per command.
+func (r *RoundTrips) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		r.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+// ProcessPipelineHook counts one round trip per pipeline.
+func (r *RoundTrips) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		r.n.Add(1)
+		return next(ctx, cmds)
+	}
 }

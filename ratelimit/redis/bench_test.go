@@ -1,0 +1,101 @@
+package redis_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/internal/redistest"
+	ratelimit "github.com/gonotify/notify/ratelimit/redis"
+)
+
+// benchLimit lets every event of the benchmarks through: they measure the
+// cost of asking, not of being refused.
+var benchLimit = notify.Limit{Rate: 1 << 20, Per: time.Hour}
+
+func benchLimiter(b *testing.B) (*ratelimit.Limiter, *redistest.RoundTrips) {
+	b.Helper()
+	rdb := redistest.Client(b)
+	rt := &redistest.RoundTrips{}
+	rdb.AddHook(rt)
+	l, err := ratelimit.New(rdb, ratelimit.Config{Prefix: redistest.Prefix(b), FailurePolicy: ratelimit.FailClosed})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Load the script, so the figures are the steady state.
+	if _, err := l.Allow(context.Background(), "warm", benchLimit); err != nil {
+		b.Fatal(err)
+	}
+	return l, rt
+}
+
+func report(b *testing.B, rt *redistest.RoundTrips, before int64) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+	b.ReportMetric(float64(rt.Count()-before)/float64(b.N), "roundtrips/op")
+}
+
+// BenchmarkAllow is one caller asking about 1000 users in turn: one round
+// trip per Allow.
+func BenchmarkAllow(b *testing.B) {
+	l, rt := benchLimiter(b)
+	ctx := context.Background()
+	before := rt.Count()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := l.Allow(ctx, fmt.Sprint("user-", i%1000), benchLimit); err != nil {
+			b.Fatal(err)
+		}
+	}
+	report(b, rt, before)
+}
+
+// BenchmarkAllowParallel is many workers asking at once (GOMAXPROCS*8
+// goroutines, as a Dispatcher's worker pool would), on the client's pool of
+// connections.
+func BenchmarkAllowParallel(b *testing.B) {
+	l, rt := benchLimiter(b)
+	ctx := context.Background()
+	var seq atomic.Int64
+	before := rt.Count()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := l.Allow(ctx, fmt.Sprint("user-", seq.Add(1)%1000), benchLimit); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	report(b, rt, before)
+}
+
+// BenchmarkAllowBatch asks about a Dispatcher fetch's worth of deliveries
+// (size) in one AllowBatch; ops are single Allows.
+func BenchmarkAllowBatch(b *testing.B) {
+	for _, size := range []int{8, 32, 128} {
+		b.Run(fmt.Sprint("size=", size), func(b *testing.B) {
+			l, rt := benchLimiter(b)
+			ctx := context.Background()
+			reqs := make([]ratelimit.Request, size)
+			for i := range reqs {
+				reqs[i] = ratelimit.Request{Key: fmt.Sprint("user-", i), Limit: benchLimit}
+			}
+			before := rt.Count()
+			n := 0
+			b.ResetTimer()
+			for n < b.N {
+				batch := reqs[:min(size, b.N-n)]
+				if _, errs := l.AllowBatch(ctx, batch); errs != nil {
+					b.Fatal(errs)
+				}
+				n += len(batch)
+			}
+			report(b, rt, before)
+		})
+	}
+}
+
