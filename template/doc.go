@@ -37,7 +37,10 @@
 //     visible from another. There are no shared layouts.
 //   - Dot is the data map alone; the locale and the channel are not exposed
 //     to templates (register per-locale variants instead).
-//   - A rendered message is bounded by [Config.MaxBytes].
+//   - A rendered message is bounded by [Config.MaxBytes], but not its running
+//     time: templates are trusted code, and {{range 1000000000}} runs.
+//   - A part that renders empty (an SMS body made of a false {{if}}) is not
+//     an error here; channels' Validators check what their provider needs.
 //   - Functions in [Config.Funcs] may be called during rendering from many
 //     goroutines at once, and must be safe for that.
 package template
