@@ -106,9 +106,15 @@ func testLimiterWait(t *testing.T, l notify.Limiter, key string) {
 	assert.LessOrEqual(t, d.RetryAfter, 500*time.Millisecond)
 	assert.Greater(t, d.RetryAfter, 500*time.Millisecond-retryTolerance/2)
 
+	denied := time.Now()
 	time.Sleep(d.RetryAfter + 50*time.Millisecond)
+	wait := d.RetryAfter
 	d = allow(t, l, key, limit)
 	assert.True(t, d.Allowed, "an event after RetryAfter has passed")
+	if time.Since(denied) > wait+400*time.Millisecond {
+		t.Logf("the machine is too slow to check Remaining: %v passed instead of %v", time.Since(denied), wait)
+		return
+	}
 	assert.Equal(t, 0, d.Remaining, "Remaining after the event that used the emission interval")
 	d = allow(t, l, key, limit)
 	assert.False(t, d.Allowed, "the next event right after")
