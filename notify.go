@@ -148,6 +148,8 @@ func (c *Contact) Addresses(channel string) []Address {
 
 // Message is content rendered for one channel. Push uses Title, Subtitle,
 // Body and Data; SMS uses Body; email uses Subject, Text and HTML.
+// Deliveries of one notification on one channel share one rendered Message,
+// Data map included: channels must treat it as read-only.
 type Message struct {
 	Title    string            `json:"title,omitempty"`
 	Subtitle string            `json:"subtitle,omitempty"`
