@@ -29,8 +29,10 @@ const slack = 5 * time.Second
 
 // TestQueue runs the conformance suite for a notify.Queue. newQueue returns a
 // fresh, open queue for one subtest that uses cfg.Visibility as its lease;
-// it should register its own cleanup (t.Cleanup) that closes it. The
-// subtests run in parallel, each on queue names of its own.
+// it should register its own cleanup (t.Cleanup) that closes it. Each call
+// must return a Queue value of its own (it may share the server): the Close
+// subtest closes it, and a second Close must not panic. The subtests run in
+// parallel, each on queue names of its own.
 //
 // It checks at-least-once delivery; that the Delivery survives the trip;
 // that an expired lease redelivers with Attempt incremented; that Ack is

@@ -480,8 +480,8 @@ func (q *Queue) Stats(_ context.Context, name string) (notify.QueueStats, error)
 }
 
 // Close closes the Queue: blocked Receives return, and every later call
-// returns an error wrapping notify.ErrClosed. Jobs still held are dropped.
-// Close is idempotent; a second call returns nil.
+// returns an error wrapping notify.ErrClosed, so the jobs it still holds
+// can no longer be reached. Close is idempotent; a second call returns nil.
 func (q *Queue) Close() error {
 	if q.closed.CompareAndSwap(false, true) {
 		close(q.done)
