@@ -98,4 +98,3 @@ func BenchmarkAllowBatch(b *testing.B) {
 		})
 	}
 }
-
