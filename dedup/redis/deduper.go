@@ -48,7 +48,10 @@ var _ notify.Deduper = (*Deduper)(nil)
 
 // New returns a Deduper that keeps its claims in rdb (a *redis.Client,
 // *redis.ClusterClient, or any redis.UniversalClient). It sends nothing to
-// Redis until the first Claim.
+// Redis until the first Claim, and does not take rdb over: close it yourself
+// when done with the Deduper. rdb's timeouts bound how long a Claim waits
+// for a stalled Redis (go-redis ignores context deadlines unless
+// Options.ContextTimeoutEnabled is set).
 func New(rdb goredis.UniversalClient, cfg Config) (*Deduper, error) {
 	if rdb == nil {
 		return nil, errors.New("dedup/redis: nil Redis client: pass a *redis.Client (github.com/redis/go-redis/v9)")

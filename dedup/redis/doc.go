@@ -27,4 +27,11 @@
 //     persistence (AOF) or replication if claims must survive its restart;
 //     an ephemeral Redis forgets every claim when it restarts.
 //   - Keys are Config.Prefix + key.
+//   - The cleanup after a lost reply is best effort: if Redis stays
+//     unreachable for its whole second, the claim may stay until its ttl, and
+//     a retried Send is then reported as a duplicate of one that was never
+//     queued (a warning is logged).
+//   - Tested on Redis 7.0; the path for older servers is tested by forcing
+//     it, and its detection (Redis answering "ERR syntax error" to SET with
+//     NX and GET) was not run against a Redis 6.
 package redis

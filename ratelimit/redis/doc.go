@@ -26,8 +26,12 @@
 //     Per*Burst/Rate must stay under 2^52µs (about 142 years).
 //   - Keys are Config.Prefix + key; one key per limited user and category,
 //     expiring as soon as the key's state is back to a full burst.
-//   - Works with Redis >= 5 (scripts replicate their effects), standalone,
-//     Sentinel or Cluster (the script touches only its one key).
+//   - A call whose reply is lost (a timeout) and that the client retries
+//     may count one event twice: the error is on the side of sending less.
+//   - How long a call waits for a stalled Redis is the client's business
+//     (its timeouts and retries; see [New]).
+//   - Redis >= 5 (scripts replicate their effects), standalone, Sentinel or
+//     Cluster (the script touches only its one key); tested on Redis 7.0.
 //
 // Why not github.com/go-redis/redis_rate/v10 (named in the design): it
 // computes in floating-point seconds and truncates, so Remaining is one low

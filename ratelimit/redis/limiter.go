@@ -78,7 +78,8 @@ var _ notify.Limiter = (*Limiter)(nil)
 
 // New returns a Limiter that keeps its state in rdb (a *redis.Client,
 // *redis.ClusterClient, or any redis.UniversalClient). It sends nothing to
-// Redis until the first Allow.
+// Redis until the first Allow, and does not take rdb over: close it yourself
+// when done with the Limiter.
 //
 // rdb's own timeouts decide how long an Allow waits for an unreachable or
 // stalled Redis before the failure policy applies: go-redis ignores context
