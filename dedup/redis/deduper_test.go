@@ -200,8 +200,11 @@ func TestLostReplyLeavesNoClaim(t *testing.T) {
 	require.NoError(t, rdb.Ping(ctx).Err())
 
 	slept := make(chan error, 1)
-	go func() { slept <- admin.Do(ctx, "DEBUG", "SLEEP", "0.4").Err() }()
-	time.Sleep(50 * time.Millisecond) // let the server fall asleep
+	go func() { slept <- admin.Do(ctx, "DEBUG", "SLEEP", "0.5").Err() }()
+	// Wait until the server sleeps: a probe's PING goes unanswered.
+	probe := goredis.NewClient(&goredis.Options{Addr: srv.Addr, MaxRetries: -1, ReadTimeout: 10 * time.Millisecond, PoolSize: 1})
+	t.Cleanup(func() { _ = probe.Close() })
+	require.Eventually(t, func() bool { return probe.Ping(ctx).Err() != nil }, 2*time.Second, time.Millisecond)
 	_, _, err = d.Claim(ctx, "evt", "n1", time.Minute)
 	require.Error(t, err, "the reply was lost")
 	require.NoError(t, <-slept)
