@@ -53,6 +53,7 @@ type Lease struct {
 	// included (1 on first receipt).
 	Attempt int
 	// Receipt is the backend's handle for this lease, when it needs one.
+	// Callers pass the Lease back unchanged.
 	Receipt string
 }
 
@@ -76,7 +77,9 @@ type Queue interface {
 	// Receive leases up to max ready jobs from queue. It blocks until at
 	// least one is ready or ctx is done; then it returns ctx's error.
 	Receive(ctx context.Context, queue string, max int) ([]Lease, error)
-	// Ack removes leased jobs for good.
+	// Ack removes leased jobs for good. Leases no longer held are skipped
+	// and reported with an error wrapping ErrLeaseLost; the others are
+	// still acked.
 	Ack(ctx context.Context, leases ...Lease) error
 	// Nack returns a leased job to its queue, hidden for delay.
 	Nack(ctx context.Context, l Lease, delay time.Duration) error
@@ -86,6 +89,7 @@ type Queue interface {
 	// Replay makes a dead job ready again with its receive count reset. It
 	// returns ErrNotFound when no dead job has that ID.
 	Replay(ctx context.Context, queue, id string) error
+	// Stats counts the queue's jobs by state; exact when the queue is idle.
 	Stats(ctx context.Context, queue string) (QueueStats, error)
 	// Close releases resources; afterwards every call returns ErrClosed and
 	// blocked Receives return it too.
@@ -100,7 +104,9 @@ type Contacts interface {
 	// RemoveAddress removes a dead address from the user's contact. A device
 	// token is removed only if it was registered before registeredBefore (a
 	// zero time removes it whatever its registration time), so a token that
-	// was registered again after the provider's verdict survives.
+	// was registered again after the provider's verdict survives. Removing
+	// from an unknown user, or an address the user does not have, is not an
+	// error.
 	RemoveAddress(ctx context.Context, userID, channel, address string, registeredBefore time.Time) error
 }
 
@@ -119,7 +125,8 @@ type Log interface {
 	State(ctx context.Context, deliveryID string) (DeliveryState, error)
 	// Delivery returns one delivery's log, or ErrNotFound.
 	Delivery(ctx context.Context, deliveryID string) (DeliveryStatus, error)
-	// Deliveries returns every delivery of a notification, oldest first.
+	// Deliveries returns every delivery of a notification, oldest first, or
+	// ErrNotFound when none was recorded.
 	Deliveries(ctx context.Context, notificationID string) ([]DeliveryStatus, error)
 }
 
@@ -155,7 +162,8 @@ type Decision struct {
 // Limiter counts events per key. Safe for concurrent use.
 type Limiter interface {
 	// Allow counts one event for key under limit and says whether it is
-	// within the limit. A denied event is not counted.
+	// within the limit. A denied event is not counted. A limit that IsZero
+	// allows everything.
 	Allow(ctx context.Context, key string, limit Limit) (Decision, error)
 }
 
@@ -164,7 +172,7 @@ type Limiter interface {
 type Deduper interface {
 	// Claim claims key for owner (a notification ID) for ttl. It reports
 	// whether this call won the claim and, when it did not, the owner that
-	// holds it.
+	// holds it. A ttl <= 0 wins and holds nothing.
 	Claim(ctx context.Context, key, owner string, ttl time.Duration) (claimed bool, holder string, err error)
 	// Release drops key if owner still holds it, so a failed Send can be
 	// retried under the same event ID.

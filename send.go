@@ -447,6 +447,9 @@ func (d *Dispatcher) recordEnqueueFailure(ctx context.Context, log Log, jobs []J
 func (d *Dispatcher) duplicateReceipt(ctx context.Context, log Log, holder, eventID string) Receipt {
 	r := Receipt{NotificationID: holder, EventID: eventID, Duplicate: true}
 	statuses, err := log.Deliveries(ctx, holder)
+	if errors.Is(err, ErrNotFound) {
+		return r // the original Send has claimed the event but not written yet
+	}
 	if err != nil {
 		d.log.WarnContext(ctx, "notify: look up the original of a duplicate event", slog.String("event_id", eventID), slog.Any("error", err))
 		return r
