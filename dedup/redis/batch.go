@@ -17,7 +17,7 @@ type Claim struct {
 }
 
 // ClaimResult answers one Claim of a ClaimBatch: whether it won and, when it
-// did not, the owner that holds the key.
+// did not, the owner that holds the key (Holder is empty when it won).
 type ClaimResult struct {
 	Claimed bool
 	Holder  string
@@ -57,8 +57,8 @@ func (d *Deduper) ClaimBatch(ctx context.Context, claims []Claim) (results []Cla
 	cmds := make([]*goredis.Cmd, len(claims))
 	pipe := d.rdb.Pipeline()
 	for i, c := range claims {
-		if err := check(c.Owner, c.TTL); err != nil {
-			setErr(i, fmt.Errorf("dedup/redis: claim %q: %w", c.Key, err))
+		if c.TTL <= 0 {
+			results[i] = ClaimResult{Claimed: true} // wins and holds nothing
 			continue
 		}
 		cmds[i] = pipe.Do(ctx, "SET", d.prefix+c.Key, c.Owner, "NX", "PX", ms(c.TTL), "GET")
@@ -75,9 +75,13 @@ func (d *Deduper) ClaimBatch(ctx context.Context, claims []Claim) (results []Cla
 		holder, err := cmd.Text()
 		switch {
 		case errors.Is(err, goredis.Nil):
-			results[i] = ClaimResult{Claimed: true, Holder: claims[i].Owner}
+			results[i] = ClaimResult{Claimed: true}
 		case err == nil:
-			results[i] = ClaimResult{Claimed: holder == claims[i].Owner, Holder: holder}
+			if holder == claims[i].Owner {
+				results[i] = ClaimResult{Claimed: true}
+			} else {
+				results[i] = ClaimResult{Holder: holder}
+			}
 		case isSyntaxError(err):
 			d.legacy.Store(true) // Redis < 7: nothing was set; claim one by one
 			one(i)

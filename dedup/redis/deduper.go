@@ -66,15 +66,16 @@ func New(rdb goredis.UniversalClient, cfg Config) (*Deduper, error) {
 }
 
 // Claim claims key for owner for ttl. It reports whether this call holds the
-// claim and, when it does not, the owner that does. Claiming a key that
-// owner already holds succeeds again (the ttl is not extended), so a retried
-// call is harmless.
+// claim and, when it does not, the owner that does (holder is empty when it
+// won). Claiming a key that owner already holds succeeds again (the ttl is
+// not extended), so a retried call is harmless. A ttl <= 0 wins and holds
+// nothing, without asking Redis.
 //
 // When Redis cannot answer Claim returns an error and holds nothing (see the
 // package doc): the caller should retry later, not treat the key as claimed.
 func (d *Deduper) Claim(ctx context.Context, key, owner string, ttl time.Duration) (claimed bool, holder string, err error) {
-	if err := check(owner, ttl); err != nil {
-		return false, "", fmt.Errorf("dedup/redis: claim %q: %w", key, err)
+	if ttl <= 0 {
+		return true, "", nil // the contract: wins and holds nothing
 	}
 	k := d.prefix + key
 	for range 3 {
@@ -86,7 +87,7 @@ func (d *Deduper) Claim(ctx context.Context, key, owner string, ttl time.Duratio
 			d.uncertain(ctx, []Claim{{Key: key, Owner: owner}}, []error{err})
 			return false, "", fmt.Errorf("dedup/redis: claim %q: %w (nothing is claimed: retry later)", key, err)
 		case claimed || holder == owner:
-			return true, owner, nil
+			return true, "", nil
 		default:
 			return false, holder, nil
 		}
@@ -187,16 +188,6 @@ func surelyNotApplied(err error) bool {
 	var rerr goredis.Error
 	var operr *net.OpError
 	return errors.As(err, &rerr) || (errors.As(err, &operr) && operr.Op == "dial")
-}
-
-func check(owner string, ttl time.Duration) error {
-	if owner == "" {
-		return errors.New("empty owner")
-	}
-	if ttl <= 0 {
-		return fmt.Errorf("ttl %s is not positive", ttl)
-	}
-	return nil
 }
 
 // ms is ttl in whole milliseconds, rounded up.
