@@ -67,6 +67,7 @@ type Config struct {
 // use.
 type Channel struct {
 	api     *sesv2.Client
+	creds   aws.CredentialsProvider // api's, checked before each call
 	cfg     Config
 	retryer aws.Retryer
 	log     *slog.Logger
@@ -101,7 +102,7 @@ func New(api *sesv2.Client, cfg Config) (*Channel, error) {
 			return nil, fmt.Errorf("email: Config.Headers: %w", err)
 		}
 	}
-	c := &Channel{api: api, cfg: cfg, log: cfg.Logger}
+	c := &Channel{api: api, creds: api.Options().Credentials, cfg: cfg, log: cfg.Logger}
 	c.retryer = retry.AddWithMaxAttempts(retry.NewStandard(func(o *retry.StandardOptions) {
 		o.RateLimiter = ratelimit.None
 	}), 1)
@@ -272,8 +273,8 @@ func (c *Channel) Validate(d *notify.Delivery) error {
 //   - MessageRejected: notify.Permanent, except "not verified" (the
 //     sandbox, or an unverified sender) which is notify.ConfigError;
 //   - SendingPaused, AccountSuspended, MailFromDomainNotVerified,
-//     NotFound, and authentication or authorization failures:
-//     notify.ConfigError;
+//     NotFound, authentication or authorization failures, and credentials
+//     the SDK cannot retrieve: notify.ConfigError;
 //   - BadRequest, LimitExceeded and other 4xx: notify.Permanent.
 //
 // Bounces and complaints arrive later through the configuration set's
@@ -282,6 +283,18 @@ func (c *Channel) Send(ctx context.Context, d *notify.Delivery) (notify.Result, 
 	p, field, err := c.prepare(d)
 	if err != nil {
 		return notify.Result{}, notify.Permanent(fmt.Errorf("email: delivery %s: %s: %w", d.ID, field, err))
+	}
+	if c.creds != nil {
+		// The SDK reports missing or unusable credentials as an untyped
+		// error; find out first, so that it is a configuration error (the
+		// delivery waits for the fix) rather than a failed attempt.
+		if _, err := c.creds.Retrieve(ctx); err != nil {
+			err = fmt.Errorf("email: delivery %s: retrieve AWS credentials: %w", d.ID, err)
+			if ctx.Err() != nil {
+				return notify.Result{}, notify.Retryable(err, 0)
+			}
+			return notify.Result{}, notify.ConfigError(err)
+		}
 	}
 	var wrote atomic.Bool
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{

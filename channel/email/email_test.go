@@ -470,3 +470,19 @@ func TestNew(t *testing.T) {
 	_, err = email.New(newSES("http://127.0.0.1:1"), email.Config{Headers: map[string]string{"To": "x"}})
 	assert.ErrorContains(t, err, "Config.Headers")
 }
+
+func TestSendNoCredentials(t *testing.T) {
+	f := newFakeSES(t)
+	api := sesv2.New(sesv2.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(f.srv.URL),
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{}, fmt.Errorf("no EC2 IMDS role found")
+		}),
+	})
+	ch, err := email.New(api, email.Config{From: "a@acme.example"})
+	require.NoError(t, err)
+	_, err = ch.Send(t.Context(), delivery("ann@example.com"))
+	require.Error(t, err)
+	assert.Equal(t, notify.OutcomeConfig, notify.Classify(err).Outcome, "%v", err)
+	assert.Zero(t, f.calls.Load(), "nothing was sent")
+}

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -511,4 +513,33 @@ func TestBadOptionsAtSendArePermanent(t *testing.T) {
 	assert.Equal(t, notify.OutcomePermanent, notify.Classify(err).Outcome)
 	assert.Empty(t, f.received())
 	assert.False(t, errors.Is(err, context.Canceled))
+}
+
+// TestSendReusesConnections: the per-send http.Client shares the channel's
+// transport, so sends reuse one keep-alive connection instead of dialing
+// each time, failed ones included (twilio-go neither drains nor closes an
+// error body it cannot decode, such as a large HTML page; the channel's
+// transport does).
+func TestSendReusesConnections(t *testing.T) {
+	f := &fakeTwilio{t: t, replies: map[string]reply{}, hung: make(chan struct{})}
+	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
+	var conns atomic.Int64
+	f.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	f.srv.Start()
+	t.Cleanup(func() { close(f.hung); f.srv.Close() })
+	f.on("+14155550166", twilioError(400, 21610, "Attempt to send to unsubscribed recipient"))
+	page := htmlError(503, nil)
+	page.body = "<html><body>" + strings.Repeat("<p>Service Unavailable</p>", 400) + "</body></html>" // 10 kB, chunked
+	f.on("+14155550167", page)
+	ch := newChannel(t, f, nil)
+	for i := range 21 {
+		to := [...]string{"+14155550100", "+14155550166", "+14155550167"}[i%3]
+		_, _ = ch.Send(t.Context(), delivery(to, "hi"))
+	}
+	require.Len(t, f.received(), 21)
+	assert.Equal(t, int64(1), conns.Load(), "21 sequential sends used one connection")
 }
