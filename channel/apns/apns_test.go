@@ -114,6 +114,21 @@ func TestSendTokenAuthWireFormat(t *testing.T) {
 	assert.JSONEq(t, want, string(r.Body))
 }
 
+func TestProviderTokenIsReused(t *testing.T) {
+	ch, srv := tokenSetup(t, nil)
+	for i := range 3 {
+		_, err := ch.Send(context.Background(), delivery(t, tok(i), nil))
+		require.NoError(t, err)
+	}
+	reqs := srv.Requests()
+	require.Len(t, reqs, 3)
+	first := reqs[0].Header.Get("authorization")
+	assert.True(t, strings.HasPrefix(first, "bearer "))
+	for _, r := range reqs[1:] {
+		assert.Equal(t, first, r.Header.Get("authorization"), "one JWT per key, not one per push (APNs answers TooManyProviderTokenUpdates)")
+	}
+}
+
 func TestSendHeadersByPushType(t *testing.T) {
 	ch, srv := tokenSetup(t, nil)
 	exp := time.Now().Add(time.Hour).Truncate(time.Second)

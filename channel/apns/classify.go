@@ -23,6 +23,8 @@ type Error struct {
 	Timestamp time.Time
 }
 
+// Error returns "apns: <status> <reason>" and, for answers an operator must
+// act on, what to check.
 func (e *Error) Error() string {
 	s := "apns: " + strconv.Itoa(e.StatusCode)
 	if e.Reason != "" {

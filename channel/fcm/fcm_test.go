@@ -327,7 +327,10 @@ func TestSDKRetriesA503Itself(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	ch, _ := setup(t, nil)
+	ch, srv := setup(t, nil)
+	t.Cleanup(func() {
+		assert.Zero(t, srv.Hits(), "validation runs offline, and refused messages are never sent")
+	})
 	big := strings.Repeat("x", fcm.MaxPayload)
 	cases := []struct {
 		name    string
