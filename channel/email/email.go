@@ -209,11 +209,13 @@ func (c *Channel) prepare(d *notify.Delivery) (p prepared, field string, err err
 		{Name: aws.String(TagDeliveryID), Value: aws.String(sanitizeTag(d.ID))},
 		{Name: aws.String(TagCategory), Value: aws.String(sanitizeTag(d.Category))},
 	}
+	seen := map[string]bool{TagNotificationID: true, TagDeliveryID: true, TagCategory: true}
 	for _, kv := range mergeHeaders(c.cfg.Tags, o.Tags) { // same merge: sorted, later wins
 		name := sanitizeTag(kv[0])
-		if name == TagNotificationID || name == TagDeliveryID || name == TagCategory {
+		if seen[name] { // SES rejects a tag name given twice
 			continue
 		}
+		seen[name] = true
 		tags = append(tags, types.MessageTag{Name: aws.String(name), Value: aws.String(sanitizeTag(kv[1]))})
 	}
 
