@@ -74,7 +74,8 @@ type backends struct {
 
 func newBackends(t testing.TB, pool *pgxpool.Pool, schema string, visibility time.Duration) backends {
 	t.Helper()
-	q, err := postgres.NewQueue(pool, postgres.QueueConfig{Schema: schema, Visibility: visibility, PollInterval: time.Second})
+	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	q, err := postgres.NewQueue(pool, postgres.QueueConfig{Schema: schema, Visibility: visibility, PollInterval: time.Second, Logger: logger})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = q.Close() })
 	s, err := postgres.NewStore(pool, postgres.StoreConfig{Schema: schema})
