@@ -1,0 +1,145 @@
+package postgres_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/postgres"
+)
+
+// Many processes start at once: every Migrate succeeds and the migrations
+// are applied once.
+func TestMigrateConcurrentAndIdempotent(t *testing.T) {
+	pool, _ := testDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	schema := randomSchema()
+	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE") })
+
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Go(func() { errs[i] = postgres.Migrate(ctx, pool, postgres.MigrateConfig{Schema: schema}) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		assert.NoError(t, err, "Migrate %d of %d concurrent calls", i, len(errs))
+	}
+	require.NoError(t, postgres.Migrate(ctx, pool, postgres.MigrateConfig{Schema: schema}), "Migrate again")
+
+	var applied, distinct int
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*), count(DISTINCT version) FROM "+
+		pgx.Identifier{schema, "schema_migrations"}.Sanitize()).Scan(&applied, &distinct))
+	assert.Equal(t, distinct, applied, "a migration was recorded twice")
+	assert.GreaterOrEqual(t, applied, 1)
+
+	// The tables work.
+	q, err := postgres.NewQueue(pool, postgres.QueueConfig{Schema: schema})
+	require.NoError(t, err)
+	defer q.Close()
+	_, err = q.Stats(ctx, "any")
+	assert.NoError(t, err)
+}
+
+func TestBadSchemaName(t *testing.T) {
+	// pgxpool.New does not connect: no server is needed.
+	pool, err := pgxpool.New(context.Background(), "postgres://nobody@127.0.0.1:1/none")
+	require.NoError(t, err)
+	defer pool.Close()
+	for _, s := range []string{"1abc", `a"b`, "a-b", "with space", "x'; DROP TABLE y; --", strings.Repeat("a", 64)} {
+		_, err := postgres.NewQueue(pool, postgres.QueueConfig{Schema: s})
+		assert.Error(t, err, "NewQueue with schema %q", s)
+		_, err = postgres.NewStore(pool, postgres.StoreConfig{Schema: s})
+		assert.Error(t, err, "NewStore with schema %q", s)
+		_, err = postgres.NewDeduper(pool, postgres.DeduperConfig{Schema: s})
+		assert.Error(t, err, "NewDeduper with schema %q", s)
+	}
+	for _, s := range []string{"", "notify", "Tenant_7", "_x"} {
+		q, err := postgres.NewQueue(pool, postgres.QueueConfig{Schema: s})
+		if assert.NoError(t, err, "NewQueue with schema %q", s) {
+			_ = q.Close()
+		}
+	}
+	_, err = postgres.NewQueue(nil, postgres.QueueConfig{})
+	assert.Error(t, err, "NewQueue without a pool")
+	_, err = postgres.NewStore(nil, postgres.StoreConfig{})
+	assert.Error(t, err, "NewStore without a pool")
+	_, err = postgres.NewDeduper(nil, postgres.DeduperConfig{})
+	assert.Error(t, err, "NewDeduper without a pool")
+}
+
+func TestQueueDeadListsBuriedJobs(t *testing.T) {
+	pool, schema := testDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	q, err := postgres.NewQueue(pool, postgres.QueueConfig{Schema: schema})
+	require.NoError(t, err)
+	defer q.Close()
+	del := &notify.Delivery{ID: "d1", NotificationID: "n1", Channel: "sms", Address: "+15550100", Message: notify.Message{Body: "hi"}}
+	require.NoError(t, q.Enqueue(ctx, notify.Job{ID: "d1", Queue: "dead-q", Delivery: del}))
+	ls, err := q.Receive(ctx, "dead-q", 1)
+	require.NoError(t, err)
+	require.Len(t, ls, 1)
+	require.NoError(t, q.Bury(ctx, ls[0], "retries exhausted: 503"))
+
+	dead, err := q.Dead(ctx, "dead-q", 0)
+	require.NoError(t, err)
+	require.Len(t, dead, 1)
+	assert.Equal(t, "d1", dead[0].Job.ID)
+	assert.Equal(t, "retries exhausted: 503", dead[0].Reason)
+	assert.Equal(t, 1, dead[0].Attempts)
+	assert.Equal(t, del.Message, dead[0].Job.Delivery.Message)
+	assert.WithinDuration(t, time.Now(), dead[0].DiedAt, time.Minute)
+
+	require.NoError(t, q.Replay(ctx, "dead-q", "d1"))
+	dead, err = q.Dead(ctx, "dead-q", 0)
+	require.NoError(t, err)
+	assert.Empty(t, dead, "a replayed job is no longer dead")
+}
+
+func TestPrune(t *testing.T) {
+	pool, schema := testDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := postgres.NewStore(pool, postgres.StoreConfig{Schema: schema, Retention: time.Hour})
+	require.NoError(t, err)
+	now := time.Now()
+	require.NoError(t, s.Record(ctx,
+		notify.Event{DeliveryID: "old", NotificationID: "n", Status: notify.StatusQueued, At: now.Add(-3 * time.Hour)},
+		notify.Event{DeliveryID: "old", NotificationID: "n", Status: notify.StatusSent, At: now.Add(-2 * time.Hour)},
+		notify.Event{DeliveryID: "new", NotificationID: "n", Status: notify.StatusQueued, At: now},
+	))
+	n, err := s.Prune(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), n, "events older than the retention")
+	_, err = s.Delivery(ctx, "old")
+	assert.ErrorIs(t, err, notify.ErrNotFound, "a delivery whose events all aged out")
+	_, err = s.Delivery(ctx, "new")
+	assert.NoError(t, err, "a recent delivery survives Prune")
+
+	d, err := postgres.NewDeduper(pool, postgres.DeduperConfig{Schema: schema})
+	require.NoError(t, err)
+	ok, _, err := d.Claim(ctx, "short", "n1", time.Millisecond)
+	require.NoError(t, err)
+	require.True(t, ok)
+	ok, _, err = d.Claim(ctx, "long", "n1", time.Hour)
+	require.NoError(t, err)
+	require.True(t, ok)
+	time.Sleep(10 * time.Millisecond)
+	n, err = d.Prune(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n, "expired claims pruned")
+	ok, holder, err := d.Claim(ctx, "long", "n2", time.Hour)
+	require.NoError(t, err)
+	assert.False(t, ok, "Prune removed a live claim")
+	assert.Equal(t, "n1", holder)
+}
