@@ -422,3 +422,27 @@ func TestBatchChannelGetsSendBatch(t *testing.T) {
 		assert.Greater(t, total, len(batcher.Batches()), "several deliveries per call")
 	})
 }
+
+func TestOptedOutEverywhereCoversEveryCategory(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		h.contact(t, ana)
+		h.ch["sms"].OnSend(func(*notify.Delivery) (notify.Result, error) {
+			return notify.Result{}, notify.OptedOutEverywhere(errors.New("21610 STOP"))
+		})
+		h.run(t)
+		n := welcome("stop")
+		n.Channels, n.Category = []string{"sms"}, "news"
+		r, err := h.d.Send(t.Context(), n)
+		require.NoError(t, err)
+		assert.Equal(t, notify.StatusOptedOut, h.settle(t, r.NotificationID)[0].Status)
+
+		n = welcome("other")
+		n.Channels, n.Category = []string{"sms", "email"}, "billing"
+		r, err = h.d.Send(t.Context(), n)
+		require.NoError(t, err)
+		assert.Equal(t, []notify.Skip{{Channel: "sms", Reason: notify.ReasonOptedOut}}, r.Skipped)
+		require.Len(t, r.Deliveries, 1)
+		assert.Equal(t, "email", r.Deliveries[0].Channel)
+	})
+}

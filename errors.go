@@ -82,6 +82,9 @@ type OutcomeError struct {
 	// MaybeSent marks a failure after which the provider may have accepted
 	// the message (a transport error, a timeout).
 	MaybeSent bool
+	// AllCategories widens an opt-out (OutcomeOptedOut) to every category
+	// on the channel: the provider blocks the address for all our messages.
+	AllCategories bool
 }
 
 func (e *OutcomeError) Error() string {
@@ -127,6 +130,13 @@ func InvalidRecipientAt(err error, at time.Time) error {
 // STOP); the Dispatcher stores the opt-out for the delivery's category and channel.
 func OptedOut(err error) error {
 	return &OutcomeError{Outcome: OutcomeOptedOut, Err: err}
+}
+
+// OptedOutEverywhere marks err as the user having opted out of everything
+// on the channel (an SMS STOP blocks every message from the sender); the
+// Dispatcher stores the opt-out under AllCategories.
+func OptedOutEverywhere(err error) error {
+	return &OutcomeError{Outcome: OutcomeOptedOut, Err: err, AllCategories: true}
 }
 
 // ConfigError marks err as our configuration's fault (bad credentials, wrong

@@ -206,7 +206,7 @@ func (d *Dispatcher) prepare(ctx context.Context, ci *channelInfo, l Lease) (ste
 		return step{}, false
 	}
 	if del.UserID != "" && !del.Critical {
-		ok, err := d.cfg.Store.Allowed(ctx, del.UserID, del.Category, del.Channel)
+		ok, err := d.allowed(ctx, del.UserID, del.Category, del.Channel)
 		if err != nil {
 			d.log.WarnContext(ctx, "notify: read preferences; retrying later", slog.String("delivery", del.ID), slog.Any("error", err))
 			d.nack(ctx, l, time.Second)
@@ -292,7 +292,11 @@ func (d *Dispatcher) finish(sendCtx, ctx context.Context, ci *channelInfo, s ste
 	case OutcomeOptedOut:
 		ev.Status = StatusOptedOut
 		if del.UserID != "" {
-			if perr := d.cfg.Store.SetPreference(ctx, del.UserID, del.Category, del.Channel, false); perr != nil {
+			category := del.Category
+			if oe.AllCategories {
+				category = AllCategories
+			}
+			if perr := d.cfg.Store.SetPreference(ctx, del.UserID, category, del.Channel, false); perr != nil {
 				d.log.ErrorContext(ctx, "notify: store opt-out", slog.String("delivery", del.ID), slog.Any("error", perr))
 				ev.Reason += "; storing the opt-out failed: " + perr.Error()
 			}

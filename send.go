@@ -16,6 +16,21 @@ import (
 // DefaultCategory is the category of notifications that name none.
 const DefaultCategory = "default"
 
+// AllCategories is the category under which an opt-out applies to every
+// category on a channel: SetPreference(ctx, user, AllCategories, "sms",
+// false) stops every non-critical SMS to the user.
+const AllCategories = "*"
+
+// allowed reports whether the user accepts the category on the channel:
+// neither that category nor AllCategories is opted out.
+func (d *Dispatcher) allowed(ctx context.Context, userID, category, channel string) (bool, error) {
+	ok, err := d.cfg.Store.Allowed(ctx, userID, category, channel)
+	if err != nil || !ok {
+		return ok, err
+	}
+	return d.cfg.Store.Allowed(ctx, userID, AllCategories, channel)
+}
+
 // AcceptBackends are the backends Send writes to. Backend packages bind them
 // to a transaction and pass them to SendWith, so the log rows, the queue rows
 // and the dedup claim commit or roll back with the caller's own writes (see
@@ -265,7 +280,7 @@ func (d *Dispatcher) plan(ctx context.Context, n *Notification, now time.Time) (
 			continue
 		}
 		if n.UserID != "" && !n.Critical {
-			ok, err := d.cfg.Store.Allowed(ctx, n.UserID, category, ch)
+			ok, err := d.allowed(ctx, n.UserID, category, ch)
 			if err != nil {
 				return nil, fmt.Errorf("notify: look up preferences of user %s: %w", n.UserID, err)
 			}

@@ -195,7 +195,8 @@ func (c *Channel) Validate(d *notify.Delivery) error {
 //
 //   - accepted (201): Result.ProviderID is the message SID and Result.Units
 //     the number of segments Twilio reports (or Segments' count);
-//   - 21610 (the recipient sent STOP): notify.OptedOut;
+//   - 21610 (the recipient sent STOP): notify.OptedOutEverywhere (STOP
+//     blocks every message from the sender, whatever its category);
 //   - 21211, 21612, 21614, 21635 (not a reachable mobile number):
 //     notify.InvalidRecipient;
 //   - 20429, HTTP 429, 21611: notify.Retryable with the Retry-After header;
@@ -315,7 +316,7 @@ func classify(ctx context.Context, cl *call, err error) error {
 	if errors.As(err, &te) {
 		switch te.Code {
 		case codeOptedOut:
-			return notify.OptedOut(err)
+			return notify.OptedOutEverywhere(err)
 		case codeInvalidTo, codeNotReachable, codeNotMobile, codeLandline:
 			return notify.InvalidRecipient(err)
 		case codeTooManyRequests, codeQueueOverflow:

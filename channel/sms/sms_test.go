@@ -282,6 +282,7 @@ func TestSendOutcomes(t *testing.T) {
 			assert.Equal(t, tt.outcome, oe.Outcome, "outcome of %v", err)
 			assert.Equal(t, tt.retryAfter, oe.RetryAfter)
 			assert.Equal(t, tt.maybeSent, oe.MaybeSent)
+			assert.Equal(t, tt.code == 21610, oe.AllCategories, "a STOP opts out of every category")
 			if tt.code != 0 {
 				var te *client.TwilioRestError
 				require.ErrorAs(t, err, &te, "the SDK's error stays reachable")

@@ -85,7 +85,7 @@ func uniqueEmail(name string) string {
 }
 
 // TestOptOutSkipsNextSMSKeepsEmail: Twilio's 21610 stores an opt-out for
-// the user's SMS in that category; the next SMS in the category is skipped
+// the user's SMS in every category; the next SMS in the category is skipped
 // at accept time (nothing reaches Twilio) while its email still goes out.
 func TestOptOutSkipsNextSMSKeepsEmail(t *testing.T) {
 	sesURL := needSES(t)
@@ -105,9 +105,9 @@ func TestOptOutSkipsNextSMSKeepsEmail(t *testing.T) {
 	st := p.final(t, r1)
 	assert.Equal(t, notify.StatusOptedOut, st[notify.ChannelSMS].Status)
 	assert.Equal(t, notify.StatusSent, st[notify.ChannelEmail].Status)
-	allowed, err := p.store.Allowed(t.Context(), "carol", "news", notify.ChannelSMS)
+	allowed, err := p.store.Allowed(t.Context(), "carol", notify.AllCategories, notify.ChannelSMS)
 	require.NoError(t, err)
-	assert.False(t, allowed, "21610 stored an opt-out for carol/news/sms")
+	assert.False(t, allowed, "21610 (STOP) stored an opt-out for carol's SMS in every category")
 	allowed, err = p.store.Allowed(t.Context(), "carol", "news", notify.ChannelEmail)
 	require.NoError(t, err)
 	assert.True(t, allowed, "email stays allowed")
@@ -126,12 +126,18 @@ func TestOptOutSkipsNextSMSKeepsEmail(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 2, emails, "both emails reached SES")
 
-	// Another category still texts: the opt-out is per category.
+	// STOP covers every category: another category's SMS is skipped too,
+	// unless it is critical (Twilio then still answers 21610 for the number).
 	r3, err := p.d.Send(t.Context(), notify.Notification{UserID: "carol", Category: "security", Channels: []string{notify.ChannelSMS},
 		Content: &notify.Message{Body: "Your code is 1234"}})
 	require.NoError(t, err)
-	require.Len(t, r3.Deliveries, 1)
-	assert.Equal(t, notify.StatusOptedOut, p.final(t, r3)[notify.ChannelSMS].Status, "Twilio still answers 21610 for the number")
+	assert.Empty(t, r3.Deliveries)
+	assert.Equal(t, []notify.Skip{{Channel: notify.ChannelSMS, Reason: notify.ReasonOptedOut}}, r3.Skipped)
+	r4, err := p.d.Send(t.Context(), notify.Notification{UserID: "carol", Category: "security", Critical: true, Channels: []string{notify.ChannelSMS},
+		Content: &notify.Message{Body: "Your code is 1234"}})
+	require.NoError(t, err)
+	require.Len(t, r4.Deliveries, 1)
+	assert.Equal(t, notify.StatusOptedOut, p.final(t, r4)[notify.ChannelSMS].Status, "Twilio still answers 21610 for the number")
 }
 
 // throttlingProxy answers the first `throttle` SendEmail calls with SES's
