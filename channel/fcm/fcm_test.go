@@ -3,6 +3,7 @@ package fcm_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
+	"google.golang.org/api/option"
 )
 
 const (
@@ -183,6 +185,7 @@ func TestOutcomes(t *testing.T) {
 		reply     fcmtest.Reply
 		opts      any
 		timeout   time.Duration
+		slowHTTP  bool // send with an HTTP client whose own timeout fires
 		want      notify.Outcome
 		after     time.Duration
 		maybeSent bool
@@ -198,7 +201,8 @@ func TestOutcomes(t *testing.T) {
 		"INTERNAL":                                            {reply: fcmtest.Reply{ErrorStatus: "INTERNAL", ErrorCode: "INTERNAL"}, want: notify.OutcomeRetry},
 		"unknown: non-JSON 502":                               {reply: fcmtest.Reply{Status: 502, RawBody: "<html>bad gateway</html>"}, want: notify.OutcomeRetry},
 		"transport error after SDK retries":                   {reply: fcmtest.Reply{Drop: true}, want: notify.OutcomeRetry, maybeSent: true, hits: 5},
-		"deadline exceeded":                                   {reply: fcmtest.Reply{Drop: true}, timeout: 50 * time.Millisecond, want: notify.OutcomeRetry, maybeSent: true, hits: -1},
+		"context deadline exceeded":                           {reply: fcmtest.Reply{Drop: true}, timeout: 50 * time.Millisecond, want: notify.OutcomeRetry, maybeSent: true, hits: -1},
+		"DEADLINE_EXCEEDED: HTTP timeout":                     {reply: fcmtest.Reply{Delay: time.Second}, slowHTTP: true, want: notify.OutcomeRetry, maybeSent: true, hits: 5},
 		"INVALID_ARGUMENT":                                    {reply: fcmtest.Reply{ErrorStatus: "INVALID_ARGUMENT", ErrorCode: "INVALID_ARGUMENT", Message: "Invalid value at 'message.android.ttl'"}, want: notify.OutcomePermanent},
 		"SDK validation":                                      {opts: fcm.Options{AndroidColor: "red"}, want: notify.OutcomePermanent, hits: -1},
 		"UNREGISTERED":                                        {reply: fcmtest.Reply{ErrorStatus: "NOT_FOUND", ErrorCode: "UNREGISTERED", Message: "Requested entity was not found."}, want: notify.OutcomeInvalidRecipient},
@@ -212,38 +216,64 @@ func TestOutcomes(t *testing.T) {
 	var mu sync.Mutex
 	replies := map[string]fcmtest.Reply{}
 	hits := map[string]int{}
-	ch, _ := setup(t, func(r *fcmtest.Request) fcmtest.Reply {
+	ch, srv := setup(t, func(r *fcmtest.Request) fcmtest.Reply {
 		mu.Lock()
 		defer mu.Unlock()
 		hits[r.Message.Token]++
 		return replies[r.Message.Token]
 	}, func(c *fcm.Config) { c.MinQuotaDelay = quota })
+	// The same server, through an HTTP client with a 100ms timeout of its own.
+	timeoutCh, err := fcm.New(context.Background(), fcm.Config{ProjectID: project, Endpoint: srv.Endpoint(),
+		ClientOptions: []option.ClientOption{option.WithHTTPClient(&http.Client{Timeout: 100 * time.Millisecond,
+			Transport: &oauth2.Transport{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: accessToken}), Base: http.DefaultTransport}})}})
+	require.NoError(t, err)
 
+	// Send every row at once (the SDK's own retries take seconds; t.Parallel
+	// would be capped at GOMAXPROCS), then check each row on its own.
+	type sent struct {
+		d   *notify.Delivery
+		err error
+	}
+	got := make(map[string]sent, len(rows))
+	var wg sync.WaitGroup
 	i := 0
 	for name, tc := range rows {
 		i++
-		token := tok(i)
+		d := delivery(t, tok(i), tc.opts)
 		mu.Lock()
-		replies[token] = tc.reply
+		replies[d.Address] = tc.reply
 		mu.Unlock()
-		t.Run(name, func(t *testing.T) {
-			t.Parallel() // the SDK's own retries take seconds
+		wg.Go(func() {
 			ctx := context.Background()
 			if tc.timeout > 0 {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, tc.timeout)
 				defer cancel()
 			}
-			d := delivery(t, token, tc.opts)
-			_, err := ch.Send(ctx, d)
+			c := ch
+			if tc.slowHTTP {
+				c = timeoutCh
+			}
+			_, err := c.Send(ctx, d)
+			mu.Lock()
+			got[name] = sent{d, err}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+
+	for name, tc := range rows {
+		t.Run(name, func(t *testing.T) {
+			d, err := got[name].d, got[name].err
 			require.Error(t, err)
 			var oe *notify.OutcomeError
 			require.ErrorAs(t, err, &oe, "every error is classified")
 			assert.Equal(t, tc.want, oe.Outcome, "outcome of %v", err)
 			assert.Equal(t, tc.after, oe.RetryAfter)
 			assert.Equal(t, tc.maybeSent, oe.MaybeSent)
+			assert.NotContains(t, err.Error(), accessToken, "the access token stays out of errors")
 			mu.Lock()
-			n := hits[token]
+			n := hits[d.Address]
 			mu.Unlock()
 			switch tc.hits {
 			case 0:

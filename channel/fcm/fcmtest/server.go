@@ -23,6 +23,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"firebase.google.com/go/v4/messaging"
 )
@@ -53,6 +54,8 @@ type Reply struct {
 	RawBody string
 	// Drop aborts the request without an answer (a transport error).
 	Drop bool
+	// Delay holds the answer back this long (or until the client gives up).
+	Delay time.Duration
 }
 
 // Config configures a Server.
@@ -180,6 +183,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	var rep Reply
 	if h != nil {
 		rep = h(req)
+	}
+	if rep.Delay > 0 {
+		select {
+		case <-time.After(rep.Delay):
+		case <-r.Context().Done():
+			return
+		}
 	}
 	if rep.Drop {
 		panic(http.ErrAbortHandler) // the client sees a transport error
