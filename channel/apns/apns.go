@@ -27,6 +27,8 @@
 //     push can be traced in Apple's delivery log.
 //   - APNs has no batch API: Channel does not implement notify.BatchSender;
 //     concurrency comes from the Dispatcher's workers multiplexed on HTTP/2.
+//   - The channel does not log: it returns classified errors, and the
+//     Dispatcher logs and records them.
 package apns
 
 import (
@@ -36,7 +38,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -92,8 +93,6 @@ type Config struct {
 	// TooManyRequestsDelay is how long a delivery waits after APNs answered
 	// 429 TooManyRequests (too many pushes to that one device). Default 1m.
 	TooManyRequestsDelay time.Duration
-	// Logger receives the channel's logs. Default slog.Default().
-	Logger *slog.Logger
 }
 
 // Channel sends deliveries to APNs. It implements notify.Channel and
@@ -103,7 +102,6 @@ type Channel struct {
 	name   string
 	client *apns2.Client
 	cfg    Config
-	log    *slog.Logger
 	// tokenAuth is set with token authentication, where apns-topic is
 	// mandatory.
 	tokenAuth bool
@@ -122,9 +120,6 @@ func New(cfg Config) (*Channel, error) {
 	}
 	if cfg.TooManyRequestsDelay <= 0 {
 		cfg.TooManyRequestsDelay = time.Minute
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
 	}
 	hasKey := len(cfg.AuthKey) > 0 || cfg.AuthKeyFile != ""
 	hasCert := cfg.Certificate != nil || cfg.CertificateFile != ""
@@ -170,7 +165,7 @@ func New(cfg Config) (*Channel, error) {
 		}
 		tr.TLSClientConfig.RootCAs = cfg.RootCAs
 	}
-	return &Channel{name: cfg.Name, client: client, cfg: cfg, log: cfg.Logger, tokenAuth: hasKey}, nil
+	return &Channel{name: cfg.Name, client: client, cfg: cfg, tokenAuth: hasKey}, nil
 }
 
 func loadKey(cfg Config) (*ecdsa.PrivateKey, error) {

@@ -49,3 +49,15 @@ func BenchmarkSend100Concurrent(b *testing.B) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "pushes/s")
 	b.ReportMetric(float64(srv.Connections()), "conns")
 }
+
+// BenchmarkValidate measures the accept-side check Send runs per delivery.
+func BenchmarkValidate(b *testing.B) {
+	ch, _ := tokenSetup(b, nil)
+	d := delivery(b, tok(1), map[string]any{"thread_id": "t", "collapse_id": "c", "sound": "default"})
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := ch.Validate(d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -36,3 +36,16 @@ func BenchmarkSendBatch(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "pushes/s")
 }
+
+// BenchmarkValidate measures the accept-side check Send runs per delivery,
+// the SDK's offline validation included.
+func BenchmarkValidate(b *testing.B) {
+	ch, _ := setup(b, nil)
+	d := delivery(b, tok(1), map[string]any{"android_collapse_key": "c", "android_priority": "high"})
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := ch.Validate(d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

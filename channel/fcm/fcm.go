@@ -76,7 +76,8 @@ type Config struct {
 	// MinQuotaDelay is the least a delivery waits after QUOTA_EXCEEDED,
 	// whatever Retry-After says. Default 60s, as FCM asks.
 	MinQuotaDelay time.Duration
-	// Logger receives the channel's logs. Default slog.Default().
+	// Logger receives the channel's warnings (a batch SendEach refused as
+	// a whole). Default slog.Default().
 	Logger *slog.Logger
 }
 
@@ -228,6 +229,8 @@ func (c *Channel) SendBatch(ctx context.Context, ds []*notify.Delivery) ([]notif
 		if err != nil || br == nil || len(br.Responses) != len(msgs) {
 			// SendEach refuses a batch as a whole only for the SDK's own
 			// validation; send one by one so each gets its own answer.
+			c.log.WarnContext(ctx, "fcm: SendEach refused the batch; sending one by one",
+				slog.Int("messages", len(msgs)), slog.Any("error", err))
 			for _, i := range idx {
 				results[i], errs[i] = c.sendBuilt(ctx, ds[i], built[i])
 			}
@@ -245,6 +248,10 @@ func (c *Channel) SendBatch(ctx context.Context, ds []*notify.Delivery) ([]notif
 	}
 	for i, d := range ds {
 		m, err := c.build(d, now)
+		if err == nil {
+			// One message the SDK refuses would make SendEach refuse all.
+			err = c.sdkValidate(m)
+		}
 		if err != nil {
 			errs[i] = notify.Permanent(fmt.Errorf("fcm: build message for delivery %s: %w", d.ID, err))
 			continue
