@@ -19,7 +19,8 @@ type Error struct {
 	// APNsID is the apns-id APNs answered with.
 	APNsID string
 	// Timestamp is, for a 410, when APNs last confirmed the token was no
-	// longer valid.
+	// longer valid, in whole seconds (apns2 drops the milliseconds): a token
+	// re-registered within that same second survives, erring on keeping it.
 	Timestamp time.Time
 }
 
