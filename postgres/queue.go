@@ -116,29 +116,34 @@ func NewQueue(pool *pgxpool.Pool, cfg QueueConfig) (*Queue, error) {
 				ON CONFLICT (queue, id) DO NOTHING
 				RETURNING queue)
 			SELECT pg_notify($5, q) FROM (SELECT DISTINCT queue AS q FROM ins) s`),
-			receive: sqlFor(s, `WITH picked AS (
-				SELECT queue, id FROM {{schema}}.queue_jobs
+			// ANY(ARRAY(subquery)) runs the SKIP LOCKED pick once and
+			// updates by primary key, whatever the planner thinks of the
+			// table's statistics.
+			receive: sqlFor(s, `UPDATE {{schema}}.queue_jobs
+			SET run_at = now() + $3::interval, lease = nextval('{{schema}}.queue_lease_seq'), attempts = attempts + 1
+			WHERE queue = $1 AND id = ANY(ARRAY(
+				SELECT id FROM {{schema}}.queue_jobs
 				WHERE queue = $1 AND state = 0 AND run_at <= now()
 				ORDER BY run_at
 				LIMIT $2
-				FOR UPDATE SKIP LOCKED)
-			UPDATE {{schema}}.queue_jobs j
-			SET run_at = now() + $3::interval, lease = nextval('{{schema}}.queue_lease_seq'), attempts = j.attempts + 1
-			FROM picked
-			WHERE j.queue = picked.queue AND j.id = picked.id
-			RETURNING j.id, j.attempts, j.lease, j.not_before, j.delivery`),
+				FOR UPDATE SKIP LOCKED))
+			RETURNING id, attempts, lease, not_before, delivery`),
 			next: sqlFor(s, `SELECT min(run_at) - now() FROM {{schema}}.queue_jobs WHERE queue = $1 AND state = 0`),
-			ack: sqlFor(s, `DELETE FROM {{schema}}.queue_jobs j
-			USING unnest($1::text[], $2::text[], $3::int8[]) AS a(queue, id, lease)
-			WHERE j.queue = a.queue AND j.id = a.id AND j.lease = a.lease AND j.state = 0
-			RETURNING j.lease`),
+			// Lease tokens are unique across queues and jobs, so lease =
+			// ANY(tokens) matches each job only with its own token. Only
+			// live jobs have a lease (Bury clears it), and leaving "state =
+			// 0" out keeps the planner on the primary key rather than the
+			// partial fetch index.
+			ack: sqlFor(s, `DELETE FROM {{schema}}.queue_jobs
+			WHERE queue = $1 AND id = ANY($2::text[]) AND lease = ANY($3::int8[])
+			RETURNING lease`),
 			nack: sqlFor(s, `WITH u AS (
 				UPDATE {{schema}}.queue_jobs SET run_at = now() + $4::interval, lease = NULL
-				WHERE queue = $1 AND id = $2 AND lease = $3 AND state = 0
+				WHERE queue = $1 AND id = $2 AND lease = $3
 				RETURNING queue)
 			SELECT count(*), (SELECT count(*) FROM (SELECT pg_notify($5, queue) FROM u) n) FROM u`),
 			bury: sqlFor(s, `UPDATE {{schema}}.queue_jobs SET state = 1, lease = NULL, run_at = now(), dead_reason = $4
-				WHERE queue = $1 AND id = $2 AND lease = $3 AND state = 0`),
+				WHERE queue = $1 AND id = $2 AND lease = $3`),
 			replay: sqlFor(s, `WITH u AS (
 				UPDATE {{schema}}.queue_jobs SET state = 0, attempts = 0, run_at = now(), lease = NULL, dead_reason = NULL
 				WHERE queue = $1 AND id = $2 AND state = 1
@@ -331,38 +336,55 @@ func (q *Queue) Ack(ctx context.Context, leases ...notify.Lease) error {
 	return nil
 }
 
-// ackTokens deletes the held ones of leases and returns their tokens.
+// ackTokens deletes the held ones of leases, one statement per queue, and
+// returns their tokens.
 func (q *Queue) ackTokens(ctx context.Context, leases []notify.Lease) (map[int64]bool, error) {
-	queues := make([]string, 0, len(leases))
-	ids := make([]string, 0, len(leases))
-	tokens := make([]int64, 0, len(leases))
+	type group struct {
+		ids    []string
+		tokens []int64
+	}
+	var order []string
+	groups := map[string]*group{}
 	for _, l := range leases {
 		t, ok := parseReceipt(l)
 		if !ok {
 			continue
 		}
-		queues, ids, tokens = append(queues, l.Job.Queue), append(ids, l.Job.ID), append(tokens, t)
+		g := groups[l.Job.Queue]
+		if g == nil {
+			g = &group{}
+			groups[l.Job.Queue] = g
+			order = append(order, l.Job.Queue)
+		}
+		g.ids, g.tokens = append(g.ids, l.Job.ID), append(g.tokens, t)
 	}
-	deleted := make(map[int64]bool, len(tokens))
-	if len(tokens) == 0 {
-		return deleted, nil
+	deleted := make(map[int64]bool, len(leases))
+	for _, queue := range order {
+		g := groups[queue]
+		if err := q.ackQueue(ctx, queue, g.ids, g.tokens, deleted); err != nil {
+			return nil, err
+		}
 	}
-	rows, err := q.db.Query(ctx, q.core.sql.ack, queues, ids, tokens)
+	return deleted, nil
+}
+
+func (q *Queue) ackQueue(ctx context.Context, queue string, ids []string, tokens []int64, deleted map[int64]bool) error {
+	rows, err := q.db.Query(ctx, q.core.sql.ack, queue, ids, tokens)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: ack %d jobs: %w", len(tokens), err)
+		return fmt.Errorf("postgres: ack %d jobs of %s: %w", len(ids), queue, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var t int64
 		if err := rows.Scan(&t); err != nil {
-			return nil, fmt.Errorf("postgres: ack %d jobs: %w", len(tokens), err)
+			return fmt.Errorf("postgres: ack %d jobs of %s: %w", len(ids), queue, err)
 		}
 		deleted[t] = true
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: ack %d jobs: %w", len(tokens), err)
+		return fmt.Errorf("postgres: ack %d jobs of %s: %w", len(ids), queue, err)
 	}
-	return deleted, nil
+	return nil
 }
 
 // Nack returns a leased job to its queue, hidden for delay (none when
