@@ -187,3 +187,43 @@ type Renderer interface {
 	// such template exists.
 	Render(ctx context.Context, d *Delivery) (Message, error)
 }
+
+// LimitRequest is one event of a BatchLimiter's AllowBatch.
+type LimitRequest struct {
+	Key   string
+	Limit Limit
+}
+
+// BatchLimiter is implemented by limiters that answer many events in one
+// round trip (ratelimit/redis pipelines them). decisions[i] and errs[i]
+// answer reqs[i], decided exactly as Allow for each in turn would; errs is
+// nil when every request succeeded. The Dispatcher checks the first
+// attempts of a fetched batch of deliveries with one AllowBatch.
+type BatchLimiter interface {
+	Limiter
+	AllowBatch(ctx context.Context, reqs []LimitRequest) (decisions []Decision, errs []error)
+}
+
+// ClaimRequest is one claim of a BatchDeduper's ClaimBatch.
+type ClaimRequest struct {
+	Key   string
+	Owner string
+	TTL   time.Duration
+}
+
+// ClaimResult answers one ClaimRequest: whether it won and, when it did
+// not, the owner that holds the key.
+type ClaimResult struct {
+	Claimed bool
+	Holder  string
+}
+
+// BatchDeduper is implemented by dedupers that make many claims in one
+// round trip (dedup/redis pipelines them). results[i] and errs[i] answer
+// claims[i], decided exactly as Claim for each in turn would; errs is nil
+// when every claim got an answer. SendBatch claims its event IDs with one
+// ClaimBatch.
+type BatchDeduper interface {
+	Deduper
+	ClaimBatch(ctx context.Context, claims []ClaimRequest) (results []ClaimResult, errs []error)
+}

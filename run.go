@@ -86,18 +86,23 @@ fetch:
 			continue
 		}
 		errDelay = 100 * time.Millisecond
+		pre := d.precheckLimits(base, leases)
 		if ci.batcher != nil && len(leases) > 1 {
 			inflight.Go(func() {
-				d.handleBatch(sendCtx, base, ci, leases)
+				d.handleBatch(sendCtx, base, ci, leases, pre)
 				for range leases {
 					<-sem
 				}
 			})
 			continue
 		}
-		for _, l := range leases {
+		for i, l := range leases {
+			var dec *Decision
+			if pre != nil {
+				dec = pre[i]
+			}
 			inflight.Go(func() {
-				d.handle(sendCtx, base, ci, l)
+				d.handle(sendCtx, base, ci, l, dec)
 				<-sem
 			})
 		}
@@ -125,9 +130,49 @@ type step struct {
 	attempt int
 }
 
-// handle takes one lease through the pipeline.
-func (d *Dispatcher) handle(sendCtx, base context.Context, ci *channelInfo, l Lease) {
-	s, ok := d.prepare(base, ci, l)
+// precheckLimits asks a BatchLimiter, in one call, about the fetched
+// leases that are first receipts in a rate-limited category. It returns
+// decisions aligned with leases (nil where none was made), or nil. A
+// delivery found skippable afterwards (opted out since accept) has then
+// used up an event of its user's limit; the price of one round trip per
+// batch instead of one per delivery.
+func (d *Dispatcher) precheckLimits(ctx context.Context, leases []Lease) []*Decision {
+	bl, ok := d.cfg.Limiter.(BatchLimiter)
+	if !ok || len(leases) < 2 {
+		return nil
+	}
+	now := time.Now()
+	var reqs []LimitRequest
+	var idx []int
+	for i, l := range leases {
+		del := l.Job.Delivery
+		if del == nil || del.UserID == "" || l.Attempt != 1 || del.Expired(now) {
+			continue
+		}
+		if pol := d.policy(del.Category); !pol.Limit.IsZero() {
+			reqs = append(reqs, LimitRequest{Key: limitKey(del), Limit: pol.Limit})
+			idx = append(idx, i)
+		}
+	}
+	if len(reqs) < 2 {
+		return nil
+	}
+	decs, errs := bl.AllowBatch(ctx, reqs)
+	out := make([]*Decision, len(leases))
+	for j, i := range idx {
+		if j < len(decs) && (j >= len(errs) || errs[j] == nil) {
+			out[i] = &decs[j]
+		}
+	}
+	return out
+}
+
+func limitKey(del *Delivery) string { return del.UserID + "\x00" + del.Category }
+
+// handle takes one lease through the pipeline. pre, when not nil, is the
+// rate limiter's decision made for a whole fetch by precheckLimits.
+func (d *Dispatcher) handle(sendCtx, base context.Context, ci *channelInfo, l Lease, pre *Decision) {
+	s, ok := d.prepare(base, ci, l, pre)
 	if !ok {
 		return
 	}
@@ -139,10 +184,14 @@ func (d *Dispatcher) handle(sendCtx, base context.Context, ci *channelInfo, l Le
 
 // handleBatch prepares every lease, sends the ready ones with one SendBatch
 // and finishes each on its own.
-func (d *Dispatcher) handleBatch(sendCtx, base context.Context, ci *channelInfo, leases []Lease) {
+func (d *Dispatcher) handleBatch(sendCtx, base context.Context, ci *channelInfo, leases []Lease, pre []*Decision) {
 	steps := make([]step, 0, len(leases))
-	for _, l := range leases {
-		if s, ok := d.prepare(base, ci, l); ok {
+	for i, l := range leases {
+		var dec *Decision
+		if pre != nil {
+			dec = pre[i]
+		}
+		if s, ok := d.prepare(base, ci, l, dec); ok {
 			steps = append(steps, s)
 		}
 	}
@@ -181,7 +230,7 @@ func (d *Dispatcher) handleBatch(sendCtx, base context.Context, ci *channelInfo,
 // prepare runs the checks before a send: log state, expiry, opt-out, rate
 // limit, rendering. It settles the lease itself and reports false when
 // nothing is to be sent.
-func (d *Dispatcher) prepare(ctx context.Context, ci *channelInfo, l Lease) (step, bool) {
+func (d *Dispatcher) prepare(ctx context.Context, ci *channelInfo, l Lease, pre *Decision) (step, bool) {
 	del := l.Job.Delivery
 	if del == nil {
 		d.log.ErrorContext(ctx, "notify: job without a delivery; burying it", slog.String("job", l.Job.ID), slog.String("queue", l.Job.Queue))
@@ -219,7 +268,13 @@ func (d *Dispatcher) prepare(ctx context.Context, ci *channelInfo, l Lease) (ste
 	}
 	if st.Attempts == 0 && d.cfg.Limiter != nil && del.UserID != "" {
 		if pol := d.policy(del.Category); !pol.Limit.IsZero() {
-			dec, err := d.cfg.Limiter.Allow(ctx, del.UserID+"\x00"+del.Category, pol.Limit)
+			var dec Decision
+			var err error
+			if pre != nil {
+				dec = *pre
+			} else {
+				dec, err = d.cfg.Limiter.Allow(ctx, limitKey(del), pol.Limit)
+			}
 			if err != nil {
 				d.log.WarnContext(ctx, "notify: rate limiter failed; deferring", slog.String("delivery", del.ID), slog.Any("error", err))
 				d.nack(ctx, l, time.Second)

@@ -379,20 +379,11 @@ func (d *Dispatcher) commit(ctx context.Context, b AcceptBackends, plans []*plan
 		}
 		errs[i] = err
 	}
+	d.claim(ctx, b, plans, fail)
 	nEvents, nJobs := 0, 0
 	for i, p := range plans {
-		if p.eventID != "" && b.Deduper != nil {
-			claimed, holder, err := b.Deduper.Claim(ctx, p.eventID, p.receipt.NotificationID, d.cfg.DedupTTL)
-			if err != nil {
-				fail(i, fmt.Errorf("notify: claim event %s: %w (nothing was queued; retry the Send)", p.eventID, err))
-				continue
-			}
-			if !claimed {
-				p.dup = true
-				p.receipt = d.duplicateReceipt(ctx, b.Log, holder, p.eventID)
-				continue
-			}
-			p.claimed = true
+		if p.dup || (errs != nil && errs[i] != nil) {
+			continue
 		}
 		nEvents += len(p.events)
 		nJobs += len(p.jobs)
@@ -441,6 +432,75 @@ func (d *Dispatcher) commit(ctx context.Context, b AcceptBackends, plans []*plan
 		return errs[0]
 	}
 	return &BatchError{Errs: errs}
+}
+
+// claim claims the plans' event IDs: with one ClaimBatch when the Deduper
+// offers it and there are several, else one Claim each. A plan whose event
+// is held by another notification becomes a duplicate with that one's receipt.
+func (d *Dispatcher) claim(ctx context.Context, b AcceptBackends, plans []*plan, fail func(int, error)) {
+	dd := b.Deduper
+	if dd == nil {
+		return
+	}
+	if len(plans) == 1 { // Send: no slices on the hot path
+		if p := plans[0]; p.eventID != "" {
+			var r ClaimResult
+			var err error
+			r.Claimed, r.Holder, err = dd.Claim(ctx, p.eventID, p.receipt.NotificationID, d.cfg.DedupTTL)
+			d.claimed(ctx, b, p, r, err, func(err error) { fail(0, err) })
+		}
+		return
+	}
+	var idx []int
+	for i, p := range plans {
+		if p.eventID != "" {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return
+	}
+	results := make([]ClaimResult, len(idx))
+	errs := make([]error, len(idx))
+	if bd, ok := dd.(BatchDeduper); ok && len(idx) > 1 {
+		reqs := make([]ClaimRequest, len(idx))
+		for j, i := range idx {
+			reqs[j] = ClaimRequest{Key: plans[i].eventID, Owner: plans[i].receipt.NotificationID, TTL: d.cfg.DedupTTL}
+		}
+		var berrs []error
+		results, berrs = bd.ClaimBatch(ctx, reqs)
+		if berrs != nil {
+			errs = berrs
+		}
+	} else {
+		for j, i := range idx {
+			results[j].Claimed, results[j].Holder, errs[j] = dd.Claim(ctx, plans[i].eventID, plans[i].receipt.NotificationID, d.cfg.DedupTTL)
+		}
+	}
+	for j, i := range idx {
+		var r ClaimResult
+		err := errors.New("the deduper gave no answer")
+		if j < len(results) {
+			r, err = results[j], nil
+		}
+		if j < len(errs) && errs[j] != nil {
+			err = errs[j]
+		}
+		d.claimed(ctx, b, plans[i], r, err, func(err error) { fail(i, err) })
+	}
+}
+
+// claimed applies a claim's answer to its plan.
+func (d *Dispatcher) claimed(ctx context.Context, b AcceptBackends, p *plan, r ClaimResult, err error, fail func(error)) {
+	switch {
+	case err != nil:
+		fail(fmt.Errorf("notify: claim event %s: %w (nothing was queued; retry the Send)", p.eventID, err))
+	case !r.Claimed:
+		p.dup = true
+		p.receipt = d.duplicateReceipt(ctx, b.Log, r.Holder, p.eventID)
+	default:
+		p.claimed = true
+	}
 }
 
 // recordEnqueueFailure marks deliveries that were logged as queued but never

@@ -4,24 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/gonotify/notify"
 )
 
 // Claim is one claim of a ClaimBatch: Claim's key, owner and ttl.
-type Claim struct {
-	Key   string
-	Owner string
-	TTL   time.Duration
-}
+type Claim = notify.ClaimRequest
 
 // ClaimResult answers one Claim of a ClaimBatch: whether it won and, when it
 // did not, the owner that holds the key (Holder is empty when it won).
-type ClaimResult struct {
-	Claimed bool
-	Holder  string
-}
+type ClaimResult = notify.ClaimResult
 
 // ClaimBatch makes many claims in one round trip: one pipeline of
 // SET ... NX PX ... GET commands, applied by Redis in order, so it decides

@@ -44,7 +44,7 @@ type Deduper struct {
 	legacy atomic.Bool
 }
 
-var _ notify.Deduper = (*Deduper)(nil)
+var _ notify.BatchDeduper = (*Deduper)(nil)
 
 // New returns a Deduper that keeps its claims in rdb (a *redis.Client,
 // *redis.ClusterClient, or any redis.UniversalClient). It sends nothing to

@@ -9,10 +9,7 @@ import (
 )
 
 // Request is one event of an AllowBatch: Allow's key and limit.
-type Request struct {
-	Key   string
-	Limit notify.Limit
-}
+type Request = notify.LimitRequest
 
 // AllowBatch answers many Allows in one round trip: one pipeline of script
 // calls, run by Redis in order, so it decides exactly as calling Allow for

@@ -74,7 +74,7 @@ type Limiter struct {
 	lastWarn  atomic.Int64 // unix nanoseconds of the last warning
 }
 
-var _ notify.Limiter = (*Limiter)(nil)
+var _ notify.BatchLimiter = (*Limiter)(nil)
 
 // New returns a Limiter that keeps its state in rdb (a *redis.Client,
 // *redis.ClusterClient, or any redis.UniversalClient). It sends nothing to
