@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // dbtx is what the backends run their SQL on: a *pgxpool.Pool, or a pgx.Tx
@@ -20,4 +21,25 @@ type dbtx interface {
 // sqlFor replaces {{schema}} in query with the quoted schema name.
 func sqlFor(schema, query string) string {
 	return strings.ReplaceAll(query, "{{schema}}", pgx.Identifier{schema}.Sanitize())
+}
+
+// freshPlans returns the query arguments that make pgx plan a statement on
+// every execution, when pool caches prepared statements (its default). The
+// log grows from nothing in a new deployment: a plan cached while a table
+// was small (a sequential scan) would stay in use after it has grown.
+// Planning a batched statement each time costs a fraction of a millisecond.
+func freshPlans(pool *pgxpool.Pool) []any {
+	cc := pool.Config().ConnConfig
+	if cc.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement && cc.DescriptionCacheCapacity > 0 {
+		return []any{pgx.QueryExecModeCacheDescribe}
+	}
+	return nil
+}
+
+// args prepends mode (from freshPlans) to args.
+func args(mode []any, a ...any) []any {
+	if len(mode) == 0 {
+		return a
+	}
+	return append(mode[:len(mode):len(mode)], a...)
 }

@@ -21,11 +21,12 @@ type DeduperConfig struct {
 // wins; an expired claim is taken over by the next Claim. It is safe for
 // concurrent use, and many processes may share one schema.
 type Deduper struct {
-	db  dbtx
-	sql dedupSQL
+	db     dbtx
+	sql    dedupSQL
+	claims *batcher[*claimReq] // nil when bound to a transaction
 }
 
-type dedupSQL struct{ claim, holder, release, prune string }
+type dedupSQL struct{ claim, claimMany, holder, holders, release, prune string }
 
 // NewDeduper returns a Deduper on pool's database, in cfg.Schema, which
 // Migrate must have prepared. The Deduper does not own pool.
@@ -37,16 +38,25 @@ func NewDeduper(pool *pgxpool.Pool, cfg DeduperConfig) (*Deduper, error) {
 	if err := checkSchema(s); err != nil {
 		return nil, err
 	}
-	return &Deduper{db: pool, sql: dedupSQL{
+	d := &Deduper{db: pool, sql: dedupSQL{
 		claim: sqlFor(s, `INSERT INTO {{schema}}.dedup_claims AS c (key, owner, expires_at)
 			VALUES ($1, $2, now() + $3::interval)
 			ON CONFLICT (key) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
 			WHERE c.expires_at <= now()
 			RETURNING owner`),
+		claimMany: sqlFor(s, `INSERT INTO {{schema}}.dedup_claims AS c (key, owner, expires_at)
+			SELECT u.key, u.owner, now() + u.ttl * interval '1 microsecond'
+			FROM unnest($1::text[], $2::text[], $3::int8[]) AS u(key, owner, ttl)
+			ON CONFLICT (key) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+			WHERE c.expires_at <= now()
+			RETURNING key`),
 		holder:  sqlFor(s, `SELECT owner FROM {{schema}}.dedup_claims WHERE key = $1 AND expires_at > now()`),
+		holders: sqlFor(s, `SELECT key, owner FROM {{schema}}.dedup_claims WHERE key = ANY($1) AND expires_at > now()`),
 		release: sqlFor(s, `DELETE FROM {{schema}}.dedup_claims WHERE key = $1 AND owner = $2`),
 		prune:   sqlFor(s, `DELETE FROM {{schema}}.dedup_claims WHERE expires_at <= now()`),
-	}}, nil
+	}}
+	d.claims = &batcher[*claimReq]{run: d.runClaims}
+	return d, nil
 }
 
 // withTx returns a copy of d whose claims go through tx.
@@ -54,8 +64,18 @@ func (d *Deduper) withTx(tx pgx.Tx) *Deduper { return &Deduper{db: tx, sql: d.sq
 
 // Claim claims key for owner for ttl. It reports whether this call won and,
 // when it did not, the owner holding the key. A claim that expired counts
-// as absent.
+// as absent. Concurrent Claims on one Deduper share one statement.
 func (d *Deduper) Claim(ctx context.Context, key, owner string, ttl time.Duration) (bool, string, error) {
+	if d.claims != nil {
+		r := &claimReq{key: key, owner: owner, ttl: ttl}
+		if err := d.claims.do(ctx, r); err != nil {
+			return false, "", fmt.Errorf("postgres: claim %s: %w", key, err)
+		}
+		if r.err != nil {
+			return false, "", fmt.Errorf("postgres: claim %s: %w", key, r.err)
+		}
+		return r.claimed, r.holder, nil
+	}
 	for range 3 {
 		var got string
 		err := d.db.QueryRow(ctx, d.sql.claim, key, owner, ttl).Scan(&got)
@@ -94,4 +114,100 @@ func (d *Deduper) Prune(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("postgres: prune dedup claims: %w", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// claimReq is one Claim call and its answer.
+type claimReq struct {
+	key, owner string
+	ttl        time.Duration
+	claimed    bool
+	holder     string
+	err        error
+}
+
+// runClaims claims every request's key in one statement. Of requests for
+// one key, the first competes and the others lose to whoever holds the key
+// afterwards. Keys held by someone else get their holder from one more
+// statement.
+func (d *Deduper) runClaims(ctx context.Context, reqs []*claimReq) error {
+	first := make(map[string]*claimReq, len(reqs))
+	var open []*claimReq
+	for _, r := range reqs {
+		if _, ok := first[r.key]; !ok {
+			first[r.key] = r
+			open = append(open, r)
+		}
+	}
+	for attempt := 0; len(open) > 0; attempt++ {
+		if attempt == 3 {
+			for _, r := range open {
+				r.err = errors.New("the claim changed hands three times while being read; retry")
+			}
+			break
+		}
+		keys := make([]string, len(open))
+		owners := make([]string, len(open))
+		ttls := make([]int64, len(open))
+		for i, r := range open {
+			keys[i], owners[i], ttls[i] = r.key, r.owner, r.ttl.Microseconds()
+		}
+		won, err := collectStrings(d.db.Query(ctx, d.sql.claimMany, keys, owners, ttls))
+		if err != nil {
+			return err
+		}
+		for _, k := range won {
+			first[k].claimed = true
+		}
+		var lost []string
+		for _, r := range open {
+			if !r.claimed {
+				lost = append(lost, r.key)
+			}
+		}
+		if len(lost) == 0 {
+			break
+		}
+		rows, err := d.db.Query(ctx, d.sql.holders, lost)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var k, owner string
+			if err := rows.Scan(&k, &owner); err != nil {
+				rows.Close()
+				return err
+			}
+			first[k].holder = owner
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// Released or expired between the two statements: claim again.
+		next := open[:0]
+		for _, r := range open {
+			if !r.claimed && r.holder == "" {
+				next = append(next, r)
+			}
+		}
+		open = next
+	}
+	for _, r := range reqs {
+		if f := first[r.key]; f != r {
+			r.err = f.err
+			if f.claimed {
+				r.holder = f.owner
+			} else {
+				r.holder = f.holder
+			}
+		}
+	}
+	return nil
+}
+
+func collectStrings(rows pgx.Rows, err error) ([]string, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }

@@ -70,6 +70,7 @@ type Queue struct {
 // queueCore is what a Queue and its transaction-bound copies share.
 type queueCore struct {
 	pool    *pgxpool.Pool
+	fresh   []any // see freshPlans
 	cfg     QueueConfig
 	log     *slog.Logger
 	channel string // the NOTIFY channel of this schema
@@ -83,7 +84,8 @@ type queueCore struct {
 	stop      context.CancelFunc
 	listenWG  sync.WaitGroup
 
-	acks ackBatcher
+	acks     batcher[*ackReq]
+	enqueues batcher[*enqueueReq]
 }
 
 type queueSQL struct {
@@ -103,6 +105,7 @@ func NewQueue(pool *pgxpool.Pool, cfg QueueConfig) (*Queue, error) {
 	s := cfg.Schema
 	c := &queueCore{
 		pool:    pool,
+		fresh:   freshPlans(pool),
 		cfg:     cfg,
 		log:     cfg.Logger,
 		channel: s + ".queue",
@@ -160,7 +163,8 @@ func NewQueue(pool *pgxpool.Pool, cfg QueueConfig) (*Queue, error) {
 				FROM {{schema}}.queue_jobs WHERE queue = $1 AND state = 1 ORDER BY run_at, id LIMIT $2`),
 		},
 	}
-	c.acks.core = c
+	c.acks.run = c.runAcks
+	c.enqueues.run = c.runEnqueues
 	return &Queue{core: c, db: pool}, nil
 }
 
@@ -176,8 +180,9 @@ func (q *Queue) checkOpen() error {
 	return nil
 }
 
-// Enqueue stores jobs in one statement; when it returns nil every job is
-// committed (or, bound to a transaction by SendTx, will be with it). A job
+// Enqueue stores jobs in one statement, combined with concurrent Enqueues
+// on this Queue; when it returns nil every job is committed (or, bound to a
+// transaction by SendTx, will be with it). A job
 // whose ID is already on its queue is left as it is. Receivers waiting on
 // the jobs' queues are woken by NOTIFY when the jobs commit.
 func (q *Queue) Enqueue(ctx context.Context, jobs ...notify.Job) error {
@@ -187,10 +192,7 @@ func (q *Queue) Enqueue(ctx context.Context, jobs ...notify.Job) error {
 	if len(jobs) == 0 {
 		return nil
 	}
-	queues := make([]string, len(jobs))
-	ids := make([]string, len(jobs))
-	nbs := make([]pgtype.Timestamptz, len(jobs))
-	bodies := make([]string, len(jobs))
+	rows := make([]jobRow, len(jobs))
 	for i, j := range jobs {
 		if j.Queue == "" || j.ID == "" {
 			return fmt.Errorf("postgres: enqueue job %d: queue and ID must be set (queue %q, ID %q)", i, j.Queue, j.ID)
@@ -199,13 +201,35 @@ func (q *Queue) Enqueue(ctx context.Context, jobs ...notify.Job) error {
 		if err != nil {
 			return fmt.Errorf("postgres: enqueue job %s: encode delivery: %w", j.ID, err)
 		}
-		queues[i], ids[i], bodies[i] = j.Queue, j.ID, string(b)
+		rows[i] = jobRow{queue: j.Queue, id: j.ID, body: string(b)}
 		if !j.NotBefore.IsZero() {
-			nbs[i] = pgtype.Timestamptz{Time: j.NotBefore, Valid: true}
+			rows[i].notBefore = pgtype.Timestamptz{Time: j.NotBefore, Valid: true}
 		}
 	}
+	if _, ok := q.db.(pgx.Tx); ok {
+		return q.enqueueNow(ctx, rows)
+	}
+	return q.core.enqueues.do(ctx, &enqueueReq{rows: rows})
+}
+
+// jobRow is a job encoded for the queue_jobs table.
+type jobRow struct {
+	queue, id string
+	notBefore pgtype.Timestamptz
+	body      string
+}
+
+// enqueueNow inserts rows in one statement.
+func (q *Queue) enqueueNow(ctx context.Context, rows []jobRow) error {
+	queues := make([]string, len(rows))
+	ids := make([]string, len(rows))
+	nbs := make([]pgtype.Timestamptz, len(rows))
+	bodies := make([]string, len(rows))
+	for i, r := range rows {
+		queues[i], ids[i], nbs[i], bodies[i] = r.queue, r.id, r.notBefore, r.body
+	}
 	if _, err := q.db.Exec(ctx, q.core.sql.enqueue, queues, ids, nbs, bodies, q.core.channel); err != nil {
-		return fmt.Errorf("postgres: enqueue %d jobs: %w", len(jobs), err)
+		return fmt.Errorf("postgres: enqueue %d jobs: %w", len(rows), err)
 	}
 	return nil
 }
@@ -260,7 +284,7 @@ func (q *Queue) Receive(ctx context.Context, queue string, limit int) ([]notify.
 }
 
 func (q *Queue) fetch(ctx context.Context, queue string, limit int) ([]notify.Lease, error) {
-	rows, err := q.db.Query(ctx, q.core.sql.receive, queue, limit, q.core.cfg.Visibility)
+	rows, err := q.db.Query(ctx, q.core.sql.receive, args(q.core.fresh, queue, limit, q.core.cfg.Visibility)...)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -324,11 +348,11 @@ func (q *Queue) Ack(ctx context.Context, leases ...notify.Lease) error {
 		}
 		lost = len(leases) - len(deleted)
 	} else {
-		n, err := q.core.acks.ack(ctx, leases)
-		if err != nil {
+		r := &ackReq{leases: leases}
+		if err := q.core.acks.do(ctx, r); err != nil {
 			return err
 		}
-		lost = len(leases) - n
+		lost = len(leases) - r.held
 	}
 	if lost > 0 {
 		return fmt.Errorf("postgres: ack: %d of %d leases no longer held: %w", lost, len(leases), notify.ErrLeaseLost)
@@ -369,7 +393,7 @@ func (q *Queue) ackTokens(ctx context.Context, leases []notify.Lease) (map[int64
 }
 
 func (q *Queue) ackQueue(ctx context.Context, queue string, ids []string, tokens []int64, deleted map[int64]bool) error {
-	rows, err := q.db.Query(ctx, q.core.sql.ack, queue, ids, tokens)
+	rows, err := q.db.Query(ctx, q.core.sql.ack, args(q.core.fresh, queue, ids, tokens)...)
 	if err != nil {
 		return fmt.Errorf("postgres: ack %d jobs of %s: %w", len(ids), queue, err)
 	}

@@ -40,7 +40,11 @@ type Store struct {
 }
 
 type storeCore struct {
+	records batcher[*recordReq]
+	states  batcher[*stateReq]
+
 	pool  *pgxpool.Pool
+	fresh []any // see freshPlans
 	cfg   StoreConfig
 	sql   storeSQL
 	queue *Queue   // SendTx's queue writes
@@ -50,7 +54,7 @@ type storeCore struct {
 type storeSQL struct {
 	contact, putContact, deleteDevices, putDevices, removePhone, removeEmail, removeDevice string
 	allowed, setPreference                                                                 string
-	record, state, delivery, deliveries, prune                                             string
+	record, states, delivery, deliveries, prune                                            string
 }
 
 // NewStore returns a Store on pool's database, in cfg.Schema, which Migrate
@@ -73,7 +77,7 @@ func NewStore(pool *pgxpool.Pool, cfg StoreConfig) (*Store, error) {
 	}
 	s := cfg.Schema
 	const eventCols = `delivery_id, notification_id, user_id, category, channel, address, status, reason, attempt, provider_id, maybe_sent, at`
-	c := &storeCore{pool: pool, cfg: cfg, queue: q, dedup: dd, sql: storeSQL{
+	c := &storeCore{pool: pool, fresh: freshPlans(pool), cfg: cfg, queue: q, dedup: dd, sql: storeSQL{
 		contact: sqlFor(s, `SELECT c.phone, c.email, c.locale, c.time_zone,
 				coalesce(array_agg(d.platform ORDER BY d.position) FILTER (WHERE d.user_id IS NOT NULL), '{}'),
 				coalesce(array_agg(d.token ORDER BY d.position) FILTER (WHERE d.user_id IS NOT NULL), '{}'),
@@ -101,14 +105,24 @@ func NewStore(pool *pgxpool.Pool, cfg StoreConfig) (*Store, error) {
 				$7::text[], $8::text[], $9::int4[], $10::text[], $11::bool[], $12::timestamptz[])
 				WITH ORDINALITY AS u(`+eventCols+`, ord)
 			ORDER BY ord`),
-		state:    sqlFor(s, `SELECT status FROM {{schema}}.log_events WHERE delivery_id = $1 ORDER BY seq`),
-		delivery: sqlFor(s, `SELECT `+eventCols+` FROM {{schema}}.log_events WHERE delivery_id = $1 ORDER BY seq`),
-		deliveries: sqlFor(s, `SELECT `+eventCols+` FROM {{schema}}.log_events
-			WHERE delivery_id IN (SELECT delivery_id FROM {{schema}}.log_events WHERE notification_id = $1)
-			ORDER BY seq`),
+		// The MATERIALIZED CTEs keep the planner on the delivery_id and
+		// notification_id indexes: without them it may walk the primary key
+		// in seq order and filter the whole log.
+		states: sqlFor(s, `WITH e AS MATERIALIZED (
+				SELECT seq, delivery_id, status FROM {{schema}}.log_events WHERE delivery_id = ANY($1))
+			SELECT delivery_id, status FROM e ORDER BY seq`),
+		delivery: sqlFor(s, `WITH e AS MATERIALIZED (
+				SELECT seq, `+eventCols+` FROM {{schema}}.log_events WHERE delivery_id = $1)
+			SELECT `+eventCols+` FROM e ORDER BY seq`),
+		deliveries: sqlFor(s, `WITH e AS MATERIALIZED (
+				SELECT seq, `+eventCols+` FROM {{schema}}.log_events
+				WHERE delivery_id IN (SELECT delivery_id FROM {{schema}}.log_events WHERE notification_id = $1))
+			SELECT `+eventCols+` FROM e ORDER BY seq`),
 		prune: sqlFor(s, `DELETE FROM {{schema}}.log_events
 			WHERE seq IN (SELECT seq FROM {{schema}}.log_events WHERE at < $1 LIMIT $2)`),
 	}}
+	c.records.run = c.runRecords
+	c.states.run = c.runStates
 	return &Store{core: c, db: pool}, nil
 }
 
@@ -219,11 +233,40 @@ func (s *Store) SetPreference(ctx context.Context, userID, category, channel str
 	return nil
 }
 
-// Record appends events to the log in one statement, in order.
+// Record appends events to the log in one statement, in order. Concurrent
+// Records on one Store share one statement.
 func (s *Store) Record(ctx context.Context, events ...notify.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
+	for i, e := range events {
+		if e.DeliveryID == "" {
+			return fmt.Errorf("postgres: record event %d: DeliveryID is empty", i)
+		}
+	}
+	var err error
+	if _, ok := s.db.(pgx.Tx); ok {
+		err = s.recordNow(ctx, s.db, events)
+	} else {
+		err = s.core.records.do(ctx, &recordReq{events: events})
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: record %d events: %w", len(events), err)
+	}
+	return nil
+}
+
+type recordReq struct{ events []notify.Event }
+
+func (c *storeCore) runRecords(ctx context.Context, reqs []*recordReq) error {
+	var all []notify.Event
+	for _, r := range reqs {
+		all = append(all, r.events...)
+	}
+	return (&Store{core: c, db: c.pool}).recordNow(ctx, c.pool, all)
+}
+
+func (s *Store) recordNow(ctx context.Context, db dbtx, events []notify.Event) error {
 	n := len(events)
 	var (
 		did, nid, uid, cat, ch, addr = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -233,44 +276,76 @@ func (s *Store) Record(ctx context.Context, events ...notify.Event) error {
 		at                           = make([]time.Time, n)
 	)
 	for i, e := range events {
-		if e.DeliveryID == "" {
-			return fmt.Errorf("postgres: record event %d: DeliveryID is empty", i)
-		}
 		did[i], nid[i], uid[i], cat[i], ch[i], addr[i] = e.DeliveryID, e.NotificationID, e.UserID, e.Category, e.Channel, e.Address
 		status[i], reason[i], provider[i] = string(e.Status), e.Reason, e.ProviderID
 		attempt[i], maybe[i], at[i] = int32(e.Attempt), e.MaybeSent, e.At
 	}
-	if _, err := s.db.Exec(ctx, s.core.sql.record, did, nid, uid, cat, ch, addr, status, reason, attempt, provider, maybe, at); err != nil {
-		return fmt.Errorf("postgres: record %d events: %w", n, err)
-	}
-	return nil
+	_, err := db.Exec(ctx, s.core.sql.record, did, nid, uid, cat, ch, addr, status, reason, attempt, provider, maybe, at)
+	return err
 }
 
 // State returns where a delivery stands (its events folded with
-// notify.DeliveryState.Apply), or ErrNotFound.
+// notify.DeliveryState.Apply), or ErrNotFound. Concurrent States on one
+// Store share one query.
 func (s *Store) State(ctx context.Context, deliveryID string) (notify.DeliveryState, error) {
-	rows, err := s.db.Query(ctx, s.core.sql.state, deliveryID)
+	r := &stateReq{id: deliveryID}
+	var err error
+	if _, ok := s.db.(pgx.Tx); ok {
+		err = s.core.statesNow(ctx, s.db, []*stateReq{r})
+	} else {
+		err = s.core.states.do(ctx, r)
+	}
 	if err != nil {
 		return notify.DeliveryState{}, fmt.Errorf("postgres: state of delivery %s: %w", deliveryID, err)
 	}
-	defer rows.Close()
-	var st notify.DeliveryState
-	found := false
-	for rows.Next() {
-		var status string
-		if err := rows.Scan(&status); err != nil {
-			return notify.DeliveryState{}, fmt.Errorf("postgres: state of delivery %s: %w", deliveryID, err)
-		}
-		st.Apply(notify.Event{Status: notify.Status(status)})
-		found = true
-	}
-	if err := rows.Err(); err != nil {
-		return notify.DeliveryState{}, fmt.Errorf("postgres: state of delivery %s: %w", deliveryID, err)
-	}
-	if !found {
+	if !r.found {
 		return notify.DeliveryState{}, fmt.Errorf("postgres: state of delivery %s: %w", deliveryID, notify.ErrNotFound)
 	}
-	return st, nil
+	return r.st, nil
+}
+
+type stateReq struct {
+	id    string
+	st    notify.DeliveryState
+	found bool
+}
+
+func (c *storeCore) runStates(ctx context.Context, reqs []*stateReq) error {
+	return c.statesNow(ctx, c.pool, reqs)
+}
+
+func (c *storeCore) statesNow(ctx context.Context, db dbtx, reqs []*stateReq) error {
+	ids := make([]string, len(reqs))
+	for i, r := range reqs {
+		ids[i] = r.id
+	}
+	rows, err := db.Query(ctx, c.sql.states, args(c.fresh, ids)...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	st := make(map[string]*notify.DeliveryState, len(reqs))
+	for rows.Next() {
+		var id, status string
+		if err := rows.Scan(&id, &status); err != nil {
+			return err
+		}
+		s := st[id]
+		if s == nil {
+			s = &notify.DeliveryState{}
+			st[id] = s
+		}
+		s.Apply(notify.Event{Status: notify.Status(status)})
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, r := range reqs {
+		if s := st[r.id]; s != nil {
+			r.st, r.found = *s, true
+		}
+	}
+	return nil
 }
 
 func scanEvents(rows pgx.Rows) ([]notify.Event, error) {
@@ -292,7 +367,7 @@ func scanEvents(rows pgx.Rows) ([]notify.Event, error) {
 
 // Delivery returns one delivery's log, or ErrNotFound.
 func (s *Store) Delivery(ctx context.Context, deliveryID string) (notify.DeliveryStatus, error) {
-	rows, err := s.db.Query(ctx, s.core.sql.delivery, deliveryID)
+	rows, err := s.db.Query(ctx, s.core.sql.delivery, args(s.core.fresh, deliveryID)...)
 	if err != nil {
 		return notify.DeliveryStatus{}, fmt.Errorf("postgres: log of delivery %s: %w", deliveryID, err)
 	}
@@ -309,7 +384,7 @@ func (s *Store) Delivery(ctx context.Context, deliveryID string) (notify.Deliver
 // Deliveries returns the log of every delivery of a notification, in the
 // order their first events were recorded, or ErrNotFound.
 func (s *Store) Deliveries(ctx context.Context, notificationID string) ([]notify.DeliveryStatus, error) {
-	rows, err := s.db.Query(ctx, s.core.sql.deliveries, notificationID)
+	rows, err := s.db.Query(ctx, s.core.sql.deliveries, args(s.core.fresh, notificationID)...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: log of notification %s: %w", notificationID, err)
 	}
