@@ -67,7 +67,6 @@ CREATE TABLE {{schema}}.log_events (
 );
 CREATE INDEX log_events_delivery ON {{schema}}.log_events (delivery_id, seq);
 CREATE INDEX log_events_notification ON {{schema}}.log_events (notification_id);
-CREATE INDEX log_events_at ON {{schema}}.log_events (at);
 
 CREATE TABLE {{schema}}.dedup_claims (
 	key        text        PRIMARY KEY,
