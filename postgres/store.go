@@ -108,9 +108,8 @@ func NewStore(pool *pgxpool.Pool, cfg StoreConfig) (*Store, error) {
 		// The MATERIALIZED CTEs keep the planner on the delivery_id and
 		// notification_id indexes: without them it may walk the primary key
 		// in seq order and filter the whole log.
-		states: sqlFor(s, `WITH e AS MATERIALIZED (
-				SELECT seq, delivery_id, status FROM {{schema}}.log_events WHERE delivery_id = ANY($1))
-			SELECT delivery_id, status FROM e ORDER BY seq`),
+		states: sqlFor(s, `SELECT delivery_id, status FROM {{schema}}.log_events
+			WHERE delivery_id = ANY($1) ORDER BY delivery_id, seq`),
 		delivery: sqlFor(s, `WITH e AS MATERIALIZED (
 				SELECT seq, `+eventCols+` FROM {{schema}}.log_events WHERE delivery_id = $1)
 			SELECT `+eventCols+` FROM e ORDER BY seq`),
