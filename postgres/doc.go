@@ -5,28 +5,42 @@
 // transaction: it exists if and only if that transaction commits (the
 // outbox pattern).
 //
+// Start-up, once per process:
+//
+//	postgres.Migrate(ctx, pool, postgres.MigrateConfig{})
+//	queue, _ := postgres.NewQueue(pool, postgres.QueueConfig{})
+//	store, _ := postgres.NewStore(pool, postgres.StoreConfig{})
+//	dedup, _ := postgres.NewDeduper(pool, postgres.DeduperConfig{})
+//	d, _ := notify.New(notify.Config{Queue: queue, Store: store, Deduper: dedup, ...})
+//
 // Guarantees:
 //   - Queue: at-least-once delivery. Receive leases a batch with
-//     FOR UPDATE SKIP LOCKED, so concurrent receivers in any number of
-//     processes never hold the same job at once; a lease that is not acked,
-//     nacked or buried within QueueConfig.Visibility is handed out again
-//     (crash recovery needs no janitor). Receivers wake on LISTEN/NOTIFY
-//     when work is committed, with a slow fallback poll; concurrent Acks
-//     are combined into one statement. Acked jobs are deleted; buried jobs
-//     stay, listed by [Queue.Dead], until [Queue.Replay].
+//     FOR UPDATE SKIP LOCKED, so receivers in any number of processes never
+//     hold the same job at once; a lease that is not acked, nacked or buried
+//     within QueueConfig.Visibility is handed out again with its attempt
+//     counted (crash recovery needs no janitor). Receivers wake on
+//     LISTEN/NOTIFY when work commits, with a slow fallback poll. Acked jobs
+//     are deleted; buried jobs stay, listed by [Queue.Dead], until
+//     [Queue.Replay].
 //   - Store: every event is one row; a delivery's state is the fold of its
-//     events by [notify.DeliveryState.Apply], the same as every other Log.
+//     events by [notify.DeliveryState.Apply], as in every other Log.
 //   - Deduper: one row per claimed key with an expiry; of concurrent claims
-//     of one key exactly one wins (a unique index decides).
+//     of one key exactly one wins (the primary key decides).
+//   - Concurrent Enqueue, Ack, Record, State and Claim calls on one value are
+//     combined into one statement each (group commit): a call returns once
+//     its own rows are committed, an idle database adds no wait, and under
+//     load one round trip serves many calls.
 //   - Migrate: numbered SQL files embedded in the binary, applied in one
 //     transaction under an advisory lock; safe to call from every process
-//     at start-up.
+//     at start-up, and idempotent.
+//   - Every value is safe for concurrent use.
 //
 // Limits:
-//   - All times that decide visibility come from the database's clock
-//     (now()), except Job.NotBefore, which comes from the caller's.
-//   - Stats scans the queue's rows; it is meant for monitoring, not for
-//     every request.
-//   - Rows of the log and expired dedup claims are removed only by
-//     [Store.Prune] and [Deduper.Prune]; run them periodically.
+//   - Visibility comes from the database's clock (now()), except
+//     Job.NotBefore, which comes from the caller's.
+//   - Stats scans the queue's rows; it is for monitoring, not every request.
+//   - Log events and expired dedup claims are removed only by [Store.Prune]
+//     and [Deduper.Prune]; run them periodically.
+//   - A combined statement that fails fails every call in it; callers retry
+//     as they would any database error.
 package postgres
