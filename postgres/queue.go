@@ -123,15 +123,22 @@ func NewQueue(pool *pgxpool.Pool, cfg QueueConfig) (*Queue, error) {
 			// updates by primary key, whatever the planner thinks of the
 			// table's statistics.
 			receive: sqlFor(s, `UPDATE {{schema}}.queue_jobs
-			SET run_at = now() + $3::interval, lease = nextval('{{schema}}.queue_lease_seq'), attempts = attempts + 1
+			SET lease = nextval('{{schema}}.queue_lease_seq'), lease_until = now() + $3::interval, attempts = attempts + 1
 			WHERE queue = $1 AND id = ANY(ARRAY(
 				SELECT id FROM {{schema}}.queue_jobs
-				WHERE queue = $1 AND state = 0 AND run_at <= now()
+				WHERE queue = $1 AND state = 0 AND run_at <= now() AND (lease_until IS NULL OR lease_until <= now())
 				ORDER BY run_at
 				LIMIT $2
 				FOR UPDATE SKIP LOCKED))
 			RETURNING id, attempts, lease, not_before, delivery`),
-			next: sqlFor(s, `SELECT min(run_at) - now() FROM {{schema}}.queue_jobs WHERE queue = $1 AND state = 0`),
+			// The next time a job of the queue becomes ready: the first
+			// unleased one, or the first lease to expire (leased jobs
+			// all have run_at in the past).
+			next: sqlFor(s, `SELECT least(
+				(SELECT run_at FROM {{schema}}.queue_jobs
+					WHERE queue = $1 AND state = 0 AND lease IS NULL ORDER BY run_at LIMIT 1),
+				(SELECT min(lease_until) FROM {{schema}}.queue_jobs
+					WHERE queue = $1 AND state = 0 AND run_at <= now() AND lease IS NOT NULL)) - now()`),
 			// Lease tokens are unique across queues and jobs, so lease =
 			// ANY(tokens) matches each job only with its own token. Only
 			// live jobs have a lease (Bury clears it), and leaving "state =
@@ -141,23 +148,24 @@ func NewQueue(pool *pgxpool.Pool, cfg QueueConfig) (*Queue, error) {
 			WHERE queue = $1 AND id = ANY($2::text[]) AND lease = ANY($3::int8[])
 			RETURNING lease`),
 			nack: sqlFor(s, `WITH u AS (
-				UPDATE {{schema}}.queue_jobs SET run_at = now() + $4::interval, lease = NULL
+				UPDATE {{schema}}.queue_jobs SET run_at = now() + $4::interval, lease = NULL, lease_until = NULL
 				WHERE queue = $1 AND id = $2 AND lease = $3
 				RETURNING queue)
 			SELECT count(*), (SELECT count(*) FROM (SELECT pg_notify($5, queue) FROM u) n) FROM u`),
-			bury: sqlFor(s, `UPDATE {{schema}}.queue_jobs SET state = 1, lease = NULL, run_at = now(), dead_reason = $4
+			bury: sqlFor(s, `UPDATE {{schema}}.queue_jobs SET state = 1, lease = NULL, lease_until = NULL, run_at = now(), dead_reason = $4
 				WHERE queue = $1 AND id = $2 AND lease = $3`),
 			replay: sqlFor(s, `WITH u AS (
-				UPDATE {{schema}}.queue_jobs SET state = 0, attempts = 0, run_at = now(), lease = NULL, dead_reason = NULL
+				UPDATE {{schema}}.queue_jobs SET state = 0, attempts = 0, run_at = now(), lease = NULL, lease_until = NULL, dead_reason = NULL
 				WHERE queue = $1 AND id = $2 AND state = 1
 				RETURNING queue)
 			SELECT count(*), (SELECT count(*) FROM (SELECT pg_notify($3, queue) FROM u) n) FROM u`),
 			stats: sqlFor(s, `SELECT
-				count(*) FILTER (WHERE state = 0 AND run_at <= now()),
-				count(*) FILTER (WHERE state = 0 AND run_at > now() AND lease IS NULL),
-				count(*) FILTER (WHERE state = 0 AND run_at > now() AND lease IS NOT NULL),
+				count(*) FILTER (WHERE state = 0 AND run_at <= now() AND (lease_until IS NULL OR lease_until <= now())),
+				count(*) FILTER (WHERE state = 0 AND run_at > now()),
+				count(*) FILTER (WHERE state = 0 AND lease_until > now()),
 				count(*) FILTER (WHERE state = 1),
-				coalesce(now() - min(run_at) FILTER (WHERE state = 0 AND run_at <= now()), '0')
+				coalesce(now() - min(coalesce(lease_until, run_at))
+					FILTER (WHERE state = 0 AND run_at <= now() AND (lease_until IS NULL OR lease_until <= now())), '0')
 			FROM {{schema}}.queue_jobs WHERE queue = $1`),
 			dead: sqlFor(s, `SELECT id, attempts, not_before, delivery, coalesce(dead_reason, ''), run_at
 				FROM {{schema}}.queue_jobs WHERE queue = $1 AND state = 1 ORDER BY run_at, id LIMIT $2`),

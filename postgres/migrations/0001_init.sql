@@ -1,22 +1,25 @@
 -- 0001: queue, store (contacts, preferences, log) and dedup tables.
 -- {{schema}} is replaced by the configured schema, quoted.
 
--- One table holds every queue's jobs. A job is ready when state = 0 and
--- run_at <= now(); leased jobs keep state 0 with run_at at the lease's
--- deadline, so an expired lease is ready again without a janitor.
+-- One table holds every queue's jobs. A job is ready when state = 0,
+-- run_at <= now() and it holds no unexpired lease. Receive sets only
+-- columns that no index covers (lease, lease_until, attempts), so with the
+-- free space fillfactor leaves, a lease is a HOT update that writes no
+-- index; an expired lease is ready again without a janitor.
 CREATE TABLE {{schema}}.queue_jobs (
 	queue       text        NOT NULL,
 	id          text        NOT NULL,
 	state       smallint    NOT NULL DEFAULT 0, -- 0 live (ready, delayed or leased), 1 dead
-	run_at      timestamptz NOT NULL,           -- visible from; for a leased job, its lease deadline
+	run_at      timestamptz NOT NULL,           -- visible from
 	lease       bigint,                         -- the current lease's token; NULL when not leased
+	lease_until timestamptz,                    -- the current lease's deadline
 	attempts    integer     NOT NULL DEFAULT 0, -- receives since enqueue or the last replay
 	not_before  timestamptz,
 	created_at  timestamptz NOT NULL DEFAULT now(),
 	dead_reason text,
 	delivery    json,
 	PRIMARY KEY (queue, id)
-);
+) WITH (fillfactor = 70);
 -- The fetch: oldest visible live jobs of one queue.
 CREATE INDEX queue_jobs_fetch ON {{schema}}.queue_jobs (queue, run_at) WHERE state = 0;
 CREATE INDEX queue_jobs_dead ON {{schema}}.queue_jobs (queue) WHERE state = 1;
