@@ -117,12 +117,8 @@ func NewStore(pool *pgxpool.Pool, cfg StoreConfig) (*Store, error) {
 				SELECT seq, `+eventCols+` FROM {{schema}}.log_events
 				WHERE delivery_id IN (SELECT delivery_id FROM {{schema}}.log_events WHERE notification_id = $1))
 			SELECT `+eventCols+` FROM e ORDER BY seq`),
-		// Events are appended roughly in time order: the oldest are at
-		// the start of the primary key, so no index on "at" is kept (one
-		// less index to write per event). Prune looks at the first $2
-		// events and deletes those older than the cutoff.
 		prune: sqlFor(s, `DELETE FROM {{schema}}.log_events
-			WHERE seq IN (SELECT seq FROM {{schema}}.log_events ORDER BY seq LIMIT $2) AND at < $1`),
+			WHERE (delivery_id, seq) IN (SELECT delivery_id, seq FROM {{schema}}.log_events WHERE at < $1 LIMIT $2)`),
 	}}
 	c.records.run = c.runRecords
 	c.states.run = c.runStates
@@ -416,13 +412,10 @@ func (s *Store) Deliveries(ctx context.Context, notificationID string) ([]notify
 // pruneBatch is how many log rows one Prune statement deletes at most.
 const pruneBatch = 10000
 
-// Prune deletes log events older than StoreConfig.Retention, oldest first
-// in batches, and returns how many it deleted. Run it periodically (say
-// hourly) from one process or many. It stops at the first batch holding an
-// event younger than the cutoff, so an event recorded with a clock far
-// behind the others delays the pruning of what follows it. A delivery still
-// retried past Retention loses its oldest events; keep Retention well above
-// RetryPolicy.MaxAge.
+// Prune deletes log events older than StoreConfig.Retention, in batches,
+// and returns how many it deleted. Run it periodically (say hourly) from one
+// process or many. A delivery still retried past Retention loses its oldest
+// events; keep Retention well above RetryPolicy.MaxAge.
 func (s *Store) Prune(ctx context.Context) (int64, error) {
 	cutoff := time.Now().Add(-s.core.cfg.Retention)
 	var total int64

@@ -52,9 +52,11 @@ CREATE TABLE {{schema}}.preferences (
 );
 
 -- The notification log: one row per event. A delivery's state is the fold
--- of its events (notify.DeliveryState.Apply), read by delivery_id.
+-- of its events (notify.DeliveryState.Apply), read by delivery_id in seq
+-- order. Two B-trees per event (the key and notification_id); "at", which
+-- grows with insertion, gets a BRIN index for Prune, nearly free to keep.
 CREATE TABLE {{schema}}.log_events (
-	seq             bigserial   PRIMARY KEY,
+	seq             bigserial   NOT NULL,
 	delivery_id     text        NOT NULL,
 	notification_id text        NOT NULL,
 	user_id         text        NOT NULL DEFAULT '',
@@ -66,14 +68,15 @@ CREATE TABLE {{schema}}.log_events (
 	attempt         integer     NOT NULL DEFAULT 0,
 	provider_id     text        NOT NULL DEFAULT '',
 	maybe_sent      boolean     NOT NULL DEFAULT false,
-	at              timestamptz NOT NULL
+	at              timestamptz NOT NULL,
+	PRIMARY KEY (delivery_id, seq)
 );
-CREATE INDEX log_events_delivery ON {{schema}}.log_events (delivery_id, seq);
 CREATE INDEX log_events_notification ON {{schema}}.log_events (notification_id);
+CREATE INDEX log_events_at ON {{schema}}.log_events USING brin (at);
 
 CREATE TABLE {{schema}}.dedup_claims (
 	key        text        PRIMARY KEY,
 	owner      text        NOT NULL,
 	expires_at timestamptz NOT NULL
 );
-CREATE INDEX dedup_claims_expires ON {{schema}}.dedup_claims (expires_at);
+CREATE INDEX dedup_claims_expires ON {{schema}}.dedup_claims USING brin (expires_at);
