@@ -25,8 +25,8 @@ const DefaultSchema = "notify"
 // MigrateConfig configures Migrate.
 type MigrateConfig struct {
 	// Schema holds the tables; it is created when missing. Default "notify".
-	// Give each Queue, Store and Deduper that shares the tables the same
-	// Schema.
+	// Up to 56 ASCII letters, digits and underscores. Give each Queue, Store
+	// and Deduper that shares the tables the same Schema.
 	Schema string
 }
 
@@ -75,6 +75,9 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, cfg MigrateConfig) error {
 		return errors.New("postgres: Migrate needs a pool")
 	}
 	schema := schemaName(cfg.Schema)
+	if err := checkSchema(schema); err != nil {
+		return err
+	}
 	ms, err := loadMigrations()
 	if err != nil {
 		return err

@@ -22,7 +22,9 @@ func TestMigrateConcurrentAndIdempotent(t *testing.T) {
 	pool, _ := testDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// The longest schema name allowed: its NOTIFY channel must still work.
 	schema := randomSchema()
+	schema += strings.Repeat("x", 56-len(schema))
 	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE") })
 
 	var wg sync.WaitGroup
@@ -42,12 +44,26 @@ func TestMigrateConcurrentAndIdempotent(t *testing.T) {
 	assert.Equal(t, distinct, applied, "a migration was recorded twice")
 	assert.GreaterOrEqual(t, applied, 1)
 
-	// The tables work.
-	q, err := postgres.NewQueue(pool, postgres.QueueConfig{Schema: schema})
+	// The tables work, and so does NOTIFY: a Receive blocked before the
+	// Enqueue wakes well before the fallback poll.
+	q, err := postgres.NewQueue(pool, postgres.QueueConfig{Schema: schema, PollInterval: time.Minute})
 	require.NoError(t, err)
 	defer q.Close()
-	_, err = q.Stats(ctx, "any")
-	assert.NoError(t, err)
+	got := make(chan []notify.Lease, 1)
+	go func() {
+		ls, err := q.Receive(ctx, "q", 1)
+		assert.NoError(t, err)
+		got <- ls
+	}()
+	time.Sleep(300 * time.Millisecond)
+	require.NoError(t, q.Enqueue(ctx, notify.Job{ID: "j1", Queue: "q", Delivery: &notify.Delivery{ID: "j1"}}))
+	select {
+	case ls := <-got:
+		require.Len(t, ls, 1)
+		assert.Equal(t, "j1", ls[0].Job.ID)
+	case <-time.After(10 * time.Second):
+		t.Fatal("a blocked Receive was not woken by NOTIFY")
+	}
 }
 
 func TestBadSchemaName(t *testing.T) {
@@ -55,7 +71,7 @@ func TestBadSchemaName(t *testing.T) {
 	pool, err := pgxpool.New(context.Background(), "postgres://nobody@127.0.0.1:1/none")
 	require.NoError(t, err)
 	defer pool.Close()
-	for _, s := range []string{"1abc", `a"b`, "a-b", "with space", "x'; DROP TABLE y; --", strings.Repeat("a", 64)} {
+	for _, s := range []string{"1abc", `a"b`, "a-b", "with space", "x'; DROP TABLE y; --", strings.Repeat("a", 57)} {
 		_, err := postgres.NewQueue(pool, postgres.QueueConfig{Schema: s})
 		assert.Error(t, err, "NewQueue with schema %q", s)
 		_, err = postgres.NewStore(pool, postgres.StoreConfig{Schema: s})
@@ -63,7 +79,7 @@ func TestBadSchemaName(t *testing.T) {
 		_, err = postgres.NewDeduper(pool, postgres.DeduperConfig{Schema: s})
 		assert.Error(t, err, "NewDeduper with schema %q", s)
 	}
-	for _, s := range []string{"", "notify", "Tenant_7", "_x"} {
+	for _, s := range []string{"", "notify", "Tenant_7", "_x", strings.Repeat("a", 56)} {
 		q, err := postgres.NewQueue(pool, postgres.QueueConfig{Schema: s})
 		if assert.NoError(t, err, "NewQueue with schema %q", s) {
 			_ = q.Close()

@@ -49,11 +49,13 @@ func (c QueueConfig) withDefaults() QueueConfig {
 	return c
 }
 
-var schemaRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+// schemaRE allows 56 characters at most: the NOTIFY channel, the schema's
+// name plus ".queue", must fit PostgreSQL's 63-byte identifiers.
+var schemaRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,55}$`)
 
 func checkSchema(s string) error {
 	if !schemaRE.MatchString(s) {
-		return fmt.Errorf("postgres: schema name %q: use 1 to 63 ASCII letters, digits and underscores, not starting with a digit", s)
+		return fmt.Errorf("postgres: schema name %q: use 1 to 56 ASCII letters, digits and underscores, not starting with a digit", s)
 	}
 	return nil
 }
