@@ -24,6 +24,9 @@ type countChannel struct {
 	counts map[string]int
 	out    *os.File
 	sent   chan struct{} // receives after every send, when not full
+	// latency is how long Send takes after the provider has the message
+	// (its ID is written): a kill then leaves a send in flight.
+	latency time.Duration
 }
 
 func newCountChannel(name string, out *os.File) *countChannel {
@@ -42,6 +45,9 @@ func (c *countChannel) Send(_ context.Context, d *notify.Delivery) (notify.Resul
 		}
 	}
 	c.mu.Unlock()
+	if c.latency > 0 {
+		time.Sleep(c.latency)
+	}
 	select {
 	case c.sent <- struct{}{}:
 	default:

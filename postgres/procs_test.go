@@ -33,6 +33,7 @@ const (
 	envOut        = "NOTIFY_PG_HELPER_OUT"
 	envVisibility = "NOTIFY_PG_HELPER_VISIBILITY"
 	envWorkers    = "NOTIFY_PG_HELPER_WORKERS"
+	envLatency    = "NOTIFY_PG_HELPER_LATENCY"
 	channelName   = "count"
 )
 
@@ -54,7 +55,12 @@ func TestHelperProcess(t *testing.T) {
 	defer out.Close()
 	b := newBackends(t, pool, os.Getenv(envSchema), vis)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	d := b.dispatcher(t, newCountChannel(channelName, out), workers, logger)
+	ch := newCountChannel(channelName, out)
+	if l := os.Getenv(envLatency); l != "" {
+		ch.latency, err = time.ParseDuration(l)
+		require.NoError(t, err)
+	}
+	d := b.dispatcher(t, ch, workers, logger)
 	require.NoError(t, d.Run(ctx))
 }
 
@@ -83,12 +89,13 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func startWorker(t *testing.T, schema, name string, visibility time.Duration, workers int) *worker {
+func startWorker(t *testing.T, schema, name string, visibility time.Duration, workers int, env ...string) *worker {
 	t.Helper()
 	w := &worker{out: filepath.Join(t.TempDir(), name+".ids"), logs: &syncBuffer{}, done: make(chan struct{})}
 	w.cmd = exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1", "-test.v")
 	w.cmd.Env = append(os.Environ(), envHelper+"=1", envSchema+"="+schema, envOut+"="+w.out,
 		envVisibility+"="+visibility.String(), envWorkers+"="+strconv.Itoa(workers))
+	w.cmd.Env = append(w.cmd.Env, env...)
 	w.cmd.Stdout, w.cmd.Stderr = w.logs, w.logs
 	require.NoError(t, w.cmd.Start(), "start worker process %s", name)
 	go func() { _ = w.cmd.Wait(); close(w.done) }()
@@ -226,7 +233,9 @@ func TestWorkerKilledMidRun(t *testing.T) {
 	b := newBackends(t, pool, schema, visibility)
 	ids := enqueue(t, b, n)
 
-	a := startWorker(t, schema, "a", visibility, workers)
+	// Each send takes 20ms after the provider has it, so sends are in
+	// flight when the kill comes.
+	a := startWorker(t, schema, "a", visibility, workers, envLatency+"=20ms")
 	eventually(t, time.Minute, func() bool { return a.sent(t) >= n/5 }, "worker a delivered too little")
 	require.NoError(t, a.cmd.Process.Signal(syscall.SIGKILL))
 	<-a.done
