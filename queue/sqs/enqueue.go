@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -62,6 +63,9 @@ type outgoing struct {
 	size    int
 	tries   int
 	lastErr string
+	stored  bool  // SQS confirmed it
+	err     error // why it will not be stored
+	call    *call // the Enqueue it belongs to, on the shared path
 }
 
 // Enqueue stores jobs with SendMessageBatch, ten messages and at most 1 MiB
@@ -115,15 +119,111 @@ func (q *Queue) Enqueue(ctx context.Context, jobs ...notify.Job) error {
 	var errs []error
 	for _, name := range order {
 		url, err := q.url(ctx, name, true)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("sqs: enqueue to %s: %w", name, q.callerErr(ctx, err)))
-			continue
+		if err == nil {
+			msgs := byQueue[name]
+			if len(msgs) < maxBatch {
+				err = q.sender(url).enqueue(ctx, msgs)
+			} else {
+				err = q.send(ctx, url, msgs)
+			}
 		}
-		if err := q.send(ctx, url, byQueue[name]); err != nil {
+		if err != nil {
 			errs = append(errs, fmt.Errorf("sqs: enqueue to %s: %w", name, q.callerErr(ctx, err)))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// sender gathers the messages of concurrent small Enqueue calls on one
+// queue into shared SendMessageBatch calls (group commit): while
+// Config.SendConcurrency calls are in flight, new messages wait and go out
+// together in the next one. A lone caller waits for nothing but its own
+// call.
+type sender struct {
+	q       *Queue
+	url     string
+	mu      sync.Mutex
+	waiting []*outgoing
+	active  int
+}
+
+// call is one Enqueue's share of a sender's work.
+type call struct {
+	pending int
+	err     error
+	done    chan struct{}
+}
+
+func (q *Queue) sender(url string) *sender {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	s := q.senders[url]
+	if s == nil {
+		s = &sender{q: q, url: url}
+		q.senders[url] = s
+	}
+	return s
+}
+
+// enqueue hands msgs to the sender and waits until SQS stored them, one
+// failed for good, or ctx ends (then they may still be stored).
+func (s *sender) enqueue(ctx context.Context, msgs []*outgoing) error {
+	c := &call{pending: len(msgs), done: make(chan struct{})}
+	s.mu.Lock()
+	for _, o := range msgs {
+		o.call = c
+	}
+	s.waiting = append(s.waiting, msgs...)
+	if s.active < s.q.cfg.SendConcurrency {
+		s.active++
+		go s.run()
+	}
+	s.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		return fmt.Errorf("%d messages not confirmed (they may still be stored): %w", len(msgs), ctx.Err())
+	}
+}
+
+// run sends what is waiting, a batch at a time, until nothing is.
+func (s *sender) run() {
+	for {
+		s.mu.Lock()
+		n, size := 0, 0
+		for n < len(s.waiting) && n < maxBatch && size+s.waiting[n].size <= maxPayload {
+			size += s.waiting[n].size
+			n++
+		}
+		if n == 0 {
+			s.active--
+			s.mu.Unlock()
+			return
+		}
+		batch := s.waiting[:n:n]
+		s.waiting = s.waiting[n:]
+		s.mu.Unlock()
+
+		ctx, cancel := context.WithTimeout(s.q.ctx, sendTimeout)
+		err := s.q.send(ctx, s.url, batch)
+		cancel()
+		for _, o := range batch {
+			c := o.call
+			if c.err == nil {
+				switch {
+				case o.err != nil:
+					c.err = o.err
+				case !o.stored && err != nil:
+					c.err = err
+				}
+			}
+			c.pending--
+			if c.pending == 0 {
+				close(c.done)
+			}
+		}
+	}
 }
 
 // send sends msgs to url in batches until every one is stored, a failure
@@ -153,9 +253,13 @@ func (q *Queue) send(ctx context.Context, url string, msgs []*outgoing) error {
 				return fmt.Errorf("send message batch (%d messages not confirmed; enqueueing them again may duplicate some): %w", n+len(msgs)+len(retry), err)
 			}
 			ok := make([]bool, n)
+			for _, o := range batch {
+				o.lastErr = "missing from SQS's reply"
+			}
 			for _, s := range out.Successful {
 				if i, err := strconv.Atoi(aws.ToString(s.Id)); err == nil && i >= 0 && i < n {
 					ok[i] = true
+					batch[i].stored = true
 				}
 			}
 			for _, f := range out.Failed {
@@ -166,7 +270,8 @@ func (q *Queue) send(ctx context.Context, url string, msgs []*outgoing) error {
 				o := batch[i]
 				if f.SenderFault && !retryableCode(aws.ToString(f.Code)) {
 					ok[i] = true // not to be retried; reported
-					permanent = append(permanent, fmt.Errorf("job %s rejected: %s: %s", o.id, aws.ToString(f.Code), aws.ToString(f.Message)))
+					o.err = fmt.Errorf("job %s rejected: %s: %s", o.id, aws.ToString(f.Code), aws.ToString(f.Message))
+					permanent = append(permanent, o.err)
 					continue
 				}
 				o.lastErr = aws.ToString(f.Code) + ": " + aws.ToString(f.Message)
@@ -177,7 +282,8 @@ func (q *Queue) send(ctx context.Context, url string, msgs []*outgoing) error {
 				switch {
 				case ok[i]:
 				case o.tries >= q.cfg.MaxSendAttempts:
-					permanent = append(permanent, fmt.Errorf("job %s not stored after %d attempts: %s", o.id, o.tries, o.lastErr))
+					o.err = fmt.Errorf("job %s not stored after %d attempts: %s", o.id, o.tries, o.lastErr)
+					permanent = append(permanent, o.err)
 				default:
 					retry = append(retry, o)
 				}

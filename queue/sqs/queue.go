@@ -37,6 +37,7 @@ const (
 	defaultLinger    = 100 * time.Millisecond // Config.AckLinger
 	defaultVis       = 30 * time.Second       // Config.Visibility
 	defaultSendTries = 8                      // Config.MaxSendAttempts
+	sendTimeout      = 30 * time.Second       // one shared send, retries included
 	reasonAttr       = "notify_reason"        // message attribute Bury sets
 	attrReceiveCount = "ApproximateReceiveCount"
 	attrFirstReceive = "ApproximateFirstReceiveTimestamp"
@@ -87,6 +88,11 @@ type Config struct {
 	// being deleted goes to the dead-letter queue. Default 1000 (the SQS
 	// maximum), leaving the decision to the Dispatcher's retry policy.
 	MaxReceiveCount int
+	// SendConcurrency bounds the SendMessageBatch calls in flight per queue
+	// for Enqueue calls of fewer than ten jobs; while that many are in
+	// flight, the jobs of further calls wait and share the next call (up to
+	// ten messages). Default 4.
+	SendConcurrency int
 	// MaxSendAttempts bounds how often one message whose batch entry failed
 	// is sent again before Enqueue gives up and returns an error. Default 8.
 	MaxSendAttempts int
@@ -110,6 +116,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxReceiveCount <= 0 || c.MaxReceiveCount > maxReceiveCount {
 		c.MaxReceiveCount = maxReceiveCount
+	}
+	if c.SendConcurrency <= 0 {
+		c.SendConcurrency = 4
 	}
 	if c.MaxSendAttempts <= 0 {
 		c.MaxSendAttempts = defaultSendTries
@@ -143,6 +152,7 @@ type Queue struct {
 	// never handed out; Attempt leaves them out.
 	uncounted map[string]uncounted
 	pollers   map[string]*poller // by queue URL
+	senders   map[string]*sender // by queue URL
 	lastPrune time.Time
 
 	acks *acker
@@ -200,6 +210,7 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 
 		uncounted: map[string]uncounted{},
 		pollers:   map[string]*poller{},
+		senders:   map[string]*sender{},
 	}
 	for name, url := range cfg.QueueURLs {
 		q.urls[name] = &queueInfo{url: url}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -161,6 +162,13 @@ func (q *Queue) poll(p *poller, queue, url string) {
 	if err == nil {
 		got = q.accept(q.ctx, queue, url, out.Messages, start)
 	}
+	if q.log.Enabled(q.ctx, slog.LevelDebug) {
+		ids := make([]string, len(got))
+		for i, h := range got {
+			ids[i] = h.st.job.ID
+		}
+		q.log.Debug("sqs: poll", "queue", queue, "jobs", ids, "error", err, "took", time.Since(start))
+	}
 	p.mu.Lock()
 	p.stash = append(p.stash, got...)
 	p.err = err
@@ -188,6 +196,7 @@ func (q *Queue) release(url string, hs []held) {
 	if len(hs) == 0 {
 		return
 	}
+	q.log.Debug("sqs: release", "queue_url", url, "messages", len(hs))
 	q.mu.Lock()
 	for _, h := range hs {
 		q.uncounted[h.st.msgID] = uncounted{n: q.uncounted[h.st.msgID].n + 1, at: time.Now()}

@@ -1,9 +1,12 @@
 package sqs_test
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +29,32 @@ func server(t testing.TB) string {
 	return testenv.Need(t, "NOTIFY_TEST_SQS_URL", "An SQS server (fauxqs)")
 }
 
+// baseTransport carries the tests' requests. It hands net/http a copy of
+// each request body instead of the SDK's own reader: with the SDK's reader,
+// now and then under load (once in a few thousand ReceiveMessage calls) the
+// transport's write loop closes the connection while the reply is being
+// read ("use of closed network connection", aws-sdk-go-v2 issue #1825); the
+// SDK retries, and the messages of a lost ReceiveMessage reply stay in
+// flight for a visibility timeout, longer than a test waits for them.
+// At-least-once delivery holds either way; see the package documentation.
+var baseTransport http.RoundTripper = copyBody{http.DefaultTransport}
+
+type copyBody struct{ next http.RoundTripper }
+
+func (c copyBody) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		b, err := io.ReadAll(r.Body)
+		_ = r.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		r = r.Clone(r.Context())
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	}
+	return c.next.RoundTrip(r)
+}
+
 // client returns an SQS client for endpoint that sends its requests through
 // rt when it is not nil.
 func client(endpoint string, rt http.RoundTripper) *awssqs.Client {
@@ -34,9 +63,10 @@ func client(endpoint string, rt http.RoundTripper) *awssqs.Client {
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
 	}
-	if rt != nil {
-		opts.HTTPClient = &http.Client{Transport: rt}
+	if rt == nil {
+		rt = baseTransport
 	}
+	opts.HTTPClient = &http.Client{Transport: rt}
 	return awssqs.New(opts)
 }
 
@@ -49,6 +79,12 @@ func newQueue(t testing.TB, cfg sqs.Config) *sqs.Queue {
 	cfg.CreateQueues = true
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+		if path := os.Getenv("NOTIFY_SQS_DEBUG"); path != "" {
+			f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = f.Close() })
+			cfg.Logger = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
+		}
 	}
 	q, err := sqs.New(context.Background(), cfg)
 	require.NoError(t, err)

@@ -27,7 +27,7 @@ type transport struct {
 }
 
 func newTransport() *transport {
-	return &transport{next: http.DefaultTransport, counts: map[string]int{},
+	return &transport{next: baseTransport, counts: map[string]int{},
 		failFirst: map[string]func(string) bool{}, seen: map[string]bool{}, failed: map[string]int{}}
 }
 
