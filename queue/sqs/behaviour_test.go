@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,13 +143,19 @@ func TestBatchPartialFailuresRetried(t *testing.T) {
 	name := notifytest.UniqueName(t)
 	ctx := ctxFor(t, 30*time.Second)
 
-	const n = 95
+	const n = 190
 	jobs := make([]notify.Job, n)
 	for i := range jobs {
 		jobs[i] = job(name, fmt.Sprintf("j%03d", i))
 	}
-	require.NoError(t, q.Enqueue(ctx, jobs...))
-	assert.Greater(t, tr.failed["SendMessageBatch"], 10, "the middleware failed too few send entries to test anything")
+	// Half in one call, half in concurrent one-job calls that share batches.
+	require.NoError(t, q.Enqueue(ctx, jobs[:n/2]...))
+	var wg sync.WaitGroup
+	for _, j := range jobs[n/2:] {
+		wg.Go(func() { assert.NoError(t, q.Enqueue(ctx, j)) })
+	}
+	wg.Wait()
+	assert.Greater(t, tr.failed["SendMessageBatch"], 20, "the middleware failed too few send entries to test anything")
 
 	seen := map[string]int{}
 	for len(seen) < n {

@@ -22,11 +22,14 @@
 //   - Ack, Nack and Bury of a lease this Queue did not hand out, already
 //     settled, or past its visibility timeout return notify.ErrLeaseLost
 //     and leave SQS alone.
-//   - Requests are batched: SendMessageBatch (10 messages, 1 MiB),
-//     ReceiveMessage (10 messages, long polling) and DeleteMessageBatch (10
-//     receipts, acks gathered for up to Config.AckLinger in the background,
-//     flushed by Close). A Dispatcher delivering steadily costs about 0.3
-//     SQS requests per notification (see the README's benchmark).
+//   - Requests are batched: SendMessageBatch (10 messages, 1 MiB; small
+//     concurrent Enqueues share calls), ReceiveMessage (10 messages, one
+//     long poll per queue shared by every Receive; what it brings waits for
+//     the next Receive, for at most half the visibility timeout) and
+//     DeleteMessageBatch (10 receipts, acks gathered for up to
+//     Config.AckLinger in the background, flushed by Stats and Close). A
+//     Dispatcher delivering steadily costs about 0.33 SQS requests per
+//     notification (see the README's benchmark).
 //   - FIFO queues (Config.FIFO): one user's notifications share a message
 //     group and are delivered in order; a job's ID is its deduplication ID,
 //     so SQS drops the same ID sent again within 5 minutes.
@@ -50,6 +53,10 @@
 //     nacked by another process counts as in flight.
 //   - On FIFO queues a job being retried holds back its user's later jobs
 //     until it is acked (that is what in order means).
-//   - Close abandons a long poll in progress: a message SQS handed to it
-//     stays hidden for one visibility timeout.
+//   - A ReceiveMessage reply lost on the way (Close abandons the long poll
+//     in progress; a connection drops) leaves its messages hidden for one
+//     visibility timeout: they are late, not lost. On FIFO queues a
+//     ReceiveRequestAttemptId lets the SDK's retry get the same messages back.
+//   - Leases and their bookkeeping live in the Queue value that received
+//     them: Ack, Nack and Bury must be called on it.
 package sqs

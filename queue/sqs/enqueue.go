@@ -174,14 +174,15 @@ func (s *sender) enqueue(ctx context.Context, msgs []*outgoing) error {
 		o.call = c
 	}
 	s.waiting = append(s.waiting, msgs...)
-	if s.active < s.q.cfg.SendConcurrency {
+	if s.active < s.q.cfg.SendConcurrency && s.q.spawn(s.run) {
 		s.active++
-		go s.run()
 	}
 	s.mu.Unlock()
 	select {
 	case <-c.done:
 		return c.err
+	case <-s.q.ctx.Done():
+		return notify.ErrClosed
 	case <-ctx.Done():
 		return fmt.Errorf("%d messages not confirmed (they may still be stored): %w", len(msgs), ctx.Err())
 	}

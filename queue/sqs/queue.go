@@ -156,6 +156,7 @@ type Queue struct {
 	lastPrune time.Time
 
 	acks *acker
+	wg   sync.WaitGroup // polls and shared sends in flight
 }
 
 // queueInfo is what Queue knows about one SQS queue.
@@ -233,6 +234,7 @@ func (q *Queue) Close() error {
 	q.closed = true
 	q.mu.Unlock()
 	q.cancel()
+	q.wg.Wait() // the calls in flight end at once: their context is done
 	err := q.acks.close()
 	q.mu.Lock()
 	pollers := q.pollers
@@ -245,6 +247,17 @@ func (q *Queue) Close() error {
 		q.release(url, hs)
 	}
 	return err
+}
+
+// spawn runs f in a goroutine that Close waits for, unless q is closed.
+func (q *Queue) spawn(f func()) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return false
+	}
+	q.wg.Go(f)
+	return true
 }
 
 // Name returns the SQS queue name used for the notify queue name: every

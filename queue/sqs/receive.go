@@ -26,7 +26,7 @@ type leaseState struct {
 	receipt  string
 	body     string
 	job      notify.Job
-	received time.Time // when the ReceiveMessage call started
+	received time.Time // when SQS handed the message out, or a little earlier
 	deadline time.Time // received + visibility: the lease is surely held until then
 }
 
@@ -65,7 +65,11 @@ func (q *Queue) Receive(ctx context.Context, queue string, limit int) ([]notify.
 		if len(leases) == 0 {
 			if !p.polling {
 				p.polling, p.done, p.err = true, make(chan struct{}), nil
-				go q.poll(p, queue, url)
+				if !q.spawn(func() { q.poll(p, queue, url) }) {
+					p.polling = false
+					p.mu.Unlock()
+					return nil, notify.ErrClosed
+				}
 			}
 			wait = p.done
 		}
@@ -160,7 +164,15 @@ func (q *Queue) poll(p *poller, queue, url string) {
 	out, err := q.client.ReceiveMessage(q.ctx, in)
 	var got []held
 	if err == nil {
-		got = q.accept(q.ctx, queue, url, out.Messages, start)
+		// SQS started the visibility timeout when it handed the messages
+		// out: at once when they were waiting, else the moment they
+		// arrived, and a long poll returns right then. Count from the
+		// start of the call unless it waited; then from just before its end.
+		handed := start
+		if end := time.Now(); end.Sub(start) > time.Second {
+			handed = end.Add(-time.Second)
+		}
+		got = q.accept(q.ctx, queue, url, out.Messages, handed)
 	}
 	if q.log.Enabled(q.ctx, slog.LevelDebug) {
 		ids := make([]string, len(got))
