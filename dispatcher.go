@@ -104,6 +104,12 @@ func (d *Dispatcher) Replay(ctx context.Context, deliveryID string) error {
 		return fmt.Errorf("notify: replay %s: record: %w", deliveryID, err)
 	}
 	if err := d.cfg.Queue.Replay(ctx, d.QueueName(ds.Channel), deliveryID); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			// A concurrent Replay won: the job is live again, and the log
+			// must not say dead.
+			return fmt.Errorf("notify: replay %s: the queue holds no dead job by that ID (replayed concurrently?): %w", deliveryID, ErrNotDead)
+		}
+		// The job is still dead in the queue: say so in the log too.
 		ev.Status, ev.Reason, ev.At = StatusDead, "replay failed: "+err.Error(), time.Now()
 		_ = d.cfg.Store.Record(context.WithoutCancel(ctx), ev)
 		return fmt.Errorf("notify: replay %s: %w", deliveryID, err)

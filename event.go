@@ -70,14 +70,19 @@ type DeliveryState struct {
 	// Attempts counts provider calls since the delivery was queued or last
 	// replayed (events whose Status.Attempted is true).
 	Attempts int
+	// Since is when the delivery was queued or last replayed, when the Log
+	// keeps event times; the retry policy's MaxAge counts from it.
+	Since time.Time
 }
 
 // Apply folds e into s. Every Log implementation keeps its state with Apply so
 // that all of them count attempts the same way.
 func (s *DeliveryState) Apply(e Event) {
 	switch {
+	case e.Status == StatusQueued:
+		s.Since = e.At
 	case e.Status == StatusReplayed:
-		s.Attempts = 0
+		s.Attempts, s.Since = 0, e.At
 	case e.Status.Attempted():
 		s.Attempts++
 	}

@@ -17,8 +17,9 @@ const bookkeepingTimeout = 10 * time.Second
 // channel's queue and hands each to one of the channel's workers (see
 // Config.Workers). When ctx ends Run stops leasing, waits up to
 // Config.ShutdownGrace for in-flight sends, cancels the rest and returns
-// their jobs to the queue, then returns nil. It returns an error at once if
-// Run is already running on this Dispatcher.
+// their jobs to the queue, then returns nil. A Channel must return soon
+// after its context is canceled: Run waits for every send it started. Run
+// returns an error at once if it is already running on this Dispatcher.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	if !d.running.CompareAndSwap(false, true) {
 		return errors.New("notify: Run is already running on this Dispatcher")
@@ -65,10 +66,17 @@ fetch:
 			}
 		}
 		leases, err := d.cfg.Queue.Receive(ctx, ci.queue, n)
+		if len(leases) > n { // a backend that ignores max: return the surplus
+			for _, l := range leases[n:] {
+				d.log.WarnContext(ctx, "notify: queue returned more jobs than asked for; returning the surplus", slog.String("queue", ci.queue))
+				d.nack(base, l, 0)
+			}
+			leases = leases[:n]
+		}
 		for range n - len(leases) {
 			<-sem
 		}
-		if err != nil {
+		if err != nil && len(leases) == 0 {
 			if ctx.Err() != nil {
 				break fetch
 			}
@@ -128,6 +136,7 @@ type step struct {
 	l       Lease
 	d       *Delivery
 	attempt int
+	since   time.Time // when retrying started counting, for MaxAge
 }
 
 // precheckLimits asks a BatchLimiter, in one call, about the fetched
@@ -237,19 +246,31 @@ func (d *Dispatcher) prepare(ctx context.Context, ci *channelInfo, l Lease, pre 
 		d.bury(ctx, l, "job carries no delivery")
 		return step{}, false
 	}
-	st, err := d.cfg.Store.State(ctx, del.ID)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		d.log.WarnContext(ctx, "notify: read delivery state; retrying later", slog.String("delivery", del.ID), slog.Any("error", err))
-		d.nack(ctx, l, time.Second)
-		return step{}, false
-	}
-	if st.Status.Final() {
-		// A redelivery of something already settled (a crash between the
-		// log write and the ack, or an expired lease): send nothing.
-		d.ack(ctx, l)
-		return step{}, false
-	}
 	now := time.Now()
+	// On a first receipt (after Send or Replay) the log can hold nothing
+	// newer than "queued": only a redelivery needs to read it.
+	st := DeliveryState{Status: StatusQueued, Since: now}
+	if l.Attempt != 1 {
+		var err error
+		st, err = d.cfg.Store.State(ctx, del.ID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			d.log.WarnContext(ctx, "notify: read delivery state; retrying later", slog.String("delivery", del.ID), slog.Any("error", err))
+			d.nack(ctx, l, time.Second)
+			return step{}, false
+		}
+		switch {
+		case st.Status == StatusDead:
+			// Dead in the log but leased (a Bury that lost its lease, or a
+			// Replay that raced another): back to the dead state.
+			d.bury(ctx, l, "dead in the log")
+			return step{}, false
+		case st.Status.Final():
+			// A redelivery of something already settled (a crash between
+			// the log write and the ack, or an expired lease): send nothing.
+			d.ack(ctx, l)
+			return step{}, false
+		}
+	}
 	if del.Expired(now) {
 		d.settle(ctx, l, del, Event{Status: StatusExpired, Reason: ReasonExpired, Attempt: st.Attempts})
 		return step{}, false
@@ -305,7 +326,14 @@ func (d *Dispatcher) prepare(ctx context.Context, ci *channelInfo, l Lease, pre 
 		del.Message = msg
 	}
 	del.Attempt = st.Attempts + 1
-	return step{l: l, d: del, attempt: del.Attempt}, true
+	since := st.Since
+	if since.IsZero() {
+		since = del.CreatedAt
+	}
+	if del.SendAt.After(since) {
+		since = del.SendAt
+	}
+	return step{l: l, d: del, attempt: del.Attempt, since: since}, true
 }
 
 // finish acts on a send's outcome.
@@ -319,14 +347,14 @@ func (d *Dispatcher) finish(sendCtx, ctx context.Context, ci *channelInfo, s ste
 		d.settle(ctx, s.l, del, ev)
 		return
 	}
-	if sendCtx.Err() != nil {
-		// Canceled by shutdown: the provider may or may not have it.
-		d.record(ctx, del, Event{Status: StatusRetrying, Reason: "interrupted by shutdown: " + err.Error(), Attempt: s.attempt, MaybeSent: true})
-		d.nack(ctx, s.l, 0)
-		return
-	}
 	oe := Classify(err)
-	ev := Event{Attempt: s.attempt, Reason: err.Error(), MaybeSent: oe.MaybeSent}
+	interrupted := sendCtx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
+	if interrupted {
+		// Canceled by shutdown: the provider may or may not have it. Retry
+		// at once (by the next Run), within the retry policy.
+		oe = &OutcomeError{Outcome: OutcomeRetry, Err: fmt.Errorf("interrupted by shutdown: %w", err), MaybeSent: true}
+	}
+	ev := Event{Attempt: s.attempt, Reason: oe.Error(), MaybeSent: oe.MaybeSent}
 	switch oe.Outcome {
 	case OutcomePermanent:
 		ev.Status = StatusFailed
@@ -366,7 +394,10 @@ func (d *Dispatcher) finish(sendCtx, ctx context.Context, ci *channelInfo, s ste
 		d.nack(ctx, s.l, d.cfg.ConfigErrorDelay)
 	default:
 		delay := d.cfg.Retry.Backoff(s.attempt, oe.RetryAfter)
-		if d.cfg.Retry.GiveUp(s.attempt, del.CreatedAt, time.Now().Add(delay)) {
+		if interrupted {
+			delay = 0
+		}
+		if d.cfg.Retry.GiveUp(s.attempt, s.since, time.Now().Add(delay)) {
 			ev.Status = StatusDead
 			d.record(ctx, del, ev)
 			d.bury(ctx, s.l, ev.Reason)
@@ -382,21 +413,30 @@ func (d *Dispatcher) finish(sendCtx, ctx context.Context, ci *channelInfo, s ste
 // settle records a final event and acks the lease. The log is written first:
 // if the process dies between the two, the redelivery finds the final
 // status and sends nothing.
+//
+// When the log write fails the outcome is not lost: a sent delivery is
+// acked anyway (a redelivery would send it twice), anything else goes back
+// to the queue to be decided again later.
 func (d *Dispatcher) settle(ctx context.Context, l Lease, del *Delivery, ev Event) {
-	d.record(ctx, del, ev)
+	if err := d.record(ctx, del, ev); err != nil && ev.Status != StatusSent {
+		d.nack(ctx, l, time.Minute)
+		return
+	}
 	d.ack(ctx, l)
 }
 
-func (d *Dispatcher) record(ctx context.Context, del *Delivery, ev Event) {
+func (d *Dispatcher) record(ctx context.Context, del *Delivery, ev Event) error {
 	ev.DeliveryID, ev.NotificationID, ev.UserID = del.ID, del.NotificationID, del.UserID
 	ev.Category, ev.Channel, ev.Address = del.Category, del.Channel, del.Address
 	if ev.At.IsZero() {
 		ev.At = time.Now()
 	}
-	if err := d.cfg.Store.Record(ctx, ev); err != nil {
+	err := d.cfg.Store.Record(ctx, ev)
+	if err != nil {
 		d.log.ErrorContext(ctx, "notify: record delivery event", slog.String("delivery", del.ID),
 			slog.String("status", string(ev.Status)), slog.Any("error", err))
 	}
+	return err
 }
 
 func (d *Dispatcher) ack(ctx context.Context, l Lease) {

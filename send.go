@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -42,11 +45,20 @@ type AcceptBackends struct {
 }
 
 // Send validates n, de-duplicates it by EventID, resolves its recipients and
-// queues one delivery per channel and address. When Send returns nil every
-// delivery is durably queued and logged; when it returns an error nothing
-// is queued (and the event ID is free again). Bad input returns a
-// *ValidationError naming the field. A repeated EventID returns the first
-// notification's receipt with Duplicate set and queues nothing.
+// queues one delivery per channel and address.
+//
+// When Send returns nil every delivery is durably queued and logged. When it
+// returns an error the notification is not sent and the event ID is free
+// again: retry the Send. (With a queue whose Enqueue is not atomic some jobs
+// may have reached it; they are logged as failed first and the workers
+// settle them without sending.) Bad input returns a *ValidationError naming
+// the field, and nothing is stored. A repeated EventID returns the first
+// notification's receipt with Duplicate set and queues nothing; while that
+// first Send has claimed the event but not yet logged it, Send returns an
+// error wrapping ErrInProgress.
+//
+// The maps in n (Data, Metadata, Content.Data) are kept by reference until
+// the deliveries are sent: do not change them after Send.
 func (d *Dispatcher) Send(ctx context.Context, n Notification) (Receipt, error) {
 	return d.SendWith(ctx, AcceptBackends{Queue: d.cfg.Queue, Log: d.cfg.Store, Deduper: d.cfg.Deduper}, n)
 }
@@ -58,8 +70,8 @@ func (d *Dispatcher) SendWith(ctx context.Context, b AcceptBackends, n Notificat
 	if err != nil {
 		return Receipt{}, err
 	}
-	if err := d.commit(ctx, b, []*plan{p}); err != nil {
-		return Receipt{}, err
+	if errs := d.commit(ctx, b, []*plan{p}); errs != nil {
+		return Receipt{}, errs[0]
 	}
 	return p.receipt, nil
 }
@@ -103,15 +115,9 @@ func (d *Dispatcher) SendBatch(ctx context.Context, ns []Notification) ([]Receip
 		plans = append(plans, p)
 		idx = append(idx, i)
 	}
-	if err := d.commit(ctx, AcceptBackends{Queue: d.cfg.Queue, Log: d.cfg.Store, Deduper: d.cfg.Deduper}, plans); err != nil {
-		var be *BatchError
-		if !errors.As(err, &be) {
-			return receipts, err
-		}
-		for j, e := range be.Errs {
-			if e != nil {
-				errs[idx[j]], failed = e, true
-			}
+	for j, e := range d.commit(ctx, AcceptBackends{Queue: d.cfg.Queue, Log: d.cfg.Store, Deduper: d.cfg.Deduper}, plans) {
+		if e != nil {
+			errs[idx[j]], failed = e, true
 		}
 	}
 	for j, p := range plans {
@@ -133,6 +139,7 @@ type plan struct {
 	events     []Event // queued and skipped
 	claimed    bool
 	dup        bool
+	dupOf      *plan // an earlier plan of the same SendBatch with the same event ID
 	deliveries []Delivery
 }
 
@@ -156,6 +163,12 @@ func (d *Dispatcher) validate(n *Notification) error {
 		if !utf8.ValidString(f.v) {
 			return invalid(f.name, "not valid UTF-8")
 		}
+		if strings.IndexByte(f.v, 0) >= 0 {
+			return invalid(f.name, "contains a NUL byte")
+		}
+	}
+	if n.Category == AllCategories {
+		return invalid("Category", "%q is reserved for opt-outs of every category (AllCategories)", AllCategories)
 	}
 	switch {
 	case n.Template == "" && n.Content == nil:
@@ -179,6 +192,9 @@ func (d *Dispatcher) validate(n *Notification) error {
 		if a.Value == "" {
 			return invalid("To["+strconv.Itoa(i)+"].Value", "empty address")
 		}
+		if len(a.Value) > 1024 || !utf8.ValidString(a.Value) {
+			return invalid("To["+strconv.Itoa(i)+"].Value", "not an address: %d bytes, or not valid UTF-8", len(a.Value))
+		}
 	}
 	if n.TTL < 0 {
 		return invalid("TTL", "negative (%s)", n.TTL)
@@ -186,12 +202,51 @@ func (d *Dispatcher) validate(n *Notification) error {
 	if n.Priority < PriorityNormal || n.Priority > PriorityLow {
 		return invalid("Priority", "unknown priority %d", n.Priority)
 	}
+	if err := checkData(n.Data, 0); err != nil {
+		return &ValidationError{Field: "Data", Reason: err.Error() + "; Data must marshal to JSON (it is stored with the delivery)", Err: err}
+	}
 	for k := range n.Options {
 		if _, ok := d.channels[k]; !ok {
 			return invalid("Options."+k, "options for unknown channel %q; this Dispatcher has %v", k, d.names)
 		}
 	}
 	return nil
+}
+
+// checkData reports whether v marshals to JSON, walking the common shapes
+// without allocating and marshaling only what it does not know.
+func checkData(v any, depth int) error {
+	if depth > 32 {
+		return errors.New("nested more than 32 levels deep")
+	}
+	switch x := v.(type) {
+	case nil, string, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64,
+		json.Number, time.Time, []string, map[string]string:
+		return nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("%v is not a JSON number", x)
+		}
+		return nil
+	case float32:
+		return checkData(float64(x), depth)
+	case map[string]any:
+		for k, e := range x {
+			if err := checkData(e, depth+1); err != nil {
+				return fmt.Errorf("%s: %w", k, err)
+			}
+		}
+		return nil
+	case []any:
+		for i, e := range x {
+			if err := checkData(e, depth+1); err != nil {
+				return fmt.Errorf("[%d]: %w", i, err)
+			}
+		}
+		return nil
+	}
+	_, err := json.Marshal(v)
+	return err
 }
 
 // plan validates n and works out its deliveries: reads contacts and
@@ -240,6 +295,8 @@ func (d *Dispatcher) plan(ctx context.Context, n *Notification, now time.Time) (
 	channels := n.Channels
 	if len(channels) == 0 {
 		channels = d.names
+	} else if len(channels) > 1 {
+		channels = uniq(channels)
 	}
 
 	base := Delivery{
@@ -261,17 +318,31 @@ func (d *Dispatcher) plan(ctx context.Context, n *Notification, now time.Time) (
 					targets = append(targets, target{a, time.Time{}})
 				}
 			default: // push: every device on this platform
+			devices:
 				for _, dev := range contact.Devices {
-					if dev.Platform == ch && dev.Token != "" {
-						targets = append(targets, target{Address{ch, dev.Token}, dev.RegisteredAt})
+					if dev.Platform != ch || dev.Token == "" {
+						continue
 					}
+					for _, t := range targets {
+						if t.addr.Value == dev.Token {
+							continue devices
+						}
+					}
+					targets = append(targets, target{Address{ch, dev.Token}, dev.RegisteredAt})
 				}
 			}
 		}
+	to:
 		for _, a := range n.To {
-			if a.Channel == ch {
-				targets = append(targets, target{a, time.Time{}})
+			if a.Channel != ch {
+				continue
 			}
+			for _, t := range targets { // one delivery per address
+				if t.addr.Value == a.Value {
+					continue to
+				}
+			}
+			targets = append(targets, target{a, time.Time{}})
 		}
 		if len(targets) == 0 {
 			if len(n.Channels) > 0 {
@@ -334,13 +405,24 @@ func (d *Dispatcher) plan(ctx context.Context, n *Notification, now time.Time) (
 		p.receipt.Deliveries = make([]DeliveryRef, len(p.deliveries))
 		for i := range p.deliveries {
 			del := &p.deliveries[i]
-			p.jobs[i] = Job{ID: del.ID, Queue: d.cfg.QueuePrefix + del.Channel, NotBefore: del.SendAt, Delivery: del}
+			p.jobs[i] = Job{ID: del.ID, Queue: d.channels[del.Channel].queue, NotBefore: del.SendAt, Delivery: del}
 			p.receipt.Deliveries[i] = DeliveryRef{ID: del.ID, Channel: del.Channel, Address: del.Address, Status: StatusQueued, Units: del.Units}
 			p.events = append(p.events, Event{DeliveryID: del.ID, NotificationID: nid, UserID: del.UserID,
 				Category: category, Channel: del.Channel, Address: del.Address, Status: StatusQueued, At: now})
 		}
 	}
 	return p, nil
+}
+
+// uniq returns names without repeats, in order.
+func uniq(names []string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // render renders del's message at accept time, so a template that does not
@@ -370,8 +452,10 @@ func (d *Dispatcher) render(ctx context.Context, n *Notification, del *Delivery)
 }
 
 // commit claims event IDs, then logs and enqueues every plan's deliveries in
-// one Record and one Enqueue. On failure it releases the claims it made.
-func (d *Dispatcher) commit(ctx context.Context, b AcceptBackends, plans []*plan) error {
+// one Record and one Enqueue. It returns nil when every plan is committed
+// (or is a duplicate), else an error per plan (nil for the committed ones).
+// Every claim of a failed plan is released.
+func (d *Dispatcher) commit(ctx context.Context, b AcceptBackends, plans []*plan) []error {
 	var errs []error // per plan, allocated on first failure
 	fail := func(i int, err error) {
 		if errs == nil {
@@ -379,23 +463,26 @@ func (d *Dispatcher) commit(ctx context.Context, b AcceptBackends, plans []*plan
 		}
 		errs[i] = err
 	}
+	live := func(i int, p *plan) bool { return !p.dup && p.dupOf == nil && (errs == nil || errs[i] == nil) }
 	d.claim(ctx, b, plans, fail)
-	nEvents, nJobs := 0, 0
+
+	var events []Event
+	var jobs []Job
+	n := 0
 	for i, p := range plans {
-		if p.dup || (errs != nil && errs[i] != nil) {
-			continue
+		if live(i, p) {
+			n++
+			events, jobs = p.events, p.jobs
 		}
-		nEvents += len(p.events)
-		nJobs += len(p.jobs)
 	}
-	events := make([]Event, 0, nEvents)
-	jobs := make([]Job, 0, nJobs)
-	for i, p := range plans {
-		if p.dup || (errs != nil && errs[i] != nil) {
-			continue
+	if n > 1 {
+		events, jobs = nil, nil
+		for i, p := range plans {
+			if live(i, p) {
+				events = append(events, p.events...)
+				jobs = append(jobs, p.jobs...)
+			}
 		}
-		events = append(events, p.events...)
-		jobs = append(jobs, p.jobs...)
 	}
 	var err error
 	if len(events) > 0 {
@@ -405,38 +492,46 @@ func (d *Dispatcher) commit(ctx context.Context, b AcceptBackends, plans []*plan
 	}
 	if err == nil && len(jobs) > 0 {
 		if err = b.Queue.Enqueue(ctx, jobs...); err != nil {
-			err = fmt.Errorf("notify: enqueue deliveries: %w (nothing was queued; retry the Send)", err)
+			err = fmt.Errorf("notify: enqueue deliveries: %w (nothing was sent; retry the Send)", err)
 			d.recordEnqueueFailure(ctx, b.Log, jobs, err)
 		}
 	}
 	if err != nil {
 		for i, p := range plans {
-			if p.dup || (errs != nil && errs[i] != nil) {
-				continue
+			if live(i, p) {
+				fail(i, err)
 			}
-			fail(i, err)
 		}
 	}
 	for i, p := range plans {
-		if p.claimed && errs != nil && errs[i] != nil {
-			if rerr := b.Deduper.Release(context.WithoutCancel(ctx), p.eventID, p.receipt.NotificationID); rerr != nil {
-				d.log.ErrorContext(ctx, "notify: release event claim after a failed send; the event ID stays claimed until its TTL",
-					slog.String("event_id", p.eventID), slog.Any("error", rerr))
+		if p.dupOf != nil { // a repeat inside the batch shares its first's fate
+			first := slices.Index(plans, p.dupOf)
+			if errs != nil && errs[first] != nil {
+				fail(i, errs[first])
+				continue
 			}
+			p.receipt = p.dupOf.receipt
+			p.receipt.Duplicate = true
+		}
+		if p.claimed && errs != nil && errs[i] != nil {
+			d.release(ctx, b.Deduper, p)
 		}
 	}
-	if errs == nil {
-		return nil
+	return errs
+}
+
+// release frees a failed plan's event ID.
+func (d *Dispatcher) release(ctx context.Context, dd Deduper, p *plan) {
+	if err := dd.Release(context.WithoutCancel(ctx), p.eventID, p.receipt.NotificationID); err != nil {
+		d.log.ErrorContext(ctx, "notify: release event claim after a failed send; the event ID stays claimed until its TTL",
+			slog.String("event_id", p.eventID), slog.Any("error", err))
 	}
-	if len(plans) == 1 {
-		return errs[0]
-	}
-	return &BatchError{Errs: errs}
 }
 
 // claim claims the plans' event IDs: with one ClaimBatch when the Deduper
 // offers it and there are several, else one Claim each. A plan whose event
-// is held by another notification becomes a duplicate with that one's receipt.
+// is held by another notification becomes a duplicate with that one's
+// receipt; a repeat within the batch becomes a duplicate of the first.
 func (d *Dispatcher) claim(ctx context.Context, b AcceptBackends, plans []*plan, fail func(int, error)) {
 	dd := b.Deduper
 	if dd == nil {
@@ -452,10 +547,17 @@ func (d *Dispatcher) claim(ctx context.Context, b AcceptBackends, plans []*plan,
 		return
 	}
 	var idx []int
+	firsts := map[string]*plan{}
 	for i, p := range plans {
-		if p.eventID != "" {
-			idx = append(idx, i)
+		if p.eventID == "" {
+			continue
 		}
+		if first, ok := firsts[p.eventID]; ok {
+			p.dupOf = first
+			continue
+		}
+		firsts[p.eventID] = p
+		idx = append(idx, i)
 	}
 	if len(idx) == 0 {
 		return
@@ -494,10 +596,17 @@ func (d *Dispatcher) claim(ctx context.Context, b AcceptBackends, plans []*plan,
 func (d *Dispatcher) claimed(ctx context.Context, b AcceptBackends, p *plan, r ClaimResult, err error, fail func(error)) {
 	switch {
 	case err != nil:
+		// The claim may have been written before the error (a timeout):
+		// release it, which removes it only if this Send holds it.
+		d.release(ctx, b.Deduper, p)
 		fail(fmt.Errorf("notify: claim event %s: %w (nothing was queued; retry the Send)", p.eventID, err))
 	case !r.Claimed:
-		p.dup = true
-		p.receipt = d.duplicateReceipt(ctx, b.Log, r.Holder, p.eventID)
+		rec, err := d.duplicateReceipt(ctx, b.Log, r.Holder, p.eventID)
+		if err != nil {
+			fail(err)
+			return
+		}
+		p.dup, p.receipt = true, rec
 	default:
 		p.claimed = true
 	}
@@ -518,16 +627,21 @@ func (d *Dispatcher) recordEnqueueFailure(ctx context.Context, log Log, jobs []J
 	}
 }
 
+// ErrInProgress is returned (wrapped) by Send for an event ID that another
+// Send has claimed but not yet logged: that Send is still running, or it
+// died between the two, and then the claim lasts until Config.DedupTTL.
+// Retry later; the retry returns the original receipt once it exists.
+var ErrInProgress = errors.New("notify: a Send of this event is in progress")
+
 // duplicateReceipt builds the receipt of the notification that holds an event ID.
-func (d *Dispatcher) duplicateReceipt(ctx context.Context, log Log, holder, eventID string) Receipt {
+func (d *Dispatcher) duplicateReceipt(ctx context.Context, log Log, holder, eventID string) (Receipt, error) {
 	r := Receipt{NotificationID: holder, EventID: eventID, Duplicate: true}
 	statuses, err := log.Deliveries(ctx, holder)
 	if errors.Is(err, ErrNotFound) {
-		return r // the original Send has claimed the event but not written yet
+		return Receipt{}, fmt.Errorf("notify: event %s is claimed by notification %s, which is not logged yet: %w", eventID, holder, ErrInProgress)
 	}
 	if err != nil {
-		d.log.WarnContext(ctx, "notify: look up the original of a duplicate event", slog.String("event_id", eventID), slog.Any("error", err))
-		return r
+		return Receipt{}, fmt.Errorf("notify: look up notification %s, the original of event %s: %w", holder, eventID, err)
 	}
 	for _, s := range statuses {
 		if s.Status == StatusSkipped && s.Attempts == 0 && len(s.Events) == 1 {
@@ -536,5 +650,5 @@ func (d *Dispatcher) duplicateReceipt(ctx context.Context, log Log, holder, even
 		}
 		r.Deliveries = append(r.Deliveries, DeliveryRef{ID: s.DeliveryID, Channel: s.Channel, Address: s.Address, Status: s.Status})
 	}
-	return r
+	return r, nil
 }
