@@ -202,12 +202,16 @@ func TestTwoDispatchersDeliverEachOnce(t *testing.T) {
 
 // BenchmarkRequestsPerDelivery counts the SQS requests (every API call,
 // through an HTTP middleware) per notification delivered in steady state:
-// producers call Dispatcher.Send concurrently, one Dispatcher.Run delivers
-// to a channel that answers at once. Acks still pending at the end are
+// producers call Dispatcher.Send (64 concurrently, or one at a time), one
+// Dispatcher.Run delivers to a channel that answers at once. Acks still pending at the end are
 // flushed (Close) before counting.
 func BenchmarkRequestsPerDelivery(b *testing.B) {
-	for _, fifo := range []bool{false, true} {
-		b.Run(fmt.Sprintf("fifo=%v", fifo), func(b *testing.B) {
+	for _, c := range []struct {
+		fifo      bool
+		producers int
+	}{{false, 64}, {true, 64}, {false, 1}} {
+		fifo := c.fifo
+		b.Run(fmt.Sprintf("fifo=%v/producers=%d", fifo, c.producers), func(b *testing.B) {
 			tr := newTransport()
 			q := newQueue(b, sqs.Config{Client: client(server(b), tr), FIFO: fifo})
 			s := newStore()
@@ -224,7 +228,7 @@ func BenchmarkRequestsPerDelivery(b *testing.B) {
 			require.NoError(b, ch.WaitSent(context.Background(), warm))
 			tr.reset()
 			b.ResetTimer()
-			sendAll(b, d, b.N, 1000, 64, "bench")
+			sendAll(b, d, b.N, 1000, c.producers, "bench")
 			require.NoError(b, ch.WaitSent(context.Background(), warm+b.N))
 			b.StopTimer()
 			cancel()
