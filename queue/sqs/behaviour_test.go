@@ -312,3 +312,18 @@ func TestDefaultConfigChain(t *testing.T) {
 	require.NoError(t, q.Close())
 	assert.ErrorIs(t, q.Close(), notify.ErrClosed)
 }
+
+// A nack delay longer than SQS allows (12 hours from receipt) is cut to
+// the limit instead of failing.
+func TestNackLongDelay(t *testing.T) {
+	t.Parallel()
+	q := newQueue(t, sqs.Config{})
+	name := notifytest.UniqueName(t)
+	ctx := ctxFor(t, 20*time.Second)
+	require.NoError(t, q.Enqueue(ctx, job(name, "later")))
+	l := receive(t, q, name, 1, 5*time.Second)[0]
+	require.NoError(t, q.Nack(ctx, l, 48*time.Hour))
+	st, err := q.Stats(ctx, name)
+	require.NoError(t, err)
+	assert.Equal(t, notify.QueueStats{Delayed: 1}, st)
+}

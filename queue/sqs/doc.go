@@ -27,9 +27,10 @@
 //     long poll per queue shared by every Receive; what it brings waits for
 //     the next Receive, for at most half the visibility timeout) and
 //     DeleteMessageBatch (10 receipts, acks gathered for up to
-//     Config.AckLinger in the background, flushed by Stats and Close). A
-//     Dispatcher delivering steadily costs about 0.33 SQS requests per
-//     notification (see the README's benchmark).
+//     Config.AckLinger in the background, flushed by Stats and Close). With
+//     busy producers a Dispatcher costs about 0.31 SQS requests per
+//     notification delivered; a trickle of single sends about 2 (see the
+//     README's benchmark).
 //   - FIFO queues (Config.FIFO): one user's notifications share a message
 //     group and are delivered in order; a job's ID is its deduplication ID,
 //     so SQS drops the same ID sent again within 5 minutes.

@@ -213,6 +213,8 @@ type acker struct {
 	q       *Queue
 	mu      sync.Mutex
 	pending map[string][]*pendingAck // by queue URL
+	busy    map[string]int           // DeleteMessageBatch calls in flight, by queue URL
+	idle    *sync.Cond               // signaled (on mu) when a call ends
 	kick    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
@@ -231,8 +233,9 @@ const (
 )
 
 func newAcker(q *Queue) *acker {
-	a := &acker{q: q, pending: map[string][]*pendingAck{}, kick: make(chan struct{}, 1),
+	a := &acker{q: q, pending: map[string][]*pendingAck{}, busy: map[string]int{}, kick: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
+	a.idle = sync.NewCond(&a.mu)
 	go a.run()
 	return a
 }
@@ -320,17 +323,27 @@ func (a *acker) next(now time.Time, all bool) (string, []*pendingAck) {
 			} else {
 				a.pending[url] = list[n:]
 			}
+			a.busy[url]++
 			return url, batch
 		}
 	}
 	return "", nil
 }
 
-// flush deletes every pending ack of url now, in the caller's goroutine.
+// flush deletes every pending ack of url now, in the caller's goroutine,
+// and waits for the deletes of url already in flight.
 func (a *acker) flush(url string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	for {
-		a.mu.Lock()
 		list := a.pending[url]
+		if len(list) == 0 {
+			if a.busy[url] == 0 {
+				return
+			}
+			a.idle.Wait()
+			continue
+		}
 		n := min(len(list), maxBatch)
 		batch := list[:n:n]
 		if n == len(list) {
@@ -338,11 +351,10 @@ func (a *acker) flush(url string) {
 		} else {
 			a.pending[url] = list[n:]
 		}
+		a.busy[url]++
 		a.mu.Unlock()
-		if n == 0 {
-			return
-		}
 		a.delete(url, batch)
+		a.mu.Lock()
 	}
 }
 
@@ -385,6 +397,10 @@ func (a *acker) delete(url string, batch []*pendingAck) {
 	now := time.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.busy[url]--; a.busy[url] == 0 {
+		delete(a.busy, url)
+	}
+	defer a.idle.Broadcast()
 	for _, p := range retry {
 		if p.tries >= ackTries || !now.Before(p.st.deadline) {
 			a.failed++
