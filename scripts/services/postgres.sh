@@ -5,7 +5,7 @@
 # its own schema, so one cluster serves every package.
 # Sourced by scripts/test.sh with NOTIFY_TMP and CLEANUP in scope.
 if [ -z "${NOTIFY_TEST_POSTGRES_URL:-}" ]; then
-	notify_pg_port=${NOTIFY_PG_PORT:-55432}
+	notify_pg_port=$(free_port "${NOTIFY_PG_PORT:-55432}")
 	notify_pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 	if [ -z "$notify_pg_bin" ] || [ ! -x "$notify_pg_bin/initdb" ]; then
 		echo "postgres.sh: installing postgresql (apt-get)" >&2

@@ -12,7 +12,7 @@ if [ -z "${NOTIFY_TEST_SES_URL:-}" ]; then
 		fi
 		(cd "$_ses_dir" && npm ci --no-audit --no-fund --loglevel=error)
 	fi
-	_ses_port="${NOTIFY_SES_PORT:-58005}"
+	_ses_port=$(free_port "${NOTIFY_SES_PORT:-58005}")
 	"$_ses_node" "$_ses_dir/node_modules/aws-ses-v2-local/dist/cli.js" --host 127.0.0.1 --port "$_ses_port" \
 		>"$NOTIFY_TMP/ses.log" 2>&1 &
 	_ses_pid=$!

@@ -11,7 +11,7 @@ if [ -z "${NOTIFY_TEST_SQS_URL:-}" ]; then
 		fi
 		(cd "$_sqs_dir" && npm ci --no-audit --no-fund --loglevel=error)
 	fi
-	_sqs_port="${NOTIFY_SQS_PORT:-59324}"
+	_sqs_port=$(free_port "${NOTIFY_SQS_PORT:-59324}")
 	"$_sqs_node" --no-warnings "$_sqs_dir/start.mjs" "$_sqs_port" >"$NOTIFY_TMP/fauxqs.log" 2>&1 &
 	_sqs_pid=$!
 	CLEANUP+=("kill $_sqs_pid")
