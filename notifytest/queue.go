@@ -20,6 +20,17 @@ type QueueConfig struct {
 	Visibility time.Duration
 }
 
+// QueueFeatures declares what a backend cannot guarantee, so the suite
+// checks the weaker promise instead (as Watermill's test Features do). The
+// zero value claims the whole contract.
+type QueueFeatures struct {
+	// NoCrossCallDedup: an ID enqueued again by a later Enqueue call may be
+	// queued twice (SQS standard queues have no deduplication). Repeats
+	// within one call must still collapse. The Dispatcher never enqueues a
+	// delivery ID twice, so this only weakens replays of a failed Send.
+	NoCrossCallDedup bool
+}
+
 // early is how much sooner than due a hidden job may show up without failing
 // a check: clocks and timers of real backends are not exact.
 const early = 150 * time.Millisecond
@@ -42,7 +53,14 @@ const slack = 5 * time.Second
 // enqueued twice; Bury, Stats.Dead and Replay; Stats by state; that
 // concurrent receivers get disjoint jobs; that Receive blocks until a job is
 // ready and returns the context's error; and Close.
-func TestQueue(t *testing.T, newQueue func(t *testing.T, cfg QueueConfig) notify.Queue) {
+//
+// features, when given, declares the contract's parts the backend does not
+// keep (see QueueFeatures); at most one.
+func TestQueue(t *testing.T, newQueue func(t *testing.T, cfg QueueConfig) notify.Queue, features ...QueueFeatures) {
+	var f QueueFeatures
+	if len(features) > 0 {
+		f = features[0]
+	}
 	long := QueueConfig{Visibility: 30 * time.Second} // no lease expires during the subtest
 	short := QueueConfig{Visibility: 1 * time.Second} // leases expire quickly
 
@@ -63,7 +81,11 @@ func TestQueue(t *testing.T, newQueue func(t *testing.T, cfg QueueConfig) notify
 	run("NackDelayHides", long, testNackDelay)
 	run("NackCountsAttempts", long, testNackAttempts)
 	run("NotBefore", long, testNotBefore)
-	run("DuplicateEnqueue", long, testDuplicateEnqueue)
+	if f.NoCrossCallDedup {
+		run("DuplicateEnqueueOneCall", long, testDuplicateEnqueueOneCall)
+	} else {
+		run("DuplicateEnqueue", long, testDuplicateEnqueue)
+	}
 	run("BuryReplay", long, testBuryReplay)
 	run("Stats", long, testStats)
 	run("ConcurrentReceivers", long, testConcurrentReceivers)
@@ -369,6 +391,17 @@ func testDuplicateEnqueue(t *testing.T, q notify.Queue, queue string) {
 	st, err = q.Stats(ctx, queue)
 	require.NoError(t, err)
 	assert.Equal(t, notify.QueueStats{Dead: 1}, zeroAge(st), "Stats after re-enqueue of a dead ID")
+}
+
+// testDuplicateEnqueueOneCall is testDuplicateEnqueue's promise for
+// backends with NoCrossCallDedup: repeats within one call are one job.
+func testDuplicateEnqueueOneCall(t *testing.T, q notify.Queue, queue string) {
+	ctx := timeout(t, 20*time.Second)
+	require.NoError(t, q.Enqueue(ctx, testJob(queue, "dup"), testJob(queue, "other"), testJob(queue, "dup")))
+	ls := receiveN(t, q, queue, 2, 5*time.Second)
+	assert.ElementsMatch(t, []string{"dup", "other"}, []string{ls[0].Job.ID, ls[1].Job.ID})
+	receiveNone(t, q, queue, 300*time.Millisecond, "a repeat within one Enqueue call")
+	require.NoError(t, q.Ack(ctx, ls...))
 }
 
 func testBuryReplay(t *testing.T, q notify.Queue, queue string) {

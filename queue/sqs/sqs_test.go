@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -92,18 +91,15 @@ func newQueue(t testing.TB, cfg sqs.Config) *sqs.Queue {
 	return q
 }
 
-// TestQueue runs the conformance suite on standard queues. One check is
-// skipped: a standard queue cannot drop a job ID enqueued again in a later
-// call (SQS has no deduplication there; see the package documentation).
-// TestQueueFIFO runs the whole suite.
+// TestQueue runs the conformance suite on standard queues, which declare
+// one limit: a job ID enqueued again in a later call is not dropped (SQS has
+// no deduplication there; see the package documentation). TestQueueFIFO runs
+// the whole suite.
 func TestQueue(t *testing.T) {
 	server(t)
 	notifytest.TestQueue(t, func(t *testing.T, cfg notifytest.QueueConfig) notify.Queue {
-		if strings.HasSuffix(t.Name(), "/DuplicateEnqueue") {
-			t.Skip("standard SQS queues cannot deduplicate across Enqueue calls (documented limit); TestQueueFIFO checks it")
-		}
 		return newQueue(t, sqs.Config{Visibility: cfg.Visibility})
-	})
+	}, notifytest.QueueFeatures{NoCrossCallDedup: true})
 }
 
 // TestQueueFIFO runs the whole conformance suite on FIFO queues.
