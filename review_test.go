@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -179,4 +180,38 @@ func TestConcurrentReplaysQueueOnce(t *testing.T) {
 		assert.Equal(t, notify.StatusSent, ds[0].Status, "the log never says dead for a delivery that was sent")
 		assert.Equal(t, 1, h.ch["sms"].SentCount(ds[0].DeliveryID))
 	})
+}
+
+// uuidV7At makes a version 7 UUID stamped at (what a Send claimed with).
+func uuidV7At(at time.Time) string {
+	var u uuid.UUID
+	ms := at.UnixMilli()
+	for i := range 6 {
+		u[i] = byte(ms >> (40 - 8*i))
+	}
+	u[6], u[8] = 0x70, 0x80
+	return u.String()
+}
+
+func TestClaimLoggedElsewhereIsADuplicateAfterTheWindow(t *testing.T) {
+	h := newHarness(t)
+	for _, tc := range []struct {
+		age        time.Duration
+		inProgress bool
+	}{{time.Second, true}, {notify.InProgressWindow - time.Second, true}, {notify.InProgressWindow + time.Second, false}} {
+		holder := uuidV7At(time.Now().Add(-tc.age))
+		ok, _, err := h.cfg.Deduper.Claim(t.Context(), holder, holder, time.Hour)
+		require.NoError(t, err)
+		require.True(t, ok)
+		n := notify.Notification{EventID: holder, To: []notify.Address{{Channel: "sms", Value: "+1"}}, Content: &notify.Message{Body: "x"}}
+		r, err := h.d.Send(t.Context(), n)
+		if tc.inProgress {
+			require.ErrorIs(t, err, notify.ErrInProgress, "claimed %s ago", tc.age)
+			continue
+		}
+		require.NoError(t, err, "claimed %s ago: logged elsewhere", tc.age)
+		assert.True(t, r.Duplicate)
+		assert.Equal(t, holder, r.NotificationID)
+	}
+	assertNothingStored(t, h)
 }

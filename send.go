@@ -628,16 +628,33 @@ func (d *Dispatcher) recordEnqueueFailure(ctx context.Context, log Log, jobs []J
 }
 
 // ErrInProgress is returned (wrapped) by Send for an event ID that another
-// Send has claimed but not yet logged: that Send is still running, or it
-// died between the two, and then the claim lasts until Config.DedupTTL.
-// Retry later; the retry returns the original receipt once it exists.
+// Send claimed less than InProgressWindow ago and has not logged (in the
+// Log this Dispatcher reads): that Send is still running. Retry later; the
+// retry returns the original receipt once it is logged. After the window a
+// claim without a log is taken to be logged elsewhere (Dispatchers that
+// share a Deduper but not a Log) and Send returns a Duplicate receipt with
+// no deliveries; if the original Send died between its claim and its log
+// write, that event is lost until the claim's TTL ends.
 var ErrInProgress = errors.New("notify: a Send of this event is in progress")
+
+// InProgressWindow is how long after a claim its missing log means "still
+// being written" (ErrInProgress) rather than "logged elsewhere".
+const InProgressWindow = 30 * time.Second
 
 // duplicateReceipt builds the receipt of the notification that holds an event ID.
 func (d *Dispatcher) duplicateReceipt(ctx context.Context, log Log, holder, eventID string) (Receipt, error) {
 	r := Receipt{NotificationID: holder, EventID: eventID, Duplicate: true}
 	statuses, err := log.Deliveries(ctx, holder)
 	if errors.Is(err, ErrNotFound) {
+		// Notification IDs are UUIDv7: the holder's says when it claimed.
+		if id, perr := uuid.Parse(holder); perr == nil && id.Version() == 7 {
+			sec, nsec := id.Time().UnixTime()
+			if time.Since(time.Unix(sec, nsec)) > InProgressWindow {
+				d.log.WarnContext(ctx, "notify: duplicate event whose original is not in this Dispatcher's log",
+					slog.String("event_id", eventID), slog.String("notification", holder))
+				return r, nil
+			}
+		}
 		return Receipt{}, fmt.Errorf("notify: event %s is claimed by notification %s, which is not logged yet: %w", eventID, holder, ErrInProgress)
 	}
 	if err != nil {

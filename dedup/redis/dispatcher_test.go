@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -86,11 +87,19 @@ func TestTwoDispatchersClaimOnce(t *testing.T) {
 	}
 	const events = 20
 	receipts := make([][2]notify.Receipt, events)
+	inProgress := make([][2]bool, events)
 	var wg sync.WaitGroup
 	for e := range events {
 		for i, in := range ins {
 			wg.Go(func() {
 				r, err := in.send(fmt.Sprint("order-", e))
+				if errors.Is(err, notify.ErrInProgress) {
+					// The other instance holds the claim, and this one's
+					// log cannot see its notification: no receipt, and the
+					// caller knows not to count it as sent.
+					inProgress[e][i] = true
+					return
+				}
 				assert.NoError(t, err)
 				receipts[e][i] = r
 			})
@@ -98,13 +107,14 @@ func TestTwoDispatchersClaimOnce(t *testing.T) {
 	}
 	wg.Wait()
 	for e, rs := range receipts {
-		require.True(t, rs[0].Duplicate != rs[1].Duplicate, "event %d: exactly one of two Sends is the original", e)
-		orig, dup := rs[0], rs[1]
-		if orig.Duplicate {
-			orig, dup = dup, orig
+		originals := 0
+		for i, r := range rs {
+			if !inProgress[e][i] && !r.Duplicate {
+				originals++
+				assert.Len(t, r.Deliveries, 1)
+			}
 		}
-		assert.Equal(t, orig.NotificationID, dup.NotificationID, "the duplicate's receipt names the original")
-		assert.Len(t, orig.Deliveries, 1)
+		require.Equal(t, 1, originals, "event %d: exactly one of two Sends is the original", e)
 	}
 	time.Sleep(100 * time.Millisecond) // let a wrongly queued duplicate show
 	total := map[string]int{}

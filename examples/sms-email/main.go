@@ -180,11 +180,13 @@ func run(ctx context.Context, out io.Writer, getenv func(string) string) error {
 	if err := sendAndWait(ctx, out, d, "2. news to Bob: Twilio answers 21610 (he texted STOP)", news); err != nil {
 		return err
 	}
-	allowed, err := store.Allowed(ctx, "bob", "news", notify.ChannelSMS)
+	// A STOP blocks every message from the sender: the opt-out is stored
+	// for every category (notify.AllCategories).
+	allowed, err := store.Allowed(ctx, "bob", notify.AllCategories, notify.ChannelSMS)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "   stored preference: bob/news/sms allowed=%v\n\n", allowed)
+	fmt.Fprintf(out, "   stored preference: bob/*/sms allowed=%v\n\n", allowed)
 	if err := sendAndWait(ctx, out, d, "3. next news to Bob: SMS skipped, email still sent", news); err != nil {
 		return err
 	}
