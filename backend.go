@@ -227,3 +227,19 @@ type BatchDeduper interface {
 	Deduper
 	ClaimBatch(ctx context.Context, claims []ClaimRequest) (results []ClaimResult, errs []error)
 }
+
+// LoggingQueue is implemented by a Queue that lives in the same database as
+// the Log (the postgres package): it writes log events in the same
+// transaction as its own rows, saving a round trip per delivery on each
+// side of the pipeline and making the two writes atomic. Either method
+// returns an error wrapping errors.ErrUnsupported, having written nothing,
+// when log is not a Log it can write to; the Dispatcher then calls Record
+// and Enqueue (or Ack) one after the other.
+type LoggingQueue interface {
+	Queue
+	// EnqueueLogged records events in log and enqueues jobs, atomically.
+	EnqueueLogged(ctx context.Context, log Log, events []Event, jobs []Job) error
+	// AckLogged records ev in log and acks l, atomically. When the lease is
+	// lost it records ev all the same and returns ErrLeaseLost.
+	AckLogged(ctx context.Context, log Log, l Lease, ev Event) error
+}

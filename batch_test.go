@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -108,4 +109,63 @@ func TestFetchedBatchIsRateLimitedInOneCall(t *testing.T) {
 		require.Positive(t, bl.requests.Load())
 		assert.Less(t, bl.batches.Load(), bl.requests.Load(), "several deliveries per call")
 	})
+}
+
+// loggingQueue gives the memory queue the LoggingQueue methods (not atomic
+// here: it only shows which calls the Dispatcher makes).
+type loggingQueue struct {
+	notify.Queue
+	unsupported    bool
+	enqueues, acks atomic.Int64
+}
+
+func (q *loggingQueue) EnqueueLogged(ctx context.Context, log notify.Log, events []notify.Event, jobs []notify.Job) error {
+	if q.unsupported {
+		return errors.ErrUnsupported
+	}
+	q.enqueues.Add(1)
+	if err := log.Record(ctx, events...); err != nil {
+		return err
+	}
+	return q.Enqueue(ctx, jobs...)
+}
+
+func (q *loggingQueue) AckLogged(ctx context.Context, log notify.Log, l notify.Lease, ev notify.Event) error {
+	if q.unsupported {
+		return errors.ErrUnsupported
+	}
+	q.acks.Add(1)
+	if err := log.Record(ctx, ev); err != nil {
+		return err
+	}
+	return q.Ack(ctx, l)
+}
+
+func TestLoggingQueueWritesLogAndQueueTogether(t *testing.T) {
+	for _, unsupported := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			h := newHarness(t)
+			lq := &loggingQueue{Queue: h.queue, unsupported: unsupported}
+			cfg := h.cfg
+			cfg.Queue = lq
+			d, err := notify.New(cfg)
+			require.NoError(t, err)
+			h.d = d
+			h.contact(t, ana)
+			h.run(t)
+			r, err := d.Send(t.Context(), welcome("lq"))
+			require.NoError(t, err)
+			ds := h.settle(t, r.NotificationID)
+			for _, s := range ds {
+				assert.Equal(t, notify.StatusSent, s.Status)
+				assert.Equal(t, []notify.Status{notify.StatusQueued, notify.StatusSent}, []notify.Status{s.Events[0].Status, s.Events[1].Status})
+			}
+			want := int64(1)
+			if unsupported {
+				want = 0
+			}
+			assert.Equal(t, want, lq.enqueues.Load())
+			assert.Equal(t, 4*want, lq.acks.Load())
+		})
+	}
 }

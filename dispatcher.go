@@ -17,7 +17,8 @@ type Dispatcher struct {
 	cfg      Config
 	log      *slog.Logger
 	channels map[string]*channelInfo
-	names    []string // channel names, sorted
+	names    []string     // channel names, sorted
+	lq       LoggingQueue // the Queue, when it can write the log too
 	running  atomic.Bool
 }
 
@@ -65,6 +66,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		d.names = append(d.names, name)
 	}
 	sort.Strings(d.names)
+	d.lq, _ = cfg.Queue.(LoggingQueue)
 	return d, nil
 }
 

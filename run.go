@@ -418,6 +418,26 @@ func (d *Dispatcher) finish(sendCtx, ctx context.Context, ci *channelInfo, s ste
 // acked anyway (a redelivery would send it twice), anything else goes back
 // to the queue to be decided again later.
 func (d *Dispatcher) settle(ctx context.Context, l Lease, del *Delivery, ev Event) {
+	if d.lq != nil {
+		fillEvent(&ev, del)
+		err := d.lq.AckLogged(ctx, d.cfg.Store, l, ev)
+		switch {
+		case err == nil:
+			return
+		case errors.Is(err, ErrLeaseLost):
+			d.log.WarnContext(ctx, "notify: ack", slog.String("job", l.Job.ID), slog.Any("error", err))
+			return
+		case !errors.Is(err, errors.ErrUnsupported):
+			d.log.ErrorContext(ctx, "notify: record and ack", slog.String("delivery", del.ID),
+				slog.String("status", string(ev.Status)), slog.Any("error", err))
+			if ev.Status != StatusSent {
+				d.nack(ctx, l, time.Minute)
+				return
+			}
+			d.ack(ctx, l) // and the log lacks the "sent": better than sending twice
+			return
+		}
+	}
 	if err := d.record(ctx, del, ev); err != nil && ev.Status != StatusSent {
 		d.nack(ctx, l, time.Minute)
 		return
@@ -425,12 +445,17 @@ func (d *Dispatcher) settle(ctx context.Context, l Lease, del *Delivery, ev Even
 	d.ack(ctx, l)
 }
 
-func (d *Dispatcher) record(ctx context.Context, del *Delivery, ev Event) error {
+// fillEvent stamps ev with its delivery's identity and the time.
+func fillEvent(ev *Event, del *Delivery) {
 	ev.DeliveryID, ev.NotificationID, ev.UserID = del.ID, del.NotificationID, del.UserID
 	ev.Category, ev.Channel, ev.Address = del.Category, del.Channel, del.Address
 	if ev.At.IsZero() {
 		ev.At = time.Now()
 	}
+}
+
+func (d *Dispatcher) record(ctx context.Context, del *Delivery, ev Event) error {
+	fillEvent(&ev, del)
 	err := d.cfg.Store.Record(ctx, ev)
 	if err != nil {
 		d.log.ErrorContext(ctx, "notify: record delivery event", slog.String("delivery", del.ID),

@@ -485,12 +485,23 @@ func (d *Dispatcher) commit(ctx context.Context, b AcceptBackends, plans []*plan
 		}
 	}
 	var err error
-	if len(events) > 0 {
+	logged := false
+	if lq, ok := b.Queue.(LoggingQueue); ok && len(jobs) > 0 {
+		switch err = lq.EnqueueLogged(ctx, b.Log, events, jobs); {
+		case err == nil:
+			logged = true
+		case errors.Is(err, errors.ErrUnsupported):
+			err = nil
+		default:
+			err = fmt.Errorf("notify: record and enqueue deliveries: %w (nothing was queued; retry the Send)", err)
+		}
+	}
+	if !logged && err == nil && len(events) > 0 {
 		if err = b.Log.Record(ctx, events...); err != nil {
 			err = fmt.Errorf("notify: record deliveries: %w (nothing was queued; retry the Send)", err)
 		}
 	}
-	if err == nil && len(jobs) > 0 {
+	if !logged && err == nil && len(jobs) > 0 {
 		if err = b.Queue.Enqueue(ctx, jobs...); err != nil {
 			err = fmt.Errorf("notify: enqueue deliveries: %w (nothing was sent; retry the Send)", err)
 			d.recordEnqueueFailure(ctx, b.Log, jobs, err)
