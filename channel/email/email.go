@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/channel/internal/retryafter"
 )
 
 // MaxMessageBytes is SES v2's limit on one message, encoded, headers
@@ -328,7 +328,7 @@ func classify(err error, wrote bool) error {
 	var re *awshttp.ResponseError
 	if errors.As(err, &re) && re.Response != nil {
 		status = re.HTTPStatusCode()
-		retryAfter = parseRetryAfter(re.Response.Header.Get("Retry-After"), time.Now())
+		retryAfter = retryafter.Parse(re.Response.Header.Get("Retry-After"), time.Now())
 	}
 	var (
 		tooMany    *types.TooManyRequestsException
@@ -390,21 +390,4 @@ func classify(err error, wrote bool) error {
 
 func maybeSent(err error, after time.Duration) error {
 	return &notify.OutcomeError{Outcome: notify.OutcomeRetry, Err: err, RetryAfter: after, MaybeSent: true}
-}
-
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil {
-		if s <= 0 {
-			return 0
-		}
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

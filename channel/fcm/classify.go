@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"firebase.google.com/go/v4/errorutils"
 	"firebase.google.com/go/v4/messaging"
 	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/channel/internal/retryafter"
 )
 
 // invalidTokenMessage is how FCM says, in an INVALID_ARGUMENT answer with no
@@ -25,7 +25,10 @@ const invalidTokenMessage = "not a valid FCM registration token"
 func (c *Channel) classify(ctx context.Context, err error, d *notify.Delivery, m *messaging.Message) error {
 	wrap := func(err error) error { return fmt.Errorf("fcm: send delivery %s: %w", d.ID, err) }
 	resp := errorutils.HTTPResponse(err)
-	retryAfter := parseRetryAfter(resp, time.Now())
+	var retryAfter time.Duration
+	if resp != nil {
+		retryAfter = retryafter.Parse(resp.Header.Get("Retry-After"), time.Now())
+	}
 
 	// Errors without an HTTP answer: the transport failed (after the SDK's
 	// own retries), the context ended, or the SDK refused the message.
@@ -68,25 +71,4 @@ func (c *Channel) classify(ctx context.Context, err error, d *notify.Delivery, m
 		return notify.Permanent(wrap(err))
 	}
 	return notify.Retryable(wrap(err), retryAfter)
-}
-
-// parseRetryAfter reads a Retry-After header: seconds or an HTTP date.
-func parseRetryAfter(resp *http.Response, now time.Time) time.Duration {
-	if resp == nil {
-		return 0
-	}
-	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if s <= 0 {
-			return 0
-		}
-		return time.Duration(min(s, int64(24*time.Hour/time.Second))) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

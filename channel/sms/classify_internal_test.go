@@ -24,16 +24,6 @@ func TestClassifyLocalRejections(t *testing.T) {
 	assert.False(t, notify.Classify(err).MaybeSent)
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
-	assert.Equal(t, 30*time.Second, parseRetryAfter("30", now))
-	assert.Equal(t, 90*time.Second, parseRetryAfter("Fri, 27 Nov 2026 06:01:30 GMT", now))
-	assert.Zero(t, parseRetryAfter("Fri, 27 Nov 2026 05:59:00 GMT", now), "a date in the past")
-	assert.Zero(t, parseRetryAfter("-5", now))
-	assert.Zero(t, parseRetryAfter("soon", now))
-	assert.Zero(t, parseRetryAfter("", now))
-}
-
 func TestValidity(t *testing.T) {
 	now := time.Now()
 	assert.Equal(t, 600, validity(600, now.Add(time.Hour), now), "explicit wins")

@@ -7,9 +7,10 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/gonotify/notify/channel/internal/retryafter"
 )
 
 // maxErrorBody bounds how much of an error response is kept.
@@ -48,7 +49,7 @@ func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	c.status = resp.StatusCode
-	c.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	c.retryAfter = retryafter.Parse(resp.Header.Get("Retry-After"), time.Now())
 	if resp.StatusCode >= 400 {
 		// twilio-go decodes error bodies without closing them; read the
 		// body here (bounded) so the connection goes back to the pool and
@@ -62,24 +63,6 @@ func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	return resp, nil
-}
-
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
-// Anything else, or a time in the past, is zero.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil {
-		if s <= 0 {
-			return 0
-		}
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 // noRedirect makes the client return a redirect response as it is, as
