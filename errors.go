@@ -30,10 +30,12 @@ type ValidationError struct {
 	Err    error // the underlying cause, if any
 }
 
+// Error says which field is wrong and why.
 func (e *ValidationError) Error() string {
 	return "notify: invalid notification: " + e.Field + ": " + e.Reason
 }
 
+// Unwrap returns the underlying cause, if any.
 func (e *ValidationError) Unwrap() error { return e.Err }
 
 func invalid(field, format string, args ...any) *ValidationError {
@@ -61,6 +63,7 @@ const (
 
 var outcomeNames = [...]string{"retry", "permanent", "invalid recipient", "opted out", "configuration error"}
 
+// String names the outcome ("retry", "permanent", ...).
 func (o Outcome) String() string {
 	if o >= 0 && int(o) < len(outcomeNames) {
 		return outcomeNames[o]
@@ -87,6 +90,7 @@ type OutcomeError struct {
 	AllCategories bool
 }
 
+// Error is the outcome followed by the channel's error.
 func (e *OutcomeError) Error() string {
 	if e.Err == nil {
 		return e.Outcome.String()
@@ -94,6 +98,7 @@ func (e *OutcomeError) Error() string {
 	return e.Outcome.String() + ": " + e.Err.Error()
 }
 
+// Unwrap returns the channel's error.
 func (e *OutcomeError) Unwrap() error { return e.Err }
 
 // Retryable marks err as worth retrying, no sooner than after (zero: the

@@ -82,6 +82,7 @@ type BatchError struct {
 	Errs []error
 }
 
+// Error counts the failures and quotes the first.
 func (e *BatchError) Error() string {
 	n, first := 0, error(nil)
 	for _, err := range e.Errs {
