@@ -14,7 +14,7 @@ unit:
 	./scripts/test.sh
 
 bench:
-	go test -run '^$$' -bench Dispatcher -benchmem -count 6 . | tee bench.txt
+	go test -run '^$$' -bench Dispatcher -benchmem -count 6 -benchtime 200000x . | tee bench.txt
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
