@@ -26,10 +26,17 @@
 //     events by [notify.DeliveryState.Apply], as in every other Log.
 //   - Deduper: one row per claimed key with an expiry; of concurrent claims
 //     of one key exactly one wins (the primary key decides).
-//   - Concurrent Enqueue, Ack, Record, State and Claim calls on one value are
-//     combined into one statement each (group commit): a call returns once
-//     its own rows are committed, an idle database adds no wait, and under
-//     load one round trip serves many calls.
+//   - Queue is a [notify.LoggingQueue]: given a [Store] of its schema (on
+//     the same database, or bound to the same transaction by SendTx),
+//     [Queue.EnqueueLogged] records log events and enqueues jobs, and
+//     [Queue.AckLogged] records an event and acks a lease, each in one
+//     statement (one round trip, one transaction). The Dispatcher uses them,
+//     saving a round trip on each side of a delivery.
+//   - Concurrent Enqueue, EnqueueLogged, Ack, AckLogged, Record, State and
+//     Claim calls on one value are combined into one statement each (group
+//     commit): a call returns once its own rows are committed, an idle
+//     database adds no wait, and under load one round trip serves many
+//     calls.
 //   - Migrate: numbered SQL files embedded in the binary, applied in one
 //     transaction under an advisory lock; safe to call from every process
 //     at start-up, and idempotent.

@@ -86,8 +86,11 @@ type queueCore struct {
 	stop      context.CancelFunc
 	listenWG  sync.WaitGroup
 
-	acks     batcher[*ackReq]
-	enqueues batcher[*enqueueReq]
+	acks        batcher[*ackReq]
+	enqueues    batcher[*enqueueReq]
+	ackLogs     batcher[*ackLoggedReq]
+	enqueueLogs batcher[*enqueueLoggedReq]
+	logging     loggingSQL // see logging.go
 }
 
 type queueSQL struct {
@@ -175,6 +178,9 @@ func NewQueue(pool *pgxpool.Pool, cfg QueueConfig) (*Queue, error) {
 	}
 	c.acks.run = c.runAcks
 	c.enqueues.run = c.runEnqueues
+	c.logging = newLoggingSQL(s)
+	c.ackLogs.run = c.runAckLogs
+	c.enqueueLogs.run = c.runEnqueueLogs
 	return &Queue{core: c, db: pool}, nil
 }
 
@@ -202,19 +208,9 @@ func (q *Queue) Enqueue(ctx context.Context, jobs ...notify.Job) error {
 	if len(jobs) == 0 {
 		return nil
 	}
-	rows := make([]jobRow, len(jobs))
-	for i, j := range jobs {
-		if j.Queue == "" || j.ID == "" {
-			return fmt.Errorf("postgres: enqueue job %d: queue and ID must be set (queue %q, ID %q)", i, j.Queue, j.ID)
-		}
-		b, err := json.Marshal(j.Delivery)
-		if err != nil {
-			return fmt.Errorf("postgres: enqueue job %s: encode delivery: %w", j.ID, err)
-		}
-		rows[i] = jobRow{queue: j.Queue, id: j.ID, body: string(b)}
-		if !j.NotBefore.IsZero() {
-			rows[i].notBefore = pgtype.Timestamptz{Time: j.NotBefore, Valid: true}
-		}
+	rows, err := jobRows(jobs)
+	if err != nil {
+		return err
 	}
 	if _, ok := q.db.(pgx.Tx); ok {
 		return q.enqueueNow(ctx, rows)
@@ -229,8 +225,28 @@ type jobRow struct {
 	body      string
 }
 
-// enqueueNow inserts rows in one statement.
-func (q *Queue) enqueueNow(ctx context.Context, rows []jobRow) error {
+// jobRows checks and encodes jobs.
+func jobRows(jobs []notify.Job) ([]jobRow, error) {
+	rows := make([]jobRow, len(jobs))
+	for i, j := range jobs {
+		if j.Queue == "" || j.ID == "" {
+			return nil, fmt.Errorf("postgres: enqueue job %d: queue and ID must be set (queue %q, ID %q)", i, j.Queue, j.ID)
+		}
+		b, err := json.Marshal(j.Delivery)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: enqueue job %s: encode delivery: %w", j.ID, err)
+		}
+		rows[i] = jobRow{queue: j.Queue, id: j.ID, body: string(b)}
+		if !j.NotBefore.IsZero() {
+			rows[i].notBefore = pgtype.Timestamptz{Time: j.NotBefore, Valid: true}
+		}
+	}
+	return rows, nil
+}
+
+// jobArrays encodes rows as the four column arrays of the queue_jobs
+// insert: queues, IDs, not-befores and bodies.
+func jobArrays(rows []jobRow) []any {
 	queues := make([]string, len(rows))
 	ids := make([]string, len(rows))
 	nbs := make([]pgtype.Timestamptz, len(rows))
@@ -238,7 +254,12 @@ func (q *Queue) enqueueNow(ctx context.Context, rows []jobRow) error {
 	for i, r := range rows {
 		queues[i], ids[i], nbs[i], bodies[i] = r.queue, r.id, r.notBefore, r.body
 	}
-	if _, err := q.db.Exec(ctx, q.core.sql.enqueue, queues, ids, nbs, bodies, q.core.channel); err != nil {
+	return []any{queues, ids, nbs, bodies}
+}
+
+// enqueueNow inserts rows in one statement.
+func (q *Queue) enqueueNow(ctx context.Context, rows []jobRow) error {
+	if _, err := q.db.Exec(ctx, q.core.sql.enqueue, append(jobArrays(rows), q.core.channel)...); err != nil {
 		return fmt.Errorf("postgres: enqueue %d jobs: %w", len(rows), err)
 	}
 	return nil

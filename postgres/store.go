@@ -57,6 +57,17 @@ type storeSQL struct {
 	record, states, delivery, deliveries, prune                                            string
 }
 
+// eventCols are log_events' columns that an event sets.
+const eventCols = `delivery_id, notification_id, user_id, category, channel, address, status, reason, attempt, provider_id, maybe_sent, at`
+
+// insertEvents appends the events given as column arrays $1 to $12 (see
+// eventArrays), in order. Queue's logged statements embed it in a CTE.
+const insertEvents = `INSERT INTO {{schema}}.log_events (` + eventCols + `)
+			SELECT ` + eventCols + ` FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+				$7::text[], $8::text[], $9::int4[], $10::text[], $11::bool[], $12::timestamptz[])
+				WITH ORDINALITY AS u(` + eventCols + `, ord)
+			ORDER BY ord`
+
 // NewStore returns a Store on pool's database, in cfg.Schema, which Migrate
 // must have prepared. The Store does not own pool.
 func NewStore(pool *pgxpool.Pool, cfg StoreConfig) (*Store, error) {
@@ -76,7 +87,6 @@ func NewStore(pool *pgxpool.Pool, cfg StoreConfig) (*Store, error) {
 		return nil, err
 	}
 	s := cfg.Schema
-	const eventCols = `delivery_id, notification_id, user_id, category, channel, address, status, reason, attempt, provider_id, maybe_sent, at`
 	c := &storeCore{pool: pool, fresh: freshPlans(pool), cfg: cfg, queue: q, dedup: dd, sql: storeSQL{
 		contact: sqlFor(s, `SELECT c.phone, c.email, c.locale, c.time_zone,
 				coalesce(array_agg(d.platform ORDER BY d.position) FILTER (WHERE d.user_id IS NOT NULL), '{}'),
@@ -100,11 +110,7 @@ func NewStore(pool *pgxpool.Pool, cfg StoreConfig) (*Store, error) {
 		allowed: sqlFor(s, `SELECT allowed FROM {{schema}}.preferences WHERE user_id = $1 AND category = $2 AND channel = $3`),
 		setPreference: sqlFor(s, `INSERT INTO {{schema}}.preferences (user_id, category, channel, allowed) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (user_id, category, channel) DO UPDATE SET allowed = EXCLUDED.allowed`),
-		record: sqlFor(s, `INSERT INTO {{schema}}.log_events (`+eventCols+`)
-			SELECT `+eventCols+` FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-				$7::text[], $8::text[], $9::int4[], $10::text[], $11::bool[], $12::timestamptz[])
-				WITH ORDINALITY AS u(`+eventCols+`, ord)
-			ORDER BY ord`),
+		record: sqlFor(s, insertEvents),
 		// The MATERIALIZED CTEs keep the planner on the delivery_id and
 		// notification_id indexes: without them it may walk the primary key
 		// in seq order and filter the whole log.
@@ -266,6 +272,13 @@ func (c *storeCore) runRecords(ctx context.Context, reqs []*recordReq) error {
 }
 
 func (s *Store) recordNow(ctx context.Context, db dbtx, events []notify.Event) error {
+	_, err := db.Exec(ctx, s.core.sql.record, eventArrays(events)...)
+	return err
+}
+
+// eventArrays encodes events as the twelve column arrays ($1 to $12) of
+// the log_events insert.
+func eventArrays(events []notify.Event) []any {
 	n := len(events)
 	var (
 		did, nid, uid, cat, ch, addr = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -279,8 +292,7 @@ func (s *Store) recordNow(ctx context.Context, db dbtx, events []notify.Event) e
 		status[i], reason[i], provider[i] = string(e.Status), e.Reason, e.ProviderID
 		attempt[i], maybe[i], at[i] = int32(e.Attempt), e.MaybeSent, e.At
 	}
-	_, err := db.Exec(ctx, s.core.sql.record, did, nid, uid, cat, ch, addr, status, reason, attempt, provider, maybe, at)
-	return err
+	return []any{did, nid, uid, cat, ch, addr, status, reason, attempt, provider, maybe, at}
 }
 
 // State returns where a delivery stands (its events folded with

@@ -1,0 +1,106 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/internal/testenv"
+)
+
+// The queue and store SendTx binds to a transaction write the log and the
+// jobs in it, and only with each other.
+func TestLoggedInTx(t *testing.T) {
+	url := testenv.Need(t, "NOTIFY_TEST_POSTGRES_URL", "PostgreSQL")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, url)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "nt_" + hex.EncodeToString(b[:])
+	require.NoError(t, Migrate(ctx, pool, MigrateConfig{Schema: schema}))
+	t.Cleanup(func() {
+		_, _ = pool.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+	})
+	q, err := NewQueue(pool, QueueConfig{Schema: schema, Visibility: 30 * time.Second})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = q.Close() })
+	s, err := NewStore(pool, StoreConfig{Schema: schema})
+	require.NoError(t, err)
+
+	ev := func(id string, st notify.Status) []notify.Event {
+		return []notify.Event{{DeliveryID: id, NotificationID: "n", Status: st, At: time.Now()}}
+	}
+	job := func(id string) []notify.Job { return []notify.Job{{Queue: "push", ID: id}} }
+	ready := func() int {
+		st, err := q.Stats(ctx, "push")
+		require.NoError(t, err)
+		return st.Ready
+	}
+	logged := func(id string) bool {
+		_, err := s.Delivery(ctx, id)
+		if errors.Is(err, notify.ErrNotFound) {
+			return false
+		}
+		require.NoError(t, err)
+		return true
+	}
+
+	// Rolled back: nothing.
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	require.NoError(t, q.withTx(tx).EnqueueLogged(ctx, s.withTx(tx), ev("d1", notify.StatusQueued), job("d1")))
+	require.NoError(t, tx.Rollback(ctx))
+	assert.Equal(t, 0, ready())
+	assert.False(t, logged("d1"))
+
+	// Mismatched bindings are refused before anything is written.
+	tx, err = pool.Begin(ctx)
+	require.NoError(t, err)
+	other, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	for name, pair := range map[string][2]any{
+		"tx queue, pool store":    {q.withTx(tx), s},
+		"pool queue, tx store":    {q, s.withTx(tx)},
+		"queue and store, two tx": {q.withTx(tx), s.withTx(other)},
+	} {
+		qq, ss := pair[0].(*Queue), pair[1].(*Store)
+		err := qq.EnqueueLogged(ctx, ss, ev("d2", notify.StatusQueued), job("d2"))
+		assert.ErrorIs(t, err, errors.ErrUnsupported, name)
+	}
+	require.NoError(t, other.Rollback(ctx))
+
+	// Committed: both, and the job can be acked with its event in another tx.
+	require.NoError(t, q.withTx(tx).EnqueueLogged(ctx, s.withTx(tx), ev("d2", notify.StatusQueued), job("d2")))
+	assert.Equal(t, 0, ready(), "uncommitted rows are visible outside the transaction")
+	require.NoError(t, tx.Commit(ctx))
+	assert.Equal(t, 1, ready())
+	assert.True(t, logged("d2"))
+	assert.False(t, logged("d1"))
+
+	leases, err := q.Receive(ctx, "push", 1)
+	require.NoError(t, err)
+	require.Len(t, leases, 1)
+	tx, err = pool.Begin(ctx)
+	require.NoError(t, err)
+	require.NoError(t, q.withTx(tx).AckLogged(ctx, s.withTx(tx), leases[0], ev("d2", notify.StatusSent)[0]))
+	require.ErrorIs(t, q.withTx(tx).AckLogged(ctx, s.withTx(tx), leases[0], ev("d2", notify.StatusSent)[0]), notify.ErrLeaseLost)
+	require.NoError(t, tx.Commit(ctx))
+	ds, err := s.Delivery(ctx, "d2")
+	require.NoError(t, err)
+	assert.Len(t, ds.Events, 3)
+	st, err := q.Stats(ctx, "push")
+	require.NoError(t, err)
+	assert.Equal(t, notify.QueueStats{}, st)
+}
