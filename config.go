@@ -3,6 +3,8 @@ package notify
 import (
 	"log/slog"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Config configures a Dispatcher. Zero values mean the documented defaults.
@@ -54,6 +56,9 @@ type Config struct {
 
 	// Logger receives the Dispatcher's logs. Default slog.Default().
 	Logger *slog.Logger
+	// MeterProvider receives the Dispatcher's OpenTelemetry metrics
+	// (MetricEvents, MetricSendDuration). Nil records none.
+	MeterProvider metric.MeterProvider
 }
 
 // CategoryPolicy is how one category of notifications is treated.

@@ -19,6 +19,7 @@ type Dispatcher struct {
 	channels map[string]*channelInfo
 	names    []string     // channel names, sorted
 	lq       LoggingQueue // the Queue, when it can write the log too
+	metrics  *metrics
 	running  atomic.Bool
 }
 
@@ -67,6 +68,11 @@ func New(cfg Config) (*Dispatcher, error) {
 	}
 	sort.Strings(d.names)
 	d.lq, _ = cfg.Queue.(LoggingQueue)
+	m, err := newMetrics(cfg.MeterProvider, d.names)
+	if err != nil {
+		return nil, fmt.Errorf("notify: create metrics: %w", err)
+	}
+	d.metrics = m
 	return d, nil
 }
 

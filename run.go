@@ -185,8 +185,15 @@ func (d *Dispatcher) handle(sendCtx, base context.Context, ci *channelInfo, l Le
 	if !ok {
 		return
 	}
+	d.handleStep(sendCtx, base, ci, s)
+}
+
+// handleStep sends one prepared delivery and acts on the outcome.
+func (d *Dispatcher) handleStep(sendCtx, base context.Context, ci *channelInfo, s step) {
 	ctx, cancel := context.WithTimeout(sendCtx, d.cfg.SendTimeout)
+	start := time.Now()
 	res, err := ci.ch.Send(ctx, s.d)
+	d.metrics.sent(base, ci.name, time.Since(start), err)
 	cancel()
 	d.finish(sendCtx, base, ci, s, res, err)
 }
@@ -208,10 +215,7 @@ func (d *Dispatcher) handleBatch(sendCtx, base context.Context, ci *channelInfo,
 	case 0:
 		return
 	case 1:
-		ctx, cancel := context.WithTimeout(sendCtx, d.cfg.SendTimeout)
-		res, err := ci.ch.Send(ctx, steps[0].d)
-		cancel()
-		d.finish(sendCtx, base, ci, steps[0], res, err)
+		d.handleStep(sendCtx, base, ci, steps[0])
 		return
 	}
 	ds := make([]*Delivery, len(steps))
@@ -219,7 +223,9 @@ func (d *Dispatcher) handleBatch(sendCtx, base context.Context, ci *channelInfo,
 		ds[i] = steps[i].d
 	}
 	ctx, cancel := context.WithTimeout(sendCtx, d.cfg.SendTimeout)
+	start := time.Now()
 	results, errs := ci.batcher.SendBatch(ctx, ds)
+	took := time.Since(start)
 	cancel()
 	for i, s := range steps {
 		var res Result
@@ -232,6 +238,7 @@ func (d *Dispatcher) handleBatch(sendCtx, base context.Context, ci *channelInfo,
 		} else if i >= len(results) {
 			err = fmt.Errorf("channel %s: SendBatch answered %d of %d deliveries", ci.name, len(results), len(ds))
 		}
+		d.metrics.sent(base, ci.name, took, err)
 		d.finish(sendCtx, base, ci, s, res, err)
 	}
 }
@@ -423,8 +430,10 @@ func (d *Dispatcher) settle(ctx context.Context, l Lease, del *Delivery, ev Even
 		err := d.lq.AckLogged(ctx, d.cfg.Store, l, ev)
 		switch {
 		case err == nil:
+			d.metrics.event(ctx, &ev)
 			return
 		case errors.Is(err, ErrLeaseLost):
+			d.metrics.event(ctx, &ev) // recorded all the same
 			d.log.WarnContext(ctx, "notify: ack", slog.String("job", l.Job.ID), slog.Any("error", err))
 			return
 		case !errors.Is(err, errors.ErrUnsupported):
@@ -457,7 +466,9 @@ func fillEvent(ev *Event, del *Delivery) {
 func (d *Dispatcher) record(ctx context.Context, del *Delivery, ev Event) error {
 	fillEvent(&ev, del)
 	err := d.cfg.Store.Record(ctx, ev)
-	if err != nil {
+	if err == nil {
+		d.metrics.event(ctx, &ev)
+	} else {
 		d.log.ErrorContext(ctx, "notify: record delivery event", slog.String("delivery", del.ID),
 			slog.String("status", string(ev.Status)), slog.Any("error", err))
 	}

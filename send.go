@@ -516,6 +516,11 @@ func (d *Dispatcher) commit(ctx context.Context, b AcceptBackends, plans []*plan
 		}
 	}
 	for i, p := range plans {
+		if live(i, p) && (errs == nil || errs[i] == nil) {
+			for j := range p.events {
+				d.metrics.event(ctx, &p.events[j])
+			}
+		}
 		if p.dupOf != nil { // a repeat inside the batch shares its first's fate
 			first := slices.Index(plans, p.dupOf)
 			if errs != nil && errs[first] != nil {
