@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -245,9 +249,23 @@ func TestAckLoggedConcurrent(t *testing.T) {
 			leases[i].Receipt = "0"
 		}
 	}
+	// Ack through a second pool that counts statements, with a Queue and
+	// Store of the same schema on it.
+	var statements atomic.Int64
+	cfg, err := pgxpool.ParseConfig(os.Getenv("NOTIFY_TEST_POSTGRES_URL"))
+	require.NoError(t, err)
+	cfg.ConnConfig.Tracer = countQueries{&statements}
+	counted, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(counted.Close)
+	cq, err := postgres.NewQueue(counted, postgres.QueueConfig{Schema: schema})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = cq.Close() })
+	cs, err := postgres.NewStore(counted, postgres.StoreConfig{Schema: schema})
+	require.NoError(t, err)
 	for _, l := range leases {
 		wg.Go(func() {
-			err := b.queue.AckLogged(ctx, b.store, l, logEvent(l.Job.ID, notify.StatusSent))
+			err := cq.AckLogged(ctx, cs, l, logEvent(l.Job.ID, notify.StatusSent))
 			if l.Receipt == "0" {
 				assert.ErrorIs(t, err, notify.ErrLeaseLost, l.Job.ID)
 			} else {
@@ -256,6 +274,7 @@ func TestAckLoggedConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	assert.Less(t, statements.Load(), int64(n/2), "concurrent AckLogged calls were not combined")
 	for _, l := range leases {
 		assert.Equal(t, []notify.Status{notify.StatusQueued, notify.StatusSent}, statuses(t, b.store, l.Job.ID), l.Job.ID)
 	}
@@ -263,3 +282,13 @@ func TestAckLoggedConcurrent(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, n/3, st.InFlight, "lost leases were acked, or held ones were not")
 }
+
+// countQueries is a pgx tracer that counts statements.
+type countQueries struct{ n *atomic.Int64 }
+
+func (c countQueries) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+func (c countQueries) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}

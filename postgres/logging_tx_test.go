@@ -31,8 +31,19 @@ func TestLoggedInTx(t *testing.T) {
 	schema := "nt_" + hex.EncodeToString(b[:])
 	require.NoError(t, Migrate(ctx, pool, MigrateConfig{Schema: schema}))
 	t.Cleanup(func() {
-		_, _ = pool.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = pool.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
 	})
+	// begin starts a transaction that is rolled back, if still open, when
+	// the test ends (before the schema is dropped: a failed check must not
+	// leave it holding locks).
+	begin := func() pgx.Tx {
+		tx, err := pool.Begin(ctx)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+		return tx
+	}
 	q, err := NewQueue(pool, QueueConfig{Schema: schema, Visibility: 30 * time.Second})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = q.Close() })
@@ -58,18 +69,15 @@ func TestLoggedInTx(t *testing.T) {
 	}
 
 	// Rolled back: nothing.
-	tx, err := pool.Begin(ctx)
-	require.NoError(t, err)
+	tx := begin()
 	require.NoError(t, q.withTx(tx).EnqueueLogged(ctx, s.withTx(tx), ev("d1", notify.StatusQueued), job("d1")))
 	require.NoError(t, tx.Rollback(ctx))
 	assert.Equal(t, 0, ready())
 	assert.False(t, logged("d1"))
 
 	// Mismatched bindings are refused before anything is written.
-	tx, err = pool.Begin(ctx)
-	require.NoError(t, err)
-	other, err := pool.Begin(ctx)
-	require.NoError(t, err)
+	tx = begin()
+	other := begin()
 	for name, pair := range map[string][2]any{
 		"tx queue, pool store":    {q.withTx(tx), s},
 		"pool queue, tx store":    {q, s.withTx(tx)},
@@ -92,8 +100,7 @@ func TestLoggedInTx(t *testing.T) {
 	leases, err := q.Receive(ctx, "push", 1)
 	require.NoError(t, err)
 	require.Len(t, leases, 1)
-	tx, err = pool.Begin(ctx)
-	require.NoError(t, err)
+	tx = begin()
 	require.NoError(t, q.withTx(tx).AckLogged(ctx, s.withTx(tx), leases[0], ev("d2", notify.StatusSent)[0]))
 	require.ErrorIs(t, q.withTx(tx).AckLogged(ctx, s.withTx(tx), leases[0], ev("d2", notify.StatusSent)[0]), notify.ErrLeaseLost)
 	require.NoError(t, tx.Commit(ctx))
