@@ -516,7 +516,7 @@ func (d *Dispatcher) commit(ctx context.Context, b AcceptBackends, plans []*plan
 		}
 	}
 	for i, p := range plans {
-		if live(i, p) && (errs == nil || errs[i] == nil) {
+		if live(i, p) { // committed
 			for j := range p.events {
 				d.metrics.event(ctx, &p.events[j])
 			}
