@@ -17,6 +17,28 @@ free_port() {
 	while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
 	echo "$p"
 }
+# npm_ci DIR installs DIR's pinned npm packages unless DIR/node_modules/MARK
+# exists (installing npm itself first when the machine has none).
+npm_ci() {
+	[ -e "$1/node_modules/$2" ] && return 0
+	if ! command -v npm >/dev/null 2>&1; then
+		apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+	fi
+	(cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
+}
+# wait_http NAME URL PID LOG waits up to 15 s for URL to answer while PID
+# lives; on failure it prints LOG and returns 1.
+wait_http() {
+	local _
+	for _ in $(seq 1 150); do
+		curl -fsS "$2" >/dev/null 2>&1 && return 0
+		kill -0 "$3" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "$1 did not start ($2); log:" >&2
+	cat "$4" >&2
+	return 1
+}
 NOTIFY_TMP=$(mktemp -d /tmp/notify-test.XXXXXX)
 CLEANUP+=("rm -rf '$NOTIFY_TMP'")
 for f in scripts/services/*.sh; do
