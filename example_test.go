@@ -44,19 +44,21 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = d.Run(runCtx); close(done) }()
-	defer func() { stop(); <-done }()
-
 	n := notify.Notification{EventID: "login:42", UserID: "ana", Critical: true, Template: "code", Data: map[string]any{"code": "4242"}}
-	r, err := d.Send(ctx, n)
+	r, err := d.Send(ctx, n) // durably queued when it returns nil
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	again, _ := d.Send(ctx, n) // a retried request: de-duplicated
 	fmt.Println("deliveries:", len(r.Deliveries), "duplicate:", again.Duplicate)
+
+	// Workers usually start with the process; here they start after Send so
+	// that the output's order is fixed.
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = d.Run(runCtx); close(done) }()
+	defer func() { stop(); <-done }()
 
 	for { // wait for the worker
 		st, _ := d.Status(ctx, r.NotificationID)
