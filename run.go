@@ -44,26 +44,15 @@ func (d *Dispatcher) runChannel(ctx context.Context, ci *channelInfo) {
 	defer cancelBase()
 	sendCtx, cancelSends := context.WithCancel(base)
 	defer cancelSends()
-	sem := make(chan struct{}, ci.workers)
+	sem := newSlots(ci.workers)
 	var inflight sync.WaitGroup
 	errDelay := 100 * time.Millisecond
 
 fetch:
 	for {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
+		n := sem.acquire(ctx, d.cfg.ReceiveBatch)
+		if n == 0 {
 			break fetch
-		}
-		n := 1
-	more:
-		for n < d.cfg.ReceiveBatch {
-			select {
-			case sem <- struct{}{}:
-				n++
-			default:
-				break more
-			}
 		}
 		leases, err := d.cfg.Queue.Receive(ctx, ci.queue, n)
 		if len(leases) > n { // a backend that ignores max: return the surplus
@@ -73,9 +62,7 @@ fetch:
 			}
 			leases = leases[:n]
 		}
-		for range n - len(leases) {
-			<-sem
-		}
+		sem.release(n - len(leases))
 		if err != nil && len(leases) == 0 {
 			if ctx.Err() != nil {
 				break fetch
@@ -98,9 +85,7 @@ fetch:
 		if ci.batcher != nil && len(leases) > 1 {
 			inflight.Go(func() {
 				d.handleBatch(sendCtx, base, ci, leases, pre)
-				for range leases {
-					<-sem
-				}
+				sem.release(len(leases))
 			})
 			continue
 		}
@@ -111,7 +96,7 @@ fetch:
 			}
 			inflight.Go(func() {
 				d.handle(sendCtx, base, ci, l, dec)
-				<-sem
+				sem.release(1)
 			})
 		}
 	}
@@ -128,6 +113,52 @@ fetch:
 		d.log.Warn("notify: shutdown grace period over; canceling in-flight sends", slog.String("channel", ci.name))
 		cancelSends()
 		<-done
+	}
+}
+
+// slots counts a channel's free workers. Unlike a channel semaphore it
+// frees a whole batch's slots at once, so the fetcher, its only waiter,
+// wakes to every slot a finished SendBatch gave back and the next fetch
+// is a batch again, not a single lease.
+type slots struct {
+	mu   sync.Mutex
+	free int
+	wake chan struct{} // one token: "free may have grown"
+}
+
+func newSlots(n int) *slots { return &slots{free: n, wake: make(chan struct{}, 1)} }
+
+// acquire waits until at least one slot is free and takes up to max of
+// them. It returns 0 when ctx ends first.
+func (s *slots) acquire(ctx context.Context, max int) int {
+	for ctx.Err() == nil {
+		s.mu.Lock()
+		if s.free > 0 {
+			n := min(s.free, max)
+			s.free -= n
+			s.mu.Unlock()
+			return n
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.wake:
+		case <-ctx.Done():
+		}
+	}
+	return 0
+}
+
+// release gives n slots back.
+func (s *slots) release(n int) {
+	if n <= 0 {
+		return
+	}
+	s.mu.Lock()
+	s.free += n
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
 	}
 }
 
