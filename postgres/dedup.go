@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -138,6 +140,9 @@ func (d *Deduper) runClaims(ctx context.Context, reqs []*claimReq) error {
 			open = append(open, r)
 		}
 	}
+	// Claiming in key order is what keeps two statements with common keys
+	// (two processes' batches) from deadlocking: one waits for the other.
+	slices.SortFunc(open, func(a, b *claimReq) int { return strings.Compare(a.key, b.key) })
 	for attempt := 0; len(open) > 0; attempt++ {
 		if attempt == 3 {
 			for _, r := range open {

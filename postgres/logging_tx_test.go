@@ -5,6 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,21 +23,9 @@ import (
 // The queue and store SendTx binds to a transaction write the log and the
 // jobs in it, and only with each other.
 func TestLoggedInTx(t *testing.T) {
-	url := testenv.Need(t, "NOTIFY_TEST_POSTGRES_URL", "PostgreSQL")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	pool, err := pgxpool.New(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "nt_" + hex.EncodeToString(b[:])
-	require.NoError(t, Migrate(ctx, pool, MigrateConfig{Schema: schema}))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_, _ = pool.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-	})
+	pool, schema := internalTestDB(t)
 	// begin starts a transaction that is rolled back, if still open, when
 	// the test ends (before the schema is dropped: a failed check must not
 	// leave it holding locks).
@@ -110,4 +101,57 @@ func TestLoggedInTx(t *testing.T) {
 	st, err := q.Stats(ctx, "push")
 	require.NoError(t, err)
 	assert.Equal(t, notify.QueueStats{}, st)
+}
+
+// internalTestDB is testDB for this package's internal tests: a pool and a
+// migrated schema of its own, dropped when the test ends.
+func internalTestDB(t *testing.T) (*pgxpool.Pool, string) {
+	url := testenv.Need(t, "NOTIFY_TEST_POSTGRES_URL", "PostgreSQL")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, url)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "nt_" + hex.EncodeToString(b[:])
+	require.NoError(t, Migrate(ctx, pool, MigrateConfig{Schema: schema}))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = pool.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+	})
+	return pool, schema
+}
+
+// Two Dedupers whose combined claims hold the same keys in opposite orders
+// must not deadlock: each statement claims its keys in key order.
+func TestClaimsSameKeysOppositeOrders(t *testing.T) {
+	pool, schema := internalTestDB(t)
+	dds := make([]*Deduper, 2)
+	for i := range dds {
+		d, err := NewDeduper(pool, DeduperConfig{Schema: schema})
+		require.NoError(t, err)
+		dds[i] = d
+	}
+	for round := range 20 {
+		reqs := make([][]*claimReq, 2)
+		for i := range 100 {
+			key := fmt.Sprintf("r%02d-k%03d", round, i)
+			reqs[0] = append(reqs[0], &claimReq{key: key, owner: "a", ttl: time.Hour})
+			reqs[1] = append(reqs[1], &claimReq{key: key, owner: "b", ttl: time.Hour})
+		}
+		slices.Reverse(reqs[1])
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i := range dds {
+			wg.Go(func() { errs[i] = dds[i].runClaims(t.Context(), reqs[i]) })
+		}
+		wg.Wait()
+		require.NoError(t, errors.Join(errs...), "round %d", round)
+		for i := range 100 {
+			a, b := reqs[0][i], reqs[1][99-i]
+			require.True(t, a.claimed != b.claimed, "key %s: exactly one claim wins", a.key)
+		}
+	}
 }

@@ -1,13 +1,16 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -245,8 +248,14 @@ func jobRows(jobs []notify.Job) ([]jobRow, error) {
 }
 
 // jobArrays encodes rows as the four column arrays of the queue_jobs
-// insert: queues, IDs, not-befores and bodies.
+// insert: queues, IDs, not-befores and bodies, in (queue, ID) order. Every
+// insert taking its rows' locks in one order is what keeps two statements
+// with common IDs from deadlocking: the second waits for the first instead.
 func jobArrays(rows []jobRow) []any {
+	rows = slices.Clone(rows)
+	slices.SortFunc(rows, func(a, b jobRow) int {
+		return cmp.Or(strings.Compare(a.queue, b.queue), strings.Compare(a.id, b.id))
+	})
 	queues := make([]string, len(rows))
 	ids := make([]string, len(rows))
 	nbs := make([]pgtype.Timestamptz, len(rows))

@@ -1,6 +1,10 @@
 package postgres_test
 
 import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -18,4 +22,37 @@ func TestQueue(t *testing.T) {
 		t.Cleanup(func() { _ = q.Close() })
 		return q
 	})
+}
+
+// Two Queues enqueueing the same job IDs in opposite orders at once must
+// not deadlock: each statement inserts its rows in (queue, ID) order, so
+// one waits for the other instead of both waiting for each other.
+func TestEnqueueSameIDsOppositeOrders(t *testing.T) {
+	pool, schema := testDB(t)
+	queues := make([]*postgres.Queue, 2)
+	for i := range queues {
+		q, err := postgres.NewQueue(pool, postgres.QueueConfig{Schema: schema})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = q.Close() })
+		queues[i] = q
+	}
+	for round := range 20 {
+		jobs := make([]notify.Job, 100)
+		for i := range jobs {
+			id := fmt.Sprintf("r%02d-j%03d", round, i)
+			jobs[i] = notify.Job{Queue: "q", ID: id, Delivery: &notify.Delivery{ID: id, Channel: "sms", Address: "+15005550006"}}
+		}
+		reversed := slices.Clone(jobs)
+		slices.Reverse(reversed)
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, js := range [][]notify.Job{jobs, reversed} {
+			wg.Go(func() { errs[i] = queues[i].Enqueue(t.Context(), js...) })
+		}
+		wg.Wait()
+		require.NoError(t, errors.Join(errs...), "round %d", round)
+	}
+	st, err := queues[0].Stats(t.Context(), "q")
+	require.NoError(t, err)
+	require.Equal(t, 20*100, st.Ready, "each job once")
 }
