@@ -243,3 +243,12 @@ type LoggingQueue interface {
 	// lost it records ev all the same and returns ErrLeaseLost.
 	AckLogged(ctx context.Context, log Log, l Lease, ev Event) error
 }
+
+// Pruner is a backend that keeps its size bounded by deleting what it no
+// longer needs: log events past their retention, expired dedup claims.
+// [Dispatcher.Run] calls Prune every Config.PruneEvery on each configured
+// Store, Deduper and Queue that implements it. Prune must be safe to run
+// from many processes at once; it returns how many items it deleted.
+type Pruner interface {
+	Prune(ctx context.Context) (int64, error)
+}

@@ -49,6 +49,12 @@ type Config struct {
 	// context ends; sends still running then are canceled and their jobs
 	// returned to the queue. Default 10s.
 	ShutdownGrace time.Duration
+	// PruneEvery is how often Run calls Prune on the Store, Deduper and
+	// Queue that implement [Pruner] (the PostgreSQL ones do: old log
+	// events, expired claims). The first call comes at a random point in
+	// the first period, so many processes do not prune at once. Default
+	// 1h; negative: never (the host prunes itself).
+	PruneEvery time.Duration
 	// MaxMessageBytes bounds a rendered message's content (every field
 	// together) at accept time; channels check their providers' own limits
 	// with Validator. Default 1 MiB.
@@ -101,6 +107,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ShutdownGrace <= 0 {
 		c.ShutdownGrace = 10 * time.Second
+	}
+	if c.PruneEvery == 0 {
+		c.PruneEvery = time.Hour
 	}
 	if c.MaxMessageBytes <= 0 {
 		c.MaxMessageBytes = 1 << 20

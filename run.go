@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"reflect"
 	"sync"
 	"time"
 )
@@ -20,6 +22,8 @@ const bookkeepingTimeout = 10 * time.Second
 // their jobs to the queue, then returns nil. A Channel must return soon
 // after its context is canceled: Run waits for every send it started. Run
 // returns an error at once if it is already running on this Dispatcher.
+// While it runs, it also prunes the backends that implement [Pruner]
+// (see Config.PruneEvery).
 func (d *Dispatcher) Run(ctx context.Context) error {
 	if !d.running.CompareAndSwap(false, true) {
 		return errors.New("notify: Run is already running on this Dispatcher")
@@ -30,8 +34,60 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		ci := d.channels[name]
 		wg.Go(func() { d.runChannel(ctx, ci) })
 	}
+	if ps := d.pruners(); len(ps) > 0 && d.cfg.PruneEvery > 0 {
+		wg.Go(func() { d.runPruners(ctx, ps) })
+	}
 	wg.Wait()
 	return nil
+}
+
+// pruners returns the configured backends that implement Pruner, each once.
+func (d *Dispatcher) pruners() []Pruner {
+	var out []Pruner
+	for _, b := range []any{d.cfg.Store, d.cfg.Deduper, d.cfg.Queue} {
+		p, ok := b.(Pruner)
+		if !ok || b == nil {
+			continue
+		}
+		seen := false
+		for _, q := range out {
+			// Only comparable values can be the same backend twice.
+			if reflect.TypeOf(q).Comparable() && reflect.TypeOf(p).Comparable() && any(q) == any(p) {
+				seen = true
+			}
+		}
+		if !seen {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// runPruners calls every Pruner once per Config.PruneEvery, the first time
+// at a random point of the first period, until ctx ends.
+func (d *Dispatcher) runPruners(ctx context.Context, ps []Pruner) {
+	every := d.cfg.PruneEvery
+	t := time.NewTimer(rand.N(every) + 1)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, p := range ps {
+			pctx, cancel := context.WithTimeout(ctx, every)
+			n, err := p.Prune(pctx)
+			cancel()
+			switch {
+			case err != nil && ctx.Err() == nil:
+				d.log.WarnContext(ctx, "notify: prune failed; trying again next period", slog.String("backend", fmt.Sprintf("%T", p)), slog.Int64("deleted", n), slog.Any("error", err))
+			case n > 0:
+				d.log.InfoContext(ctx, "notify: pruned", slog.String("backend", fmt.Sprintf("%T", p)), slog.Int64("deleted", n))
+			}
+		}
+		t.Reset(every)
+	}
 }
 
 // runChannel is one channel's fetcher. A semaphore of ci.workers slots

@@ -109,7 +109,8 @@ func (d *Deduper) Release(ctx context.Context, key, owner string) error {
 }
 
 // Prune deletes expired claims and returns how many. Claim ignores expired
-// claims anyway; Prune only keeps the table small. Run it periodically.
+// claims anyway; Prune only keeps the table small. Dispatcher.Run calls it
+// every Config.PruneEvery.
 func (d *Deduper) Prune(ctx context.Context) (int64, error) {
 	tag, err := d.db.Exec(ctx, d.sql.prune)
 	if err != nil {

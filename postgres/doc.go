@@ -46,8 +46,10 @@
 //   - Visibility comes from the database's clock (now()), except
 //     Job.NotBefore, which comes from the caller's.
 //   - Stats scans the queue's rows; it is for monitoring, not every request.
-//   - Log events and expired dedup claims are removed only by [Store.Prune]
-//     and [Deduper.Prune]; run them periodically.
+//   - Log events past StoreConfig.Retention and expired dedup claims are
+//     removed by [Store.Prune] and [Deduper.Prune], which Dispatcher.Run
+//     calls every Config.PruneEvery (default hourly); a host that does not
+//     run a Dispatcher calls them itself.
 //   - A combined statement that fails fails every call in it; callers retry
 //     as they would any database error.
 package postgres

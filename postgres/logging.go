@@ -11,7 +11,11 @@ import (
 	"github.com/gonotify/notify"
 )
 
-var _ notify.LoggingQueue = (*Queue)(nil)
+var (
+	_ notify.LoggingQueue = (*Queue)(nil)
+	_ notify.Pruner       = (*Store)(nil)
+	_ notify.Pruner       = (*Deduper)(nil)
+)
 
 // loggingSQL are the statements that write log events and queue rows at
 // once: data-modifying CTEs, one round trip and one transaction each. $1 to

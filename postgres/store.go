@@ -425,8 +425,8 @@ func (s *Store) Deliveries(ctx context.Context, notificationID string) ([]notify
 const pruneBatch = 10000
 
 // Prune deletes log events older than StoreConfig.Retention, in batches,
-// and returns how many it deleted. Run it periodically (say hourly) from one
-// process or many. A delivery still retried past Retention loses its oldest
+// and returns how many it deleted. Dispatcher.Run calls it every
+// Config.PruneEvery; it is safe from one process or many. A delivery still retried past Retention loses its oldest
 // events; keep Retention well above RetryPolicy.MaxAge.
 func (s *Store) Prune(ctx context.Context) (int64, error) {
 	cutoff := time.Now().Add(-s.core.cfg.Retention)
