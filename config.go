@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config configures a Dispatcher. Zero values mean the documented defaults.
@@ -65,6 +66,10 @@ type Config struct {
 	// MeterProvider receives the Dispatcher's OpenTelemetry metrics
 	// (MetricEvents, MetricSendDuration). Nil records none.
 	MeterProvider metric.MeterProvider
+	// TracerProvider receives the Dispatcher's OpenTelemetry spans
+	// (SpanSend, SpanDeliver); each delivery carries its Send's trace
+	// context through the queue in Delivery.Trace. Nil records none.
+	TracerProvider trace.TracerProvider
 }
 
 // CategoryPolicy is how one category of notifications is treated.

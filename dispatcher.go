@@ -20,6 +20,7 @@ type Dispatcher struct {
 	names    []string     // channel names, sorted
 	lq       LoggingQueue // the Queue, when it can write the log too
 	metrics  *metrics
+	tracing  *tracing
 	running  atomic.Bool
 }
 
@@ -73,6 +74,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		return nil, fmt.Errorf("notify: create metrics: %w", err)
 	}
 	d.metrics = m
+	d.tracing = newTracing(cfg.TracerProvider)
 	return d, nil
 }
 

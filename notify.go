@@ -203,6 +203,9 @@ type Delivery struct {
 	ExpiresAt time.Time         `json:"expires_at,omitzero"`
 	Metadata  map[string]string `json:"metadata,omitempty"`
 	Options   json.RawMessage   `json:"options,omitempty"`
+	// Trace is the W3C trace context ("traceparent", "tracestate") of the
+	// Send that queued the delivery, when Config.TracerProvider is set.
+	Trace map[string]string `json:"trace,omitempty"`
 
 	// Units is what the provider will bill for the delivery when it is more
 	// than one (SMS segments). A channel's Validator sets it at accept time;

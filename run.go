@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // bookkeepingTimeout bounds the queue and log writes that follow the last
@@ -278,11 +280,13 @@ func (d *Dispatcher) handle(sendCtx, base context.Context, ci *channelInfo, l Le
 // handleStep sends one prepared delivery and acts on the outcome.
 func (d *Dispatcher) handleStep(sendCtx, base context.Context, ci *channelInfo, s step) {
 	ctx, cancel := context.WithTimeout(sendCtx, d.cfg.SendTimeout)
+	ctx, span := d.tracing.startDeliver(ctx, s.d)
 	start := time.Now()
 	res, err := ci.ch.Send(ctx, s.d)
 	d.metrics.sent(base, ci.name, time.Since(start), err)
 	cancel()
 	d.finish(sendCtx, base, ci, s, res, err)
+	endDeliver(span, res, err)
 }
 
 // handleBatch prepares every lease, sends the ready ones with one SendBatch
@@ -309,6 +313,15 @@ func (d *Dispatcher) handleBatch(sendCtx, base context.Context, ci *channelInfo,
 	for i := range steps {
 		ds[i] = steps[i].d
 	}
+	// One span per delivery, each in its own trace; the SendBatch call's
+	// context carries none of them.
+	var spans []trace.Span
+	if d.tracing != nil {
+		spans = make([]trace.Span, len(steps))
+		for i := range steps {
+			_, spans[i] = d.tracing.startDeliver(sendCtx, steps[i].d)
+		}
+	}
 	ctx, cancel := context.WithTimeout(sendCtx, d.cfg.SendTimeout)
 	start := time.Now()
 	results, errs := ci.batcher.SendBatch(ctx, ds)
@@ -327,6 +340,9 @@ func (d *Dispatcher) handleBatch(sendCtx, base context.Context, ci *channelInfo,
 		}
 		d.metrics.sent(base, ci.name, took, err)
 		d.finish(sendCtx, base, ci, s, res, err)
+		if spans != nil {
+			endDeliver(spans[i], res, err)
+		}
 	}
 }
 

@@ -65,7 +65,11 @@ func (d *Dispatcher) Send(ctx context.Context, n Notification) (Receipt, error) 
 
 // SendWith is Send writing through b instead of the configured Queue, Log
 // and Deduper. Contacts and preferences are still read from the Store.
-func (d *Dispatcher) SendWith(ctx context.Context, b AcceptBackends, n Notification) (Receipt, error) {
+func (d *Dispatcher) SendWith(ctx context.Context, b AcceptBackends, n Notification) (r Receipt, err error) {
+	ctx, span := d.tracing.startSend(ctx, 1)
+	if span != nil {
+		defer func() { endSend(span, []Receipt{r}, err) }()
+	}
 	p, err := d.plan(ctx, &n, time.Now())
 	if err != nil {
 		return Receipt{}, err
@@ -100,8 +104,12 @@ func (e *BatchError) Error() string {
 // all of them. Each notification succeeds or fails on its own: receipts[i]
 // answers ns[i], and when some fail the error is a *BatchError whose Errs[i]
 // says why.
-func (d *Dispatcher) SendBatch(ctx context.Context, ns []Notification) ([]Receipt, error) {
-	receipts := make([]Receipt, len(ns))
+func (d *Dispatcher) SendBatch(ctx context.Context, ns []Notification) (receipts []Receipt, err error) {
+	ctx, span := d.tracing.startSend(ctx, len(ns))
+	if span != nil {
+		defer func() { endSend(span, receipts, err) }()
+	}
+	receipts = make([]Receipt, len(ns))
 	errs := make([]error, len(ns))
 	plans := make([]*plan, 0, len(ns))
 	idx := make([]int, 0, len(ns))
@@ -304,7 +312,7 @@ func (d *Dispatcher) plan(ctx context.Context, n *Notification, now time.Time) (
 		NotificationID: nid, EventID: p.receipt.EventID, UserID: n.UserID, Category: category,
 		Locale: contact.Locale, TimeZone: contact.TimeZone, Template: n.Template, Data: n.Data,
 		Priority: n.Priority, Critical: n.Critical, CreatedAt: now, SendAt: n.SendAt,
-		ExpiresAt: expires, Metadata: n.Metadata,
+		ExpiresAt: expires, Metadata: n.Metadata, Trace: d.tracing.carrier(ctx),
 	}
 	type target struct {
 		addr Address
