@@ -275,6 +275,7 @@ func TestPostgresRestartMidRun(t *testing.T) {
 	ids := enqueue(t, b, n)
 
 	ch := newCountChannel(channelName, nil)
+	ch.latency = 10 * time.Millisecond // at most 800/s: the restart comes mid-run
 	d := b.dispatcher(t, ch, workers, nil)
 	runDispatcher(t, d)
 	eventually(t, time.Minute, func() bool { return ch.total() >= n/5 }, "too little delivered before the restart")

@@ -371,7 +371,9 @@ func TestSendCancel(t *testing.T) {
 
 func TestSendTimeout(t *testing.T) {
 	f := newFakeTwilio(t)
-	ch := newChannel(t, f, func(c *sms.Config) { c.Timeout = 50 * time.Millisecond })
+	// Long enough that the request is written before it ends, even on a
+	// loaded machine: MaybeSent depends on that.
+	ch := newChannel(t, f, func(c *sms.Config) { c.Timeout = 500 * time.Millisecond })
 	f.on("+14155550198", reply{hang: true})
 	start := time.Now()
 	_, err := ch.Send(t.Context(), delivery("+14155550198", "hi"))

@@ -50,55 +50,88 @@ type Server struct {
 	port int
 	args []string
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has exited
 }
 
 // StartServer starts a private redis-server on a free port, with args added
 // to its command line (e.g. "--enable-debug-command", "local"), and stops it
-// when the test ends.
+// when the test ends. A port taken between choosing it and redis-server
+// binding it (by another test's dial or server) is replaced by a new one.
 func StartServer(t testing.TB, args ...string) *Server {
 	t.Helper()
 	bin := testenv.Need(t, "NOTIFY_TEST_REDIS_SERVER", "redis-server (the binary)")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("redistest: find a free port: %v", err)
+	var err error
+	for range 5 {
+		var l net.Listener
+		l, err = net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("redistest: find a free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		_ = l.Close()
+		s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), bin: bin, port: port, args: args}
+		if err = s.start(t); err == nil {
+			t.Cleanup(func() { s.Stop(t) })
+			return s
+		}
+		t.Logf("redistest: %v; trying another port", err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), bin: bin, port: port, args: args}
-	t.Cleanup(func() { s.Stop(t) })
-	s.Start(t)
-	return s
+	t.Fatalf("redistest: %v", err)
+	return nil
 }
 
 // Start starts the server (again) on its port and waits until it answers.
 func (s *Server) Start(t testing.TB) {
 	t.Helper()
+	if err := s.start(t); err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+}
+
+// start starts the server and waits until it answers, as itself: a server
+// that exits early (its port was taken) or a PING answered by another
+// process is an error.
+func (s *Server) start(t testing.TB) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd != nil {
-		t.Fatalf("redistest: server on %s is already running", s.Addr)
+		return fmt.Errorf("server on %s is already running", s.Addr)
 	}
 	args := append([]string{"--bind", "127.0.0.1", "--port", strconv.Itoa(s.port),
 		"--save", "", "--appendonly", "no", "--dir", t.TempDir(), "--loglevel", "warning"}, s.args...)
 	cmd := exec.Command(s.bin, args...)
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("redistest: start %s: %v", s.bin, err)
+		return fmt.Errorf("start %s: %w", s.bin, err)
 	}
-	s.cmd = cmd
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
 	rdb := goredis.NewClient(&goredis.Options{Addr: s.Addr, MaxRetries: -1})
 	defer func() { _ = rdb.Close() }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
+		select {
+		case <-exited:
+			return fmt.Errorf("redis-server on %s exited at start (port taken?)", s.Addr)
+		default:
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := rdb.Ping(ctx).Err()
+		info, err := rdb.Info(ctx, "server").Result()
 		cancel()
 		if err == nil {
-			return
+			if !strings.Contains(info, "process_id:"+strconv.Itoa(cmd.Process.Pid)+"\r\n") {
+				_ = cmd.Process.Kill()
+				<-exited
+				return fmt.Errorf("another redis-server answers on %s", s.Addr)
+			}
+			s.cmd, s.exited = cmd, exited
+			return nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("redistest: redis-server on %s does not answer: %v", s.Addr, err)
+			_ = cmd.Process.Kill()
+			<-exited
+			return fmt.Errorf("redis-server on %s does not answer: %w", s.Addr, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -114,8 +147,8 @@ func (s *Server) Stop(t testing.TB) {
 		return
 	}
 	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
-	s.cmd = nil
+	<-s.exited
+	s.cmd, s.exited = nil, nil
 }
 
 // RoundTrips counts a client's round trips to Redis: each command sent on

@@ -288,9 +288,12 @@ func TestConfigErrorKeepsTheDeliveryQueued(t *testing.T) {
 	assert.Contains(t, got[0].Reason, "InvalidProviderToken")
 	assert.Zero(t, got[0].Attempts, "a configuration error is not the delivery's attempt")
 
-	st, err := e.queue.Stats(ctx, e.d.QueueName("apns"))
-	require.NoError(t, err)
-	assert.Equal(t, 1, st.Delayed, "the delivery stays queued until the credential is fixed")
+	// The status is logged just before the lease goes back with its delay.
+	var st notify.QueueStats
+	require.Eventually(t, func() bool {
+		st, err = e.queue.Stats(ctx, e.d.QueueName("apns"))
+		return err == nil && st.Delayed == 1
+	}, 5*time.Second, 5*time.Millisecond, "the delivery stays queued until the credential is fixed: %+v", st)
 	assert.Zero(t, st.Dead)
 	assert.Contains(t, e.logs.String(), "level=ERROR")
 	assert.Contains(t, e.logs.String(), "InvalidProviderToken")
