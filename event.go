@@ -21,6 +21,9 @@ const (
 	StatusReplayed Status = "replayed"          // a dead delivery was queued again by Replay
 	StatusOpened   Status = "opened"            // tracking
 	StatusClicked  Status = "clicked"           // tracking
+	// Provider feedback after "sent" (Dispatcher.Feedback): not attempts.
+	StatusDelivered   Status = "delivered"   // the provider reports it reached the recipient
+	StatusUndelivered Status = "undelivered" // the provider accepted it but could not deliver it; Reason says why
 )
 
 // Final reports whether a delivery in status s will not be sent again
@@ -28,7 +31,7 @@ const (
 func (s Status) Final() bool {
 	switch s {
 	case StatusSent, StatusFailed, StatusDead, StatusSkipped, StatusExpired,
-		StatusInvalid, StatusOptedOut, StatusOpened, StatusClicked:
+		StatusInvalid, StatusOptedOut, StatusOpened, StatusClicked, StatusDelivered, StatusUndelivered:
 		return true
 	}
 	return false
@@ -88,6 +91,9 @@ func (s *DeliveryState) Apply(e Event) {
 	}
 	if e.Status == StatusOpened || e.Status == StatusClicked {
 		return // tracking does not change where the delivery stands
+	}
+	if e.Status == StatusSent && (s.Status == StatusDelivered || s.Status == StatusUndelivered) {
+		return // the provider's report was recorded before the send's own "sent"
 	}
 	s.Status = e.Status
 }

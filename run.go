@@ -471,29 +471,11 @@ func (d *Dispatcher) finish(sendCtx, ctx context.Context, ci *channelInfo, s ste
 		d.settle(ctx, s.l, del, ev)
 	case OutcomeInvalidRecipient:
 		ev.Status = StatusInvalid
-		if del.UserID != "" {
-			at := oe.At
-			if at.IsZero() {
-				at = time.Now()
-			}
-			if rerr := d.cfg.Store.RemoveAddress(ctx, del.UserID, del.Channel, del.Address, at); rerr != nil {
-				d.log.ErrorContext(ctx, "notify: remove invalid address", slog.String("delivery", del.ID), slog.String("channel", del.Channel), slog.Any("error", rerr))
-				ev.Reason += "; removing the address failed: " + rerr.Error()
-			}
-		}
+		d.act(ctx, del, oe, &ev)
 		d.settle(ctx, s.l, del, ev)
 	case OutcomeOptedOut:
 		ev.Status = StatusOptedOut
-		if del.UserID != "" {
-			category := del.Category
-			if oe.AllCategories {
-				category = AllCategories
-			}
-			if perr := d.cfg.Store.SetPreference(ctx, del.UserID, category, del.Channel, false); perr != nil {
-				d.log.ErrorContext(ctx, "notify: store opt-out", slog.String("delivery", del.ID), slog.Any("error", perr))
-				ev.Reason += "; storing the opt-out failed: " + perr.Error()
-			}
-		}
+		d.act(ctx, del, oe, &ev)
 		d.settle(ctx, s.l, del, ev)
 	case OutcomeConfig:
 		ev.Status = StatusConfig
@@ -517,6 +499,35 @@ func (d *Dispatcher) finish(sendCtx, ctx context.Context, ci *channelInfo, s ste
 		ev.Reason += "; retry in " + delay.Round(time.Millisecond).String()
 		d.record(ctx, del, ev)
 		d.nack(ctx, s.l, delay)
+	}
+}
+
+// act does what an invalid-recipient or opted-out verdict on del asks of
+// the Store: remove the address, or store the opt-out. A failure is logged
+// and added to ev's reason.
+func (d *Dispatcher) act(ctx context.Context, del *Delivery, oe *OutcomeError, ev *Event) {
+	if del.UserID == "" {
+		return
+	}
+	switch oe.Outcome {
+	case OutcomeInvalidRecipient:
+		at := oe.At
+		if at.IsZero() {
+			at = time.Now()
+		}
+		if err := d.cfg.Store.RemoveAddress(ctx, del.UserID, del.Channel, del.Address, at); err != nil {
+			d.log.ErrorContext(ctx, "notify: remove invalid address", slog.String("delivery", del.ID), slog.String("channel", del.Channel), slog.Any("error", err))
+			ev.Reason += "; removing the address failed: " + err.Error()
+		}
+	case OutcomeOptedOut:
+		category := del.Category
+		if oe.AllCategories {
+			category = AllCategories
+		}
+		if err := d.cfg.Store.SetPreference(ctx, del.UserID, category, del.Channel, false); err != nil {
+			d.log.ErrorContext(ctx, "notify: store opt-out", slog.String("delivery", del.ID), slog.Any("error", err))
+			ev.Reason += "; storing the opt-out failed: " + err.Error()
+		}
 	}
 }
 

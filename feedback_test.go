@@ -1,0 +1,103 @@
+package notify_test
+
+import (
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gonotify/notify"
+)
+
+// sentSMS sends welcome to ana by SMS and waits until it is sent.
+func sentSMS(t *testing.T, h *harness, event string) notify.Receipt {
+	t.Helper()
+	n := welcome(event)
+	n.Channels, n.Category = []string{"sms"}, "news"
+	r, err := h.d.Send(t.Context(), n)
+	require.NoError(t, err)
+	require.Equal(t, notify.StatusSent, h.settle(t, r.NotificationID)[0].Status)
+	return r
+}
+
+func TestFeedbackDelivered(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		h.contact(t, ana)
+		defer h.run(t)()
+		r := sentSMS(t, h, "fb-ok")
+		id := r.Deliveries[0].ID
+		fb := notify.Feedback{DeliveryID: id, ProviderID: "SM1"}
+		require.NoError(t, h.d.Feedback(t.Context(), fb))
+		require.NoError(t, h.d.Feedback(t.Context(), fb), "a repeated report")
+		st, err := h.d.Status(t.Context(), r.NotificationID)
+		require.NoError(t, err)
+		assert.Equal(t, notify.StatusDelivered, st[0].Status)
+		assert.Equal(t, 1, st[0].Attempts, "a report is not an attempt")
+		assert.Len(t, st[0].Events, 3, "queued, sent, delivered: the repeat is recorded once")
+	})
+}
+
+func TestFeedbackInvalidRecipientRemovesTheNumber(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		h.contact(t, ana)
+		defer h.run(t)()
+		r := sentSMS(t, h, "fb-dead")
+		err := h.d.Feedback(t.Context(), notify.Feedback{DeliveryID: r.Deliveries[0].ID,
+			Err: notify.InvalidRecipient(errors.New("30005 unknown destination handset"))})
+		require.NoError(t, err)
+		st, err := h.d.Status(t.Context(), r.NotificationID)
+		require.NoError(t, err)
+		assert.Equal(t, notify.StatusUndelivered, st[0].Status)
+		assert.Contains(t, st[0].Reason, "30005")
+		c, err := h.store.Contact(t.Context(), "ana")
+		require.NoError(t, err)
+		assert.Empty(t, c.Phone, "the dead number is removed")
+		assert.Equal(t, ana.Email, c.Email, "the rest of the contact stays")
+	})
+}
+
+func TestFeedbackOptOutSkipsTheNextSMS(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		h.contact(t, ana)
+		defer h.run(t)()
+		r := sentSMS(t, h, "fb-stop")
+		err := h.d.Feedback(t.Context(), notify.Feedback{DeliveryID: r.Deliveries[0].ID,
+			Err: notify.OptedOut(errors.New("21610 unsubscribed recipient"))})
+		require.NoError(t, err)
+		ok, err := h.store.Allowed(t.Context(), "ana", "news", "sms")
+		require.NoError(t, err)
+		assert.False(t, ok, "the opt-out is stored for the delivery's category")
+		n := welcome("fb-after")
+		n.Channels, n.Category = []string{"sms"}, "news"
+		r2, err := h.d.Send(t.Context(), n)
+		require.NoError(t, err)
+		assert.Empty(t, r2.Deliveries, "the next SMS in the category is not queued")
+		require.Len(t, r2.Skipped, 1)
+		assert.Equal(t, "sms", r2.Skipped[0].Channel)
+	})
+}
+
+func TestFeedbackBeforeSentKeepsTheReport(t *testing.T) {
+	var s notify.DeliveryState
+	now := time.Now()
+	for _, st := range []notify.Status{notify.StatusQueued, notify.StatusDelivered, notify.StatusSent} {
+		s.Apply(notify.Event{Status: st, At: now})
+	}
+	assert.Equal(t, notify.StatusDelivered, s.Status, "a late \"sent\" does not hide the receipt")
+	assert.Equal(t, 1, s.Attempts)
+}
+
+func TestFeedbackUnknownDelivery(t *testing.T) {
+	h := newHarness(t)
+	err := h.d.Feedback(t.Context(), notify.Feedback{DeliveryID: "nope"})
+	assert.ErrorIs(t, err, notify.ErrNotFound)
+	var ve *notify.ValidationError
+	require.ErrorAs(t, h.d.Feedback(t.Context(), notify.Feedback{}), &ve)
+	assert.Equal(t, "DeliveryID", ve.Field)
+}
