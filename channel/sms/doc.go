@@ -22,6 +22,9 @@
 //     retry may send it twice (the outcome is marked MaybeSent).
 //   - Segments counts as carriers do without Twilio's Smart Encoding (which
 //     may turn some Unicode punctuation into GSM-7 and so cost less).
-//   - Delivery receipts (status callbacks) are posted by Twilio to
-//     Config.StatusCallback; this package sends, it does not receive them.
+//   - Delivery receipts: with Config.StatusCallback set, Twilio posts each
+//     message's status changes there, and a [StatusHandler] mounted at that
+//     URL verifies their signature and records the final ones through
+//     Dispatcher.Feedback (delivered; undelivered, with a dead number
+//     removed or a STOP stored).
 package sms

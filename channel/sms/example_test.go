@@ -2,6 +2,7 @@ package sms_test
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 
@@ -57,4 +58,23 @@ func ExampleOptions() {
 	}
 	fmt.Println(n.Options[notify.ChannelSMS].(sms.Options).ValidityPeriod)
 	// Output: 600
+}
+
+// Twilio posts each message's status changes to Config.StatusCallback; a
+// StatusHandler mounted there records the final ones in the Dispatcher's
+// log ("delivered", or "undelivered" with the reason) and acts on them: a
+// dead number is removed from the contact, a STOP stored as an opt-out.
+func ExampleNewStatusHandler() {
+	var d *notify.Dispatcher // built with an sms.Channel whose Config.StatusCallback is https://api.example.com/twilio/status
+	h, err := sms.NewStatusHandler(sms.StatusHandlerConfig{
+		AuthToken: os.Getenv("TWILIO_AUTH_TOKEN"), // verifies X-Twilio-Signature
+		Recorder:  d,
+		PublicURL: "https://api.example.com/twilio/status", // what Twilio calls, when a proxy sits in between
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	mux := http.NewServeMux() // your API's
+	mux.Handle("POST /twilio/status", h)
 }

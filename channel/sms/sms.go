@@ -36,7 +36,9 @@ type Config struct {
 	// Twilio picks the sender from the service's pool. At least one of From
 	// and MessagingServiceSID must be set, here or in every delivery's Options.
 	MessagingServiceSID string
-	// StatusCallback is the default URL Twilio posts status changes to.
+	// StatusCallback is the default URL Twilio posts status changes to,
+	// where a StatusHandler records them. Send adds the delivery's ID to it
+	// (the DeliveryParam query parameter).
 	StatusCallback string
 
 	// BaseURL, when set, replaces Twilio's scheme and host on every request
@@ -222,7 +224,7 @@ func (c *Channel) Send(ctx context.Context, d *notify.Delivery) (notify.Result, 
 		params.SetMessagingServiceSid(sid)
 	}
 	if cb := first(o.StatusCallback, c.cfg.StatusCallback); cb != "" {
-		params.SetStatusCallback(cb)
+		params.SetStatusCallback(callbackFor(cb, d.ID))
 	}
 	if v := validity(o.ValidityPeriod, d.ExpiresAt, time.Now()); v > 0 {
 		params.SetValidityPeriod(v)
@@ -360,6 +362,19 @@ func byStatus(status int, cl *call, err error) error {
 		return notify.Uncertain(err)
 	}
 	return notify.Permanent(err)
+}
+
+// callbackFor is the status callback URL cb with the delivery's ID added
+// (DeliveryParam), so StatusHandler knows which delivery a report is about.
+func callbackFor(cb, deliveryID string) string {
+	u, err := url.Parse(cb)
+	if err != nil { // checked at accept time; leave it as it is
+		return cb
+	}
+	q := u.Query()
+	q.Set(DeliveryParam, deliveryID)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // snippet is the start of an error body, on one line, for an error message.

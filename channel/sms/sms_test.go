@@ -178,7 +178,8 @@ func TestSendDelivered(t *testing.T) {
 	assert.Equal(t, "+14155550100", reqs[0].Get("To"))
 	assert.Equal(t, testFrom, reqs[0].Get("From"))
 	assert.Equal(t, "Your code is 123456", reqs[0].Get("Body"))
-	assert.Equal(t, "https://example.com/twilio/status", reqs[0].Get("StatusCallback"))
+	assert.Equal(t, "https://example.com/twilio/status?notify_delivery=d-%2B14155550100", reqs[0].Get("StatusCallback"),
+		"the callback URL names the delivery")
 	assert.Empty(t, reqs[0].Get("MessagingServiceSid"))
 	assert.Empty(t, reqs[0].Get("ValidityPeriod"))
 	assert.Equal(t, testSID, f.auths[0])
@@ -202,7 +203,7 @@ func TestSendOptionsAndSegments(t *testing.T) {
 	require.Len(t, reqs, 1)
 	assert.Equal(t, "ACME", reqs[0].Get("From"))
 	assert.Equal(t, "MG0123456789abcdef0123456789abcdef", reqs[0].Get("MessagingServiceSid"))
-	assert.Equal(t, "https://example.com/cb", reqs[0].Get("StatusCallback"))
+	assert.Equal(t, "https://example.com/cb?notify_delivery=d-%2B351912345678", reqs[0].Get("StatusCallback"))
 	assert.Equal(t, "600", reqs[0].Get("ValidityPeriod"))
 	assert.Equal(t, long, reqs[0].Get("Body"))
 }

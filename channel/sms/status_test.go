@@ -1,0 +1,245 @@
+package sms_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/channel/sms"
+	qmem "github.com/gonotify/notify/queue/memory"
+	smem "github.com/gonotify/notify/store/memory"
+)
+
+// twilioSignature signs a callback as Twilio does: HMAC-SHA1 with the auth
+// token over the URL followed by every POST parameter, name then value, in
+// name order; base64.
+func twilioSignature(token, u string, form url.Values) string {
+	keys := make([]string, 0, len(form))
+	for k := range form {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	b.WriteString(u)
+	for _, k := range keys {
+		b.WriteString(k + form.Get(k))
+	}
+	m := hmac.New(sha1.New, []byte(token))
+	m.Write([]byte(b.String()))
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// postCallback posts form to u as Twilio would, signed with token for
+// signedURL (u itself when empty).
+func postCallback(t *testing.T, u, signedURL, token string, form url.Values) int {
+	t.Helper()
+	if signedURL == "" {
+		signedURL = u
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, u, strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", twilioSignature(token, signedURL, form))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+type recorder struct {
+	mu  sync.Mutex
+	got []notify.Feedback
+	err error
+}
+
+func (r *recorder) Feedback(_ context.Context, fb notify.Feedback) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, fb)
+	return r.err
+}
+
+func (r *recorder) all() []notify.Feedback {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.got)
+}
+
+func statusServer(t *testing.T, rec sms.FeedbackRecorder, mod func(*sms.StatusHandlerConfig)) *httptest.Server {
+	t.Helper()
+	cfg := sms.StatusHandlerConfig{AuthToken: testToken, Recorder: rec, Logger: slog.New(slog.DiscardHandler)}
+	if mod != nil {
+		mod(&cfg)
+	}
+	h, err := sms.NewStatusHandler(cfg)
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func callback(status, code string) url.Values {
+	f := url.Values{"MessageSid": {"SM123"}, "MessageStatus": {status}, "AccountSid": {testSID},
+		"To": {"+14155550100"}, "From": {testFrom}, "ApiVersion": {"2010-04-01"}}
+	if code != "" {
+		f.Set("ErrorCode", code)
+	}
+	return f
+}
+
+// Every final status and error code becomes the Feedback it means; other
+// statuses are acknowledged and dropped.
+func TestStatusHandlerOutcomes(t *testing.T) {
+	for _, tc := range []struct {
+		status, code string
+		recorded     bool
+		outcome      notify.Outcome // when an error
+		everywhere   bool
+	}{
+		{status: "delivered", recorded: true, outcome: -1},
+		{status: "undelivered", code: "30005", recorded: true, outcome: notify.OutcomeInvalidRecipient},
+		{status: "undelivered", code: "30006", recorded: true, outcome: notify.OutcomeInvalidRecipient},
+		{status: "failed", code: "21614", recorded: true, outcome: notify.OutcomeInvalidRecipient},
+		{status: "failed", code: "21610", recorded: true, outcome: notify.OutcomeOptedOut, everywhere: true},
+		{status: "undelivered", code: "30003", recorded: true, outcome: notify.OutcomePermanent},
+		{status: "undelivered", code: "30007", recorded: true, outcome: notify.OutcomePermanent},
+		{status: "failed", recorded: true, outcome: notify.OutcomePermanent},
+		{status: "queued"}, {status: "sending"}, {status: "sent"}, {status: "accepted"},
+	} {
+		t.Run(tc.status+"/"+tc.code, func(t *testing.T) {
+			rec := &recorder{}
+			srv := statusServer(t, rec, nil)
+			u := srv.URL + "/twilio/status?notify_delivery=d1"
+			require.Equal(t, http.StatusNoContent, postCallback(t, u, "", testToken, callback(tc.status, tc.code)))
+			got := rec.all()
+			if !tc.recorded {
+				assert.Empty(t, got)
+				return
+			}
+			require.Len(t, got, 1)
+			assert.Equal(t, "d1", got[0].DeliveryID)
+			assert.Equal(t, "SM123", got[0].ProviderID)
+			if tc.outcome < 0 {
+				assert.NoError(t, got[0].Err)
+				return
+			}
+			require.Error(t, got[0].Err)
+			oe := notify.Classify(got[0].Err)
+			assert.Equal(t, tc.outcome, oe.Outcome)
+			assert.Equal(t, tc.everywhere, oe.AllCategories)
+			if tc.code != "" {
+				assert.Contains(t, got[0].Err.Error(), tc.code)
+			}
+		})
+	}
+}
+
+func TestStatusHandlerRejects(t *testing.T) {
+	rec := &recorder{}
+	srv := statusServer(t, rec, nil)
+	u := srv.URL + "/cb?notify_delivery=d1"
+	assert.Equal(t, http.StatusForbidden, postCallback(t, u, "", "wrong-token", callback("delivered", "")), "signed with another token")
+	assert.Equal(t, http.StatusForbidden, postCallback(t, srv.URL+"/cb?notify_delivery=d2", u, testToken, callback("delivered", "")),
+		"the delivery ID is part of what is signed")
+	resp, err := http.Get(u)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+	assert.Equal(t, http.StatusNoContent, postCallback(t, srv.URL+"/cb", "", testToken, callback("delivered", "")),
+		"a message notify did not send: dropped")
+	assert.Empty(t, rec.all())
+}
+
+func TestStatusHandlerRecorderErrors(t *testing.T) {
+	rec := &recorder{err: notify.ErrNotFound}
+	srv := statusServer(t, rec, nil)
+	u := srv.URL + "/cb?notify_delivery=d1"
+	assert.Equal(t, http.StatusNoContent, postCallback(t, u, "", testToken, callback("delivered", "")), "an unknown delivery is dropped")
+	rec.mu.Lock()
+	rec.err = errors.New("database down")
+	rec.mu.Unlock()
+	assert.Equal(t, http.StatusInternalServerError, postCallback(t, u, "", testToken, callback("delivered", "")), "Twilio may retry")
+}
+
+// Behind a proxy the signed URL is the public one, not what the handler sees.
+func TestStatusHandlerPublicURL(t *testing.T) {
+	rec := &recorder{}
+	public := "https://hooks.example.com/twilio/status"
+	srv := statusServer(t, rec, func(c *sms.StatusHandlerConfig) { c.PublicURL = public })
+	q := "?notify_delivery=d1"
+	assert.Equal(t, http.StatusNoContent, postCallback(t, srv.URL+"/internal/path"+q, public+q, testToken, callback("delivered", "")))
+	assert.Len(t, rec.all(), 1)
+	_, err := sms.NewStatusHandler(sms.StatusHandlerConfig{AuthToken: testToken, Recorder: rec, PublicURL: "/relative"})
+	assert.Error(t, err)
+	_, err = sms.NewStatusHandler(sms.StatusHandlerConfig{Recorder: rec})
+	assert.ErrorContains(t, err, "AuthToken")
+}
+
+// End to end: the SMS goes out with a callback URL naming its delivery;
+// Twilio's "undelivered 30005" on it marks the delivery undelivered and
+// removes the dead number, so the next notification has nowhere to go.
+func TestStatusCallbackThroughDispatcher(t *testing.T) {
+	f := newFakeTwilio(t)
+	store := smem.New(smem.Config{})
+	queue := qmem.New(qmem.Config{})
+	t.Cleanup(func() { _ = queue.Close() })
+	var d *notify.Dispatcher
+	hsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, err := sms.NewStatusHandler(sms.StatusHandlerConfig{AuthToken: testToken, Recorder: d, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hsrv.Close)
+	ch := newChannel(t, f, func(c *sms.Config) { c.StatusCallback = hsrv.URL + "/twilio/status" })
+	var err error
+	d, err = notify.New(notify.Config{Queue: queue, Store: store, Channels: []notify.Channel{ch},
+		Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	require.NoError(t, store.PutContact(t.Context(), notify.Contact{UserID: "u1", Phone: "+14155550100"}))
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { _ = d.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	r, err := d.Send(t.Context(), notify.Notification{UserID: "u1", Content: &notify.Message{Body: "hi"}})
+	require.NoError(t, err)
+	require.Len(t, r.Deliveries, 1)
+	require.Eventually(t, func() bool {
+		st, err := d.Status(t.Context(), r.NotificationID)
+		return err == nil && st[0].Status == notify.StatusSent
+	}, 10*time.Second, 5*time.Millisecond)
+	cb := f.received()[0].Get("StatusCallback")
+	require.Contains(t, cb, "notify_delivery="+r.Deliveries[0].ID)
+
+	require.Equal(t, http.StatusNoContent, postCallback(t, cb, "", testToken, callback("undelivered", "30005")))
+	st, err := d.Status(t.Context(), r.NotificationID)
+	require.NoError(t, err)
+	assert.Equal(t, notify.StatusUndelivered, st[0].Status)
+	assert.Contains(t, st[0].Reason, "30005")
+	c, err := store.Contact(t.Context(), "u1")
+	require.NoError(t, err)
+	assert.Empty(t, c.Phone, "the dead number is removed")
+
+	r2, err := d.Send(t.Context(), notify.Notification{UserID: "u1", Content: &notify.Message{Body: "again"}})
+	require.NoError(t, err)
+	assert.Empty(t, r2.Deliveries, "u1 has no number left")
+	assert.Len(t, f.received(), 1)
+}
