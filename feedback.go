@@ -22,6 +22,13 @@ type Feedback struct {
 	// removes the address from the user's contact, OptedOut and
 	// OptedOutEverywhere store the opt-out, anything else is only recorded.
 	Err error
+	// Engagement, when set to StatusOpened or StatusClicked, makes this a
+	// tracking report (Err is then ignored): it is recorded with that
+	// status and does not change where the delivery stands.
+	Engagement Status
+	// Detail is recorded as the event's reason when Err is nil: the link
+	// clicked, say.
+	Detail string
 }
 
 // Feedback records a provider's report on a delivery that was sent, as a
@@ -35,14 +42,20 @@ func (d *Dispatcher) Feedback(ctx context.Context, fb Feedback) error {
 	if fb.DeliveryID == "" {
 		return &ValidationError{Field: "DeliveryID", Reason: "is empty"}
 	}
+	if fb.Engagement != "" && fb.Engagement != StatusOpened && fb.Engagement != StatusClicked {
+		return &ValidationError{Field: "Engagement", Reason: fmt.Sprintf("is %q; want %q, %q or empty", fb.Engagement, StatusOpened, StatusClicked)}
+	}
 	ds, err := d.cfg.Store.Delivery(ctx, fb.DeliveryID)
 	if err != nil {
 		return fmt.Errorf("notify: feedback on delivery %s: %w", fb.DeliveryID, err)
 	}
 	del := &Delivery{ID: ds.DeliveryID, NotificationID: ds.NotificationID, UserID: ds.UserID,
 		Category: ds.Category, Channel: ds.Channel, Address: ds.Address}
-	ev := Event{Status: StatusDelivered, ProviderID: fb.ProviderID, At: fb.At}
-	if fb.Err != nil {
+	ev := Event{Status: StatusDelivered, ProviderID: fb.ProviderID, At: fb.At, Reason: fb.Detail}
+	if fb.Engagement != "" {
+		ev.Status = fb.Engagement
+	}
+	if fb.Err != nil && fb.Engagement == "" {
 		oe := Classify(fb.Err)
 		ev.Status, ev.Reason = StatusUndelivered, oe.Error()
 		if oe.Outcome == OutcomeInvalidRecipient || oe.Outcome == OutcomeOptedOut {

@@ -101,3 +101,24 @@ func TestFeedbackUnknownDelivery(t *testing.T) {
 	require.ErrorAs(t, h.d.Feedback(t.Context(), notify.Feedback{}), &ve)
 	assert.Equal(t, "DeliveryID", ve.Field)
 }
+
+func TestFeedbackEngagementKeepsTheStatus(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		h.contact(t, ana)
+		defer h.run(t)()
+		r := sentSMS(t, h, "fb-click")
+		id := r.Deliveries[0].ID
+		require.NoError(t, h.d.Feedback(t.Context(), notify.Feedback{DeliveryID: id}))
+		require.NoError(t, h.d.Feedback(t.Context(), notify.Feedback{DeliveryID: id, Engagement: notify.StatusClicked, Detail: "https://example.com/x"}))
+		st, err := h.d.Status(t.Context(), r.NotificationID)
+		require.NoError(t, err)
+		assert.Equal(t, notify.StatusDelivered, st[0].Status, "a click does not change where the delivery stands")
+		last := st[0].Events[len(st[0].Events)-1]
+		assert.Equal(t, notify.StatusClicked, last.Status)
+		assert.Equal(t, "https://example.com/x", last.Reason)
+		var ve *notify.ValidationError
+		require.ErrorAs(t, h.d.Feedback(t.Context(), notify.Feedback{DeliveryID: id, Engagement: notify.StatusSent}), &ve)
+		assert.Equal(t, "Engagement", ve.Field)
+	})
+}
