@@ -10,7 +10,10 @@
 //   - Every message carries the message tags notification_id, delivery_id
 //     and category (sanitized to SES's charset), so configuration-set
 //     events (bounce, complaint, open, click) can be matched back to the
-//     delivery.
+//     delivery: an [EventHandler] on the SNS subscription of the
+//     configuration set's event destination verifies each message's
+//     signature and records the events through Dispatcher.Feedback (a
+//     permanent bounce removes the address, a complaint stores an opt-out).
 //   - Bulk mail can carry List-Unsubscribe and List-Unsubscribe-Post
 //     (one-click, RFC 8058), per notification (Options) or per delivery
 //     (Config.Unsubscribe).
@@ -27,6 +30,6 @@
 //     send it twice (the outcome is marked MaybeSent).
 //   - One recipient per delivery; no attachments; no SES templates (the
 //     notify Renderer renders).
-//   - Bounces and complaints are asynchronous (SNS or EventBridge); this
-//     package sends, it does not consume them.
+//   - EventHandler takes SES events from SNS over HTTP(S) only, not from
+//     EventBridge or an SQS subscription.
 package email

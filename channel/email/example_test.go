@@ -3,6 +3,7 @@ package email_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -57,4 +58,22 @@ func ExampleOptions() {
 	}
 	fmt.Println(n.Options[notify.ChannelEmail].(email.Options).OneClick)
 	// Output: true
+}
+
+// SES publishes a configuration set's events to an SNS topic; an
+// EventHandler on that topic's HTTPS subscription records them in the
+// Dispatcher's log and acts on them: a permanent bounce removes the
+// address, a complaint opts the user out of the category's email.
+func ExampleNewEventHandler() {
+	var d *notify.Dispatcher // built with an email.Channel whose Config.ConfigurationSet publishes to the topic
+	h, err := email.NewEventHandler(email.EventHandlerConfig{
+		Recorder:  d,
+		TopicARNs: []string{"arn:aws:sns:us-east-1:123456789012:ses-events"},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	mux := http.NewServeMux() // your API's
+	mux.Handle("POST /ses/events", h)
 }

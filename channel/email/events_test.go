@@ -1,0 +1,293 @@
+package email_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/channel/email"
+	"github.com/gonotify/notify/notifytest"
+	qmem "github.com/gonotify/notify/queue/memory"
+	smem "github.com/gonotify/notify/store/memory"
+)
+
+const testTopic = "arn:aws:sns:us-east-1:123456789012:ses-events"
+
+// fakeSNS is SNS's side: a signing key, its certificate served over TLS,
+// and a SubscribeURL that counts confirmations.
+type fakeSNS struct {
+	key       *rsa.PrivateKey
+	srv       *httptest.Server
+	confirmed atomic.Int32
+}
+
+func newFakeSNS(t *testing.T) *fakeSNS {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sns.amazonaws.com"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	f := &fakeSNS{key: key}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /SimpleNotificationService-test.pem", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(certPEM) })
+	mux.HandleFunc("GET /confirm", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("Token") == "tok" {
+			f.confirmed.Add(1)
+		}
+	})
+	f.srv = httptest.NewTLSServer(mux)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// message builds a signed SNS message, as SNS documents the signature:
+// "Name\nvalue\n" for each signed field, in name order, then RSA over
+// SHA1 (version 1) or SHA256 (version 2).
+func (f *fakeSNS) message(t *testing.T, typ, topic, body string, version string) map[string]string {
+	t.Helper()
+	m := map[string]string{"Type": typ, "MessageId": "m-1", "TopicArn": topic, "Message": body,
+		"Timestamp": time.Now().UTC().Format(time.RFC3339), "SignatureVersion": version,
+		"SigningCertURL": f.srv.URL + "/SimpleNotificationService-test.pem"}
+	signed := []string{"Message", "MessageId", "Timestamp", "TopicArn", "Type"}
+	if typ != "Notification" {
+		m["Token"], m["SubscribeURL"] = "tok", f.srv.URL+"/confirm?Action=ConfirmSubscription&Token=tok"
+		signed = []string{"Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"}
+	}
+	var text bytes.Buffer
+	for _, k := range signed {
+		text.WriteString(k + "\n" + m[k] + "\n")
+	}
+	var sig []byte
+	var err error
+	if version == "1" {
+		d := sha1.Sum(text.Bytes())
+		sig, err = rsa.SignPKCS1v15(rand.Reader, f.key, crypto.SHA1, d[:])
+	} else {
+		d := sha256.Sum256(text.Bytes())
+		sig, err = rsa.SignPKCS1v15(rand.Reader, f.key, crypto.SHA256, d[:])
+	}
+	require.NoError(t, err)
+	m["Signature"] = base64.StdEncoding.EncodeToString(sig)
+	return m
+}
+
+func (f *fakeSNS) handler(t *testing.T, rec email.FeedbackRecorder) *email.EventHandler {
+	t.Helper()
+	host := f.srv.Listener.Addr().String()
+	h, err := email.NewEventHandler(email.EventHandlerConfig{Recorder: rec, TopicARNs: []string{testTopic},
+		HTTPClient: f.srv.Client(), TrustCertURL: func(u *url.URL) bool { return u.Scheme == "https" && u.Host == host },
+		Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	return h
+}
+
+func post(t *testing.T, h http.Handler, m map[string]string) int {
+	t.Helper()
+	b, err := json.Marshal(m)
+	require.NoError(t, err)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/ses/events", bytes.NewReader(b)))
+	return w.Code
+}
+
+func sesEvent(eventType, deliveryID, detail string) string {
+	e := map[string]any{"eventType": eventType, "mail": map[string]any{"messageId": "0100-ses",
+		"tags": map[string][]string{email.TagDeliveryID: {deliveryID}, email.TagCategory: {"news"}}}}
+	ts := "2026-11-27T10:00:00.000Z"
+	switch eventType {
+	case "Bounce":
+		e["bounce"] = map[string]any{"bounceType": detail, "bounceSubType": "General", "timestamp": ts,
+			"bouncedRecipients": []map[string]string{{"emailAddress": "ana@example.com", "diagnosticCode": "smtp; 550 5.1.1 user unknown"}}}
+	case "Complaint":
+		e["complaint"] = map[string]any{"complaintFeedbackType": "abuse", "timestamp": ts}
+	case "Delivery":
+		e["delivery"] = map[string]any{"timestamp": ts}
+	case "Click":
+		e["click"] = map[string]any{"timestamp": ts, "link": detail}
+	case "Open":
+		e["open"] = map[string]any{"timestamp": ts}
+	case "Reject":
+		e["reject"] = map[string]any{"reason": "Bad content"}
+	}
+	b, _ := json.Marshal(e)
+	return string(b)
+}
+
+type recorder struct {
+	mu  sync.Mutex
+	got []notify.Feedback
+	err error
+}
+
+func (r *recorder) Feedback(_ context.Context, fb notify.Feedback) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, fb)
+	return r.err
+}
+
+func TestEventHandlerOutcomes(t *testing.T) {
+	f := newFakeSNS(t)
+	for _, tc := range []struct {
+		event, detail string
+		version       string
+		recorded      bool
+		outcome       notify.Outcome // -1: no error
+		engagement    notify.Status
+	}{
+		{event: "Delivery", version: "1", recorded: true, outcome: -1},
+		{event: "Delivery", version: "2", recorded: true, outcome: -1},
+		{event: "Bounce", detail: "Permanent", version: "2", recorded: true, outcome: notify.OutcomeInvalidRecipient},
+		{event: "Bounce", detail: "Transient", version: "2", recorded: true, outcome: notify.OutcomePermanent},
+		{event: "Complaint", version: "1", recorded: true, outcome: notify.OutcomeOptedOut},
+		{event: "Reject", version: "1", recorded: true, outcome: notify.OutcomePermanent},
+		{event: "Open", version: "1", recorded: true, outcome: -1, engagement: notify.StatusOpened},
+		{event: "Click", detail: "https://example.com/a", version: "1", recorded: true, outcome: -1, engagement: notify.StatusClicked},
+		{event: "Send", version: "1"},
+		{event: "DeliveryDelay", version: "1"},
+	} {
+		t.Run(tc.event+"/"+tc.detail+"/v"+tc.version, func(t *testing.T) {
+			rec := &recorder{}
+			h := f.handler(t, rec)
+			require.Equal(t, http.StatusOK, post(t, h, f.message(t, "Notification", testTopic, sesEvent(tc.event, "d1", tc.detail), tc.version)))
+			if !tc.recorded {
+				assert.Empty(t, rec.got)
+				return
+			}
+			require.Len(t, rec.got, 1)
+			fb := rec.got[0]
+			assert.Equal(t, "d1", fb.DeliveryID)
+			assert.Equal(t, "0100-ses", fb.ProviderID)
+			assert.Equal(t, tc.engagement, fb.Engagement)
+			if tc.event == "Click" {
+				assert.Equal(t, tc.detail, fb.Detail)
+			}
+			if tc.outcome < 0 {
+				assert.NoError(t, fb.Err)
+				return
+			}
+			require.Error(t, fb.Err)
+			assert.Equal(t, tc.outcome, notify.Classify(fb.Err).Outcome)
+		})
+	}
+}
+
+func TestEventHandlerRefuses(t *testing.T) {
+	f := newFakeSNS(t)
+	rec := &recorder{}
+	h := f.handler(t, rec)
+	good := f.message(t, "Notification", testTopic, sesEvent("Delivery", "d1", ""), "2")
+
+	tampered := f.message(t, "Notification", testTopic, sesEvent("Delivery", "d1", ""), "2")
+	tampered["Message"] = sesEvent("Bounce", "d1", "Permanent")
+	assert.Equal(t, http.StatusForbidden, post(t, h, tampered), "a changed message")
+
+	other := f.message(t, "Notification", "arn:aws:sns:us-east-1:999999999999:theirs", sesEvent("Delivery", "d1", ""), "2")
+	assert.Equal(t, http.StatusForbidden, post(t, h, other), "another account's topic")
+
+	untrusted := f.message(t, "Notification", testTopic, sesEvent("Delivery", "d1", ""), "2")
+	untrusted["SigningCertURL"] = "https://evil.example.com/SimpleNotificationService-test.pem"
+	assert.Equal(t, http.StatusForbidden, post(t, h, untrusted), "a certificate not on SNS")
+
+	noTag := f.message(t, "Notification", testTopic, `{"eventType":"Delivery","mail":{"messageId":"x","tags":{}}}`, "2")
+	assert.Equal(t, http.StatusOK, post(t, h, noTag), "mail notify did not send: dropped")
+	assert.Empty(t, rec.got)
+
+	assert.Equal(t, http.StatusOK, post(t, h, good))
+	assert.Len(t, rec.got, 1)
+
+	_, err := email.NewEventHandler(email.EventHandlerConfig{Recorder: rec})
+	assert.ErrorContains(t, err, "TopicARNs")
+}
+
+func TestEventHandlerConfirmsSubscription(t *testing.T) {
+	f := newFakeSNS(t)
+	h := f.handler(t, &recorder{})
+	assert.Equal(t, http.StatusOK, post(t, h, f.message(t, "SubscriptionConfirmation", testTopic, "You have chosen to subscribe", "1")))
+	assert.EqualValues(t, 1, f.confirmed.Load())
+	assert.Equal(t, http.StatusForbidden, post(t, h, f.message(t, "SubscriptionConfirmation", "arn:aws:sns:us-east-1:999999999999:theirs", "x", "1")))
+	assert.EqualValues(t, 1, f.confirmed.Load(), "another topic is not confirmed")
+}
+
+func TestEventHandlerRecorderErrors(t *testing.T) {
+	f := newFakeSNS(t)
+	rec := &recorder{err: notify.ErrNotFound}
+	h := f.handler(t, rec)
+	m := f.message(t, "Notification", testTopic, sesEvent("Delivery", "d1", ""), "2")
+	assert.Equal(t, http.StatusOK, post(t, h, m), "an unknown delivery is dropped")
+	rec.err = errors.New("database down")
+	assert.Equal(t, http.StatusInternalServerError, post(t, h, m), "SNS retries")
+}
+
+// End to end through a Dispatcher: a permanent bounce marks the delivery
+// undelivered and removes the address; a complaint stores an opt-out.
+func TestEventHandlerThroughDispatcher(t *testing.T) {
+	f := newFakeSNS(t)
+	store := smem.New(smem.Config{})
+	queue := qmem.New(qmem.Config{})
+	t.Cleanup(func() { _ = queue.Close() })
+	ch := notifytest.NewChannel(notify.ChannelEmail)
+	d, err := notify.New(notify.Config{Queue: queue, Store: store, Channels: []notify.Channel{ch}, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { _ = d.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	h := f.handler(t, d)
+
+	send := func(user string) notify.Receipt {
+		t.Helper()
+		r, err := d.Send(t.Context(), notify.Notification{UserID: user, Category: "news", Content: &notify.Message{Title: "Hi", Body: "there"}})
+		require.NoError(t, err)
+		require.Len(t, r.Deliveries, 1)
+		require.Eventually(t, func() bool {
+			st, err := d.Status(t.Context(), r.NotificationID)
+			return err == nil && st[0].Status == notify.StatusSent
+		}, 10*time.Second, 5*time.Millisecond)
+		return r
+	}
+	require.NoError(t, store.PutContact(t.Context(), notify.Contact{UserID: "ana", Email: "ana@example.com"}))
+	require.NoError(t, store.PutContact(t.Context(), notify.Contact{UserID: "bo", Email: "bo@example.com"}))
+
+	r := send("ana")
+	require.Equal(t, http.StatusOK, post(t, h, f.message(t, "Notification", testTopic, sesEvent("Bounce", r.Deliveries[0].ID, "Permanent"), "2")))
+	st, err := d.Status(t.Context(), r.NotificationID)
+	require.NoError(t, err)
+	assert.Equal(t, notify.StatusUndelivered, st[0].Status)
+	assert.Contains(t, st[0].Reason, "550 5.1.1")
+	c, err := store.Contact(t.Context(), "ana")
+	require.NoError(t, err)
+	assert.Empty(t, c.Email, "a permanent bounce removes the address")
+
+	r = send("bo")
+	require.Equal(t, http.StatusOK, post(t, h, f.message(t, "Notification", testTopic, sesEvent("Complaint", r.Deliveries[0].ID, ""), "1")))
+	ok, err := store.Allowed(t.Context(), "bo", "news", notify.ChannelEmail)
+	require.NoError(t, err)
+	assert.False(t, ok, "a complaint opts bo out of the category's email")
+}
