@@ -248,7 +248,8 @@ type LoggingQueue interface {
 // longer needs: log events past their retention, expired dedup claims.
 // [Dispatcher.Run] calls Prune every Config.PruneEvery on each configured
 // Store, Deduper and Queue that implements it. Prune must be safe to run
-// from many processes at once; it returns how many items it deleted.
+// from many processes at once and return soon after ctx is canceled (Run
+// waits for it); it returns how many items it deleted.
 type Pruner interface {
 	Prune(ctx context.Context) (int64, error)
 }

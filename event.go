@@ -7,20 +7,21 @@ type Status string
 
 // Delivery statuses. Every state change is an Event carrying one of these.
 const (
-	StatusQueued   Status = "queued"            // accepted and enqueued
-	StatusSent     Status = "sent"              // the provider accepted it
-	StatusRetrying Status = "retrying"          // a retryable failure; queued again with a delay
-	StatusDeferred Status = "deferred"          // over the rate limit; queued again, not an attempt
-	StatusFailed   Status = "failed"            // permanent failure; not retried
-	StatusDead     Status = "dead"              // retries exhausted; kept in the queue's dead state, replayable
-	StatusSkipped  Status = "skipped"           // not sent: opted out, rate limited (drop), already delivered
-	StatusExpired  Status = "expired"           // past its TTL before it could be sent
-	StatusInvalid  Status = "invalid_recipient" // the address is dead and was removed
-	StatusOptedOut Status = "opted_out"         // the provider says the user opted out; stored
-	StatusConfig   Status = "config_error"      // our credentials or settings are wrong; kept queued
-	StatusReplayed Status = "replayed"          // a dead delivery was queued again by Replay
-	StatusOpened   Status = "opened"            // tracking
-	StatusClicked  Status = "clicked"           // tracking
+	StatusQueued     Status = "queued"            // accepted and enqueued
+	StatusSent       Status = "sent"              // the provider accepted it
+	StatusRetrying   Status = "retrying"          // a retryable failure; queued again with a delay
+	StatusDeferred   Status = "deferred"          // over the rate limit; queued again, not an attempt
+	StatusFailed     Status = "failed"            // permanent failure; not retried
+	StatusDead       Status = "dead"              // retries exhausted; kept in the queue's dead state, replayable
+	StatusSkipped    Status = "skipped"           // not sent: opted out, rate limited (drop), already delivered
+	StatusExpired    Status = "expired"           // past its TTL before it could be sent
+	StatusInvalid    Status = "invalid_recipient" // the address is dead and was removed
+	StatusOptedOut   Status = "opted_out"         // the provider says the user opted out; stored
+	StatusConfig     Status = "config_error"      // our credentials or settings are wrong; kept queued
+	StatusReplayed   Status = "replayed"          // a dead delivery was queued again by Replay
+	StatusOpened     Status = "opened"            // tracking
+	StatusClicked    Status = "clicked"           // tracking
+	StatusComplained Status = "complained"        // tracking: the recipient reported it as spam
 	// Provider feedback after "sent" (Dispatcher.Feedback): not attempts.
 	StatusDelivered   Status = "delivered"   // the provider reports it reached the recipient
 	StatusUndelivered Status = "undelivered" // the provider accepted it but could not deliver it; Reason says why
@@ -31,11 +32,20 @@ const (
 func (s Status) Final() bool {
 	switch s {
 	case StatusSent, StatusFailed, StatusDead, StatusSkipped, StatusExpired,
-		StatusInvalid, StatusOptedOut, StatusOpened, StatusClicked, StatusDelivered, StatusUndelivered:
+		StatusInvalid, StatusOptedOut, StatusOpened, StatusClicked, StatusComplained, StatusDelivered, StatusUndelivered:
 		return true
 	}
 	return false
 }
+
+// tracking reports whether s records what the recipient did with a message
+// rather than where its delivery stands.
+func (s Status) tracking() bool {
+	return s == StatusOpened || s == StatusClicked || s == StatusComplained
+}
+
+// reported reports whether s is a provider's report on a sent message.
+func (s Status) reported() bool { return s == StatusDelivered || s == StatusUndelivered }
 
 // Attempted reports whether an event in status s ends a call to the provider
 // that counts against the retry policy's MaxAttempts. Configuration errors and
@@ -89,11 +99,14 @@ func (s *DeliveryState) Apply(e Event) {
 	case e.Status.Attempted():
 		s.Attempts++
 	}
-	if e.Status == StatusOpened || e.Status == StatusClicked {
+	if e.Status.tracking() {
 		return // tracking does not change where the delivery stands
 	}
-	if e.Status == StatusSent && (s.Status == StatusDelivered || s.Status == StatusUndelivered) {
-		return // the provider's report was recorded before the send's own "sent"
+	if s.Status.reported() && !e.Status.reported() && e.Status != StatusQueued && e.Status != StatusReplayed {
+		// The provider's report came before the send's own outcome was
+		// recorded (a "sent", or a "retrying" after a timeout): the
+		// report is the better word, and a final one.
+		return
 	}
 	s.Status = e.Status
 }
@@ -129,10 +142,12 @@ func NewDeliveryStatus(events []Event) DeliveryStatus {
 		if e.ProviderID != "" {
 			ds.ProviderID = e.ProviderID
 		}
-		if e.Reason != "" || e.Status.Final() {
-			ds.Reason = e.Reason
+		if st.Status == e.Status && (e.Reason != "" || e.Status.Final()) {
+			ds.Reason = e.Reason // an event that was not applied (see Apply) keeps the reason
 		}
-		ds.UpdatedAt = e.At
+		if st.Status == e.Status || e.Status.tracking() {
+			ds.UpdatedAt = e.At
+		}
 	}
 	ds.Status, ds.Attempts = st.Status, st.Attempts
 	ds.Events = events

@@ -83,14 +83,76 @@ func TestFeedbackOptOutSkipsTheNextSMS(t *testing.T) {
 	})
 }
 
+// A provider's report can reach the log before the send's own outcome
+// (the send timed out after the provider took it): the report stands.
 func TestFeedbackBeforeSentKeepsTheReport(t *testing.T) {
-	var s notify.DeliveryState
 	now := time.Now()
-	for _, st := range []notify.Status{notify.StatusQueued, notify.StatusDelivered, notify.StatusSent} {
+	for _, late := range []notify.Status{notify.StatusSent, notify.StatusRetrying, notify.StatusDead} {
+		for _, report := range []notify.Status{notify.StatusDelivered, notify.StatusUndelivered} {
+			events := []notify.Event{{Status: notify.StatusQueued, At: now}, {Status: report, Reason: "the report", At: now},
+				{Status: late, At: now}}
+			var s notify.DeliveryState
+			for _, e := range events {
+				s.Apply(e)
+			}
+			assert.Equal(t, report, s.Status, "a late %s does not hide the report", late)
+			assert.Equal(t, 1, s.Attempts, "the late %s is still an attempt", late)
+			ds := notify.NewDeliveryStatus(events)
+			assert.Equal(t, report, ds.Status)
+			assert.Equal(t, "the report", ds.Reason, "a late %s keeps the report's reason", late)
+		}
+	}
+	var s notify.DeliveryState
+	for _, st := range []notify.Status{notify.StatusQueued, notify.StatusDelivered, notify.StatusReplayed} {
 		s.Apply(notify.Event{Status: st, At: now})
 	}
-	assert.Equal(t, notify.StatusDelivered, s.Status, "a late \"sent\" does not hide the receipt")
-	assert.Equal(t, 1, s.Attempts)
+	assert.Equal(t, notify.StatusReplayed, s.Status, "Replay still starts over")
+}
+
+// A report repeated after the user added the number back neither records
+// nor removes anything again.
+func TestFeedbackRepeatDoesNotActAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		h.contact(t, ana)
+		defer h.run(t)()
+		r := sentSMS(t, h, "fb-repeat")
+		fb := notify.Feedback{DeliveryID: r.Deliveries[0].ID, ProviderID: "SM9",
+			Err: notify.InvalidRecipient(errors.New("30005 unknown destination handset"))}
+		require.NoError(t, h.d.Feedback(t.Context(), fb))
+		c, err := h.store.Contact(t.Context(), "ana")
+		require.NoError(t, err)
+		require.Empty(t, c.Phone)
+		h.contact(t, ana) // the user adds the number back
+		require.NoError(t, h.d.Feedback(t.Context(), fb))
+		c, err = h.store.Contact(t.Context(), "ana")
+		require.NoError(t, err)
+		assert.Equal(t, ana.Phone, c.Phone, "a repeated report does not remove the number again")
+		st, err := h.d.Status(t.Context(), r.NotificationID)
+		require.NoError(t, err)
+		assert.Len(t, st[0].Events, 3, "queued, sent, undelivered")
+	})
+}
+
+// A spam complaint stores the opt-out and leaves the delivery delivered.
+func TestFeedbackComplaint(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		h.contact(t, ana)
+		defer h.run(t)()
+		r := sentSMS(t, h, "fb-complaint")
+		id := r.Deliveries[0].ID
+		require.NoError(t, h.d.Feedback(t.Context(), notify.Feedback{DeliveryID: id}))
+		require.NoError(t, h.d.Feedback(t.Context(), notify.Feedback{DeliveryID: id, Engagement: notify.StatusComplained,
+			Err: notify.OptedOut(errors.New("complaint: abuse"))}))
+		st, err := h.d.Status(t.Context(), r.NotificationID)
+		require.NoError(t, err)
+		assert.Equal(t, notify.StatusDelivered, st[0].Status)
+		assert.Equal(t, notify.StatusComplained, st[0].Events[len(st[0].Events)-1].Status)
+		ok, err := h.store.Allowed(t.Context(), "ana", "news", "sms")
+		require.NoError(t, err)
+		assert.False(t, ok, "the complaint is stored as an opt-out")
+	})
 }
 
 func TestFeedbackUnknownDelivery(t *testing.T) {

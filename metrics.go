@@ -23,7 +23,7 @@ const (
 
 var allStatuses = []Status{StatusQueued, StatusSent, StatusRetrying, StatusDeferred, StatusFailed, StatusDead,
 	StatusSkipped, StatusExpired, StatusInvalid, StatusOptedOut, StatusConfig, StatusReplayed, StatusOpened, StatusClicked,
-	StatusDelivered, StatusUndelivered}
+	StatusComplained, StatusDelivered, StatusUndelivered}
 
 // metrics holds the instruments and, per channel, the attribute sets built
 // once so recording allocates nothing.

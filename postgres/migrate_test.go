@@ -142,6 +142,15 @@ func TestPrune(t *testing.T) {
 	_, err = s.Delivery(ctx, "new")
 	assert.NoError(t, err, "a recent delivery survives Prune")
 
+	forever, err := postgres.NewStore(pool, postgres.StoreConfig{Schema: schema, Retention: -1})
+	require.NoError(t, err)
+	require.NoError(t, forever.Record(ctx, notify.Event{DeliveryID: "ancient", NotificationID: "n", Status: notify.StatusQueued, At: now.Add(-24 * 365 * time.Hour)}))
+	n, err = forever.Prune(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n, "negative Retention keeps the log forever")
+	_, err = s.Delivery(ctx, "ancient")
+	assert.NoError(t, err)
+
 	d, err := postgres.NewDeduper(pool, postgres.DeduperConfig{Schema: schema})
 	require.NoError(t, err)
 	ok, _, err := d.Claim(ctx, "short", "n1", time.Millisecond)

@@ -18,13 +18,14 @@ type StoreConfig struct {
 	// Schema holds the tables (see Migrate). Default "notify". SendTx
 	// writes queue and dedup rows to the same schema.
 	Schema string
-	// Retention is how long Prune keeps log events. Default 30 days.
+	// Retention is how long Prune keeps log events. Default (zero) 30
+	// days; negative: forever (Prune deletes none).
 	Retention time.Duration
 }
 
 func (c StoreConfig) withDefaults() StoreConfig {
 	c.Schema = schemaName(c.Schema)
-	if c.Retention <= 0 {
+	if c.Retention == 0 {
 		c.Retention = 30 * 24 * time.Hour
 	}
 	return c
@@ -123,8 +124,10 @@ func NewStore(pool *pgxpool.Pool, cfg StoreConfig) (*Store, error) {
 				SELECT seq, `+eventCols+` FROM {{schema}}.log_events
 				WHERE delivery_id IN (SELECT delivery_id FROM {{schema}}.log_events WHERE notification_id = $1))
 			SELECT `+eventCols+` FROM e ORDER BY seq`),
+		// SKIP LOCKED: processes pruning at once take different rows
+		// rather than waiting for (or deadlocking with) each other.
 		prune: sqlFor(s, `DELETE FROM {{schema}}.log_events
-			WHERE (delivery_id, seq) IN (SELECT delivery_id, seq FROM {{schema}}.log_events WHERE at < $1 LIMIT $2)`),
+			WHERE (delivery_id, seq) IN (SELECT delivery_id, seq FROM {{schema}}.log_events WHERE at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`),
 	}}
 	c.records.run = c.runRecords
 	c.states.run = c.runStates
@@ -429,6 +432,9 @@ const pruneBatch = 10000
 // Config.PruneEvery; it is safe from one process or many. A delivery still retried past Retention loses its oldest
 // events; keep Retention well above RetryPolicy.MaxAge.
 func (s *Store) Prune(ctx context.Context) (int64, error) {
+	if s.core.cfg.Retention < 0 {
+		return 0, nil
+	}
 	cutoff := time.Now().Add(-s.core.cfg.Retention)
 	var total int64
 	for {

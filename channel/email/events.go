@@ -60,7 +60,8 @@ type EventHandlerConfig struct {
 //   - Bounce, Permanent: an invalid recipient, whose address is removed;
 //   - Bounce, Transient or Undetermined; Reject; Rendering Failure:
 //     undelivered;
-//   - Complaint: an opt-out from email for the delivery's category;
+//   - Complaint: a "complained" tracking event, and an opt-out from email
+//     for the delivery's category;
 //   - Open, Click: tracking events (the link as the reason);
 //   - Send, DeliveryDelay and others: acknowledged and ignored.
 //
@@ -105,7 +106,7 @@ func NewEventHandler(cfg EventHandlerConfig) (*EventHandler, error) {
 var snsHost = regexp.MustCompile(`^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$`)
 
 func trustedSNSCertURL(u *url.URL) bool {
-	return u.Scheme == "https" && snsHost.MatchString(u.Hostname()) && strings.HasSuffix(u.Path, ".pem")
+	return u.Scheme == "https" && u.Port() == "" && snsHost.MatchString(u.Hostname()) && strings.HasSuffix(u.Path, ".pem")
 }
 
 // snsMessage is an SNS HTTP(S) delivery.
@@ -247,7 +248,7 @@ const maxCerts = 32
 // cert returns the certificate at raw, fetched once.
 func (h *EventHandler) cert(ctx context.Context, raw string) (*x509.Certificate, error) {
 	u, err := url.Parse(raw)
-	if err != nil || !h.trust(u) {
+	if err != nil || u.User != nil || u.RawQuery != "" || u.Fragment != "" || !h.trust(u) {
 		return nil, fmt.Errorf("SigningCertURL %q is not an SNS certificate URL", raw)
 	}
 	h.mu.Lock()
@@ -400,6 +401,8 @@ func feedbackOfSES(message string) (fb notify.Feedback, ok bool, err error) {
 			fb.Err = notify.Permanent(err)
 		}
 	case "Complaint":
+		// The message was delivered; the recipient reported it as spam.
+		fb.Engagement = notify.StatusComplained
 		if e.Complaint != nil {
 			fb.At = e.Complaint.Timestamp
 			fb.Err = notify.OptedOut(fail("complaint (%s)", e.Complaint.ComplaintFeedbackType))

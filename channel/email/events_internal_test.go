@@ -15,6 +15,7 @@ func TestTrustedSNSCertURL(t *testing.T) {
 		"https://sns.us-east-1.amazonaws.com.evil.example/SimpleNotificationService-x.pem":                   false,
 		"https://evil.example/sns.us-east-1.amazonaws.com/x.pem":                                             false,
 		"https://sns.us-east-1.amazonaws.com/x.txt":                                                          false,
+		"https://sns.us-east-1.amazonaws.com:8443/x.pem":                                                     false,
 	} {
 		u, err := url.Parse(raw)
 		assert.NoError(t, err)

@@ -165,7 +165,7 @@ func TestEventHandlerOutcomes(t *testing.T) {
 		{event: "Delivery", version: "2", recorded: true, outcome: -1},
 		{event: "Bounce", detail: "Permanent", version: "2", recorded: true, outcome: notify.OutcomeInvalidRecipient},
 		{event: "Bounce", detail: "Transient", version: "2", recorded: true, outcome: notify.OutcomePermanent},
-		{event: "Complaint", version: "1", recorded: true, outcome: notify.OutcomeOptedOut},
+		{event: "Complaint", version: "1", recorded: true, outcome: notify.OutcomeOptedOut, engagement: notify.StatusComplained},
 		{event: "Reject", version: "1", recorded: true, outcome: notify.OutcomePermanent},
 		{event: "Open", version: "1", recorded: true, outcome: -1, engagement: notify.StatusOpened},
 		{event: "Click", detail: "https://example.com/a", version: "1", recorded: true, outcome: -1, engagement: notify.StatusClicked},
@@ -214,6 +214,9 @@ func TestEventHandlerRefuses(t *testing.T) {
 	untrusted := f.message(t, "Notification", testTopic, sesEvent("Delivery", "d1", ""), "2")
 	untrusted["SigningCertURL"] = "https://evil.example.com/SimpleNotificationService-test.pem"
 	assert.Equal(t, http.StatusForbidden, post(t, h, untrusted), "a certificate not on SNS")
+	withQuery := f.message(t, "Notification", testTopic, sesEvent("Delivery", "d1", ""), "2")
+	withQuery["SigningCertURL"] += "?n=1"
+	assert.Equal(t, http.StatusForbidden, post(t, h, withQuery), "a certificate URL with a query")
 
 	noTag := f.message(t, "Notification", testTopic, `{"eventType":"Delivery","mail":{"messageId":"x","tags":{}}}`, "2")
 	assert.Equal(t, http.StatusOK, post(t, h, noTag), "mail notify did not send: dropped")

@@ -366,15 +366,18 @@ func byStatus(status int, cl *call, err error) error {
 
 // callbackFor is the status callback URL cb with the delivery's ID added
 // (DeliveryParam), so StatusHandler knows which delivery a report is about.
+// The host's own query, if any, is kept byte for byte.
 func callbackFor(cb, deliveryID string) string {
-	u, err := url.Parse(cb)
-	if err != nil { // checked at accept time; leave it as it is
-		return cb
+	base, frag, _ := strings.Cut(cb, "#")
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
 	}
-	q := u.Query()
-	q.Set(DeliveryParam, deliveryID)
-	u.RawQuery = q.Encode()
-	return u.String()
+	out := base + sep + DeliveryParam + "=" + url.QueryEscape(deliveryID)
+	if frag != "" {
+		out += "#" + frag
+	}
+	return out
 }
 
 // snippet is the start of an error body, on one line, for an error message.

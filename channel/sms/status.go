@@ -35,8 +35,9 @@ type StatusHandlerConfig struct {
 	Recorder FeedbackRecorder
 	// PublicURL is the status callback URL as Twilio calls it (scheme, host
 	// and path; the query is the request's), for a handler behind a proxy
-	// that changes the host or scheme. Empty: the request's own URL, https
-	// when the request came over TLS or X-Forwarded-Proto says so.
+	// that changes the host, scheme or path. Empty: the request's own URL
+	// (its target as received, before any http.StripPrefix), https when
+	// the request came over TLS or X-Forwarded-Proto says so.
 	PublicURL string
 	// Logger receives reports that were dropped or failed. Default
 	// slog.Default().
@@ -145,7 +146,11 @@ func (h *StatusHandler) signedURL(r *http.Request) string {
 	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host + r.URL.RequestURI()
+	target := r.RequestURI // as Twilio sent it, whatever a router did to r.URL since
+	if target == "" {
+		target = r.URL.RequestURI()
+	}
+	return scheme + "://" + r.Host + target
 }
 
 // Twilio's delivery error codes (status callbacks' ErrorCode) beyond the

@@ -243,3 +243,25 @@ func TestStatusCallbackThroughDispatcher(t *testing.T) {
 	assert.Empty(t, r2.Deliveries, "u1 has no number left")
 	assert.Len(t, f.received(), 1)
 }
+
+// The host's callback URL keeps its own query byte for byte; the delivery
+// ID is appended.
+func TestCallbackURLKeepsTheQuery(t *testing.T) {
+	f := newFakeTwilio(t)
+	ch := newChannel(t, f, func(c *sms.Config) { c.StatusCallback = "https://example.com/cb?b=1&a=x:y" })
+	_, err := ch.Send(t.Context(), delivery("+14155550100", "hi"))
+	require.NoError(t, err)
+	assert.Equal(t, "https://example.com/cb?b=1&a=x:y&notify_delivery=d-%2B14155550100", f.received()[0].Get("StatusCallback"))
+}
+
+// Behind http.StripPrefix the signed URL is still the one Twilio called.
+func TestStatusHandlerUnderStripPrefix(t *testing.T) {
+	rec := &recorder{}
+	h, err := sms.NewStatusHandler(sms.StatusHandlerConfig{AuthToken: testToken, Recorder: rec, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	srv := httptest.NewServer(http.StripPrefix("/hooks", h))
+	t.Cleanup(srv.Close)
+	u := srv.URL + "/hooks/twilio?notify_delivery=d1"
+	assert.Equal(t, http.StatusNoContent, postCallback(t, u, "", testToken, callback("delivered", "")))
+	assert.Len(t, rec.all(), 1)
+}
