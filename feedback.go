@@ -34,6 +34,13 @@ type Feedback struct {
 	Detail string
 }
 
+// FeedbackRecorder records providers' reports; *Dispatcher is one. The
+// webhook handlers of channel packages (sms.StatusHandler,
+// email.EventHandler) report to one.
+type FeedbackRecorder interface {
+	Feedback(ctx context.Context, fb Feedback) error
+}
+
 // Feedback records a provider's report on a delivery that was sent, as a
 // StatusDelivered or StatusUndelivered event in the log, or a tracking
 // event (none counts as an attempt), and acts on it as on a Channel's

@@ -206,3 +206,14 @@ func TestChannelConcurrent(t *testing.T) {
 	assert.Empty(t, c.Duplicates())
 	assert.Greater(t, len(c.Calls()), 1600)
 }
+
+func TestFeedbackRecorder(t *testing.T) {
+	var r notifytest.FeedbackRecorder
+	require.NoError(t, r.Feedback(context.Background(), notify.Feedback{DeliveryID: "a"}))
+	r.Fail(notify.ErrNotFound)
+	assert.ErrorIs(t, r.Feedback(context.Background(), notify.Feedback{DeliveryID: "b"}), notify.ErrNotFound)
+	got := r.Reports()
+	require.Len(t, got, 2)
+	assert.Equal(t, "a", got[0].DeliveryID)
+	assert.Equal(t, "b", got[1].DeliveryID)
+}

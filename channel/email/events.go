@@ -25,16 +25,10 @@ import (
 	"github.com/gonotify/notify"
 )
 
-// FeedbackRecorder is what an EventHandler reports to; *notify.Dispatcher
-// is one.
-type FeedbackRecorder interface {
-	Feedback(ctx context.Context, fb notify.Feedback) error
-}
-
 // EventHandlerConfig configures an EventHandler.
 type EventHandlerConfig struct {
 	// Recorder receives each report. Required.
-	Recorder FeedbackRecorder
+	Recorder notify.FeedbackRecorder
 	// TopicARNs are the SNS topics whose messages are accepted (the
 	// configuration set's event destination). Required: SNS signs the
 	// messages of every AWS account's topics alike, so the topic is what

@@ -19,7 +19,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -97,7 +96,7 @@ func (f *fakeSNS) message(t *testing.T, typ, topic, body string, version string)
 	return m
 }
 
-func (f *fakeSNS) handler(t *testing.T, rec email.FeedbackRecorder) *email.EventHandler {
+func (f *fakeSNS) handler(t *testing.T, rec notify.FeedbackRecorder) *email.EventHandler {
 	t.Helper()
 	host := f.srv.Listener.Addr().String()
 	h, err := email.NewEventHandler(email.EventHandlerConfig{Recorder: rec, TopicARNs: []string{testTopic},
@@ -139,19 +138,6 @@ func sesEvent(eventType, deliveryID, detail string) string {
 	return string(b)
 }
 
-type recorder struct {
-	mu  sync.Mutex
-	got []notify.Feedback
-	err error
-}
-
-func (r *recorder) Feedback(_ context.Context, fb notify.Feedback) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.got = append(r.got, fb)
-	return r.err
-}
-
 func TestEventHandlerOutcomes(t *testing.T) {
 	f := newFakeSNS(t)
 	for _, tc := range []struct {
@@ -173,15 +159,15 @@ func TestEventHandlerOutcomes(t *testing.T) {
 		{event: "DeliveryDelay", version: "1"},
 	} {
 		t.Run(tc.event+"/"+tc.detail+"/v"+tc.version, func(t *testing.T) {
-			rec := &recorder{}
+			rec := &notifytest.FeedbackRecorder{}
 			h := f.handler(t, rec)
 			require.Equal(t, http.StatusOK, post(t, h, f.message(t, "Notification", testTopic, sesEvent(tc.event, "d1", tc.detail), tc.version)))
 			if !tc.recorded {
-				assert.Empty(t, rec.got)
+				assert.Empty(t, rec.Reports())
 				return
 			}
-			require.Len(t, rec.got, 1)
-			fb := rec.got[0]
+			require.Len(t, rec.Reports(), 1)
+			fb := rec.Reports()[0]
 			assert.Equal(t, "d1", fb.DeliveryID)
 			assert.Equal(t, "0100-ses", fb.ProviderID)
 			assert.Equal(t, tc.engagement, fb.Engagement)
@@ -200,7 +186,7 @@ func TestEventHandlerOutcomes(t *testing.T) {
 
 func TestEventHandlerRefuses(t *testing.T) {
 	f := newFakeSNS(t)
-	rec := &recorder{}
+	rec := &notifytest.FeedbackRecorder{}
 	h := f.handler(t, rec)
 	good := f.message(t, "Notification", testTopic, sesEvent("Delivery", "d1", ""), "2")
 
@@ -220,10 +206,10 @@ func TestEventHandlerRefuses(t *testing.T) {
 
 	noTag := f.message(t, "Notification", testTopic, `{"eventType":"Delivery","mail":{"messageId":"x","tags":{}}}`, "2")
 	assert.Equal(t, http.StatusOK, post(t, h, noTag), "mail notify did not send: dropped")
-	assert.Empty(t, rec.got)
+	assert.Empty(t, rec.Reports())
 
 	assert.Equal(t, http.StatusOK, post(t, h, good))
-	assert.Len(t, rec.got, 1)
+	assert.Len(t, rec.Reports(), 1)
 
 	_, err := email.NewEventHandler(email.EventHandlerConfig{Recorder: rec})
 	assert.ErrorContains(t, err, "TopicARNs")
@@ -231,7 +217,7 @@ func TestEventHandlerRefuses(t *testing.T) {
 
 func TestEventHandlerConfirmsSubscription(t *testing.T) {
 	f := newFakeSNS(t)
-	h := f.handler(t, &recorder{})
+	h := f.handler(t, &notifytest.FeedbackRecorder{})
 	assert.Equal(t, http.StatusOK, post(t, h, f.message(t, "SubscriptionConfirmation", testTopic, "You have chosen to subscribe", "1")))
 	assert.EqualValues(t, 1, f.confirmed.Load())
 	assert.Equal(t, http.StatusForbidden, post(t, h, f.message(t, "SubscriptionConfirmation", "arn:aws:sns:us-east-1:999999999999:theirs", "x", "1")))
@@ -240,11 +226,12 @@ func TestEventHandlerConfirmsSubscription(t *testing.T) {
 
 func TestEventHandlerRecorderErrors(t *testing.T) {
 	f := newFakeSNS(t)
-	rec := &recorder{err: notify.ErrNotFound}
+	rec := &notifytest.FeedbackRecorder{}
+	rec.Fail(notify.ErrNotFound)
 	h := f.handler(t, rec)
 	m := f.message(t, "Notification", testTopic, sesEvent("Delivery", "d1", ""), "2")
 	assert.Equal(t, http.StatusOK, post(t, h, m), "an unknown delivery is dropped")
-	rec.err = errors.New("database down")
+	rec.Fail(errors.New("database down"))
 	assert.Equal(t, http.StatusInternalServerError, post(t, h, m), "SNS retries")
 }
 

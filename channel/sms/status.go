@@ -1,7 +1,6 @@
 package sms
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -20,19 +19,13 @@ import (
 // it gives Twilio: the delivery's ID, which StatusHandler reads back.
 const DeliveryParam = "notify_delivery"
 
-// FeedbackRecorder is what a StatusHandler reports to; *notify.Dispatcher
-// is one.
-type FeedbackRecorder interface {
-	Feedback(ctx context.Context, fb notify.Feedback) error
-}
-
 // StatusHandlerConfig configures a StatusHandler.
 type StatusHandlerConfig struct {
 	// AuthToken is the account's auth token: Twilio signs every callback
 	// with it (X-Twilio-Signature). Required.
 	AuthToken string
 	// Recorder receives each final report. Required.
-	Recorder FeedbackRecorder
+	Recorder notify.FeedbackRecorder
 	// PublicURL is the status callback URL as Twilio calls it (scheme, host
 	// and path; the query is the request's), for a handler behind a proxy
 	// that changes the host, scheme or path. Empty: the request's own URL

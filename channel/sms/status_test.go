@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 
 	"github.com/gonotify/notify"
 	"github.com/gonotify/notify/channel/sms"
+	"github.com/gonotify/notify/notifytest"
 	qmem "github.com/gonotify/notify/queue/memory"
 	smem "github.com/gonotify/notify/store/memory"
 )
@@ -61,26 +61,7 @@ func postCallback(t *testing.T, u, signedURL, token string, form url.Values) int
 	return resp.StatusCode
 }
 
-type recorder struct {
-	mu  sync.Mutex
-	got []notify.Feedback
-	err error
-}
-
-func (r *recorder) Feedback(_ context.Context, fb notify.Feedback) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.got = append(r.got, fb)
-	return r.err
-}
-
-func (r *recorder) all() []notify.Feedback {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.got)
-}
-
-func statusServer(t *testing.T, rec sms.FeedbackRecorder, mod func(*sms.StatusHandlerConfig)) *httptest.Server {
+func statusServer(t *testing.T, rec notify.FeedbackRecorder, mod func(*sms.StatusHandlerConfig)) *httptest.Server {
 	t.Helper()
 	cfg := sms.StatusHandlerConfig{AuthToken: testToken, Recorder: rec, Logger: slog.New(slog.DiscardHandler)}
 	if mod != nil {
@@ -122,11 +103,11 @@ func TestStatusHandlerOutcomes(t *testing.T) {
 		{status: "queued"}, {status: "sending"}, {status: "sent"}, {status: "accepted"},
 	} {
 		t.Run(tc.status+"/"+tc.code, func(t *testing.T) {
-			rec := &recorder{}
+			rec := &notifytest.FeedbackRecorder{}
 			srv := statusServer(t, rec, nil)
 			u := srv.URL + "/twilio/status?notify_delivery=d1"
 			require.Equal(t, http.StatusNoContent, postCallback(t, u, "", testToken, callback(tc.status, tc.code)))
-			got := rec.all()
+			got := rec.Reports()
 			if !tc.recorded {
 				assert.Empty(t, got)
 				return
@@ -150,7 +131,7 @@ func TestStatusHandlerOutcomes(t *testing.T) {
 }
 
 func TestStatusHandlerRejects(t *testing.T) {
-	rec := &recorder{}
+	rec := &notifytest.FeedbackRecorder{}
 	srv := statusServer(t, rec, nil)
 	u := srv.URL + "/cb?notify_delivery=d1"
 	assert.Equal(t, http.StatusForbidden, postCallback(t, u, "", "wrong-token", callback("delivered", "")), "signed with another token")
@@ -162,28 +143,27 @@ func TestStatusHandlerRejects(t *testing.T) {
 	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
 	assert.Equal(t, http.StatusNoContent, postCallback(t, srv.URL+"/cb", "", testToken, callback("delivered", "")),
 		"a message notify did not send: dropped")
-	assert.Empty(t, rec.all())
+	assert.Empty(t, rec.Reports())
 }
 
 func TestStatusHandlerRecorderErrors(t *testing.T) {
-	rec := &recorder{err: notify.ErrNotFound}
+	rec := &notifytest.FeedbackRecorder{}
+	rec.Fail(notify.ErrNotFound)
 	srv := statusServer(t, rec, nil)
 	u := srv.URL + "/cb?notify_delivery=d1"
 	assert.Equal(t, http.StatusNoContent, postCallback(t, u, "", testToken, callback("delivered", "")), "an unknown delivery is dropped")
-	rec.mu.Lock()
-	rec.err = errors.New("database down")
-	rec.mu.Unlock()
+	rec.Fail(errors.New("database down"))
 	assert.Equal(t, http.StatusInternalServerError, postCallback(t, u, "", testToken, callback("delivered", "")), "Twilio may retry")
 }
 
 // Behind a proxy the signed URL is the public one, not what the handler sees.
 func TestStatusHandlerPublicURL(t *testing.T) {
-	rec := &recorder{}
+	rec := &notifytest.FeedbackRecorder{}
 	public := "https://hooks.example.com/twilio/status"
 	srv := statusServer(t, rec, func(c *sms.StatusHandlerConfig) { c.PublicURL = public })
 	q := "?notify_delivery=d1"
 	assert.Equal(t, http.StatusNoContent, postCallback(t, srv.URL+"/internal/path"+q, public+q, testToken, callback("delivered", "")))
-	assert.Len(t, rec.all(), 1)
+	assert.Len(t, rec.Reports(), 1)
 	_, err := sms.NewStatusHandler(sms.StatusHandlerConfig{AuthToken: testToken, Recorder: rec, PublicURL: "/relative"})
 	assert.Error(t, err)
 	_, err = sms.NewStatusHandler(sms.StatusHandlerConfig{Recorder: rec})
@@ -256,12 +236,12 @@ func TestCallbackURLKeepsTheQuery(t *testing.T) {
 
 // Behind http.StripPrefix the signed URL is still the one Twilio called.
 func TestStatusHandlerUnderStripPrefix(t *testing.T) {
-	rec := &recorder{}
+	rec := &notifytest.FeedbackRecorder{}
 	h, err := sms.NewStatusHandler(sms.StatusHandlerConfig{AuthToken: testToken, Recorder: rec, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	srv := httptest.NewServer(http.StripPrefix("/hooks", h))
 	t.Cleanup(srv.Close)
 	u := srv.URL + "/hooks/twilio?notify_delivery=d1"
 	assert.Equal(t, http.StatusNoContent, postCallback(t, u, "", testToken, callback("delivered", "")))
-	assert.Len(t, rec.all(), 1)
+	assert.Len(t, rec.Reports(), 1)
 }
