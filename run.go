@@ -103,7 +103,17 @@ func (d *Dispatcher) runChannel(ctx context.Context, ci *channelInfo) {
 	sendCtx, cancelSends := context.WithCancel(base)
 	defer cancelSends()
 	sem := newSlots(ci.workers)
+	// A pool of long-lived workers rather than a goroutine per lease: their
+	// stacks, once grown by a send, stay grown.
+	work := make(chan func())
 	var inflight sync.WaitGroup
+	for range ci.workers {
+		inflight.Go(func() {
+			for f := range work {
+				f()
+			}
+		})
+	}
 	errDelay := 100 * time.Millisecond
 
 fetch:
@@ -141,10 +151,10 @@ fetch:
 		errDelay = 100 * time.Millisecond
 		pre := d.precheckLimits(base, leases)
 		if ci.batcher != nil && len(leases) > 1 {
-			inflight.Go(func() {
+			work <- func() {
 				d.handleBatch(sendCtx, base, ci, leases, pre)
 				sem.release(len(leases))
-			})
+			}
 			continue
 		}
 		for i, l := range leases {
@@ -152,13 +162,14 @@ fetch:
 			if pre != nil {
 				dec = pre[i]
 			}
-			inflight.Go(func() {
+			work <- func() {
 				d.handle(sendCtx, base, ci, l, dec)
 				sem.release(1)
-			})
+			}
 		}
 	}
 
+	close(work)
 	bk := time.AfterFunc(d.cfg.ShutdownGrace+bookkeepingTimeout, cancelBase)
 	defer bk.Stop()
 	done := make(chan struct{})
