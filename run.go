@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -48,17 +49,12 @@ func (d *Dispatcher) pruners() []Pruner {
 	var out []Pruner
 	for _, b := range []any{d.cfg.Store, d.cfg.Deduper, d.cfg.Queue} {
 		p, ok := b.(Pruner)
-		if !ok || b == nil {
+		if !ok {
 			continue
 		}
-		seen := false
-		for _, q := range out {
-			// Only comparable values can be the same backend twice.
-			if reflect.TypeOf(q).Comparable() && reflect.TypeOf(p).Comparable() && any(q) == any(p) {
-				seen = true
-			}
-		}
-		if !seen {
+		// == panics only on two values of one non-comparable type.
+		t := reflect.TypeOf(p)
+		if !slices.ContainsFunc(out, func(q Pruner) bool { return reflect.TypeOf(q) == t && t.Comparable() && q == p }) {
 			out = append(out, p)
 		}
 	}
