@@ -95,6 +95,11 @@ func (s *DeliveryState) Apply(e Event) {
 	case e.Status == StatusQueued:
 		s.Since = e.At
 	case e.Status == StatusReplayed:
+		if s.Status != StatusDead && s.Status != StatusReplayed {
+			// A Replay that lost to a concurrent one recorded this after
+			// the winner's job had moved on (say, been sent): not a replay.
+			return
+		}
 		s.Attempts, s.Since = 0, e.At
 	case e.Status.Attempted():
 		s.Attempts++

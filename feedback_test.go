@@ -103,10 +103,11 @@ func TestFeedbackBeforeSentKeepsTheReport(t *testing.T) {
 		}
 	}
 	var s notify.DeliveryState
-	for _, st := range []notify.Status{notify.StatusQueued, notify.StatusDelivered, notify.StatusReplayed} {
+	for _, st := range []notify.Status{notify.StatusQueued, notify.StatusDead, notify.StatusReplayed} {
 		s.Apply(notify.Event{Status: st, At: now})
 	}
-	assert.Equal(t, notify.StatusReplayed, s.Status, "Replay still starts over")
+	assert.Equal(t, notify.StatusReplayed, s.Status, "Replay of a dead delivery still starts over")
+	assert.Zero(t, s.Attempts)
 }
 
 // A report repeated after the user added the number back neither records
@@ -183,4 +184,16 @@ func TestFeedbackEngagementKeepsTheStatus(t *testing.T) {
 		require.ErrorAs(t, h.d.Feedback(t.Context(), notify.Feedback{DeliveryID: id, Engagement: notify.StatusSent}), &ve)
 		assert.Equal(t, "Engagement", ve.Field)
 	})
+}
+
+// Two Replays of one dead delivery both record "replayed"; the loser's can
+// land after the winner's job was sent. It must not hide the "sent".
+func TestLateLosingReplayKeepsTheOutcome(t *testing.T) {
+	var s notify.DeliveryState
+	now := time.Now()
+	for _, st := range []notify.Status{notify.StatusQueued, notify.StatusDead, notify.StatusReplayed, notify.StatusReplayed, notify.StatusSent, notify.StatusReplayed} {
+		s.Apply(notify.Event{Status: st, At: now})
+	}
+	assert.Equal(t, notify.StatusSent, s.Status)
+	assert.Equal(t, 1, s.Attempts, "the winner's replay reset the count once; the send counted")
 }
