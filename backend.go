@@ -55,6 +55,12 @@ type Lease struct {
 	// Receipt is the backend's handle for this lease, when it needs one.
 	// Callers pass the Lease back unchanged.
 	Receipt string
+	// Deadline is when the lease expires and the job may be handed to
+	// another receiver, by this process's clock (the queue subtracts what
+	// it cannot know, such as the receive call's own latency). Zero means
+	// the queue does not say; the Dispatcher then assumes the lease lasts
+	// no longer than Config.SendTimeout plus its bookkeeping.
+	Deadline time.Time
 }
 
 // QueueStats counts one queue's jobs by state.
@@ -242,6 +248,17 @@ type LoggingQueue interface {
 	// AckLogged records ev in log and acks l, atomically. When the lease is
 	// lost it records ev all the same and returns ErrLeaseLost.
 	AckLogged(ctx context.Context, log Log, l Lease, ev Event) error
+}
+
+// LeaseExtender is implemented by queues that can extend a held lease
+// (PostgreSQL: a deadline update; SQS: ChangeMessageVisibility; memory).
+// The Dispatcher extends the lease of a send that runs long, so one
+// attempt never outlives its lease and no other receiver gets the job
+// while it runs.
+type LeaseExtender interface {
+	// Extend moves l's expiry to d from now and returns the new deadline.
+	// It returns an error wrapping ErrLeaseLost when l is no longer held.
+	Extend(ctx context.Context, l Lease, d time.Duration) (time.Time, error)
 }
 
 // Pruner is a backend that keeps its size bounded by deleting what it no

@@ -56,6 +56,11 @@ type Config struct {
 	// the first period, so many processes do not prune at once. Default
 	// 1h; negative: never (the host prunes itself).
 	PruneEvery time.Duration
+	// BackendTimeout bounds every single call the Dispatcher makes to a
+	// backend (Queue, Store, Limiter, Deduper), on both sides of the
+	// pipeline, so a backend that stops answering costs a bounded time
+	// rather than a hung Send or worker. Default 5s.
+	BackendTimeout time.Duration
 	// MaxMessageBytes bounds a rendered message's content (every field
 	// together) at accept time; channels check their providers' own limits
 	// with Validator. Default 1 MiB.
@@ -115,6 +120,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PruneEvery == 0 {
 		c.PruneEvery = time.Hour
+	}
+	if c.BackendTimeout <= 0 {
+		c.BackendTimeout = 5 * time.Second
 	}
 	if c.MaxMessageBytes <= 0 {
 		c.MaxMessageBytes = 1 << 20

@@ -19,6 +19,14 @@ var (
 	ErrUnknownTemplate = errors.New("notify: unknown template")
 	// ErrNotDead: Replay was asked for a delivery that is not dead.
 	ErrNotDead = errors.New("notify: delivery is not dead")
+	// ErrNotQueued: Send failed before anything could be queued and the
+	// event ID is free again. The caller may change the notification and
+	// send it again. Any other error from Send is ambiguous: resend the
+	// same notification with the same EventID (see Dispatcher.Send).
+	ErrNotQueued = errors.New("notify: nothing was queued")
+	// ErrQueueFull: a bounded queue (queue/memory) holds as many jobs as it
+	// may. Send wraps it together with ErrNotQueued; retry later.
+	ErrQueueFull = errors.New("notify: queue full")
 )
 
 // ValidationError is returned by Send for bad input. Nothing was stored or
