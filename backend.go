@@ -244,6 +244,8 @@ type BatchDeduper interface {
 type LoggingQueue interface {
 	Queue
 	// EnqueueLogged records events in log and enqueues jobs, atomically.
+	// With no events and no jobs it writes nothing and only answers
+	// whether it can write to log.
 	EnqueueLogged(ctx context.Context, log Log, events []Event, jobs []Job) error
 	// AckLogged records ev in log and acks l, atomically. When the lease is
 	// lost it records ev all the same and returns ErrLeaseLost.

@@ -22,6 +22,8 @@ type Dispatcher struct {
 	metrics  *metrics
 	tracing  *tracing
 	running  atomic.Bool
+	// failedSends: Sends that failed ambiguously holding their claim.
+	failedSends failedSends
 }
 
 type channelInfo struct {
@@ -43,8 +45,14 @@ func New(cfg Config) (*Dispatcher, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("notify: Config.Store is required (store/memory for one process)")
 	}
+	if cfg.BackendTimeout > InProgressWindow/4 {
+		return nil, fmt.Errorf("notify: Config.BackendTimeout is %s; at most %s (a quarter of InProgressWindow), so a Send still writing is never mistaken for a dead one", cfg.BackendTimeout, InProgressWindow/4)
+	}
 	if len(cfg.Channels) == 0 {
 		return nil, errors.New("notify: Config.Channels is empty: give at least one Channel")
+	}
+	if err := checkLeaseTiming(&cfg); err != nil {
+		return nil, err
 	}
 	d := &Dispatcher{cfg: cfg, log: cfg.Logger, channels: make(map[string]*channelInfo, len(cfg.Channels))}
 	for i, ch := range cfg.Channels {

@@ -3,6 +3,7 @@ package notify
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -37,6 +38,22 @@ type ValidationError struct {
 	Reason string
 	Err    error // the underlying cause, if any
 }
+
+// FieldAddress is the Field a channel's Validator sets when it rejects the
+// delivery's address itself (a malformed token, phone number or email
+// address). Send reports such an error on an address the caller passed as
+// "To[i].Value"; an address from the Store is skipped instead (logged with
+// ReasonInvalidAddress), so one bad stored address never blocks the other
+// channels.
+const FieldAddress = "Address"
+
+// aboutAddress reports whether e rejects the delivery's address.
+func (e *ValidationError) aboutAddress() bool {
+	return e.Field == FieldAddress || strings.HasPrefix(e.Field, "To(")
+}
+
+// Is reports that a ValidationError is an ErrNotQueued: nothing was stored.
+func (e *ValidationError) Is(target error) bool { return target == ErrNotQueued }
 
 // Error says which field is wrong and why.
 func (e *ValidationError) Error() string {

@@ -212,6 +212,11 @@ type Delivery struct {
 	// Send reports it in the Receipt.
 	Units int `json:"units,omitempty"`
 
+	// Recheck asks the worker to read the delivery's log before sending,
+	// even on the first receipt: the job was enqueued again by a retried
+	// Send that could not tell whether the first Enqueue had stored it.
+	Recheck bool `json:"recheck,omitempty"`
+
 	// Attempt is the 1-based number of this send attempt, set by the
 	// Dispatcher before Channel.Send. It is not stored.
 	Attempt int `json:"-"`
@@ -260,6 +265,10 @@ const (
 	ReasonExpired   = "expired"
 	ReasonDelivered = "already_delivered"
 	ReasonRateLimit = "rate_limited"
+	// ReasonInvalidAddress: an address from the Store that the channel
+	// rejects (say, a phone number without its country code). The other
+	// channels still deliver; fix the contact.
+	ReasonInvalidAddress = "invalid_address"
 )
 
 // Result is what a Channel reports for a send the provider accepted.

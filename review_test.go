@@ -192,26 +192,3 @@ func uuidV7At(at time.Time) string {
 	u[6], u[8] = 0x70, 0x80
 	return u.String()
 }
-
-func TestClaimLoggedElsewhereIsADuplicateAfterTheWindow(t *testing.T) {
-	h := newHarness(t)
-	for _, tc := range []struct {
-		age        time.Duration
-		inProgress bool
-	}{{time.Second, true}, {notify.InProgressWindow / 2, true}, {notify.InProgressWindow + time.Second, false}} {
-		holder := uuidV7At(time.Now().Add(-tc.age))
-		ok, _, err := h.cfg.Deduper.Claim(t.Context(), holder, holder, time.Hour)
-		require.NoError(t, err)
-		require.True(t, ok)
-		n := notify.Notification{EventID: holder, To: []notify.Address{{Channel: "sms", Value: "+1"}}, Content: &notify.Message{Body: "x"}}
-		r, err := h.d.Send(t.Context(), n)
-		if tc.inProgress {
-			require.ErrorIs(t, err, notify.ErrInProgress, "claimed %s ago", tc.age)
-			continue
-		}
-		require.NoError(t, err, "claimed %s ago: logged elsewhere", tc.age)
-		assert.True(t, r.Duplicate)
-		assert.Equal(t, holder, r.NotificationID)
-	}
-	assertNothingStored(t, h)
-}

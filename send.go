@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -43,15 +44,33 @@ type AcceptBackends struct {
 // Send validates n, de-duplicates it by EventID, resolves its recipients and
 // queues one delivery per channel and address.
 //
-// When Send returns nil every delivery is durably queued and logged. When it
-// returns an error the notification is not sent and the event ID is free
-// again: retry the Send. (With a queue whose Enqueue is not atomic some jobs
-// may have reached it; they are logged as failed first and the workers
-// settle them without sending.) Bad input returns a *ValidationError naming
-// the field, and nothing is stored. A repeated EventID returns the first
-// notification's receipt with Duplicate set and queues nothing; while that
-// first Send has claimed the event but not yet logged it, Send returns an
-// error wrapping ErrInProgress.
+// Send is idempotent by EventID under any error: a caller that retries a
+// failed Send with the same notification and EventID until it succeeds
+// ends with exactly one set of deliveries, whatever failed and wherever (a
+// killed connection, a lost commit reply, a killed process). The outcomes:
+//
+//   - nil: every delivery is durably queued and logged (or, for a repeated
+//     EventID, the original's receipt, with Duplicate set).
+//   - an error wrapping ErrNotQueued (a *ValidationError is one): nothing
+//     was stored and the event ID is free. Fix the input, or send again.
+//   - an error wrapping ErrInProgress: another Send holds the event and has
+//     not logged it yet. Retry the same notification a little later.
+//   - any other error is ambiguous: the notification may or may not be
+//     queued. Retry the same notification with the same EventID: the retry
+//     returns the original receipt if it was queued, and queues it if not.
+//     (Without an EventID a retry cannot tell, and may send it twice.)
+//
+// A claim whose Send failed before logging is taken over by the retry, at
+// once in the same process and after InProgressWindow in another one; with
+// a Store local to each process (store/memory) and a Deduper shared between
+// processes, a claim logged by another process cannot be told from a dead
+// one, so it is never taken over: such a retry keeps returning
+// ErrInProgress until the claim's DedupTTL ends.
+//
+// Every backend call is bounded by Config.BackendTimeout. A user with no
+// address on the requested channels, an opt-out and a stored address the
+// channel rejects are logged as skipped deliveries (ReasonNoAddress,
+// ReasonOptedOut, ReasonInvalidAddress) and listed in Receipt.Skipped.
 //
 // The maps in n (Data, Metadata, Content.Data) are kept by reference until
 // the deliveries are sent: do not change them after Send.
@@ -142,8 +161,7 @@ type plan struct {
 	receipt    Receipt
 	jobs       []Job
 	events     []Event // queued and skipped
-	claimed    bool
-	dup        bool
+	state      planState
 	dupOf      *plan // an earlier plan of the same SendBatch with the same event ID
 	deliveries []Delivery
 }
@@ -190,11 +208,13 @@ func (d *Dispatcher) plan(ctx context.Context, n *Notification, now time.Time) (
 
 	var contact Contact
 	if n.UserID != "" {
-		c, err := d.cfg.Store.Contact(ctx, n.UserID)
+		cctx, cancel := d.bounded(ctx)
+		c, err := d.cfg.Store.Contact(cctx, n.UserID)
+		cancel()
 		switch {
 		case errors.Is(err, ErrNotFound):
 		case err != nil:
-			return nil, fmt.Errorf("notify: look up contact of user %s: %w", n.UserID, err)
+			return nil, fmt.Errorf("notify: look up contact of user %s: %w: %w", n.UserID, err, ErrNotQueued)
 		default:
 			contact = c
 		}
@@ -212,9 +232,16 @@ func (d *Dispatcher) plan(ctx context.Context, n *Notification, now time.Time) (
 		Priority: n.Priority, Critical: n.Critical, CreatedAt: now, SendAt: n.SendAt,
 		ExpiresAt: expires, Metadata: n.Metadata, Trace: d.tracing.carrier(ctx),
 	}
+	// skip logs a delivery that will not be attempted, so Status shows it
+	// and a repeated event ID finds the notification in the log.
+	skip := func(ch, address, reason string) {
+		p.events = append(p.events, Event{DeliveryID: deliveryID(nid, ch, address), NotificationID: nid, UserID: n.UserID,
+			Category: category, Channel: ch, Address: address, Status: StatusSkipped, Reason: reason, At: now})
+	}
 	type target struct {
 		addr Address
 		reg  time.Time
+		to   int // index in n.To; -1 for an address from the Store
 	}
 	for _, ch := range channels {
 		var targets []target
@@ -222,7 +249,7 @@ func (d *Dispatcher) plan(ctx context.Context, n *Notification, now time.Time) (
 			switch ch {
 			case ChannelSMS, ChannelEmail:
 				for _, a := range contact.Addresses(ch) {
-					targets = append(targets, target{a, time.Time{}})
+					targets = append(targets, target{a, time.Time{}, -1})
 				}
 			default: // push: every device on this platform
 			devices:
@@ -235,12 +262,12 @@ func (d *Dispatcher) plan(ctx context.Context, n *Notification, now time.Time) (
 							continue devices
 						}
 					}
-					targets = append(targets, target{Address{ch, dev.Token}, dev.RegisteredAt})
+					targets = append(targets, target{Address{ch, dev.Token}, dev.RegisteredAt, -1})
 				}
 			}
 		}
 	to:
-		for _, a := range n.To {
+		for i, a := range n.To {
 			if a.Channel != ch {
 				continue
 			}
@@ -249,25 +276,26 @@ func (d *Dispatcher) plan(ctx context.Context, n *Notification, now time.Time) (
 					continue to
 				}
 			}
-			targets = append(targets, target{a, time.Time{}})
+			targets = append(targets, target{a, time.Time{}, i})
 		}
 		if len(targets) == 0 {
 			if len(n.Channels) > 0 {
 				p.receipt.Skipped = append(p.receipt.Skipped, Skip{Channel: ch, Reason: ReasonNoAddress})
+				skip(ch, "", ReasonNoAddress)
 			}
 			continue
 		}
 		if n.UserID != "" && !n.Critical {
-			ok, err := d.allowed(ctx, n.UserID, category, ch)
+			actx, cancel := d.bounded(ctx)
+			ok, err := d.allowed(actx, n.UserID, category, ch)
+			cancel()
 			if err != nil {
-				return nil, fmt.Errorf("notify: look up preferences of user %s: %w", n.UserID, err)
+				return nil, fmt.Errorf("notify: look up preferences of user %s: %w: %w", n.UserID, err, ErrNotQueued)
 			}
 			if !ok {
 				p.receipt.Skipped = append(p.receipt.Skipped, Skip{Channel: ch, Reason: ReasonOptedOut})
 				for _, t := range targets {
-					id := newID()
-					p.events = append(p.events, Event{DeliveryID: id, NotificationID: nid, UserID: n.UserID,
-						Category: category, Channel: ch, Address: t.addr.Value, Status: StatusSkipped, Reason: ReasonOptedOut, At: now})
+					skip(ch, t.addr.Value, ReasonOptedOut)
 				}
 				continue
 			}
@@ -281,30 +309,48 @@ func (d *Dispatcher) plan(ctx context.Context, n *Notification, now time.Time) (
 			opts = b
 		}
 		var msg Message
-		for i, t := range targets {
+		rendered, skipped := false, false
+		for _, t := range targets {
 			del := base
-			del.ID = newID()
+			del.ID = deliveryID(nid, ch, t.addr.Value)
 			del.Channel = ch
 			del.Address = t.addr.Value
 			del.AddressRegisteredAt = t.reg
 			del.Options = opts
-			if i == 0 {
+			if !rendered {
 				var err error
 				if msg, err = d.render(ctx, n, &del); err != nil {
 					return nil, err
 				}
+				rendered = true
 			}
 			del.Message = msg
 			if ci := d.channels[ch]; ci.validator != nil {
 				if err := ci.validator.Validate(&del); err != nil {
-					var ve *ValidationError
-					if errors.As(err, &ve) {
+					ve, ok := err.(*ValidationError)
+					if !ok && !errors.As(err, &ve) {
+						ve = &ValidationError{Field: FieldAddress, Reason: err.Error(), Err: err}
+					}
+					if !ve.aboutAddress() {
 						return nil, ve
 					}
-					return nil, &ValidationError{Field: "To(" + ch + ")", Reason: err.Error(), Err: err}
+					if t.to >= 0 { // the caller's own address: the caller's mistake
+						return nil, &ValidationError{Field: "To[" + strconv.Itoa(t.to) + "].Value", Reason: ve.Reason, Err: ve.Err}
+					}
+					// A stored address the channel rejects must not block the
+					// other channels (a password reset by email when the
+					// stored phone number is malformed): skip it, logged.
+					d.log.WarnContext(ctx, "notify: skipping a stored address the channel rejects; fix the contact",
+						slog.String("user", n.UserID), slog.String("channel", ch), slog.String("reason", ve.Reason))
+					skip(ch, t.addr.Value, ReasonInvalidAddress+": "+ve.Reason)
+					skipped = true
+					continue
 				}
 			}
 			p.deliveries = append(p.deliveries, del)
+		}
+		if skipped {
+			p.receipt.Skipped = append(p.receipt.Skipped, Skip{Channel: ch, Reason: ReasonInvalidAddress})
 		}
 	}
 	if len(p.deliveries) > 0 {
@@ -316,6 +362,14 @@ func (d *Dispatcher) plan(ctx context.Context, n *Notification, now time.Time) (
 			p.receipt.Deliveries[i] = DeliveryRef{ID: del.ID, Channel: del.Channel, Address: del.Address, Status: StatusQueued, Units: del.Units}
 			p.events = append(p.events, Event{DeliveryID: del.ID, NotificationID: nid, UserID: del.UserID,
 				Category: category, Channel: del.Channel, Address: del.Address, Status: StatusQueued, At: now})
+		}
+	}
+	if len(p.events) == 0 {
+		// Nobody to reach (an unknown user, or one without an address on
+		// any channel): record that, so Status shows it and a repeated
+		// event ID is answered from the log.
+		for _, ch := range channels {
+			skip(ch, "", ReasonNoAddress)
 		}
 	}
 	return p, nil
@@ -356,239 +410,4 @@ func (d *Dispatcher) render(ctx context.Context, n *Notification, del *Delivery)
 		return Message{}, invalid(field, "the %s message is %d bytes, over the %d-byte limit (Config.MaxMessageBytes)", del.Channel, sz, d.cfg.MaxMessageBytes)
 	}
 	return msg, nil
-}
-
-// commit claims event IDs, then logs and enqueues every plan's deliveries in
-// one Record and one Enqueue. It returns nil when every plan is committed
-// (or is a duplicate), else an error per plan (nil for the committed ones).
-// Every claim of a failed plan is released.
-func (d *Dispatcher) commit(ctx context.Context, b AcceptBackends, plans []*plan) []error {
-	var errs []error // per plan, allocated on first failure
-	fail := func(i int, err error) {
-		if errs == nil {
-			errs = make([]error, len(plans))
-		}
-		errs[i] = err
-	}
-	live := func(i int, p *plan) bool { return !p.dup && p.dupOf == nil && (errs == nil || errs[i] == nil) }
-	d.claim(ctx, b, plans, fail)
-
-	var events []Event
-	var jobs []Job
-	n := 0
-	for i, p := range plans {
-		if live(i, p) {
-			n++
-			events, jobs = p.events, p.jobs
-		}
-	}
-	if n > 1 {
-		events, jobs = nil, nil
-		for i, p := range plans {
-			if live(i, p) {
-				events = append(events, p.events...)
-				jobs = append(jobs, p.jobs...)
-			}
-		}
-	}
-	var err error
-	logged := false
-	if lq, ok := b.Queue.(LoggingQueue); ok && len(jobs) > 0 {
-		switch err = lq.EnqueueLogged(ctx, b.Log, events, jobs); {
-		case err == nil:
-			logged = true
-		case errors.Is(err, errors.ErrUnsupported):
-			err = nil
-		default:
-			err = fmt.Errorf("notify: record and enqueue deliveries: %w (nothing was queued; retry the Send)", err)
-		}
-	}
-	if !logged && err == nil && len(events) > 0 {
-		if err = b.Log.Record(ctx, events...); err != nil {
-			err = fmt.Errorf("notify: record deliveries: %w (nothing was queued; retry the Send)", err)
-		}
-	}
-	if !logged && err == nil && len(jobs) > 0 {
-		if err = b.Queue.Enqueue(ctx, jobs...); err != nil {
-			err = fmt.Errorf("notify: enqueue deliveries: %w (nothing was sent; retry the Send)", err)
-			d.recordEnqueueFailure(ctx, b.Log, jobs, err)
-		}
-	}
-	if err != nil {
-		for i, p := range plans {
-			if live(i, p) {
-				fail(i, err)
-			}
-		}
-	}
-	for i, p := range plans {
-		if live(i, p) { // committed
-			for j := range p.events {
-				d.metrics.event(ctx, &p.events[j])
-			}
-		}
-		if p.dupOf != nil { // a repeat inside the batch shares its first's fate
-			first := slices.Index(plans, p.dupOf)
-			if errs != nil && errs[first] != nil {
-				fail(i, errs[first])
-				continue
-			}
-			p.receipt = p.dupOf.receipt
-			p.receipt.Duplicate = true
-		}
-		if p.claimed && errs != nil && errs[i] != nil {
-			d.release(ctx, b.Deduper, p)
-		}
-	}
-	return errs
-}
-
-// release frees a failed plan's event ID.
-func (d *Dispatcher) release(ctx context.Context, dd Deduper, p *plan) {
-	if err := dd.Release(context.WithoutCancel(ctx), p.eventID, p.receipt.NotificationID); err != nil {
-		d.log.ErrorContext(ctx, "notify: release event claim after a failed send; the event ID stays claimed until its TTL",
-			slog.String("event_id", p.eventID), slog.Any("error", err))
-	}
-}
-
-// claim claims the plans' event IDs: with one ClaimBatch when the Deduper
-// offers it and there are several, else one Claim each. A plan whose event
-// is held by another notification becomes a duplicate with that one's
-// receipt; a repeat within the batch becomes a duplicate of the first.
-func (d *Dispatcher) claim(ctx context.Context, b AcceptBackends, plans []*plan, fail func(int, error)) {
-	dd := b.Deduper
-	if dd == nil {
-		return
-	}
-	if len(plans) == 1 { // Send: no slices on the hot path
-		if p := plans[0]; p.eventID != "" {
-			var r ClaimResult
-			var err error
-			r.Claimed, r.Holder, err = dd.Claim(ctx, p.eventID, p.receipt.NotificationID, d.cfg.DedupTTL)
-			d.claimed(ctx, b, p, r, err, func(err error) { fail(0, err) })
-		}
-		return
-	}
-	var idx []int
-	firsts := map[string]*plan{}
-	for i, p := range plans {
-		if p.eventID == "" {
-			continue
-		}
-		if first, ok := firsts[p.eventID]; ok {
-			p.dupOf = first
-			continue
-		}
-		firsts[p.eventID] = p
-		idx = append(idx, i)
-	}
-	if len(idx) == 0 {
-		return
-	}
-	results := make([]ClaimResult, len(idx))
-	errs := make([]error, len(idx))
-	if bd, ok := dd.(BatchDeduper); ok && len(idx) > 1 {
-		reqs := make([]ClaimRequest, len(idx))
-		for j, i := range idx {
-			reqs[j] = ClaimRequest{Key: plans[i].eventID, Owner: plans[i].receipt.NotificationID, TTL: d.cfg.DedupTTL}
-		}
-		var berrs []error
-		results, berrs = bd.ClaimBatch(ctx, reqs)
-		if berrs != nil {
-			errs = berrs
-		}
-	} else {
-		for j, i := range idx {
-			results[j].Claimed, results[j].Holder, errs[j] = dd.Claim(ctx, plans[i].eventID, plans[i].receipt.NotificationID, d.cfg.DedupTTL)
-		}
-	}
-	for j, i := range idx {
-		var r ClaimResult
-		err := errors.New("the deduper gave no answer")
-		if j < len(results) {
-			r, err = results[j], nil
-		}
-		if j < len(errs) && errs[j] != nil {
-			err = errs[j]
-		}
-		d.claimed(ctx, b, plans[i], r, err, func(err error) { fail(i, err) })
-	}
-}
-
-// claimed applies a claim's answer to its plan.
-func (d *Dispatcher) claimed(ctx context.Context, b AcceptBackends, p *plan, r ClaimResult, err error, fail func(error)) {
-	switch {
-	case err != nil:
-		// The claim may have been written before the error (a timeout):
-		// release it, which removes it only if this Send holds it.
-		d.release(ctx, b.Deduper, p)
-		fail(fmt.Errorf("notify: claim event %s: %w (nothing was queued; retry the Send)", p.eventID, err))
-	case !r.Claimed:
-		rec, err := d.duplicateReceipt(ctx, b.Log, r.Holder, p.eventID)
-		if err != nil {
-			fail(err)
-			return
-		}
-		p.dup, p.receipt = true, rec
-	default:
-		p.claimed = true
-	}
-}
-
-// recordEnqueueFailure marks deliveries that were logged as queued but never
-// reached the queue, so the log tells no lie.
-func (d *Dispatcher) recordEnqueueFailure(ctx context.Context, log Log, jobs []Job, cause error) {
-	now := time.Now()
-	evs := make([]Event, len(jobs))
-	for i, j := range jobs {
-		del := j.Delivery
-		evs[i] = Event{DeliveryID: del.ID, NotificationID: del.NotificationID, UserID: del.UserID, Category: del.Category,
-			Channel: del.Channel, Address: del.Address, Status: StatusFailed, Reason: cause.Error(), At: now}
-	}
-	if err := log.Record(context.WithoutCancel(ctx), evs...); err != nil {
-		d.log.ErrorContext(ctx, "notify: record failed enqueue", slog.Any("error", err))
-	}
-}
-
-// ErrInProgress is returned (wrapped) by Send for an event ID that another
-// Send claimed less than InProgressWindow ago and has not logged (in the
-// Log this Dispatcher reads): that Send is still running. Retry later; the
-// retry returns the original receipt once it is logged. After the window a
-// claim without a log is taken to be logged elsewhere (Dispatchers that
-// share a Deduper but not a Log) and Send returns a Duplicate receipt with
-// no deliveries; if the original Send died between its claim and its log
-// write, that event is lost until the claim's TTL ends.
-var ErrInProgress = errors.New("notify: a Send of this event is in progress")
-
-// InProgressWindow is how long after a claim its missing log means "still
-// being written" (ErrInProgress) rather than "logged elsewhere".
-const InProgressWindow = 30 * time.Second
-
-// duplicateReceipt builds the receipt of the notification that holds an event ID.
-func (d *Dispatcher) duplicateReceipt(ctx context.Context, log Log, holder, eventID string) (Receipt, error) {
-	r := Receipt{NotificationID: holder, EventID: eventID, Duplicate: true}
-	statuses, err := log.Deliveries(ctx, holder)
-	if errors.Is(err, ErrNotFound) {
-		// Notification IDs are UUIDv7: the holder's says when it claimed.
-		if id, perr := uuid.Parse(holder); perr == nil && id.Version() == 7 {
-			sec, nsec := id.Time().UnixTime()
-			if time.Since(time.Unix(sec, nsec)) > InProgressWindow {
-				d.log.WarnContext(ctx, "notify: duplicate event whose original is not in this Dispatcher's log",
-					slog.String("event_id", eventID), slog.String("notification", holder))
-				return r, nil
-			}
-		}
-		return Receipt{}, fmt.Errorf("notify: event %s is claimed by notification %s, which is not logged yet: %w", eventID, holder, ErrInProgress)
-	}
-	if err != nil {
-		return Receipt{}, fmt.Errorf("notify: look up notification %s, the original of event %s: %w", holder, eventID, err)
-	}
-	for _, s := range statuses {
-		if s.Status == StatusSkipped && s.Attempts == 0 && len(s.Events) == 1 {
-			r.Skipped = append(r.Skipped, Skip{Channel: s.Channel, Reason: s.Reason})
-			continue
-		}
-		r.Deliveries = append(r.Deliveries, DeliveryRef{ID: s.DeliveryID, Channel: s.Channel, Address: s.Address, Status: s.Status})
-	}
-	return r, nil
 }

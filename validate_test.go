@@ -1,7 +1,6 @@
 package notify_test
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -84,29 +83,6 @@ func TestChannelValidatorRejectsAtAcceptTime(t *testing.T) {
 	st, err := h.queue.Stats(t.Context(), "notify.tiny")
 	require.NoError(t, err)
 	assert.Zero(t, st.Ready)
-}
-
-// failingQueue makes Enqueue fail, to prove Send's all-or-nothing promise.
-type failingQueue struct{ notify.Queue }
-
-func (failingQueue) Enqueue(context.Context, ...notify.Job) error { return errors.New("disk full") }
-
-func TestEnqueueFailureReleasesClaimAndReturnsError(t *testing.T) {
-	h := newHarness(t)
-	h.contact(t, ana)
-	cfg := h.cfg
-	cfg.Queue = failingQueue{h.queue}
-	broken, err := notify.New(cfg)
-	require.NoError(t, err)
-	_, err = broken.Send(t.Context(), welcome("e2"))
-	require.ErrorContains(t, err, "disk full")
-	assertNothingStored(t, h)
-
-	// The claim was released: the same event goes through once the queue works.
-	r, err := h.d.Send(t.Context(), welcome("e2"))
-	require.NoError(t, err)
-	assert.False(t, r.Duplicate)
-	assert.Len(t, r.Deliveries, 4)
 }
 
 func FuzzSendValidation(f *testing.F) {

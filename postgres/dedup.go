@@ -23,6 +23,8 @@ type DeduperConfig struct {
 // wins; an expired claim is taken over by the next Claim. It is safe for
 // concurrent use, and many processes may share one schema.
 type Deduper struct {
+	schema string
+	pool   *pgxpool.Pool
 	db     dbtx
 	sql    dedupSQL
 	claims *batcher[*claimReq] // nil when bound to a transaction
@@ -40,7 +42,7 @@ func NewDeduper(pool *pgxpool.Pool, cfg DeduperConfig) (*Deduper, error) {
 	if err := checkSchema(s); err != nil {
 		return nil, err
 	}
-	d := &Deduper{db: pool, sql: dedupSQL{
+	d := &Deduper{schema: s, pool: pool, db: pool, sql: dedupSQL{
 		claim: sqlFor(s, `INSERT INTO {{schema}}.dedup_claims AS c (key, owner, expires_at)
 			VALUES ($1, $2, now() + $3::interval)
 			ON CONFLICT (key) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
@@ -62,7 +64,9 @@ func NewDeduper(pool *pgxpool.Pool, cfg DeduperConfig) (*Deduper, error) {
 }
 
 // withTx returns a copy of d whose claims go through tx.
-func (d *Deduper) withTx(tx pgx.Tx) *Deduper { return &Deduper{db: tx, sql: d.sql} }
+func (d *Deduper) withTx(tx pgx.Tx) *Deduper {
+	return &Deduper{schema: d.schema, pool: d.pool, db: tx, sql: d.sql}
+}
 
 // Claim claims key for owner for ttl. It reports whether this call won and,
 // when it did not, the owner holding the key. A claim that expired counts

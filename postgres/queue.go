@@ -94,6 +94,9 @@ type queueCore struct {
 	ackLogs     batcher[*ackLoggedReq]
 	enqueueLogs batcher[*enqueueLoggedReq]
 	logging     loggingSQL // see logging.go
+	accepts     batcher[*acceptReq]
+	acceptSQL   string // see accept.go
+	holdersSQL  string
 }
 
 type queueSQL struct {
@@ -189,6 +192,9 @@ func NewQueue(pool *pgxpool.Pool, cfg QueueConfig) (*Queue, error) {
 
 // withTx returns a copy of q whose writes go through tx.
 func (q *Queue) withTx(tx pgx.Tx) *Queue { return &Queue{core: q.core, db: tx} }
+	c.accepts.run = c.runAccepts
+	c.acceptSQL = acceptSQL(s)
+	c.holdersSQL = sqlFor(s, `SELECT key, owner FROM {{schema}}.dedup_claims WHERE key = ANY($1) AND expires_at > now()`)
 
 func (q *Queue) checkOpen() error {
 	q.core.mu.Lock()

@@ -193,7 +193,7 @@ func optErr(field, format string, args ...any) *notify.ValidationError {
 // once and keeps nothing.
 func (c *Channel) build(d *notify.Delivery, now time.Time) (*apns2.Notification, error) {
 	if err := checkToken(d.Address); err != nil {
-		return nil, &notify.ValidationError{Field: "To(" + c.name + ")", Reason: err.Error()}
+		return nil, &notify.ValidationError{Field: notify.FieldAddress, Reason: err.Error()}
 	}
 	o, err := DecodeOptions(d.Options)
 	if err != nil {

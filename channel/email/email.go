@@ -130,7 +130,7 @@ func (c *Channel) prepare(d *notify.Delivery) (p prepared, field string, err err
 	}
 	to, err := parseAddress(d.Address)
 	if err != nil {
-		return p, "To(email)", err
+		return p, notify.FieldAddress, err
 	}
 	from := first(o.From, c.cfg.From)
 	if from == "" {
@@ -257,7 +257,7 @@ func first(a, b string) string {
 // addresses parse (net/mail), the subject and a body are present, headers
 // and unsubscribe targets are valid, the options decode, and the encoded
 // message fits SES's 40 MB. It returns a *notify.ValidationError naming the
-// field ("To(email)", "Content" or "Data", "Options.email...").
+// field (notify.FieldAddress, "Content" or "Data", "Options.email...").
 func (c *Channel) Validate(d *notify.Delivery) error {
 	if _, field, err := c.prepare(d); err != nil {
 		return &notify.ValidationError{Field: field, Reason: err.Error(), Err: err}

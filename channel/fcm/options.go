@@ -171,17 +171,17 @@ func (c *Channel) setTarget(m *messaging.Message, addr string, o *Options) error
 	switch kind {
 	case toTopic:
 		if !validTopic(value) {
-			return &notify.ValidationError{Field: "To(" + c.name + ")", Reason: fmt.Sprintf("%q is not an FCM topic name (letters, digits and -_.~%%)", value)}
+			return &notify.ValidationError{Field: notify.FieldAddress, Reason: fmt.Sprintf("%q is not an FCM topic name (letters, digits and -_.~%%)", value)}
 		}
 		m.Topic = value
 	case toCondition:
 		if strings.TrimSpace(value) == "" || !utf8.ValidString(value) {
-			return &notify.ValidationError{Field: "To(" + c.name + ")", Reason: "empty or invalid FCM condition"}
+			return &notify.ValidationError{Field: notify.FieldAddress, Reason: "empty or invalid FCM condition"}
 		}
 		m.Condition = value
 	default:
 		if err := checkToken(value); err != nil {
-			return &notify.ValidationError{Field: "To(" + c.name + ")", Reason: err.Error()}
+			return &notify.ValidationError{Field: notify.FieldAddress, Reason: err.Error()}
 		}
 		m.Token = value
 	}

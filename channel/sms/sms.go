@@ -159,12 +159,13 @@ func body(m *notify.Message) string {
 
 // Validate checks d at accept time: the address is E.164, the body is not
 // empty, is valid UTF-8 and at most 1600 characters, the options decode and
-// hold valid values, and a sender is known. It returns a
-// *notify.ValidationError naming the field ("To(sms)", "Content" or
+// hold valid values, and a sender is known; it sets d.Units to the number
+// of segments when there are several. It returns a
+// *notify.ValidationError naming the field (notify.FieldAddress, "Content" or
 // "Data", "Options.sms").
 func (c *Channel) Validate(d *notify.Delivery) error {
 	if !ValidPhone(d.Address) {
-		return &notify.ValidationError{Field: "To(sms)", Reason: fmt.Sprintf("%q is not an E.164 phone number (+ and 7 to 15 digits, e.g. +14155550100)", d.Address)}
+		return &notify.ValidationError{Field: notify.FieldAddress, Reason: fmt.Sprintf("%q is not an E.164 phone number (+ and 7 to 15 digits, e.g. +14155550100)", d.Address)}
 	}
 	content := "Content"
 	if d.Template != "" {
@@ -189,6 +190,9 @@ func (c *Channel) Validate(d *notify.Delivery) error {
 	}
 	if o.From == "" && o.MessagingServiceSID == "" && c.cfg.From == "" && c.cfg.MessagingServiceSID == "" {
 		return &notify.ValidationError{Field: "Options.sms.from", Reason: "no sender: set sms.Config.From or MessagingServiceSID, or from / messaging_service_sid in the options"}
+	}
+	if segs, _ := Segments(text); segs > 1 {
+		d.Units = segs // reported in the Receipt
 	}
 	return nil
 }

@@ -310,7 +310,7 @@ func TestValidationFailureQueuesNothing(t *testing.T) {
 		n     notify.Notification
 		field string
 	}{
-		"malformed APNs token":   {n: notify.Notification{To: []notify.Address{{Channel: "apns", Value: "not-a-token"}}, Content: &notify.Message{Title: "x"}}, field: "To(apns)"},
+		"malformed APNs token":   {n: notify.Notification{To: []notify.Address{{Channel: "apns", Value: "not-a-token"}}, Content: &notify.Message{Title: "x"}}, field: "To[0].Value"},
 		"APNs payload too large": {n: notify.Notification{UserID: "u3", Content: &notify.Message{Title: "x", Body: strings.Repeat("y", 5000)}}, field: "Content"},
 		"APNs collapse ID too long": {n: notify.Notification{UserID: "u3", Content: &notify.Message{Title: "x"},
 			Options: map[string]any{"apns": apns.Options{CollapseID: strings.Repeat("c", 65)}}}, field: "Options.apns.collapse_id"},
