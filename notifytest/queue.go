@@ -54,6 +54,13 @@ const slack = 5 * time.Second
 // concurrent receivers get disjoint jobs; that Receive blocks until a job is
 // ready and returns the context's error; and Close.
 //
+// For a queue that is a notify.LeaseExtender (the others skip these) it
+// also checks that Receive sets Lease.Deadline, in the future and no later
+// than the visibility timeout allows; that Extend of a held lease pushes its
+// deadline and keeps the job from other receivers past the visibility
+// timeout, after which Ack works and is final; and that Extend of a lease
+// that was acked, nacked, buried or received again returns ErrLeaseLost.
+//
 // features, when given, declares the contract's parts the backend does not
 // keep (see QueueFeatures); at most one.
 func TestQueue(t *testing.T, newQueue func(t *testing.T, cfg QueueConfig) notify.Queue, features ...QueueFeatures) {
@@ -95,6 +102,12 @@ func TestQueue(t *testing.T, newQueue func(t *testing.T, cfg QueueConfig) notify
 	run("ReceiveBlocks", long, testReceiveBlocks)
 	run("ReceiveCanceled", long, testReceiveCanceled)
 	run("Close", long, testClose)
+	run("LeaseDeadline", long, func(t *testing.T, q notify.Queue, queue string) {
+		testLeaseDeadline(t, q, queue, long.Visibility)
+	})
+	run("ExtendKeepsLease", short, testExtendKeepsLease)
+	run("ExtendLostLease", short, testExtendLostLease)
+	run("ExtendSettledLease", long, testExtendSettledLease)
 }
 
 // timeout returns a context that ends after d and is canceled with the test.
