@@ -21,7 +21,11 @@
 //     counted (crash recovery needs no janitor). Receivers wake on
 //     LISTEN/NOTIFY when work commits, with a slow fallback poll. Acked jobs
 //     are deleted; buried jobs stay, listed by [Queue.Dead], until
-//     [Queue.Replay].
+//     [Queue.Replay]. Lease.Deadline is set from the database's lease
+//     expiry, by this process's clock and never later than the database's
+//     (see [Queue.Extend]).
+//   - Queue is a [notify.LeaseExtender]: [Queue.Extend] moves a held
+//     lease's expiry in one UPDATE, so a long send keeps its job.
 //   - Store: every event is one row; a delivery's state is the fold of its
 //     events by [notify.DeliveryState.Apply], as in every other Log.
 //   - Deduper: one row per claimed key with an expiry; of concurrent claims

@@ -100,7 +100,7 @@ type queueCore struct {
 }
 
 type queueSQL struct {
-	enqueue, receive, next, ack, nack, bury, replay, stats, dead string
+	enqueue, receive, next, ack, nack, bury, replay, stats, dead, extend string
 }
 
 // NewQueue returns a Queue on pool's database, in cfg.Schema, which Migrate
@@ -141,7 +141,7 @@ func NewQueue(pool *pgxpool.Pool, cfg QueueConfig) (*Queue, error) {
 				ORDER BY run_at
 				LIMIT $2
 				FOR UPDATE SKIP LOCKED))
-			RETURNING id, attempts, lease, not_before, delivery`),
+			RETURNING id, attempts, lease, not_before, delivery, lease_until - clock_timestamp()`),
 			// The next time a job of the queue becomes ready: the first
 			// unleased one, or the first lease to expire (leased jobs
 			// all have run_at in the past).
@@ -163,6 +163,11 @@ func NewQueue(pool *pgxpool.Pool, cfg QueueConfig) (*Queue, error) {
 				WHERE queue = $1 AND id = $2 AND lease = $3
 				RETURNING queue)
 			SELECT count(*), (SELECT count(*) FROM (SELECT pg_notify($5, queue) FROM u) n) FROM u`),
+			// The lease's time left is read from the server's clock at the
+			// end of the statement (see leaseDeadline).
+			extend: sqlFor(s, `UPDATE {{schema}}.queue_jobs SET lease_until = now() + $4::interval
+				WHERE queue = $1 AND id = $2 AND lease = $3
+				RETURNING lease_until - clock_timestamp()`),
 			bury: sqlFor(s, `UPDATE {{schema}}.queue_jobs SET state = 1, lease = NULL, lease_until = NULL, run_at = now(), dead_reason = $4
 				WHERE queue = $1 AND id = $2 AND lease = $3`),
 			replay: sqlFor(s, `WITH u AS (
@@ -187,14 +192,14 @@ func NewQueue(pool *pgxpool.Pool, cfg QueueConfig) (*Queue, error) {
 	c.logging = newLoggingSQL(s)
 	c.ackLogs.run = c.runAckLogs
 	c.enqueueLogs.run = c.runEnqueueLogs
+	c.accepts.run = c.runAccepts
+	c.acceptSQL = acceptSQL(s)
+	c.holdersSQL = sqlFor(s, `SELECT key, owner FROM {{schema}}.dedup_claims WHERE key = ANY($1) AND expires_at > now()`)
 	return &Queue{core: c, db: pool}, nil
 }
 
 // withTx returns a copy of q whose writes go through tx.
 func (q *Queue) withTx(tx pgx.Tx) *Queue { return &Queue{core: q.core, db: tx} }
-	c.accepts.run = c.runAccepts
-	c.acceptSQL = acceptSQL(s)
-	c.holdersSQL = sqlFor(s, `SELECT key, owner FROM {{schema}}.dedup_claims WHERE key = ANY($1) AND expires_at > now()`)
 
 func (q *Queue) checkOpen() error {
 	q.core.mu.Lock()
@@ -286,7 +291,10 @@ func (q *Queue) enqueueNow(ctx context.Context, rows []jobRow) error {
 // Replay, for the next delayed job or expiring lease to come due, or at
 // most QueueConfig.PollInterval, then looks again, until ctx is done (it
 // returns ctx's error) or the Queue is closed (ErrClosed). Database errors
-// are returned; the caller retries.
+// are returned; the caller retries. Each lease lasts QueueConfig.Visibility
+// by the database's clock; Lease.Deadline is its end by this process's
+// clock, early by the statement's round trip and never late, whatever the
+// offset between the clocks (see Queue.Extend).
 func (q *Queue) Receive(ctx context.Context, queue string, limit int) ([]notify.Lease, error) {
 	limit = max(limit, 1)
 	c := q.core
@@ -330,6 +338,7 @@ func (q *Queue) Receive(ctx context.Context, queue string, limit int) ([]notify.
 }
 
 func (q *Queue) fetch(ctx context.Context, queue string, limit int) ([]notify.Lease, error) {
+	start := time.Now()
 	rows, err := q.db.Query(ctx, q.core.sql.receive, args(q.core.fresh, queue, limit, q.core.cfg.Visibility)...)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -345,8 +354,9 @@ func (q *Queue) fetch(ctx context.Context, queue string, limit int) ([]notify.Le
 			token int64
 			nb    pgtype.Timestamptz
 			body  []byte
+			left  pgtype.Interval
 		)
-		if err := rows.Scan(&l.Job.ID, &l.Attempt, &token, &nb, &body); err != nil {
+		if err := rows.Scan(&l.Job.ID, &l.Attempt, &token, &nb, &body, &left); err != nil {
 			return nil, fmt.Errorf("postgres: receive from %s: %w", queue, err)
 		}
 		l.Job.Queue = queue
@@ -359,6 +369,7 @@ func (q *Queue) fetch(ctx context.Context, queue string, limit int) ([]notify.Le
 			return nil, fmt.Errorf("postgres: receive from %s: decode job %s: %w", queue, l.Job.ID, err)
 		}
 		l.Receipt = strconv.FormatInt(token, 10)
+		l.Deadline = leaseDeadline(start, left)
 		leases = append(leases, l)
 	}
 	if err := rows.Err(); err != nil {
