@@ -14,7 +14,11 @@
 //     a batch entry SQS fails is sent again, never dropped.
 //   - A lease is the visibility timeout (Config.Visibility); a job neither
 //     acked, nacked nor buried in time is received again with its Attempt
-//     (ApproximateReceiveCount) one higher.
+//     (ApproximateReceiveCount) one higher. Lease.Deadline is when that
+//     happens, estimated by this process's clock (see [Queue.Receive]).
+//   - Queue is a notify.LeaseExtender: [Queue.Extend] hides a held
+//     lease's message longer with ChangeMessageVisibility, up to 12 hours
+//     from its receipt, so a long send keeps its job.
 //   - A job is never handed out before its NotBefore: up to 15 minutes by
 //     DelaySeconds, later (and on FIFO queues, which have no per-message
 //     delay) by hiding it again when it is received early; those early
