@@ -8,6 +8,9 @@
 //   - A lease is identified by its job ID and Attempt (and, after a Replay,
 //     its Receipt); a lease no longer held makes Ack, Nack and Bury return
 //     an error wrapping notify.ErrLeaseLost.
+//   - Lease.Deadline is exactly when the lease expires. The Queue is a
+//     notify.LeaseExtender: Extend moves a held lease's expiry, so a long
+//     send keeps its job.
 //   - Ready jobs are handed out in FIFO order; delayed jobs (NotBefore, Nack
 //     with a delay) and leases sit in a min-heap keyed by the instant they
 //     become ready. Receive blocks without polling and wakes at that instant.
@@ -320,6 +323,7 @@ func (qu *queue) lease(n int, deadline time.Time) []notify.Lease {
 			l.Job.Delivery = &ds[i]
 		}
 		l.Attempt = r.attempt
+		l.Deadline = deadline
 		if r.gen > 0 {
 			l.Receipt = receipt(r.gen)
 		}
