@@ -265,3 +265,31 @@ func TestStoredBadAddressIsSkippedAndOtherChannelsDeliver(t *testing.T) {
 	require.Len(t, ok.Deliveries, 1)
 	assert.Equal(t, 2, ok.Deliveries[0].Units)
 }
+
+func TestPutContactRejectsWhatSendWouldReject(t *testing.T) {
+	h := newHarness(t, func(c *notify.Config) {
+		for i, ch := range c.Channels {
+			if ch.Name() == notify.ChannelSMS {
+				c.Channels[i] = e164Channel{ch.(*notifytest.Channel)}
+			}
+		}
+	})
+	bad := ana
+	bad.Phone = "4155550100"
+	err := h.d.PutContact(t.Context(), bad)
+	var ve *notify.ValidationError
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, "Phone", ve.Field)
+	_, err = h.store.Contact(t.Context(), "ana")
+	require.ErrorIs(t, err, notify.ErrNotFound, "nothing stored")
+
+	bad = ana
+	bad.TimeZone = "Mars/Olympus"
+	require.ErrorAs(t, h.d.PutContact(t.Context(), bad), &ve)
+	assert.Equal(t, "TimeZone", ve.Field)
+
+	require.NoError(t, h.d.PutContact(t.Context(), ana))
+	got, err := h.store.Contact(t.Context(), "ana")
+	require.NoError(t, err)
+	assert.Equal(t, ana.Phone, got.Phone)
+}
