@@ -14,6 +14,9 @@
 //     configuration set's event destination verifies each message's
 //     signature and records the events through Dispatcher.Feedback (a
 //     permanent bounce removes the address, a complaint stores an opt-out).
+//     It refuses messages older than EventHandlerConfig.MaxMessageAge
+//     (default 1h) and bounds its fetches of SNS signing certificates (a
+//     failure is remembered for a minute; at most 5 fetches a minute).
 //   - Bulk mail can carry List-Unsubscribe and List-Unsubscribe-Post
 //     (one-click, RFC 8058), per notification (Options) or per delivery
 //     (Config.Unsubscribe).

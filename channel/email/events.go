@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -41,9 +42,29 @@ type EventHandlerConfig struct {
 	// https on sns.<region>.amazonaws.com (or .amazonaws.com.cn). Tests
 	// point it at a local server.
 	TrustCertURL func(*url.URL) bool
+	// MaxMessageAge is how old a message's Timestamp (when SNS published
+	// it; its retries keep it) may be: an older message is refused with 403
+	// and logged, so that a captured message cannot be replayed later. A
+	// Timestamp more than 5 minutes in the future is refused too. Default 1h
+	// (DefaultMaxMessageAge): SNS retries an HTTP(S) delivery for at most an
+	// hour. Negative turns the check off (for a host whose clock cannot be
+	// trusted).
+	MaxMessageAge time.Duration
 	// Logger receives dropped and failed messages. Default slog.Default().
 	Logger *slog.Logger
 }
+
+// DefaultMaxMessageAge is EventHandlerConfig.MaxMessageAge's default.
+const DefaultMaxMessageAge = time.Hour
+
+// Signing certificate fetch limits (see EventHandler).
+const (
+	maxFutureSkew     = 5 * time.Minute  // a Timestamp later than now by more is refused
+	certFailureTTL    = time.Minute      // a failed fetch is not retried for this long
+	certFetchBurst    = 5                // fetches allowed at once, across all URLs
+	certFetchInterval = 12 * time.Second // then one more per interval: 5 a minute
+	certFetchTimeout  = 10 * time.Second // one fetch, whoever waits for it
+)
 
 // EventHandler receives Amazon SES events (a configuration set's event
 // destination, published to SNS) on an SNS HTTP(S) subscription, and turns
@@ -61,19 +82,49 @@ type EventHandlerConfig struct {
 //
 // Every message's signature is verified (SignatureVersion 1 and 2) with a
 // certificate fetched from SNS and cached; a message that does not verify,
-// or comes from a topic not in TopicARNs, gets 403. A SubscriptionConfirmation
-// from an accepted topic is confirmed by fetching its SubscribeURL. A report
-// for a delivery the log does not know gets 200 and is dropped; a Recorder
-// failure gets 500, and SNS retries.
+// comes from a topic not in TopicARNs, or whose Timestamp is older than
+// MaxMessageAge (or more than 5 minutes ahead) gets 403. Certificate
+// fetches are bounded: concurrent messages naming the same certificate
+// share one fetch, a failed fetch is not repeated for a minute, and at
+// most 5 fetches a minute are made across all URLs (a burst of 5, then one
+// every 12s). A message whose certificate cannot be had now (the fetch
+// failed, failed within the last minute, or is over that limit) gets 503,
+// so that SNS retries it later. A SubscriptionConfirmation from an accepted
+// topic is confirmed by fetching its SubscribeURL. A report for a delivery
+// the log does not know gets 200 and is dropped; a Recorder failure gets
+// 500, and SNS retries.
 type EventHandler struct {
-	cfg   EventHandlerConfig
-	http  *http.Client
-	trust func(*url.URL) bool
-	log   *slog.Logger
+	cfg    EventHandlerConfig
+	http   *http.Client
+	trust  func(*url.URL) bool
+	log    *slog.Logger
+	maxAge time.Duration // <= 0: no Timestamp check
 
-	mu    sync.Mutex
-	certs map[string]*x509.Certificate // by SigningCertURL
+	mu       sync.Mutex
+	certs    map[string]*x509.Certificate // by SigningCertURL
+	failed   map[string]certFailure       // by SigningCertURL
+	inflight map[string]*certFetch        // by SigningCertURL
+	tokens   float64                      // certificate fetches allowed now
+	refilled time.Time                    // when tokens was last brought up to date
 }
+
+// certFailure is a failed certificate fetch, remembered until until.
+type certFailure struct {
+	until time.Time
+	err   error
+}
+
+// certFetch is a certificate fetch in progress; done is closed when cert
+// or err is set.
+type certFetch struct {
+	done chan struct{}
+	cert *x509.Certificate
+	err  error
+}
+
+// errCertUnavailable marks a signing certificate that cannot be had now:
+// the message may be genuine, so it is answered 503 and SNS retries.
+var errCertUnavailable = errors.New("SNS signing certificate unavailable")
 
 // NewEventHandler returns an EventHandler. Mount it at the URL of the SNS
 // subscription.
@@ -84,7 +135,12 @@ func NewEventHandler(cfg EventHandlerConfig) (*EventHandler, error) {
 	if len(cfg.TopicARNs) == 0 {
 		return nil, errors.New("email: EventHandlerConfig.TopicARNs is required: the SNS topics of your configuration set's event destination")
 	}
-	h := &EventHandler{cfg: cfg, http: cfg.HTTPClient, trust: cfg.TrustCertURL, log: cfg.Logger, certs: map[string]*x509.Certificate{}}
+	h := &EventHandler{cfg: cfg, http: cfg.HTTPClient, trust: cfg.TrustCertURL, log: cfg.Logger, maxAge: cfg.MaxMessageAge,
+		certs: map[string]*x509.Certificate{}, failed: map[string]certFailure{}, inflight: map[string]*certFetch{},
+		tokens: certFetchBurst, refilled: time.Now()}
+	if h.maxAge == 0 {
+		h.maxAge = DefaultMaxMessageAge
+	}
 	if h.http == nil {
 		h.http = &http.Client{Timeout: 10 * time.Second}
 	}
@@ -143,7 +199,18 @@ func (h *EventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unknown topic", http.StatusForbidden)
 		return
 	}
+	if msg, ok := h.fresh(r.Context(), &m); !ok {
+		http.Error(w, msg, http.StatusForbidden)
+		return
+	}
 	if err := h.verify(r.Context(), &m); err != nil {
+		if errors.Is(err, errCertUnavailable) {
+			h.log.WarnContext(r.Context(), "email: SNS message not verified for now; answered 503 so that SNS retries",
+				slog.String("topic", m.TopicARN), slog.String("message_id", m.MessageID), slog.Any("error", err))
+			w.Header().Set("Retry-After", strconv.Itoa(int(certFailureTTL/time.Second)))
+			http.Error(w, "signing certificate unavailable; retry later", http.StatusServiceUnavailable)
+			return
+		}
 		h.log.WarnContext(r.Context(), "email: SNS message signature does not verify; refused", slog.String("topic", m.TopicARN), slog.Any("error", err))
 		http.Error(w, "bad signature", http.StatusForbidden)
 		return
@@ -176,6 +243,34 @@ func (h *EventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// fresh reports whether m's Timestamp is within MaxMessageAge of now and
+// not too far ahead; if not, it logs why and returns the answer's text.
+func (h *EventHandler) fresh(ctx context.Context, m *snsMessage) (string, bool) {
+	if h.maxAge <= 0 {
+		return "", true
+	}
+	ts, err := time.Parse(time.RFC3339Nano, m.Timestamp)
+	if err != nil {
+		h.log.WarnContext(ctx, "email: SNS message without an RFC 3339 Timestamp; refused",
+			slog.String("topic", m.TopicARN), slog.String("message_id", m.MessageID), slog.String("timestamp", m.Timestamp))
+		return "Timestamp is not RFC 3339", false
+	}
+	now := time.Now()
+	switch age := now.Sub(ts); {
+	case age > h.maxAge:
+		h.log.WarnContext(ctx, "email: SNS message older than EventHandlerConfig.MaxMessageAge; refused (a replay, or a delivery SNS retried for longer)",
+			slog.String("topic", m.TopicARN), slog.String("message_id", m.MessageID), slog.String("timestamp", m.Timestamp),
+			slog.Duration("age", age), slog.Duration("max_age", h.maxAge))
+		return "stale message: Timestamp is older than the handler's MaxMessageAge", false
+	case -age > maxFutureSkew:
+		h.log.WarnContext(ctx, "email: SNS message Timestamp is in the future; refused (check this host's clock)",
+			slog.String("topic", m.TopicARN), slog.String("message_id", m.MessageID), slog.String("timestamp", m.Timestamp),
+			slog.Duration("ahead", -age))
+		return "Timestamp is in the future", false
+	}
+	return "", true
 }
 
 // verify checks m's signature against its signing certificate.
@@ -236,21 +331,96 @@ func stringToSign(m *snsMessage) string {
 	return b.String()
 }
 
-// maxCerts bounds the certificate cache; SNS uses a handful per region.
+// maxCerts bounds the certificate cache and the failure cache; SNS uses a
+// handful of certificates per region.
 const maxCerts = 32
 
-// cert returns the certificate at raw, fetched once.
+// cert returns the certificate at raw, fetched once (see EventHandler for
+// the limits). An error wrapping errCertUnavailable means "not now".
 func (h *EventHandler) cert(ctx context.Context, raw string) (*x509.Certificate, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.User != nil || u.RawQuery != "" || u.Fragment != "" || !h.trust(u) {
 		return nil, fmt.Errorf("SigningCertURL %q is not an SNS certificate URL", raw)
 	}
+	now := time.Now()
 	h.mu.Lock()
-	c := h.certs[raw]
-	h.mu.Unlock()
-	if c != nil {
+	if c := h.certs[raw]; c != nil {
+		h.mu.Unlock()
 		return c, nil
 	}
+	if f, ok := h.failed[raw]; ok {
+		if now.Before(f.until) {
+			h.mu.Unlock()
+			return nil, f.err
+		}
+		delete(h.failed, raw)
+	}
+	f := h.inflight[raw]
+	if f != nil {
+		h.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.cert, f.err
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %w", errCertUnavailable, ctx.Err())
+		}
+	}
+	if !h.takeToken(now) {
+		h.mu.Unlock()
+		return nil, fmt.Errorf("%w: over %d certificate fetches a minute; not fetching %s now", errCertUnavailable, certFetchBurst, raw)
+	}
+	f = &certFetch{done: make(chan struct{})}
+	h.inflight[raw] = f
+	h.mu.Unlock()
+
+	// The fetch outlives this request's cancellation: other messages wait
+	// for it, and a fetch cut short must not count as a failure.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), certFetchTimeout)
+	f.cert, f.err = h.fetchCert(fctx, raw)
+	cancel()
+
+	h.mu.Lock()
+	delete(h.inflight, raw)
+	if f.err == nil {
+		if len(h.certs) >= maxCerts {
+			clear(h.certs)
+		}
+		h.certs[raw] = f.cert
+	} else {
+		f.err = fmt.Errorf("%w: %w (not fetched again for %s)", errCertUnavailable, f.err, certFailureTTL)
+		if len(h.failed) >= maxCerts {
+			for k, v := range h.failed {
+				if !now.Before(v.until) {
+					delete(h.failed, k)
+				}
+			}
+			if len(h.failed) >= maxCerts {
+				clear(h.failed)
+			}
+		}
+		h.failed[raw] = certFailure{until: time.Now().Add(certFailureTTL), err: f.err}
+	}
+	h.mu.Unlock()
+	close(f.done)
+	return f.cert, f.err
+}
+
+// takeToken takes one certificate fetch from the token bucket, refilled to
+// now; h.mu is held.
+func (h *EventHandler) takeToken(now time.Time) bool {
+	if d := now.Sub(h.refilled); d > 0 {
+		h.tokens = min(certFetchBurst, h.tokens+float64(d)/float64(certFetchInterval))
+		h.refilled = now
+	}
+	if h.tokens < 1 {
+		return false
+	}
+	h.tokens--
+	return true
+}
+
+// fetchCert fetches and parses the PEM certificate at raw.
+func (h *EventHandler) fetchCert(ctx context.Context, raw string) (*x509.Certificate, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
 	if err != nil {
 		return nil, err
@@ -271,16 +441,10 @@ func (h *EventHandler) cert(ctx context.Context, raw string) (*x509.Certificate,
 	if block == nil {
 		return nil, errors.New("signing certificate is not PEM")
 	}
-	c, err = x509.ParseCertificate(block.Bytes)
+	c, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
 		return nil, fmt.Errorf("signing certificate: %w", err)
 	}
-	h.mu.Lock()
-	if len(h.certs) >= maxCerts {
-		clear(h.certs)
-	}
-	h.certs[raw] = c
-	h.mu.Unlock()
 	return c, nil
 }
 

@@ -14,13 +14,17 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -41,6 +45,27 @@ type fakeSNS struct {
 	key       *rsa.PrivateKey
 	srv       *httptest.Server
 	confirmed atomic.Int32
+
+	mu      sync.Mutex
+	fetches map[string]int // GETs of .pem paths, by path
+}
+
+// fetched returns how many times path was fetched.
+func (f *fakeSNS) fetched(path string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fetches[path]
+}
+
+// totalFetched returns how many certificate fetches were made.
+func (f *fakeSNS) totalFetched() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.fetches {
+		n += c
+	}
+	return n
 }
 
 func newFakeSNS(t *testing.T) *fakeSNS {
@@ -52,15 +77,25 @@ func newFakeSNS(t *testing.T) *fakeSNS {
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	require.NoError(t, err)
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	f := &fakeSNS{key: key}
+	f := &fakeSNS{key: key, fetches: map[string]int{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /SimpleNotificationService-test.pem", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(certPEM) })
+	mux.HandleFunc("GET /{name}", func(w http.ResponseWriter, _ *http.Request) { // any other .pem: SNS failing
+		http.Error(w, "unavailable", http.StatusServiceUnavailable)
+	})
 	mux.HandleFunc("GET /confirm", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("Token") == "tok" {
 			f.confirmed.Add(1)
 		}
 	})
-	f.srv = httptest.NewTLSServer(mux)
+	f.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".pem") {
+			f.mu.Lock()
+			f.fetches[r.URL.Path]++
+			f.mu.Unlock()
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	t.Cleanup(f.srv.Close)
 	return f
 }
@@ -70,9 +105,16 @@ func newFakeSNS(t *testing.T) *fakeSNS {
 // SHA1 (version 1) or SHA256 (version 2).
 func (f *fakeSNS) message(t *testing.T, typ, topic, body string, version string) map[string]string {
 	t.Helper()
+	return f.messageAt(t, typ, topic, body, version, time.Now(), "/SimpleNotificationService-test.pem")
+}
+
+// messageAt builds a signed SNS message published at ts whose certificate
+// is at certPath on the fake SNS.
+func (f *fakeSNS) messageAt(t *testing.T, typ, topic, body string, version string, ts time.Time, certPath string) map[string]string {
+	t.Helper()
 	m := map[string]string{"Type": typ, "MessageId": "m-1", "TopicArn": topic, "Message": body,
-		"Timestamp": time.Now().UTC().Format(time.RFC3339), "SignatureVersion": version,
-		"SigningCertURL": f.srv.URL + "/SimpleNotificationService-test.pem"}
+		"Timestamp": ts.UTC().Format("2006-01-02T15:04:05.000Z"), "SignatureVersion": version,
+		"SigningCertURL": f.srv.URL + certPath}
 	signed := []string{"Message", "MessageId", "Timestamp", "TopicArn", "Type"}
 	if typ != "Notification" {
 		m["Token"], m["SubscribeURL"] = "tok", f.srv.URL+"/confirm?Action=ConfirmSubscription&Token=tok"
@@ -98,12 +140,32 @@ func (f *fakeSNS) message(t *testing.T, typ, topic, body string, version string)
 
 func (f *fakeSNS) handler(t *testing.T, rec notify.FeedbackRecorder) *email.EventHandler {
 	t.Helper()
+	return f.handlerWith(t, rec, nil)
+}
+
+// handlerWith returns an EventHandler trusting f's certificates, with mod
+// applied to its config.
+func (f *fakeSNS) handlerWith(t *testing.T, rec notify.FeedbackRecorder, mod func(*email.EventHandlerConfig)) *email.EventHandler {
+	t.Helper()
 	host := f.srv.Listener.Addr().String()
-	h, err := email.NewEventHandler(email.EventHandlerConfig{Recorder: rec, TopicARNs: []string{testTopic},
+	cfg := email.EventHandlerConfig{Recorder: rec, TopicARNs: []string{testTopic},
 		HTTPClient: f.srv.Client(), TrustCertURL: func(u *url.URL) bool { return u.Scheme == "https" && u.Host == host },
-		Logger: slog.New(slog.DiscardHandler)})
+		Logger: slog.New(slog.DiscardHandler)}
+	if mod != nil {
+		mod(&cfg)
+	}
+	h, err := email.NewEventHandler(cfg)
 	require.NoError(t, err)
 	return h
+}
+
+// bubbleClient is a client for f usable inside a synctest bubble: without
+// keep-alives, no connection goroutine outlives its request, so the
+// bubble's fake clock can advance.
+func (f *fakeSNS) bubbleClient() *http.Client {
+	tr := f.srv.Client().Transport.(*http.Transport).Clone()
+	tr.DisableKeepAlives = true
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
 }
 
 func post(t *testing.T, h http.Handler, m map[string]string) int {
@@ -280,4 +342,104 @@ func TestEventHandlerThroughDispatcher(t *testing.T) {
 	ok, err := store.Allowed(t.Context(), "bo", "news", notify.ChannelEmail)
 	require.NoError(t, err)
 	assert.False(t, ok, "a complaint opts bo out of the category's email")
+}
+
+// A certificate URL that fails is fetched once, however many messages name
+// it at once or soon after; a minute later it is tried again. Messages that
+// cannot be verified for now get 503, so that SNS retries them.
+func TestEventHandlerCachesCertFailures(t *testing.T) {
+	f := newFakeSNS(t) // outside the bubble: its server blocks on the network
+	synctest.Test(t, func(t *testing.T) {
+		rec := &notifytest.FeedbackRecorder{}
+		h := f.handlerWith(t, rec, func(c *email.EventHandlerConfig) { c.HTTPClient = f.bubbleClient() })
+		msg := func() map[string]string {
+			return f.messageAt(t, "Notification", testTopic, sesEvent("Delivery", "d1", ""), "2", time.Now(), "/failing.pem")
+		}
+		codes := make([]int, 50)
+		var wg sync.WaitGroup
+		for i := range codes {
+			m := msg()
+			wg.Go(func() { codes[i] = post(t, h, m) })
+		}
+		wg.Wait()
+		for i, c := range codes {
+			assert.Equal(t, http.StatusServiceUnavailable, c, "message %d", i)
+		}
+		assert.Equal(t, 1, f.fetched("/failing.pem"), "50 messages at once: one fetch")
+
+		time.Sleep(59 * time.Second)
+		assert.Equal(t, http.StatusServiceUnavailable, post(t, h, msg()))
+		assert.Equal(t, 1, f.fetched("/failing.pem"), "within a minute of the failure: not fetched again")
+
+		time.Sleep(2 * time.Second)
+		assert.Equal(t, http.StatusServiceUnavailable, post(t, h, msg()))
+		assert.Equal(t, 2, f.fetched("/failing.pem"), "a minute later: tried again")
+
+		assert.Equal(t, http.StatusOK, post(t, h, f.messageAt(t, "Notification", testTopic, sesEvent("Delivery", "d1", ""), "2",
+			time.Now(), "/SimpleNotificationService-test.pem")))
+		assert.Len(t, rec.Reports(), 1)
+	})
+}
+
+// At most 5 certificate fetches a minute are made, across all URLs: a
+// message naming a sixth new URL gets 503 and nothing is fetched; a cached
+// certificate is not limited; the budget refills at one fetch per 12s.
+func TestEventHandlerLimitsCertFetches(t *testing.T) {
+	f := newFakeSNS(t)
+	synctest.Test(t, func(t *testing.T) {
+		rec := &notifytest.FeedbackRecorder{}
+		h := f.handlerWith(t, rec, func(c *email.EventHandlerConfig) { c.HTTPClient = f.bubbleClient() })
+		at := func(path string) map[string]string {
+			return f.messageAt(t, "Notification", testTopic, sesEvent("Delivery", "d1", ""), "2", time.Now(), path)
+		}
+		good := "/SimpleNotificationService-test.pem"
+		require.Equal(t, http.StatusOK, post(t, h, at(good)), "1st fetch")
+		for i := range 20 { // distinct URLs, so the failure cache does not help
+			assert.Equal(t, http.StatusServiceUnavailable, post(t, h, at(fmt.Sprintf("/attack-%d.pem", i))))
+		}
+		assert.Equal(t, 5, f.totalFetched(), "a burst of 5 fetches, then none")
+		assert.Equal(t, 1, f.fetched("/attack-3.pem"))
+		assert.Equal(t, 0, f.fetched("/attack-4.pem"), "over the limit: not fetched")
+
+		assert.Equal(t, http.StatusOK, post(t, h, at(good)), "a cached certificate needs no fetch")
+		assert.Equal(t, 5, f.totalFetched())
+
+		time.Sleep(12 * time.Second)
+		assert.Equal(t, http.StatusServiceUnavailable, post(t, h, at("/attack-4.pem")))
+		assert.Equal(t, http.StatusServiceUnavailable, post(t, h, at("/attack-5.pem")))
+		assert.Equal(t, 6, f.totalFetched(), "12s later: one more fetch")
+		assert.Equal(t, 1, f.fetched("/attack-4.pem"))
+		assert.Len(t, rec.Reports(), 2)
+	})
+}
+
+// A message is accepted only while its Timestamp is within MaxMessageAge
+// (default 1h) and at most 5 minutes ahead: an old message is a replay.
+func TestEventHandlerMessageAge(t *testing.T) {
+	f := newFakeSNS(t)
+	rec := &notifytest.FeedbackRecorder{}
+	at := func(ts time.Time) map[string]string {
+		return f.messageAt(t, "Notification", testTopic, sesEvent("Delivery", "d1", ""), "2", ts, "/SimpleNotificationService-test.pem")
+	}
+	now := time.Now()
+	h := f.handler(t, rec)
+	assert.Equal(t, http.StatusForbidden, post(t, h, at(now.Add(-61*time.Minute))), "older than an hour")
+	assert.Equal(t, http.StatusForbidden, post(t, h, at(now.Add(6*time.Minute))), "6 minutes ahead")
+	assert.Empty(t, rec.Reports())
+	assert.Equal(t, http.StatusOK, post(t, h, at(now.Add(-59*time.Minute))), "59 minutes old")
+	assert.Equal(t, http.StatusOK, post(t, h, at(now.Add(4*time.Minute))), "4 minutes ahead: clock skew")
+	assert.Equal(t, http.StatusOK, post(t, h, at(now)))
+	assert.Len(t, rec.Reports(), 3)
+
+	bad := at(now)
+	bad["Timestamp"] = "yesterday"
+	assert.Equal(t, http.StatusForbidden, post(t, h, bad), "no RFC 3339 Timestamp")
+
+	short := f.handlerWith(t, rec, func(c *email.EventHandlerConfig) { c.MaxMessageAge = 10 * time.Minute })
+	assert.Equal(t, http.StatusForbidden, post(t, short, at(now.Add(-11*time.Minute))))
+	assert.Equal(t, http.StatusOK, post(t, short, at(now.Add(-9*time.Minute))))
+
+	off := f.handlerWith(t, rec, func(c *email.EventHandlerConfig) { c.MaxMessageAge = -1 })
+	assert.Equal(t, http.StatusOK, post(t, off, at(now.Add(-48*time.Hour))), "check turned off")
+	assert.Len(t, rec.Reports(), 5)
 }
