@@ -26,5 +26,8 @@
 //     message's status changes there, and a [StatusHandler] mounted at that
 //     URL verifies their signature and records the final ones through
 //     Dispatcher.Feedback (delivered; undelivered, with a dead number
-//     removed or a STOP stored).
+//     removed or a STOP stored). Twilio signs the URL it calls, so the
+//     handler needs that URL as StatusHandlerConfig.PublicURL; it trusts
+//     the request's Host and X-Forwarded-* headers instead only when told
+//     to (TrustForwardedHeaders).
 package sms

@@ -69,7 +69,7 @@ func ExampleNewStatusHandler() {
 	h, err := sms.NewStatusHandler(sms.StatusHandlerConfig{
 		AuthToken: os.Getenv("TWILIO_AUTH_TOKEN"), // verifies X-Twilio-Signature
 		Recorder:  d,
-		PublicURL: "https://api.example.com/twilio/status", // what Twilio calls, when a proxy sits in between
+		PublicURL: "https://api.example.com/twilio/status", // required: the URL Twilio calls, and signs
 	})
 	if err != nil {
 		fmt.Println(err)

@@ -26,12 +26,20 @@ type StatusHandlerConfig struct {
 	AuthToken string
 	// Recorder receives each final report. Required.
 	Recorder notify.FeedbackRecorder
-	// PublicURL is the status callback URL as Twilio calls it (scheme, host
-	// and path; the query is the request's), for a handler behind a proxy
-	// that changes the host, scheme or path. Empty: the request's own URL
-	// (its target as received, before any http.StripPrefix), https when
-	// the request came over TLS or X-Forwarded-Proto says so.
+	// PublicURL is the status callback URL as Twilio calls it, the one
+	// Config.StatusCallback names (scheme, host and path; the query is the
+	// request's): Twilio signs that URL, so the handler verifies against
+	// it, whatever Host header or proxy path the request arrives with.
+	// Required unless TrustForwardedHeaders is set.
 	PublicURL string
+	// TrustForwardedHeaders, instead of PublicURL, rebuilds the signed URL
+	// from each request: host from X-Forwarded-Host or else Host, https
+	// when the request came over TLS or X-Forwarded-Proto says so, and
+	// the request's target as received (before any http.StripPrefix). Set
+	// it only when a proxy you run sets or overwrites those headers: a
+	// request's own headers are the caller's to choose, so a signature
+	// Twilio made for another of the account's URLs would verify.
+	TrustForwardedHeaders bool
 	// Logger receives reports that were dropped or failed. Default
 	// slog.Default().
 	Logger *slog.Logger
@@ -50,7 +58,10 @@ type StatusHandlerConfig struct {
 //   - any other code: undelivered, with the code as the reason.
 //
 // Other statuses (queued, sending, sent, ...) are acknowledged and ignored.
-// A request whose signature does not verify gets 403 and is not recorded;
+// The signature (X-Twilio-Signature, compared in constant time) is checked
+// against PublicURL, not against the Host header the request carries,
+// unless the host opted into TrustForwardedHeaders. A request whose
+// signature does not verify gets 403 and is not recorded;
 // a report for a delivery the log does not know (pruned, or not sent by
 // notify) gets 204 and is dropped; a Recorder failure gets 500, so that
 // Twilio's webhook retries (when enabled) can try again.
@@ -62,13 +73,20 @@ type StatusHandler struct {
 }
 
 // NewStatusHandler returns a StatusHandler. Mount it at the path of
-// Config.StatusCallback.
+// Config.StatusCallback, and set StatusHandlerConfig.PublicURL to that URL.
 func NewStatusHandler(cfg StatusHandlerConfig) (*StatusHandler, error) {
 	if cfg.AuthToken == "" {
 		return nil, errors.New("sms: StatusHandlerConfig.AuthToken is required: it verifies that callbacks come from Twilio")
 	}
 	if cfg.Recorder == nil {
 		return nil, errors.New("sms: StatusHandlerConfig.Recorder is required (a *notify.Dispatcher)")
+	}
+	switch {
+	case cfg.PublicURL == "" && !cfg.TrustForwardedHeaders:
+		return nil, errors.New("sms: StatusHandlerConfig.PublicURL is required: set it to the status callback URL Twilio calls (your Config.StatusCallback), " +
+			"or set TrustForwardedHeaders if a proxy you run sets Host and X-Forwarded-Proto")
+	case cfg.PublicURL != "" && cfg.TrustForwardedHeaders:
+		return nil, errors.New("sms: set StatusHandlerConfig.PublicURL or TrustForwardedHeaders, not both")
 	}
 	h := &StatusHandler{cfg: cfg, validator: client.NewRequestValidator(cfg.AuthToken), log: cfg.Logger}
 	if h.log == nil {
@@ -135,15 +153,28 @@ func (h *StatusHandler) signedURL(r *http.Request) string {
 		u.RawQuery = r.URL.RawQuery
 		return u.String()
 	}
+	// TrustForwardedHeaders (NewStatusHandler requires one or the other).
 	scheme := "http"
-	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+	if r.TLS != nil || strings.EqualFold(firstValue(r.Header.Get("X-Forwarded-Proto")), "https") {
 		scheme = "https"
+	}
+	host := firstValue(r.Header.Get("X-Forwarded-Host"))
+	if host == "" {
+		host = r.Host
 	}
 	target := r.RequestURI // as Twilio sent it, whatever a router did to r.URL since
 	if target == "" {
 		target = r.URL.RequestURI()
 	}
-	return scheme + "://" + r.Host + target
+	return scheme + "://" + host + target
+}
+
+// firstValue is the first of a forwarded header's comma-separated values,
+// the outermost hop's (hence TrustForwardedHeaders needs a proxy that
+// overwrites the headers rather than appending to the caller's).
+func firstValue(h string) string {
+	v, _, _ := strings.Cut(h, ",")
+	return strings.TrimSpace(v)
 }
 
 // Twilio's delivery error codes (status callbacks' ErrorCode) beyond the

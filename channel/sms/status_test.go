@@ -48,6 +48,13 @@ func twilioSignature(token, u string, form url.Values) string {
 // signedURL (u itself when empty).
 func postCallback(t *testing.T, u, signedURL, token string, form url.Values) int {
 	t.Helper()
+	return postCallbackWith(t, u, signedURL, token, form, nil)
+}
+
+// postCallbackWith is postCallback with mod applied to the request (its
+// headers, its Host).
+func postCallbackWith(t *testing.T, u, signedURL, token string, form url.Values, mod func(*http.Request)) int {
+	t.Helper()
 	if signedURL == "" {
 		signedURL = u
 	}
@@ -55,23 +62,31 @@ func postCallback(t *testing.T, u, signedURL, token string, form url.Values) int
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-Twilio-Signature", twilioSignature(token, signedURL, form))
+	if mod != nil {
+		mod(req)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	return resp.StatusCode
 }
 
-func statusServer(t *testing.T, rec notify.FeedbackRecorder, mod func(*sms.StatusHandlerConfig)) *httptest.Server {
+// statusServer serves a StatusHandler whose PublicURL is the server's own
+// URL with path (unless mod changes it); it returns that URL.
+func statusServer(t *testing.T, rec notify.FeedbackRecorder, path string, mod func(*sms.StatusHandlerConfig)) (*httptest.Server, string) {
 	t.Helper()
-	cfg := sms.StatusHandlerConfig{AuthToken: testToken, Recorder: rec, Logger: slog.New(slog.DiscardHandler)}
+	srv := httptest.NewUnstartedServer(nil)
+	public := "http://" + srv.Listener.Addr().String() + path
+	cfg := sms.StatusHandlerConfig{AuthToken: testToken, Recorder: rec, PublicURL: public, Logger: slog.New(slog.DiscardHandler)}
 	if mod != nil {
 		mod(&cfg)
 	}
 	h, err := sms.NewStatusHandler(cfg)
 	require.NoError(t, err)
-	srv := httptest.NewServer(h)
+	srv.Config.Handler = h
+	srv.Start()
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, public
 }
 
 func callback(status, code string) url.Values {
@@ -104,8 +119,8 @@ func TestStatusHandlerOutcomes(t *testing.T) {
 	} {
 		t.Run(tc.status+"/"+tc.code, func(t *testing.T) {
 			rec := &notifytest.FeedbackRecorder{}
-			srv := statusServer(t, rec, nil)
-			u := srv.URL + "/twilio/status?notify_delivery=d1"
+			_, public := statusServer(t, rec, "/twilio/status", nil)
+			u := public + "?notify_delivery=d1"
 			require.Equal(t, http.StatusNoContent, postCallback(t, u, "", testToken, callback(tc.status, tc.code)))
 			got := rec.Reports()
 			if !tc.recorded {
@@ -132,7 +147,7 @@ func TestStatusHandlerOutcomes(t *testing.T) {
 
 func TestStatusHandlerRejects(t *testing.T) {
 	rec := &notifytest.FeedbackRecorder{}
-	srv := statusServer(t, rec, nil)
+	srv, _ := statusServer(t, rec, "/cb", nil)
 	u := srv.URL + "/cb?notify_delivery=d1"
 	assert.Equal(t, http.StatusForbidden, postCallback(t, u, "", "wrong-token", callback("delivered", "")), "signed with another token")
 	assert.Equal(t, http.StatusForbidden, postCallback(t, srv.URL+"/cb?notify_delivery=d2", u, testToken, callback("delivered", "")),
@@ -149,7 +164,7 @@ func TestStatusHandlerRejects(t *testing.T) {
 func TestStatusHandlerRecorderErrors(t *testing.T) {
 	rec := &notifytest.FeedbackRecorder{}
 	rec.Fail(notify.ErrNotFound)
-	srv := statusServer(t, rec, nil)
+	srv, _ := statusServer(t, rec, "/cb", nil)
 	u := srv.URL + "/cb?notify_delivery=d1"
 	assert.Equal(t, http.StatusNoContent, postCallback(t, u, "", testToken, callback("delivered", "")), "an unknown delivery is dropped")
 	rec.Fail(errors.New("database down"))
@@ -160,7 +175,7 @@ func TestStatusHandlerRecorderErrors(t *testing.T) {
 func TestStatusHandlerPublicURL(t *testing.T) {
 	rec := &notifytest.FeedbackRecorder{}
 	public := "https://hooks.example.com/twilio/status"
-	srv := statusServer(t, rec, func(c *sms.StatusHandlerConfig) { c.PublicURL = public })
+	srv, _ := statusServer(t, rec, "", func(c *sms.StatusHandlerConfig) { c.PublicURL = public })
 	q := "?notify_delivery=d1"
 	assert.Equal(t, http.StatusNoContent, postCallback(t, srv.URL+"/internal/path"+q, public+q, testToken, callback("delivered", "")))
 	assert.Len(t, rec.Reports(), 1)
@@ -179,8 +194,10 @@ func TestStatusCallbackThroughDispatcher(t *testing.T) {
 	queue := qmem.New(qmem.Config{})
 	t.Cleanup(func() { _ = queue.Close() })
 	var d *notify.Dispatcher
-	hsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, err := sms.NewStatusHandler(sms.StatusHandlerConfig{AuthToken: testToken, Recorder: d, Logger: slog.New(slog.DiscardHandler)})
+	var hsrv *httptest.Server
+	hsrv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, err := sms.NewStatusHandler(sms.StatusHandlerConfig{AuthToken: testToken, Recorder: d, PublicURL: hsrv.URL + "/twilio/status",
+			Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			http.Error(w, err.Error(), 500)
 			return
@@ -237,11 +254,78 @@ func TestCallbackURLKeepsTheQuery(t *testing.T) {
 // Behind http.StripPrefix the signed URL is still the one Twilio called.
 func TestStatusHandlerUnderStripPrefix(t *testing.T) {
 	rec := &notifytest.FeedbackRecorder{}
-	h, err := sms.NewStatusHandler(sms.StatusHandlerConfig{AuthToken: testToken, Recorder: rec, Logger: slog.New(slog.DiscardHandler)})
+	h, err := sms.NewStatusHandler(sms.StatusHandlerConfig{AuthToken: testToken, Recorder: rec, TrustForwardedHeaders: true,
+		Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	srv := httptest.NewServer(http.StripPrefix("/hooks", h))
 	t.Cleanup(srv.Close)
 	u := srv.URL + "/hooks/twilio?notify_delivery=d1"
 	assert.Equal(t, http.StatusNoContent, postCallback(t, u, "", testToken, callback("delivered", "")))
 	assert.Len(t, rec.Reports(), 1)
+}
+
+// Without PublicURL the handler would have to believe the request's Host
+// and X-Forwarded-Proto; it is refused unless the host opts in.
+func TestStatusHandlerRequiresPublicURL(t *testing.T) {
+	rec := &notifytest.FeedbackRecorder{}
+	_, err := sms.NewStatusHandler(sms.StatusHandlerConfig{AuthToken: testToken, Recorder: rec})
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "PublicURL")
+	assert.ErrorContains(t, err, "TrustForwardedHeaders")
+	_, err = sms.NewStatusHandler(sms.StatusHandlerConfig{AuthToken: testToken, Recorder: rec,
+		PublicURL: "https://hooks.example.com/twilio/status", TrustForwardedHeaders: true})
+	assert.ErrorContains(t, err, "not both")
+	_, err = sms.NewStatusHandler(sms.StatusHandlerConfig{AuthToken: testToken, Recorder: rec, TrustForwardedHeaders: true})
+	assert.NoError(t, err)
+}
+
+// With PublicURL, a callback Twilio signed for another URL of the account
+// (another app's host, or http for https) does not verify, whatever Host
+// and X-Forwarded-* headers the request claims.
+func TestStatusHandlerIgnoresSpoofedHost(t *testing.T) {
+	rec := &notifytest.FeedbackRecorder{}
+	srv, public := statusServer(t, rec, "/cb", nil)
+	q := "?notify_delivery=d1"
+	elsewhere := "https://other-app.example.com/cb" + q
+	spoof := func(r *http.Request) {
+		r.Host = "other-app.example.com"
+		r.Header.Set("X-Forwarded-Proto", "https")
+	}
+	assert.Equal(t, http.StatusForbidden, postCallbackWith(t, srv.URL+"/cb"+q, elsewhere, testToken, callback("delivered", ""), spoof),
+		"signed for another host, Host and X-Forwarded-Proto spoofed to match")
+	assert.Equal(t, http.StatusForbidden, postCallbackWith(t, srv.URL+"/cb"+q, elsewhere, testToken, callback("delivered", ""),
+		func(r *http.Request) {
+			r.Header.Set("X-Forwarded-Host", "other-app.example.com")
+			r.Header.Set("X-Forwarded-Proto", "https")
+		}),
+		"signed for another host, X-Forwarded-Host spoofed to match")
+	assert.Empty(t, rec.Reports())
+	assert.Equal(t, http.StatusNoContent, postCallbackWith(t, srv.URL+"/cb"+q, public+q, testToken, callback("delivered", ""), spoof),
+		"signed for PublicURL: verifies whatever the headers say")
+	assert.Len(t, rec.Reports(), 1)
+}
+
+// With TrustForwardedHeaders the signed URL is rebuilt from the proxy's
+// headers: scheme from X-Forwarded-Proto, host from X-Forwarded-Host or Host.
+func TestStatusHandlerTrustForwardedHeaders(t *testing.T) {
+	rec := &notifytest.FeedbackRecorder{}
+	h, err := sms.NewStatusHandler(sms.StatusHandlerConfig{AuthToken: testToken, Recorder: rec, TrustForwardedHeaders: true,
+		Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	u := srv.URL + "/twilio/status?notify_delivery=d1"
+	signed := "https://hooks.example.com/twilio/status?notify_delivery=d1"
+	assert.Equal(t, http.StatusNoContent, postCallbackWith(t, u, signed, testToken, callback("delivered", ""), func(r *http.Request) {
+		r.Host = "hooks.example.com"
+		r.Header.Set("X-Forwarded-Proto", "https")
+	}), "Host and X-Forwarded-Proto")
+	assert.Equal(t, http.StatusNoContent, postCallbackWith(t, u, signed, testToken, callback("delivered", ""), func(r *http.Request) {
+		r.Header.Set("X-Forwarded-Host", "hooks.example.com")
+		r.Header.Set("X-Forwarded-Proto", "https, http")
+	}), "X-Forwarded-Host, and the first X-Forwarded-Proto")
+	assert.Equal(t, http.StatusForbidden, postCallbackWith(t, u, signed, testToken, callback("delivered", ""), func(r *http.Request) {
+		r.Host = "hooks.example.com"
+	}), "no X-Forwarded-Proto: http, which is not what was signed")
+	assert.Len(t, rec.Reports(), 2)
 }
