@@ -1,6 +1,6 @@
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test lint unit bench fmt
+.PHONY: test lint unit bench fmt chaos
 
 # test: what CI runs (.ci/run). Starts throwaway servers, see scripts/test.sh.
 test: lint unit
@@ -23,3 +23,10 @@ bench:
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+# chaos: the full fault suite (fault/): 3 rounds x 10,000 notifications on
+# memory and on PostgreSQL under connection kills, lost commit replies,
+# SIGKILLs and a panicking and a hanging channel. make test runs a short
+# version. Needs NOTIFY_TEST_POSTGRES_URL for the PostgreSQL half.
+chaos:
+	NOTIFY_FAULT_SCALE=full go test -race -count=1 -timeout 60m -run TestFault -v ./fault/
