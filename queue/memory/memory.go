@@ -23,8 +23,11 @@
 //   - Nothing survives the process: jobs, leases and dead jobs are lost when
 //     it exits. Use a durable backend (PostgreSQL, SQS, Redis) across
 //     processes or restarts.
-//   - Memory grows with the number of jobs held (ready, delayed, leased and
-//     dead); dead jobs stay until replayed.
+//   - Memory grows with the number of jobs held. Live jobs (ready, delayed
+//     and leased) are bounded by Config.MaxJobs: past it Enqueue returns an
+//     error wrapping notify.ErrQueueFull, which Dispatcher.Send passes on
+//     for the caller to retry later. Dead jobs are not bounded; they stay
+//     until replayed.
 //   - Jobs are stored as the *notify.Delivery given to Enqueue: the caller
 //     must not modify a Delivery after enqueueing it. Receive hands out
 //     shallow copies, so a receiver may set fields such as Attempt.
@@ -34,7 +37,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,12 +52,23 @@ type Config struct {
 	// Visibility is how long a lease lasts: a received job that is not
 	// acked, nacked or buried within it is handed out again. Default 30s.
 	Visibility time.Duration
+	// MaxJobs bounds the live jobs (ready, delayed or leased) the Queue
+	// holds across all its named queues; dead jobs are not counted. An
+	// Enqueue that would take the count past it adds nothing and returns an
+	// error wrapping notify.ErrQueueFull: the caller retries later, once
+	// workers have drained some. Default 100,000; negative: no bound.
+	MaxJobs int
 }
+
+// DefaultMaxJobs is Config.MaxJobs when the Config leaves it zero.
+const DefaultMaxJobs = 100_000
 
 // Queue is an in-memory notify.Queue. Build one with New; the zero value is
 // not usable. It is safe for concurrent use.
 type Queue struct {
 	visibility time.Duration
+	maxJobs    int64        // <= 0: no bound
+	live       atomic.Int64 // ready, delayed and leased jobs across queues
 	closed     atomic.Bool
 	done       chan struct{} // closed by Close
 
@@ -67,8 +83,15 @@ func New(cfg Config) *Queue {
 	if cfg.Visibility <= 0 {
 		cfg.Visibility = 30 * time.Second
 	}
+	switch {
+	case cfg.MaxJobs == 0:
+		cfg.MaxJobs = DefaultMaxJobs
+	case cfg.MaxJobs < 0:
+		cfg.MaxJobs = 0
+	}
 	return &Queue{
 		visibility: cfg.Visibility,
+		maxJobs:    int64(cfg.MaxJobs),
 		done:       make(chan struct{}),
 		queues:     make(map[string]*queue),
 	}
@@ -140,8 +163,12 @@ func (q *Queue) get(name string, create bool) *queue {
 
 // Enqueue adds jobs. A job whose ID is already on its queue (ready, delayed,
 // leased or dead) is skipped. Jobs with a NotBefore in the future are
-// delayed until then. It returns an error, and adds nothing, when a job has
-// an empty ID, and an error wrapping notify.ErrClosed after Close.
+// delayed until then. It adds all of jobs or none: it returns an error, and
+// adds nothing, when a job has an empty ID, an error wrapping
+// notify.ErrQueueFull when the new jobs would take the live jobs past
+// Config.MaxJobs (jobs already on their queue do not count; a job given
+// twice in one call counts twice), and an error wrapping notify.ErrClosed
+// after Close.
 func (q *Queue) Enqueue(_ context.Context, jobs ...notify.Job) error {
 	if q.closed.Load() {
 		return q.errClosed("enqueue")
@@ -151,29 +178,90 @@ func (q *Queue) Enqueue(_ context.Context, jobs ...notify.Job) error {
 			return fmt.Errorf("queue/memory: enqueue: job %d has an empty ID; give every job its delivery's ID", i)
 		}
 	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	// Every queue the call touches is locked, in name order (no other path
+	// holds two queue locks), so that counting the new jobs, checking the
+	// bound and adding them are one step.
+	var buf [4]*queue
+	qs := buf[:0]
+	for i := range jobs {
+		if find(qs, jobs[i].Queue) == nil {
+			qs = append(qs, q.get(jobs[i].Queue, true))
+		}
+	}
+	if len(qs) > 1 {
+		slices.SortFunc(qs, func(a, b *queue) int { return strings.Compare(a.name, b.name) })
+	}
+	for _, qu := range qs {
+		qu.mu.Lock()
+	}
+	defer func() {
+		for _, qu := range qs {
+			qu.mu.Unlock()
+		}
+	}()
+	var fresh int64
+	qu := qs[0]
+	for i := range jobs {
+		if qu.name != jobs[i].Queue {
+			qu = find(qs, jobs[i].Queue)
+		}
+		if _, ok := qu.jobs[jobs[i].ID]; !ok {
+			fresh++
+		}
+	}
+	if held, ok := q.reserve(fresh); !ok {
+		return fmt.Errorf("queue/memory: enqueue %d new jobs: %d live jobs held, at most %d (Config.MaxJobs): %w; retry later, once workers have drained some",
+			fresh, held, q.maxJobs, notify.ErrQueueFull)
+	}
 	now := time.Now()
-	var qu *queue
+	var added int64
 	for i := range jobs {
 		j := &jobs[i]
-		if qu == nil || qu.name != j.Queue {
-			if qu != nil {
-				qu.mu.Unlock()
-			}
-			qu = q.get(j.Queue, true)
-			qu.mu.Lock()
+		if qu.name != j.Queue {
+			qu = find(qs, j.Queue)
 		}
-		qu.add(j, now)
+		if qu.add(j, now) {
+			added++
+		}
 	}
-	if qu != nil {
-		qu.mu.Unlock()
+	if added != fresh {
+		q.live.Add(added - fresh) // a job given twice in one call was reserved twice
 	}
 	return nil
 }
 
-// add stores j unless its ID is present. qu.mu is held.
-func (qu *queue) add(j *notify.Job, now time.Time) {
+// find returns the queue of qs with that name, or nil.
+func find(qs []*queue, name string) *queue {
+	for _, qu := range qs {
+		if qu.name == name {
+			return qu
+		}
+	}
+	return nil
+}
+
+// reserve counts n more live jobs unless that would pass MaxJobs. It
+// returns the count it found and whether it reserved.
+func (q *Queue) reserve(n int64) (held int64, ok bool) {
+	for {
+		cur := q.live.Load()
+		if q.maxJobs > 0 && cur+n > q.maxJobs {
+			return cur, false
+		}
+		if n == 0 || q.live.CompareAndSwap(cur, cur+n) {
+			return cur + n, true
+		}
+	}
+}
+
+// add stores j unless its ID is present, and reports whether it did.
+// qu.mu is held.
+func (qu *queue) add(j *notify.Job, now time.Time) bool {
 	if _, ok := qu.jobs[j.ID]; ok {
-		return
+		return false
 	}
 	r := qu.record()
 	r.id, r.d = j.ID, j.Delivery
@@ -181,9 +269,10 @@ func (qu *queue) add(j *notify.Job, now time.Time) {
 	if j.NotBefore.After(now) {
 		r.state, r.due = stateDelayed, j.NotBefore
 		qu.push(r)
-		return
+		return true
 	}
 	qu.makeReady(r, now)
+	return true
 }
 
 // record returns a blank job record, reused when one is free.
@@ -379,6 +468,7 @@ func (q *Queue) Ack(_ context.Context, leases ...notify.Lease) error {
 		}
 		qu.remove(r)
 		qu.release(r)
+		q.live.Add(-1)
 	}
 	if qu != nil {
 		qu.mu.Unlock()
@@ -427,12 +517,14 @@ func (q *Queue) Bury(_ context.Context, l notify.Lease, reason string) error {
 		qu.remove(r)
 		r.state, r.reason, r.due = stateDead, reason, time.Time{}
 		qu.dead++
+		q.live.Add(-1)
 	})
 }
 
 // Replay makes the dead job id ready again with its receive count reset. It
 // returns an error wrapping notify.ErrNotFound when the queue holds no dead
-// job with that ID.
+// job with that ID. A replayed job counts as live again, even past
+// Config.MaxJobs: it was held all along.
 func (q *Queue) Replay(_ context.Context, name, id string) error {
 	if q.closed.Load() {
 		return q.errClosed("replay")
@@ -448,6 +540,7 @@ func (q *Queue) Replay(_ context.Context, name, id string) error {
 		return fmt.Errorf("queue/memory: replay job %s on %q: no dead job with that ID: %w", id, name, notify.ErrNotFound)
 	}
 	qu.dead--
+	q.live.Add(1) // even past MaxJobs: the job is already held
 	r.attempt, r.reason = 0, ""
 	r.gen++
 	qu.makeReady(r, time.Now())
