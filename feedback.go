@@ -2,7 +2,10 @@ package notify
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -49,6 +52,14 @@ type FeedbackRecorder interface {
 // A report the log already holds (same status, reason, provider ID and,
 // when given, time) is neither recorded nor acted on again, so a provider
 // repeating itself cannot remove an address the user has since added back.
+// When the Store is an [OnceRecorder] (store/memory, postgres) this holds
+// for reports arriving at the same time too, and the report is recorded
+// together with its action: when the action fails neither is kept and
+// Feedback returns the error, so the provider's retry does both. With
+// another Store the check reads the log before recording, so two identical
+// reports at once may both be recorded and acted on, and an action that
+// fails is noted in the event's reason.
+//
 // Feedback returns an error wrapping ErrNotFound when the log has no such
 // delivery (pruned, or not ours): the caller may drop the report.
 func (d *Dispatcher) Feedback(ctx context.Context, fb Feedback) error {
@@ -86,11 +97,69 @@ func (d *Dispatcher) Feedback(ctx context.Context, fb Feedback) error {
 			return nil
 		}
 	}
-	if oe != nil && (oe.Outcome == OutcomeInvalidRecipient || oe.Outcome == OutcomeOptedOut) {
+	acts := oe != nil && (oe.Outcome == OutcomeInvalidRecipient || oe.Outcome == OutcomeOptedOut) && del.UserID != ""
+	if or, ok := d.cfg.Store.(OnceRecorder); ok {
+		key := reportKey(ev, fb.At)
+		fillEvent(&ev, del)
+		var then func(context.Context, Store) error
+		if acts {
+			then = func(ctx context.Context, s Store) error { return feedbackAction(ctx, s, del, oe) }
+		}
+		recorded, err := or.RecordOnce(ctx, ev, key, then)
+		if err != nil {
+			d.log.ErrorContext(ctx, "notify: record provider feedback", slog.String("delivery", del.ID),
+				slog.String("status", string(ev.Status)), slog.Any("error", err))
+			return fmt.Errorf("notify: feedback on delivery %s: nothing recorded; retry: %w", fb.DeliveryID, err)
+		}
+		if recorded {
+			d.metrics.event(ctx, &ev)
+		}
+		return nil
+	}
+	if acts {
 		d.act(ctx, del, oe, &ev)
 	}
 	if err := d.record(ctx, del, ev); err != nil {
 		return fmt.Errorf("notify: feedback on delivery %s: %w", fb.DeliveryID, err)
+	}
+	return nil
+}
+
+// reportKey names a provider's report for OnceRecorder: what the repeat
+// check compares (status, reason, provider ID and, when the provider gave
+// one, the time to the microsecond), hashed to a short fixed length.
+func reportKey(ev Event, at time.Time) string {
+	h := sha256.New()
+	for _, f := range []string{string(ev.Status), ev.Reason, ev.ProviderID} {
+		h.Write([]byte(f))
+		h.Write([]byte{0})
+	}
+	if !at.IsZero() {
+		h.Write([]byte(at.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano)))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// feedbackAction acts on a report's dead address or opt-out on s, as act
+// does for a Channel's answer, and returns the Store's error.
+func feedbackAction(ctx context.Context, s Store, del *Delivery, oe *OutcomeError) error {
+	switch oe.Outcome {
+	case OutcomeInvalidRecipient:
+		at := oe.At
+		if at.IsZero() {
+			at = time.Now()
+		}
+		if err := s.RemoveAddress(ctx, del.UserID, del.Channel, del.Address, at); err != nil {
+			return fmt.Errorf("remove the invalid %s address: %w", del.Channel, err)
+		}
+	case OutcomeOptedOut:
+		category := del.Category
+		if oe.AllCategories {
+			category = AllCategories
+		}
+		if err := s.SetPreference(ctx, del.UserID, category, del.Channel, false); err != nil {
+			return fmt.Errorf("store the opt-out: %w", err)
+		}
 	}
 	return nil
 }

@@ -1,8 +1,11 @@
 package notifytest
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,7 +24,10 @@ import (
 // preferences (allowed by default, per user, category and channel) and the
 // log (Record, then State with DeliveryState.Apply's attempt counting,
 // Delivery, Deliveries oldest first with events in order, ErrNotFound for
-// what was never recorded, and concurrent Records losing nothing).
+// what was never recorded, and concurrent Records losing nothing). When
+// the store is a notify.OnceRecorder it also checks RecordOnce: of
+// concurrent calls with one key exactly one records and runs its action,
+// and a failed action records nothing and frees the key.
 func TestStore(t *testing.T, newStore func(t *testing.T) notify.Store) {
 	run := func(name string, f func(t *testing.T, s notify.Store, id string)) {
 		t.Run(name, func(t *testing.T) {
@@ -39,6 +45,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) notify.Store) {
 	run("LogDeliveries", testLogDeliveries)
 	run("LogNotFound", testLogNotFound)
 	run("LogConcurrentRecord", testLogConcurrent)
+	run("RecordOnce", testRecordOnce)
 }
 
 // at returns a fixed instant plus d, at microsecond precision (what
@@ -385,4 +392,71 @@ func testLogConcurrent(t *testing.T, s notify.Store, id string) {
 	all, err := s.Deliveries(ctx, n)
 	require.NoError(t, err)
 	assert.Len(t, all, writers+1, "Deliveries after concurrent Records")
+}
+
+func testRecordOnce(t *testing.T, s notify.Store, id string) {
+	or, ok := s.(notify.OnceRecorder)
+	if !ok {
+		t.Skip("the store is not a notify.OnceRecorder")
+	}
+	const callers = 20
+	ctx := timeout(t, 30*time.Second)
+	n, d := id+"-n", id+"-d"
+	require.NoError(t, s.Record(ctx, event(n, d, notify.StatusQueued, 0, at(0)), event(n, d, notify.StatusSent, 1, at(time.Second))))
+	report := event(n, d, notify.StatusDelivered, 0, at(time.Minute))
+	report.UserID, report.Category = id, "alerts"
+
+	// Identical reports at once: one is recorded and acted on.
+	var acted, recorded atomic.Int32
+	act := func(ctx context.Context, st notify.Store) error {
+		acted.Add(1)
+		return st.SetPreference(ctx, id, "alerts", "sms", false)
+	}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range callers {
+		wg.Go(func() {
+			<-start
+			ok, err := or.RecordOnce(ctx, report, "key-1", act)
+			if assert.NoError(t, err, "RecordOnce") && ok {
+				recorded.Add(1)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	assert.EqualValues(t, 1, recorded.Load(), "concurrent RecordOnce calls with one key that recorded")
+	assert.EqualValues(t, 1, acted.Load(), "concurrent RecordOnce calls with one key that ran then")
+	allowed, err := s.Allowed(ctx, id, "alerts", "sms")
+	require.NoError(t, err)
+	assert.False(t, allowed, "then's write was kept")
+	ds, err := s.Delivery(ctx, d)
+	require.NoError(t, err)
+	require.Len(t, ds.Events, 3, "queued, sent and one delivered")
+	assert.Equal(t, notify.StatusDelivered, ds.Status)
+
+	// A failed action records nothing and leaves the key free.
+	boom := errors.New("boom")
+	ok, err = or.RecordOnce(ctx, report, "key-2", func(context.Context, notify.Store) error { return boom })
+	require.ErrorIs(t, err, boom, "RecordOnce returns then's error")
+	assert.False(t, ok)
+	ds, err = s.Delivery(ctx, d)
+	require.NoError(t, err)
+	assert.Len(t, ds.Events, 3, "a failed then records nothing")
+	ok, err = or.RecordOnce(ctx, report, "key-2", nil)
+	require.NoError(t, err)
+	assert.True(t, ok, "the key of a failed then is free again")
+	ok, err = or.RecordOnce(ctx, report, "key-2", nil)
+	require.NoError(t, err)
+	assert.False(t, ok, "a key is recorded once")
+
+	// Keys are per delivery.
+	other := report
+	other.DeliveryID = id + "-other"
+	ok, err = or.RecordOnce(ctx, other, "key-1", nil)
+	require.NoError(t, err)
+	assert.True(t, ok, "the same key on another delivery")
+	ds, err = s.Delivery(ctx, other.DeliveryID)
+	require.NoError(t, err)
+	assert.Len(t, ds.Events, 1)
 }

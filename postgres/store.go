@@ -55,7 +55,7 @@ type storeCore struct {
 type storeSQL struct {
 	contact, putContact, deleteDevices, putDevices, removePhone, removeEmail, removeDevice string
 	allowed, setPreference                                                                 string
-	record, states, delivery, deliveries, prune                                            string
+	record, recordOnce, states, delivery, deliveries, prune                                string
 }
 
 // eventCols are log_events' columns that an event sets.
@@ -112,6 +112,12 @@ func NewStore(pool *pgxpool.Pool, cfg StoreConfig) (*Store, error) {
 		setPreference: sqlFor(s, `INSERT INTO {{schema}}.preferences (user_id, category, channel, allowed) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (user_id, category, channel) DO UPDATE SET allowed = EXCLUDED.allowed`),
 		record: sqlFor(s, insertEvents),
+		// The partial unique index on (delivery_id, report_key) makes a
+		// concurrent insert of the same key wait for this one's
+		// transaction and then do nothing.
+		recordOnce: sqlFor(s, `INSERT INTO {{schema}}.log_events (`+eventCols+`, report_key)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+			ON CONFLICT (delivery_id, report_key) WHERE report_key IS NOT NULL DO NOTHING`),
 		// The MATERIALIZED CTEs keep the planner on the delivery_id and
 		// notification_id indexes: without them it may walk the primary key
 		// in seq order and filter the whole log.
@@ -262,6 +268,44 @@ func (s *Store) Record(ctx context.Context, events ...notify.Event) error {
 		return fmt.Errorf("postgres: record %d events: %w", len(events), err)
 	}
 	return nil
+}
+
+var _ notify.OnceRecorder = (*Store)(nil)
+
+// RecordOnce records ev unless the log holds an event for ev.DeliveryID
+// recorded under key (a unique index decides, so of concurrent calls
+// exactly one records), and reports whether it recorded. then, when not
+// nil and ev is new, runs in ev's transaction, on a Store whose writes go
+// through it: when it returns an error the transaction rolls back, key is
+// free again, and RecordOnce returns the error. A concurrent RecordOnce
+// with the same key waits for that transaction. Keys are kept as long as
+// their event (see Prune).
+func (s *Store) RecordOnce(ctx context.Context, ev notify.Event, key string, then func(context.Context, notify.Store) error) (bool, error) {
+	if ev.DeliveryID == "" {
+		return false, errors.New("postgres: record once: the event's DeliveryID is empty")
+	}
+	if key == "" {
+		return false, errors.New("postgres: record once: empty key; give each distinct event its own key")
+	}
+	var recorded bool
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, s.core.sql.recordOnce, ev.DeliveryID, ev.NotificationID, ev.UserID, ev.Category,
+			ev.Channel, ev.Address, string(ev.Status), ev.Reason, int32(ev.Attempt), ev.ProviderID, ev.MaybeSent, ev.At, key)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		if then != nil {
+			if err := then(ctx, s.withTx(tx)); err != nil {
+				return err
+			}
+		}
+		recorded = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("postgres: record %s event of delivery %s once: %w", ev.Status, ev.DeliveryID, err)
+	}
+	return recorded, nil
 }
 
 type recordReq struct{ events []notify.Event }

@@ -9,16 +9,25 @@
 //     hot-path read (State) is a map lookup that allocates nothing.
 //   - Contacts are copied in and out: changing a Contact after PutContact,
 //     or one returned by Contact, does not change the stored one.
-//   - The log is bounded: at most Config.MaxNotifications notifications are
-//     kept, and (when Config.Retention is set) none older than Retention; the
-//     oldest go first.
+//   - A notification is never evicted from the log while one of its
+//     deliveries is live (its status is not final: queued, retrying,
+//     deferred, config_error, replayed), so the Dispatcher always finds
+//     the state of what it is still delivering.
+//   - Of the notifications whose deliveries are all final, at most
+//     Config.MaxNotifications are kept, and (when Config.Retention is set)
+//     none older than Retention; the oldest go first.
+//   - The Store is a notify.OnceRecorder: RecordOnce records a provider's
+//     report once however many copies arrive at the same time.
 //
 // Limits:
-//   - Nothing survives the process. Use store/postgres to keep the log.
-//   - A notification evicted from the log while its deliveries are still
-//     being retried loses its history: State then returns ErrNotFound. Keep
-//     MaxNotifications and Retention well above what is in flight (Retention
-//     above the retry policy's MaxAge).
+//   - Nothing survives the process. Use the postgres package to keep the log.
+//   - Live notifications are kept past MaxNotifications rather than lost
+//     (refusing to record would lose the outcomes that make them final):
+//     the log grows with what is in flight. With queue/memory that is
+//     bounded by its Config.MaxJobs, which makes Send refuse new work.
+//   - A delivery whose log is never made final (its queued job was lost
+//     with another process's memory, say) keeps its notification for as
+//     long as the process lives.
 //   - Contacts and preferences are not bounded; they grow with the users.
 package memory
 
@@ -35,11 +44,13 @@ import (
 // Config configures a Store. The zero value is usable.
 type Config struct {
 	// MaxNotifications bounds how many notifications the log keeps; past it
-	// the oldest is dropped with all its deliveries. Default 100,000.
+	// the oldest whose deliveries are all final is dropped with all its
+	// deliveries. Notifications with a live delivery are kept even past
+	// it. Default 100,000.
 	MaxNotifications int
 	// Retention drops a notification from the log once its first event is
-	// older than this. Zero keeps notifications until MaxNotifications
-	// pushes them out.
+	// older than this and its deliveries are all final. Zero keeps
+	// notifications until MaxNotifications pushes them out.
 	Retention time.Duration
 }
 
@@ -59,23 +70,37 @@ type Store struct {
 	// order lists notifications oldest first; order[head:] are held.
 	order []*notification
 	head  int
+	// pinned counts the notifications evict took out of order because a
+	// delivery of theirs was live; unpinned lists those whose last live
+	// delivery became final since, for evict to decide.
+	pinned   int
+	unpinned []*notification
 }
 
-var _ notify.Store = (*Store)(nil)
+var (
+	_ notify.Store        = (*Store)(nil)
+	_ notify.OnceRecorder = (*Store)(nil)
+)
 
 type prefKey struct{ user, category, channel string }
 
 type delivery struct {
+	n      *notification
 	state  notify.DeliveryState
 	events []notify.Event
 	// inline holds the first events (queued, sent: the usual whole log) in
 	// the delivery's own allocation.
 	inline [2]notify.Event
+	// keys holds the keys RecordOnce recorded events under.
+	keys map[string]struct{}
 }
 
 type notification struct {
-	id         string
-	first      time.Time // when its first event was recorded
+	id    string
+	first time.Time // when its first event was recorded
+	live  int       // deliveries whose status is not final
+	// pinned: taken out of order while live, to be put back when final.
+	pinned     bool
 	deliveries []*delivery
 	inline     [1]*delivery // the usual single delivery, in the same allocation
 }
@@ -192,26 +217,85 @@ func (s *Store) Record(_ context.Context, events ...notify.Event) error {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
 	for i := range events {
-		e := &events[i]
-		d := s.deliveries[e.DeliveryID]
-		if d == nil {
-			d = new(delivery)
-			d.events = d.inline[:0]
-			s.deliveries[e.DeliveryID] = d
-			n := s.notifs[e.NotificationID]
-			if n == nil {
-				n = &notification{id: e.NotificationID, first: now}
-				n.deliveries = n.inline[:0]
-				s.notifs[e.NotificationID] = n
-				s.pushNotification(n)
-			}
-			n.deliveries = append(n.deliveries, d)
-		}
-		d.events = append(d.events, *e)
-		d.state.Apply(*e)
+		s.append(s.deliveryOf(&events[i], now), &events[i])
 	}
 	s.evict(now)
 	return nil
+}
+
+// deliveryOf returns e's delivery, creating it (and its notification) when
+// new. s.logMu is held.
+func (s *Store) deliveryOf(e *notify.Event, now time.Time) *delivery {
+	d := s.deliveries[e.DeliveryID]
+	if d == nil {
+		n := s.notifs[e.NotificationID]
+		if n == nil {
+			n = &notification{id: e.NotificationID, first: now}
+			n.deliveries = n.inline[:0]
+			s.notifs[e.NotificationID] = n
+			s.pushNotification(n)
+		}
+		d = &delivery{n: n}
+		d.events = d.inline[:0]
+		s.deliveries[e.DeliveryID] = d
+		n.deliveries = append(n.deliveries, d)
+	}
+	return d
+}
+
+// append records e in d and keeps d's notification's live count. s.logMu
+// is held.
+func (s *Store) append(d *delivery, e *notify.Event) {
+	wasLive := len(d.events) > 0 && !d.state.Status.Final()
+	d.events = append(d.events, *e)
+	d.state.Apply(*e)
+	switch isLive := !d.state.Status.Final(); {
+	case isLive && !wasLive:
+		d.n.live++
+	case wasLive && !isLive:
+		d.n.live--
+		if n := d.n; n.live == 0 && n.pinned {
+			n.pinned = false
+			s.pinned--
+			s.unpinned = append(s.unpinned, n)
+		}
+	}
+}
+
+// RecordOnce records ev unless an event for ev.DeliveryID was recorded
+// under key before, and reports whether it recorded. then, when not nil
+// and ev is new, runs first, under the log's lock (so an identical
+// RecordOnce waits for it): when it returns an error nothing is recorded.
+// then may change s's contacts and preferences but must not call its log
+// methods.
+func (s *Store) RecordOnce(ctx context.Context, ev notify.Event, key string, then func(context.Context, notify.Store) error) (bool, error) {
+	if ev.DeliveryID == "" {
+		return false, fmt.Errorf("store/memory: record once: the event has an empty DeliveryID")
+	}
+	if key == "" {
+		return false, fmt.Errorf("store/memory: record once: empty key; give each distinct event its own key")
+	}
+	now := time.Now()
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	if d := s.deliveries[ev.DeliveryID]; d != nil {
+		if _, ok := d.keys[key]; ok {
+			return false, nil
+		}
+	}
+	if then != nil {
+		if err := then(ctx, s); err != nil {
+			return false, err
+		}
+	}
+	d := s.deliveryOf(&ev, now)
+	s.append(d, &ev)
+	if d.keys == nil {
+		d.keys = make(map[string]struct{}, 1)
+	}
+	d.keys[key] = struct{}{}
+	s.evict(now)
+	return true, nil
 }
 
 // pushNotification appends n to order. s.logMu is held.
@@ -224,25 +308,60 @@ func (s *Store) pushNotification(n *notification) {
 	s.order = append(s.order, n)
 }
 
-// evict drops the oldest notifications past MaxNotifications or Retention.
-// s.logMu is held.
+// evict drops the oldest notifications whose deliveries are all final while
+// the log holds more than MaxNotifications or they are older than
+// Retention. One that has a live delivery when its turn comes is taken out
+// of order (pinned) and kept; when its deliveries are all final it is
+// dropped at once if the log is still too full or it is past Retention,
+// and otherwise goes to the back of the order. Each notification is looked
+// at once per turn, so a Record does constant work on average. s.logMu is
+// held.
 func (s *Store) evict(now time.Time) {
+	for i, n := range s.unpinned {
+		s.unpinned[i] = nil
+		switch {
+		case n.live > 0: // live again (replayed) in the same Record
+			n.pinned = true
+			s.pinned++
+		case s.held()+len(s.unpinned)-i > s.maxNotifications || s.expired(n, now):
+			s.drop(n)
+		default:
+			s.pushNotification(n)
+		}
+	}
+	s.unpinned = s.unpinned[:0]
 	for s.head < len(s.order) {
 		n := s.order[s.head]
-		if len(s.order)-s.head <= s.maxNotifications &&
-			(s.retention <= 0 || now.Sub(n.first) < s.retention) {
+		if s.held() <= s.maxNotifications && !s.expired(n, now) {
 			return
 		}
-		for _, d := range n.deliveries {
-			if len(d.events) > 0 {
-				delete(s.deliveries, d.events[0].DeliveryID)
-			}
-		}
-		delete(s.notifs, n.id)
 		s.order[s.head] = nil
 		s.head++
+		if n.live > 0 {
+			n.pinned = true
+			s.pinned++
+		} else {
+			s.drop(n)
+		}
 	}
 	s.order, s.head = s.order[:0], 0
+}
+
+// held counts the notifications in order or pinned. s.logMu is held.
+func (s *Store) held() int { return len(s.order) - s.head + s.pinned }
+
+func (s *Store) expired(n *notification, now time.Time) bool {
+	return s.retention > 0 && now.Sub(n.first) >= s.retention
+}
+
+// drop forgets n and its deliveries. s.logMu is held.
+func (s *Store) drop(n *notification) {
+	for _, d := range n.deliveries {
+		if len(d.events) > 0 {
+			delete(s.deliveries, d.events[0].DeliveryID)
+		}
+	}
+	delete(s.notifs, n.id)
 }
 
 // State returns where the delivery stands, or an error wrapping
