@@ -65,9 +65,9 @@ func (p *part) run(rb *renderBuf, data map[string]any) error {
 	if p.prog != nil {
 		start := len(rb.b)
 		var ok bool
-		if rb.b, ok = runProg(rb.b, p.prog, data); ok {
+		if rb.b, ok = runProg(rb.b, p.prog, data, rb.max); ok {
 			if len(rb.b) > rb.max {
-				return errTooLarge
+				return ErrTooLarge
 			}
 			return nil
 		}
@@ -179,7 +179,7 @@ func (c *compiler) text(v *variant, f field, key, label, src string) error {
 		x := t.Lookup(name)
 		return x != nil && x.Tree != nil
 	}
-	if err := prepare(trees, lookup); err != nil {
+	if err := prepare(trees, t.Tree, lookup); err != nil {
 		return v.err(&p, err)
 	}
 	switch root := t.Tree; {
@@ -216,7 +216,7 @@ func (c *compiler) html(p *part, src string) error {
 		x := t.Lookup(name)
 		return x != nil && x.Tree != nil
 	}
-	if err := prepare(trees, lookup); err != nil {
+	if err := prepare(trees, t.Tree, lookup); err != nil {
 		return err
 	}
 	if t.Tree == nil {
@@ -270,9 +270,11 @@ var errProbe = errors.New("probe")
 
 func probeStub(...any) (any, error) { return nil, errProbe }
 
-// prepare checks the trees of one part's template set and guards every
-// action that prints a variable against a nil value.
-func prepare(trees []*parse.Tree, defined func(string) bool) error {
+// prepare checks the trees of one part's template set (root is the one
+// the part executes), guards every action that prints a variable against
+// a nil value, and makes every {{range}} iteration and every call of a
+// {{define}}d template count as a step (see stepNode).
+func prepare(trees []*parse.Tree, root *parse.Tree, defined func(string) bool) error {
 	for _, tr := range trees {
 		if err := walk(tr.Root, func(n parse.Node) error {
 			switch n := n.(type) {
@@ -283,13 +285,40 @@ func prepare(trees []*parse.Tree, defined func(string) bool) error {
 				}
 			case *parse.ActionNode:
 				guard(tr, n)
+			case *parse.RangeNode:
+				countSteps(n.List)
 			}
 			return nil
 		}); err != nil {
 			return err
 		}
+		if tr != root {
+			countSteps(tr.Root)
+		}
 	}
 	return nil
+}
+
+// countSteps puts an empty text node at the start of l. Executing a text
+// node writes it, even when it is empty, and every write is a step that
+// renderBuf counts and where it checks the render's context. Placed first
+// in a {{range}} body or a {{define}}d template, it makes an iteration or
+// a call that prints nothing ({{range $n}}{{end}}, {{continue}}, a chain
+// of templates calling each other twice) a step all the same; that is
+// what bounds a render's running time. Output is unchanged, and the
+// fast path never meets these nodes: it runs root templates made of text
+// and actions only.
+func countSteps(l *parse.ListNode) {
+	if l == nil {
+		return
+	}
+	if len(l.Nodes) > 0 {
+		if t, ok := l.Nodes[0].(*parse.TextNode); ok && len(t.Text) == 0 {
+			return // already counted: the same tree seen twice
+		}
+	}
+	step := &parse.TextNode{NodeType: parse.NodeText, Pos: l.Pos, Text: []byte{}}
+	l.Nodes = slices.Insert(l.Nodes, 0, parse.Node(step))
 }
 
 // walk calls fn for n and every node below it.

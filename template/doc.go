@@ -37,8 +37,24 @@
 //     visible from another. There are no shared layouts.
 //   - Dot is the data map alone; the locale and the channel are not exposed
 //     to templates (register per-locale variants instead).
-//   - A rendered message is bounded by [Config.MaxBytes], but not its running
-//     time: templates are trusted code, and {{range 1000000000}} runs.
+//   - A render is bounded three ways: its output by [Config.MaxBytes]
+//     ([ErrTooLarge]), its steps by [Config.MaxSteps] ([ErrTooManySteps])
+//     and its time by the context given to [Set.Render], checked every
+//     1,024 steps and every 4 KiB of output (the error wraps ctx.Err()).
+//     A step is a write of text or of an action's output, an iteration of
+//     a {{range}} or a call of a {{define}}d template, so {{range .n}}{{end}}
+//     with n = 1<<62 stops after MaxSteps iterations, or sooner at the
+//     deadline. Between two steps a template does at most one pass over
+//     the nodes of one range body or defined template that print nothing,
+//     so a step costs from tens of nanoseconds to a few microseconds, and
+//     the default MaxSteps is about 0.1 to 1 s of work.
+//   - What these bounds do not cover: a function from [Config.Funcs] or a
+//     method of a value in the data runs to completion once called (it is
+//     the host's code; a {{range}} over an iterator that it returns is
+//     bounded only while the iterator yields), and a range over a channel
+//     in the data blocks as long as the channel does. Data that reached
+//     Render through notify.Dispatcher.Send holds neither functions nor
+//     channels: Send requires Data to marshal to JSON.
 //   - A part that renders empty (an SMS body made of a false {{if}}) is not
 //     an error here; channels' Validators check what their provider needs.
 //   - Functions in [Config.Funcs] may be called during rendering from many

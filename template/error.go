@@ -39,5 +39,15 @@ func (e *Error) Error() string {
 // function's.
 func (e *Error) Unwrap() error { return e.Err }
 
-// errTooLarge stops a render past Config.MaxBytes.
-var errTooLarge = errors.New("rendered message exceeds Config.MaxBytes")
+// Limits a render can hit. [Set.Render] returns them wrapped in an
+// [*Error]; test with errors.Is. A render stopped by its context returns
+// an [*Error] wrapping the context's error instead (context.Canceled or
+// context.DeadlineExceeded).
+var (
+	// ErrTooLarge: the rendered message grew past [Config.MaxBytes].
+	ErrTooLarge = errors.New("template: rendered message exceeds Config.MaxBytes")
+	// ErrTooManySteps: the render made more than [Config.MaxSteps] steps,
+	// as a {{range}} over a huge number or a deep fan-out of {{template}}
+	// calls would.
+	ErrTooManySteps = errors.New("template: render takes more than Config.MaxSteps steps")
+)

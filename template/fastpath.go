@@ -108,16 +108,24 @@ func isCalls(cmds []*parse.CommandNode, names []string) bool {
 // runProg appends prog's output for data to b. It reports false, with b
 // in an unspecified state, when it meets anything text/template might
 // print differently or fail on: the caller then executes the template.
-func runProg(b []byte, prog []op, data map[string]any) ([]byte, bool) {
+//
+// It stops early, reporting true, once b is longer than limit: the caller
+// then fails the render with ErrTooLarge as the template would. Its work
+// is one pass over prog and the values it prints, with no loops, so it
+// needs no step count or context check of its own.
+func runProg(b []byte, prog []op, data map[string]any, limit int) ([]byte, bool) {
 	for i := range prog {
 		o := &prog[i]
 		if o.path == nil {
 			b = append(b, o.text...)
-			continue
+		} else {
+			var ok bool
+			if b, ok = appendPath(b, data, o.path, o.esc); !ok {
+				return b, false
+			}
 		}
-		var ok bool
-		if b, ok = appendPath(b, data, o.path, o.esc); !ok {
-			return b, false
+		if len(b) > limit {
+			return b, true
 		}
 	}
 	return b, true

@@ -29,7 +29,7 @@ func bothWays(t testing.TB, v *variant, data map[string]any) (fast bool) {
 			fast = false
 			continue
 		}
-		got, ok := runProg(nil, p.prog, data)
+		got, ok := runProg(nil, p.prog, data, math.MaxInt)
 		if !ok {
 			fast = false
 			continue

@@ -41,6 +41,9 @@ func (k Kind) String() string {
 // DefaultMaxBytes is the default for [Config.MaxBytes].
 const DefaultMaxBytes = 1 << 20
 
+// DefaultMaxSteps is the default for [Config.MaxSteps].
+const DefaultMaxSteps = 1 << 20
+
 // Config configures a [Set]. The zero value is ready to use.
 type Config struct {
 	// Funcs are functions templates may call, as in text/template's
@@ -56,8 +59,17 @@ type Config struct {
 	// returns an error wrapping [notify.ErrUnknownTemplate].
 	Kinds map[string]Kind
 	// MaxBytes bounds the content of one rendered message, all parts
-	// together; rendering past it fails. Default DefaultMaxBytes (1 MiB).
+	// together; rendering past it fails with [ErrTooLarge]. Default
+	// DefaultMaxBytes (1 MiB).
 	MaxBytes int
+	// MaxSteps bounds the work of rendering one message, all parts
+	// together: each piece of text and each printed action written, each
+	// iteration of a {{range}} and each call of a {{template}} is a step.
+	// Rendering past it fails with [ErrTooManySteps]. A template's steps
+	// do not depend on how long the data's strings are, only on how many
+	// items its ranges go over. Default DefaultMaxSteps (1,048,576, a few
+	// tens of milliseconds of work).
+	MaxSteps int
 }
 
 // Push is the push notification variant (APNs, FCM). Every field is a
@@ -101,6 +113,7 @@ type Set struct {
 	funcs    map[string]any
 	funcsErr error
 	maxBytes int
+	maxSteps int
 
 	mu     sync.RWMutex
 	byName map[string]*named // entries are immutable once published
@@ -129,10 +142,14 @@ func New(cfg Config) *Set {
 			notify.ChannelEmail: KindEmail,
 		},
 		maxBytes: cfg.MaxBytes,
+		maxSteps: cfg.MaxSteps,
 		byName:   make(map[string]*named),
 	}
 	if s.maxBytes <= 0 {
 		s.maxBytes = DefaultMaxBytes
+	}
+	if s.maxSteps <= 0 {
+		s.maxSteps = DefaultMaxSteps
 	}
 	for ch, k := range cfg.Kinds {
 		s.kinds[ch] = k
@@ -223,15 +240,19 @@ func (n *named) resolve(loc string, k Kind) *variant {
 // When the template, or a variant for the channel's kind in every locale
 // of the fallback chain, is missing, the error wraps
 // [notify.ErrUnknownTemplate]. A data error (a missing key or nil value, a
-// function's error, a message over [Config.MaxBytes]) is an [*Error]; the
-// same data will fail again, so the delivery should not be retried.
+// function's error, a message over [Config.MaxBytes] or a render over
+// [Config.MaxSteps]) is an [*Error]; the same data will fail again, so the
+// delivery should not be retried.
 //
-// Render does no I/O and ignores ctx. It allocates one string for all the
+// Render does no I/O. It stops when ctx is done, returning an [*Error]
+// that wraps ctx.Err(): ctx is checked before rendering and then every
+// 1,024 steps or 4 KiB of output (see [Config.MaxSteps] for steps, and
+// the package documentation for what this bound leaves out). It allocates one string for all the
 // message's templated parts and, for push with Data, the map; a part with
 // no actions costs nothing, and parts made of text and {{.a.b}} actions
 // (in HTML: in text, quoted attributes and URL paths and queries) are
 // rendered without executing the template, with the same output.
-func (s *Set) Render(_ context.Context, d *notify.Delivery) (notify.Message, error) {
+func (s *Set) Render(ctx context.Context, d *notify.Delivery) (notify.Message, error) {
 	kind, ok := s.kinds[d.Channel]
 	if !ok || kind == 0 || int(kind) >= numKinds {
 		return notify.Message{}, fmt.Errorf("template %q: channel %q has no template kind (set template.Config.Kinds): %w",
@@ -248,7 +269,10 @@ func (s *Set) Render(_ context.Context, d *notify.Delivery) (notify.Message, err
 		return notify.Message{}, fmt.Errorf("template %q has no %s variant for locale %q or its fallbacks (%s): %w",
 			d.Template, kind, d.Locale, n.describe(kind), notify.ErrUnknownTemplate)
 	}
-	return s.render(v, d.Data)
+	if err := ctx.Err(); err != nil {
+		return notify.Message{}, &Error{Template: v.name, Locale: v.locale, Kind: v.kind, Err: err}
+	}
+	return s.render(ctx, v, d.Data)
 }
 
 // lookup finds the variant of kind k for a delivery in locale tag, trying
@@ -303,16 +327,58 @@ func (n *named) describe(k Kind) string {
 }
 
 // renderBuf is a pooled output buffer; it is the io.Writer templates
-// execute into, and it stops a render that grows past max.
+// execute into, and it enforces a render's limits: it stops a render that
+// grows past max bytes or steps, or whose context is done.
+//
+// Every step of a template is a write: text/template writes each text
+// node, even an empty one, and each printed action, and prepare puts an
+// empty text node at the start of every {{range}} body and every
+// {{define}}d template, so an iteration or a call that prints nothing
+// still comes through here.
 type renderBuf struct {
 	b    []byte
 	offs []int
 	max  int
+
+	ctx   context.Context
+	steps int // left before ErrTooManySteps
+	check int // len(b) from which ctx is checked again
+}
+
+// checkSteps and checkBytes are how often renderBuf checks its context:
+// every so many steps, and every so many bytes of output.
+const (
+	checkSteps = 1 << 10
+	checkBytes = 4 << 10
+)
+
+// reset prepares r for a render in ctx.
+func (r *renderBuf) reset(ctx context.Context, maxBytes, maxSteps int) {
+	r.b, r.offs, r.max = r.b[:0], r.offs[:0], maxBytes
+	r.ctx, r.steps, r.check = ctx, maxSteps, checkBytes
+}
+
+// step accounts for a write of n bytes.
+func (r *renderBuf) step(n int) error {
+	if len(r.b)+n > r.max {
+		return ErrTooLarge
+	}
+	r.steps--
+	if r.steps < 0 {
+		return ErrTooManySteps
+	}
+	if r.steps%checkSteps == 0 || len(r.b)+n >= r.check {
+		r.check = len(r.b) + n + checkBytes
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (r *renderBuf) Write(p []byte) (int, error) {
-	if len(r.b)+len(p) > r.max {
-		return 0, errTooLarge
+	if err := r.step(len(p)); err != nil {
+		return 0, err
 	}
 	r.b = append(r.b, p...)
 	return len(p), nil
@@ -320,8 +386,8 @@ func (r *renderBuf) Write(p []byte) (int, error) {
 
 // WriteString lets text/template write text without a conversion.
 func (r *renderBuf) WriteString(p string) (int, error) {
-	if len(r.b)+len(p) > r.max {
-		return 0, errTooLarge
+	if err := r.step(len(p)); err != nil {
+		return 0, err
 	}
 	r.b = append(r.b, p...)
 	return len(p), nil
@@ -335,10 +401,11 @@ const maxPooled = 64 << 10
 // render executes v's parts into one buffer and slices the message's
 // fields out of one string: one allocation for all dynamic parts, none for
 // static ones, plus the Data map for push.
-func (s *Set) render(v *variant, data map[string]any) (notify.Message, error) {
+func (s *Set) render(ctx context.Context, v *variant, data map[string]any) (notify.Message, error) {
 	rb := s.bufs.Get().(*renderBuf)
-	rb.b, rb.offs, rb.max = rb.b[:0], rb.offs[:0], s.maxBytes
+	rb.reset(ctx, s.maxBytes, s.maxSteps)
 	defer func() {
+		rb.ctx = nil
 		if cap(rb.b) <= maxPooled {
 			s.bufs.Put(rb)
 		}
