@@ -66,6 +66,26 @@ type Config struct {
 	// with Validator. Default 1 MiB.
 	MaxMessageBytes int
 
+	// Limits on one Notification, checked by Send before anything else
+	// happens; a Notification over one is a *ValidationError naming the
+	// field. They keep the work and the storage one Send may cost bounded
+	// (Data, Options and Metadata are stored with every delivery). Besides
+	// these, Notification.Channels may list at most 64 names.
+
+	// MaxRecipients bounds len(Notification.To). Default 1,000.
+	MaxRecipients int
+	// MaxDataBytes bounds the size of Notification.Data encoded as JSON,
+	// and separately that of Notification.Options (all channels together).
+	// The size is estimated while the values are checked, without encoding
+	// them: escapes inside strings are not counted. Default 64 KiB.
+	MaxDataBytes int
+	// MaxMetadataBytes bounds Notification.Metadata: the lengths of its
+	// keys and values added up. Default 16 KiB.
+	MaxMetadataBytes int
+	// MaxMetadataKeys bounds the number of keys in Notification.Metadata.
+	// Default 64.
+	MaxMetadataKeys int
+
 	// Logger receives the Dispatcher's logs. Default slog.Default().
 	Logger *slog.Logger
 	// MeterProvider receives the Dispatcher's OpenTelemetry metrics
@@ -126,6 +146,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxMessageBytes <= 0 {
 		c.MaxMessageBytes = 1 << 20
+	}
+	if c.MaxRecipients <= 0 {
+		c.MaxRecipients = 1000
+	}
+	if c.MaxDataBytes <= 0 {
+		c.MaxDataBytes = 64 << 10
+	}
+	if c.MaxMetadataBytes <= 0 {
+		c.MaxMetadataBytes = 16 << 10
+	}
+	if c.MaxMetadataKeys <= 0 {
+		c.MaxMetadataKeys = 64
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
