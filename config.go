@@ -41,7 +41,16 @@ type Config struct {
 	Retry RetryPolicy
 	// DedupTTL is how long an event ID stays claimed. Default 24h.
 	DedupTTL time.Duration
-	// SendTimeout bounds one Channel.Send. Default 30s.
+	// SendTimeout bounds one attempt: the context of Channel.Send (or
+	// SendBatch) ends after it. An attempt also ends before its lease
+	// does, with a reserve left to log the outcome (the smaller of
+	// BackendTimeout and a quarter of the lease), unless the Queue
+	// implements LeaseExtender: leases of a send that runs long are then
+	// extended. New rejects a Queue that reports its visibility
+	// (VisibilityReporter), cannot extend leases and has a visibility
+	// shorter than SendTimeout plus that reserve. A call that has not
+	// returned SendTimeout plus at most 1s after it began is abandoned
+	// (see Dispatcher.Run). Default 30s.
 	SendTimeout time.Duration
 	// ConfigErrorDelay is how long a delivery that met a configuration error
 	// waits before it is tried again. Default 5m.

@@ -20,13 +20,50 @@ const bookkeepingTimeout = 10 * time.Second
 
 // Run delivers until ctx ends: a fetcher per channel leases jobs from the
 // channel's queue and hands each to one of the channel's workers (see
-// Config.Workers). When ctx ends Run stops leasing, waits up to
-// Config.ShutdownGrace for in-flight sends, cancels the rest and returns
-// their jobs to the queue, then returns nil. A Channel must return soon
-// after its context is canceled: Run waits for every send it started. Run
-// returns an error at once if it is already running on this Dispatcher.
-// While it runs, it also prunes the backends that implement [Pruner]
-// (see Config.PruneEvery).
+// Config.Workers). Run returns an error at once if it is already running
+// on this Dispatcher. While it runs, it also prunes the backends that
+// implement [Pruner] (see Config.PruneEvery).
+//
+// Each attempt of a delivery runs at most once at a time and is logged:
+//
+//   - A send's context ends before its lease does, keeping a reserve to
+//     log the outcome and settle the lease (the smaller of
+//     Config.BackendTimeout and a quarter of the lease). When the Queue
+//     implements [LeaseExtender], the leases of a send that runs long are
+//     extended (when half the time left before the reserve is used), so a
+//     send gets the whole Config.SendTimeout; if an extension fails the
+//     send is canceled before its lease ends. A Queue that cannot extend
+//     cuts the attempt at its lease. A SendBatch is bounded by the
+//     earliest lease of its batch.
+//   - A lease is never acked without its outcome in the log. A sent
+//     outcome whose log write fails is written again with backoff for up
+//     to a minute, extending the lease when the Queue can; if it still
+//     fails the lease is left to expire and the redelivery sends again,
+//     logged at error level as maybe sent twice (like a crash during the
+//     provider call). Another outcome whose log write fails goes back to
+//     the queue to be decided again.
+//   - A panic in Channel.Send or SendBatch is recovered, logged with its
+//     stack at error level and counted as an attempt that may have been
+//     sent: retryable on attempt 1, a permanent failure ("channel panicked:
+//     ...") on attempt 2 or later. When a SendBatch panics, every delivery
+//     of the batch is retried, and sent alone with Send from then on, so a
+//     poison delivery fails alone.
+//   - A Channel call that has not returned by its deadline plus a grace
+//     period (half the reserve, at most 1s) is abandoned: the attempt is
+//     logged as retrying, maybe sent ("channel did not return within
+//     ..."), the lease goes back to the queue as after a retryable error,
+//     and a new worker takes the slot. Abandoned calls are logged at error
+//     level and counted per channel; while as many as the channel has
+//     workers have not returned, the channel leases nothing.
+//   - Every call to a Store, Limiter or Queue carries a deadline: between
+//     half of Config.BackendTimeout and all of it (calls of one delivery
+//     share a context while it has half left); a Receive, which waits for
+//     a job by design, Config.BackendTimeout plus 30s.
+//
+// When ctx ends Run stops leasing, waits up to Config.ShutdownGrace for
+// in-flight sends, cancels the rest and returns their jobs to the queue,
+// then returns nil. A Channel should return soon after its context is
+// canceled; one that does not is abandoned after the grace period above.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	if !d.running.CompareAndSwap(false, true) {
 		return errors.New("notify: Run is already running on this Dispatcher")
@@ -98,19 +135,13 @@ func (d *Dispatcher) runChannel(ctx context.Context, ci *channelInfo) {
 	defer cancelBase()
 	sendCtx, cancelSends := context.WithCancel(base)
 	defer cancelSends()
-	sem := newSlots(ci.workers)
 	// A pool of long-lived workers rather than a goroutine per lease: their
 	// stacks, once grown by a send, stay grown.
-	work := make(chan func())
-	var inflight sync.WaitGroup
-	for range ci.workers {
-		inflight.Go(func() {
-			for f := range work {
-				f()
-			}
-		})
-	}
+	p := d.newPool(ci, sendCtx, base)
+	sem := p.sem
 	errDelay := 100 * time.Millisecond
+	rb := bounded{base: ctx, timeout: d.cfg.BackendTimeout + receiveWait}
+	defer rb.stop()
 
 fetch:
 	for {
@@ -118,7 +149,12 @@ fetch:
 		if n == 0 {
 			break fetch
 		}
-		leases, err := d.cfg.Queue.Receive(ctx, ci.queue, n)
+		// Receive blocks until a job is ready; the bound only keeps a
+		// queue that stopped answering from holding the fetcher forever.
+		rctx := rb.get()
+		leases, err := d.cfg.Queue.Receive(rctx, ci.queue, n)
+		timedOut := rctx.Err() != nil && ctx.Err() == nil
+		got := time.Now()
 		if len(leases) > n { // a backend that ignores max: return the surplus
 			for _, l := range leases[n:] {
 				d.log.WarnContext(ctx, "notify: queue returned more jobs than asked for; returning the surplus", slog.String("queue", ci.queue))
@@ -130,6 +166,9 @@ fetch:
 		if err != nil && len(leases) == 0 {
 			if ctx.Err() != nil {
 				break fetch
+			}
+			if timedOut && errors.Is(err, context.DeadlineExceeded) {
+				continue // nothing was ready
 			}
 			if errors.Is(err, ErrClosed) {
 				d.log.ErrorContext(ctx, "notify: queue closed; channel stops delivering", slog.String("channel", ci.name))
@@ -145,31 +184,34 @@ fetch:
 			continue
 		}
 		errDelay = 100 * time.Millisecond
-		pre := d.precheckLimits(base, leases)
-		if ci.batcher != nil && len(leases) > 1 {
-			work <- func() {
-				d.handleBatch(sendCtx, base, ci, leases, pre)
-				sem.release(len(leases))
+		if len(leases) > 0 && sem.jammed() {
+			// Calls got stuck while Receive waited: stop leasing until
+			// some return (acquire waits for that).
+			for _, l := range leases {
+				d.nack(base, l, 0)
 			}
+			sem.release(len(leases))
 			continue
 		}
-		for i, l := range leases {
-			var dec *Decision
+		pre := d.precheckLimits(base, leases)
+		if ci.batcher != nil && len(leases) > 1 {
+			p.tasks <- task{leases: leases, pre: pre, got: got, batch: true}
+			continue
+		}
+		for i := range leases {
+			t := task{leases: leases[i : i+1], got: got}
 			if pre != nil {
-				dec = pre[i]
+				t.dec = pre[i]
 			}
-			work <- func() {
-				d.handle(sendCtx, base, ci, l, dec)
-				sem.release(1)
-			}
+			p.tasks <- t
 		}
 	}
 
-	close(work)
+	close(p.tasks)
 	bk := time.AfterFunc(d.cfg.ShutdownGrace+bookkeepingTimeout, cancelBase)
 	defer bk.Stop()
 	done := make(chan struct{})
-	go func() { inflight.Wait(); close(done) }()
+	go func() { p.live.Wait(); close(done) }()
 	grace := time.NewTimer(d.cfg.ShutdownGrace)
 	defer grace.Stop()
 	select {
@@ -177,6 +219,7 @@ fetch:
 	case <-grace.C:
 		d.log.Warn("notify: shutdown grace period over; canceling in-flight sends", slog.String("channel", ci.name))
 		cancelSends()
+		p.hurry()
 		<-done
 	}
 }
@@ -185,20 +228,27 @@ fetch:
 // frees a whole batch's slots at once, so the fetcher, its only waiter,
 // wakes to every slot a finished SendBatch gave back and the next fetch
 // is a batch again, not a single lease.
+//
+// It also counts the channel's stuck calls (abandoned by the watchdog,
+// not yet returned): while there are as many as workers, nothing more is
+// leased, so goroutines stuck in a Channel cannot grow without bound.
 type slots struct {
-	mu   sync.Mutex
-	free int
-	wake chan struct{} // one token: "free may have grown"
+	mu    sync.Mutex
+	free  int
+	stuck int
+	limit int           // stuck calls that stop leasing
+	wake  chan struct{} // one token: "free may have grown"
 }
 
-func newSlots(n int) *slots { return &slots{free: n, wake: make(chan struct{}, 1)} }
+func newSlots(n int) *slots { return &slots{free: n, limit: n, wake: make(chan struct{}, 1)} }
 
-// acquire waits until at least one slot is free and takes up to max of
-// them. It returns 0 when ctx ends first.
+// acquire waits until at least one slot is free (and fewer calls than the
+// limit are stuck) and takes up to max of them. It returns 0 when ctx ends
+// first.
 func (s *slots) acquire(ctx context.Context, max int) int {
 	for ctx.Err() == nil {
 		s.mu.Lock()
-		if s.free > 0 {
+		if s.free > 0 && s.stuck < s.limit {
 			n := min(s.free, max)
 			s.free -= n
 			s.mu.Unlock()
@@ -221,10 +271,36 @@ func (s *slots) release(n int) {
 	s.mu.Lock()
 	s.free += n
 	s.mu.Unlock()
+	s.signal()
+}
+
+func (s *slots) signal() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
+}
+
+// stick counts an abandoned call.
+func (s *slots) stick() {
+	s.mu.Lock()
+	s.stuck++
+	s.mu.Unlock()
+}
+
+// jammed reports whether as many calls as the limit are stuck.
+func (s *slots) jammed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stuck >= s.limit
+}
+
+// unstick counts an abandoned call that returned.
+func (s *slots) unstick() {
+	s.mu.Lock()
+	s.stuck--
+	s.mu.Unlock()
+	s.signal()
 }
 
 // step is one leased delivery on its way through the worker.
@@ -262,7 +338,9 @@ func (d *Dispatcher) precheckLimits(ctx context.Context, leases []Lease) []*Deci
 	if len(reqs) < 2 {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.BackendTimeout)
 	decs, errs := bl.AllowBatch(ctx, reqs)
+	cancel()
 	out := make([]*Decision, len(leases))
 	for j, i := range idx {
 		if j < len(decs) && (j >= len(errs) || errs[j] == nil) {
@@ -276,44 +354,92 @@ func limitKey(del *Delivery) string { return del.UserID + "\x00" + del.Category 
 
 // handle takes one lease through the pipeline. pre, when not nil, is the
 // rate limiter's decision made for a whole fetch by precheckLimits.
-func (d *Dispatcher) handle(sendCtx, base context.Context, ci *channelInfo, l Lease, pre *Decision) {
-	s, ok := d.prepare(base, ci, l, pre)
+func (d *Dispatcher) handle(w *worker, l Lease, pre *Decision, got time.Time) {
+	s, ok := d.prepare(&w.bc, l, pre)
 	if !ok {
 		return
 	}
-	d.handleStep(sendCtx, base, ci, s)
+	d.handleStep(w, s, got)
 }
 
 // handleStep sends one prepared delivery and acts on the outcome.
-func (d *Dispatcher) handleStep(sendCtx, base context.Context, ci *channelInfo, s step) {
-	ctx, cancel := context.WithTimeout(sendCtx, d.cfg.SendTimeout)
+func (d *Dispatcher) handleStep(w *worker, s step, got time.Time) {
+	p := w.p
+	w.one[0] = s // the watchdog keeps it: no allocation per send
+	steps := w.one[:]
+	ctx, cancel := w.begin(steps, got)
+	if ctx == nil {
+		d.noTimeLeft(w, steps)
+		return
+	}
 	ctx, span := d.tracing.startDeliver(ctx, s.d)
 	start := time.Now()
-	res, err := ci.ch.Send(ctx, s.d)
-	d.metrics.sent(base, ci.name, time.Since(start), err)
+	res, err := d.call(ctx, p.ci, s.d)
+	took := time.Since(start)
 	cancel()
-	d.finish(sendCtx, base, ci, s, res, err)
+	if !w.finish() {
+		d.returnedLate(p, steps, took, err)
+		endDeliver(span, Result{}, &stuckError{after: took})
+		return
+	}
+	d.metrics.sent(p.base, p.ci.name, took, err)
+	d.finish(p.sendCtx, &w.bc, p.ci, s, res, err)
 	endDeliver(span, res, err)
+}
+
+// noTimeLeft returns leases whose remaining time cannot hold a send (the
+// checks before it took too long) to the queue, at once.
+func (d *Dispatcher) noTimeLeft(w *worker, steps []step) {
+	ctx := w.bc.get()
+	for _, s := range steps {
+		d.log.WarnContext(ctx, "notify: too little of the lease left to send; returning the job to the queue",
+			slog.String("delivery", s.d.ID), slog.Time("lease_deadline", s.l.Deadline))
+		d.nack(ctx, s.l, 0)
+	}
+}
+
+// returnedLate logs a Channel call that returned after the watchdog had
+// given up on it and settled its attempt.
+func (d *Dispatcher) returnedLate(p *pool, steps []step, took time.Duration, err error) {
+	ids := make([]string, len(steps))
+	for i := range steps {
+		ids[i] = steps[i].d.ID
+	}
+	d.log.Error("notify: an abandoned channel call returned; its outcome is dropped (the attempt was recorded as retrying, maybe sent)",
+		slog.String("channel", p.ci.name), slog.Any("deliveries", ids), slog.Duration("after", took), slog.Any("error", err))
 }
 
 // handleBatch prepares every lease, sends the ready ones with one SendBatch
 // and finishes each on its own.
-func (d *Dispatcher) handleBatch(sendCtx, base context.Context, ci *channelInfo, leases []Lease, pre []*Decision) {
+func (d *Dispatcher) handleBatch(w *worker, leases []Lease, pre []*Decision, got time.Time) {
+	p := w.p
 	steps := make([]step, 0, len(leases))
 	for i, l := range leases {
 		var dec *Decision
 		if pre != nil {
 			dec = pre[i]
 		}
-		if s, ok := d.prepare(base, ci, l, dec); ok {
+		if s, ok := d.prepare(&w.bc, l, dec); ok {
 			steps = append(steps, s)
 		}
 	}
+	// Deliveries whose batch panicked before go alone, with Send.
+	batch := steps[:0]
+	for _, s := range steps {
+		if !p.alone(s.d) {
+			batch = append(batch, s)
+			continue
+		}
+		if d.handleStep(w, s, got); w.gone {
+			return
+		}
+	}
+	steps = batch
 	switch len(steps) {
 	case 0:
 		return
 	case 1:
-		d.handleStep(sendCtx, base, ci, steps[0])
+		d.handleStep(w, steps[0], got)
 		return
 	}
 	ds := make([]*Delivery, len(steps))
@@ -326,14 +452,32 @@ func (d *Dispatcher) handleBatch(sendCtx, base context.Context, ci *channelInfo,
 	if d.tracing != nil {
 		spans = make([]trace.Span, len(steps))
 		for i := range steps {
-			_, spans[i] = d.tracing.startDeliver(sendCtx, steps[i].d)
+			_, spans[i] = d.tracing.startDeliver(p.sendCtx, steps[i].d)
 		}
 	}
-	ctx, cancel := context.WithTimeout(sendCtx, d.cfg.SendTimeout)
+	// The batch is capped by the earliest deadline of its leases.
+	ctx, cancel := w.begin(steps, got)
+	if ctx == nil {
+		d.noTimeLeft(w, steps)
+		for _, sp := range spans {
+			sp.End()
+		}
+		return
+	}
 	start := time.Now()
-	results, errs := ci.batcher.SendBatch(ctx, ds)
+	results, errs, panicked := d.callBatch(ctx, p.ci, ds)
 	took := time.Since(start)
 	cancel()
+	if panicked {
+		p.suspect(steps)
+	}
+	if !w.finish() {
+		d.returnedLate(p, steps, took, nil)
+		for _, sp := range spans {
+			endDeliver(sp, Result{}, &stuckError{after: took})
+		}
+		return
+	}
 	for i, s := range steps {
 		var res Result
 		var err error
@@ -343,10 +487,10 @@ func (d *Dispatcher) handleBatch(sendCtx, base context.Context, ci *channelInfo,
 		if i < len(errs) {
 			err = errs[i]
 		} else if i >= len(results) {
-			err = fmt.Errorf("channel %s: SendBatch answered %d of %d deliveries", ci.name, len(results), len(ds))
+			err = fmt.Errorf("channel %s: SendBatch answered %d of %d deliveries", p.ci.name, len(results), len(ds))
 		}
-		d.metrics.sent(base, ci.name, took, err)
-		d.finish(sendCtx, base, ci, s, res, err)
+		d.metrics.sent(p.base, p.ci.name, took, err)
+		d.finish(p.sendCtx, &w.bc, p.ci, s, res, err)
 		if spans != nil {
 			endDeliver(spans[i], res, err)
 		}
@@ -356,51 +500,52 @@ func (d *Dispatcher) handleBatch(sendCtx, base context.Context, ci *channelInfo,
 // prepare runs the checks before a send: log state, expiry, opt-out, rate
 // limit, rendering. It settles the lease itself and reports false when
 // nothing is to be sent.
-func (d *Dispatcher) prepare(ctx context.Context, ci *channelInfo, l Lease, pre *Decision) (step, bool) {
+func (d *Dispatcher) prepare(bc *bounded, l Lease, pre *Decision) (step, bool) {
 	del := l.Job.Delivery
+	base := bc.base
 	if del == nil {
-		d.log.ErrorContext(ctx, "notify: job without a delivery; burying it", slog.String("job", l.Job.ID), slog.String("queue", l.Job.Queue))
-		d.bury(ctx, l, "job carries no delivery")
+		d.log.ErrorContext(base, "notify: job without a delivery; burying it", slog.String("job", l.Job.ID), slog.String("queue", l.Job.Queue))
+		d.bury(bc.get(), l, "job carries no delivery")
 		return step{}, false
 	}
 	now := time.Now()
 	// On a first receipt (after Send or Replay) the log can hold nothing
 	// newer than "queued": only a redelivery needs to read it.
 	st := DeliveryState{Status: StatusQueued, Since: now}
-	if l.Attempt != 1 {
+	if l.Attempt != 1 || del.Recheck {
 		var err error
-		st, err = d.cfg.Store.State(ctx, del.ID)
+		st, err = d.cfg.Store.State(bc.get(), del.ID)
 		if err != nil && !errors.Is(err, ErrNotFound) {
-			d.log.WarnContext(ctx, "notify: read delivery state; retrying later", slog.String("delivery", del.ID), slog.Any("error", err))
-			d.nack(ctx, l, time.Second)
+			d.log.WarnContext(base, "notify: read delivery state; retrying later", slog.String("delivery", del.ID), slog.Any("error", err))
+			d.nack(bc.get(), l, time.Second)
 			return step{}, false
 		}
 		switch {
 		case st.Status == StatusDead:
 			// Dead in the log but leased (a Bury that lost its lease, or a
 			// Replay that raced another): back to the dead state.
-			d.bury(ctx, l, "dead in the log")
+			d.bury(bc.get(), l, "dead in the log")
 			return step{}, false
 		case st.Status.Final():
 			// A redelivery of something already settled (a crash between
 			// the log write and the ack, or an expired lease): send nothing.
-			d.ack(ctx, l)
+			d.ack(bc.get(), l)
 			return step{}, false
 		}
 	}
 	if del.Expired(now) {
-		d.settle(ctx, l, del, Event{Status: StatusExpired, Reason: ReasonExpired, Attempt: st.Attempts})
+		d.settle(bc, l, del, Event{Status: StatusExpired, Reason: ReasonExpired, Attempt: st.Attempts})
 		return step{}, false
 	}
 	if del.UserID != "" && !del.Critical {
-		ok, err := d.allowed(ctx, del.UserID, del.Category, del.Channel)
+		ok, err := d.allowed(bc.get(), del.UserID, del.Category, del.Channel)
 		if err != nil {
-			d.log.WarnContext(ctx, "notify: read preferences; retrying later", slog.String("delivery", del.ID), slog.Any("error", err))
-			d.nack(ctx, l, time.Second)
+			d.log.WarnContext(base, "notify: read preferences; retrying later", slog.String("delivery", del.ID), slog.Any("error", err))
+			d.nack(bc.get(), l, time.Second)
 			return step{}, false
 		}
 		if !ok {
-			d.settle(ctx, l, del, Event{Status: StatusSkipped, Reason: ReasonOptedOut})
+			d.settle(bc, l, del, Event{Status: StatusSkipped, Reason: ReasonOptedOut})
 			return step{}, false
 		}
 	}
@@ -411,33 +556,33 @@ func (d *Dispatcher) prepare(ctx context.Context, ci *channelInfo, l Lease, pre 
 			if pre != nil {
 				dec = *pre
 			} else {
-				dec, err = d.cfg.Limiter.Allow(ctx, limitKey(del), pol.Limit)
+				dec, err = d.cfg.Limiter.Allow(bc.get(), limitKey(del), pol.Limit)
 			}
 			if err != nil {
-				d.log.WarnContext(ctx, "notify: rate limiter failed; deferring", slog.String("delivery", del.ID), slog.Any("error", err))
-				d.nack(ctx, l, time.Second)
+				d.log.WarnContext(base, "notify: rate limiter failed; deferring", slog.String("delivery", del.ID), slog.Any("error", err))
+				d.nack(bc.get(), l, time.Second)
 				return step{}, false
 			}
 			if !dec.Allowed {
 				if pol.OverLimit == Drop {
-					d.settle(ctx, l, del, Event{Status: StatusSkipped, Reason: ReasonRateLimit})
+					d.settle(bc, l, del, Event{Status: StatusSkipped, Reason: ReasonRateLimit})
 					return step{}, false
 				}
 				wait := max(dec.RetryAfter, time.Millisecond)
-				d.record(ctx, del, Event{Status: StatusDeferred, Reason: "rate limited; retry in " + wait.String()})
-				d.nack(ctx, l, wait)
+				d.record(bc.get(), del, Event{Status: StatusDeferred, Reason: "rate limited; retry in " + wait.String()})
+				d.nack(bc.get(), l, wait)
 				return step{}, false
 			}
 		}
 	}
 	if del.Message.IsZero() && del.Template != "" {
 		if d.cfg.Renderer == nil {
-			d.settle(ctx, l, del, Event{Status: StatusFailed, Reason: "render: no Renderer configured", Attempt: st.Attempts})
+			d.settle(bc, l, del, Event{Status: StatusFailed, Reason: "render: no Renderer configured", Attempt: st.Attempts})
 			return step{}, false
 		}
-		msg, err := d.cfg.Renderer.Render(ctx, del)
+		msg, err := d.cfg.Renderer.Render(base, del)
 		if err != nil {
-			d.settle(ctx, l, del, Event{Status: StatusFailed, Reason: "render: " + err.Error(), Attempt: st.Attempts})
+			d.settle(bc, l, del, Event{Status: StatusFailed, Reason: "render: " + err.Error(), Attempt: st.Attempts})
 			return step{}, false
 		}
 		del.Message = msg
@@ -454,16 +599,17 @@ func (d *Dispatcher) prepare(ctx context.Context, ci *channelInfo, l Lease, pre 
 }
 
 // finish acts on a send's outcome.
-func (d *Dispatcher) finish(sendCtx, ctx context.Context, ci *channelInfo, s step, res Result, err error) {
+func (d *Dispatcher) finish(sendCtx context.Context, bc *bounded, ci *channelInfo, s step, res Result, err error) {
 	del := s.d
 	if err == nil {
 		ev := Event{Status: StatusSent, Attempt: s.attempt, ProviderID: res.ProviderID}
 		if res.Units > 1 {
 			ev.Reason = fmt.Sprintf("%d units", res.Units)
 		}
-		d.settle(ctx, s.l, del, ev)
+		d.settle(bc, s.l, del, ev)
 		return
 	}
+	ctx := bc.get()
 	oe := Classify(err)
 	interrupted := sendCtx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
 	if interrupted {
@@ -475,15 +621,15 @@ func (d *Dispatcher) finish(sendCtx, ctx context.Context, ci *channelInfo, s ste
 	switch oe.Outcome {
 	case OutcomePermanent:
 		ev.Status = StatusFailed
-		d.settle(ctx, s.l, del, ev)
+		d.settle(bc, s.l, del, ev)
 	case OutcomeInvalidRecipient:
 		ev.Status = StatusInvalid
 		d.act(ctx, del, oe, &ev)
-		d.settle(ctx, s.l, del, ev)
+		d.settle(bc, s.l, del, ev)
 	case OutcomeOptedOut:
 		ev.Status = StatusOptedOut
 		d.act(ctx, del, oe, &ev)
-		d.settle(ctx, s.l, del, ev)
+		d.settle(bc, s.l, del, ev)
 	case OutcomeConfig:
 		ev.Status = StatusConfig
 		ev.Reason += "; retry in " + d.cfg.ConfigErrorDelay.String()
@@ -542,37 +688,103 @@ func (d *Dispatcher) act(ctx context.Context, del *Delivery, oe *OutcomeError, e
 // if the process dies between the two, the redelivery finds the final
 // status and sends nothing.
 //
-// When the log write fails the outcome is not lost: a sent delivery is
-// acked anyway (a redelivery would send it twice), anything else goes back
-// to the queue to be decided again later.
-func (d *Dispatcher) settle(ctx context.Context, l Lease, del *Delivery, ev Event) {
+// A lease is never acked without its outcome in the log. When the log
+// write fails, a sent delivery is retried by settleSent; anything else
+// goes back to the queue to be decided again later.
+func (d *Dispatcher) settle(bc *bounded, l Lease, del *Delivery, ev Event) {
+	if ev.Status == StatusSent {
+		d.settleSent(bc, l, del, ev)
+		return
+	}
+	ctx := bc.get()
+	if logged, _ := d.logAndAck(ctx, l, del, &ev); !logged {
+		d.nack(ctx, l, time.Minute)
+	}
+}
+
+// logAndAck records ev and acks l: atomically when the Queue can write the
+// log, else one after the other. It reports whether ev reached the log (an
+// ack that fails after it did is only logged: the redelivery finds the
+// final status and sends nothing).
+func (d *Dispatcher) logAndAck(ctx context.Context, l Lease, del *Delivery, ev *Event) (bool, error) {
+	fillEvent(ev, del)
 	if d.lq != nil {
-		fillEvent(&ev, del)
-		err := d.lq.AckLogged(ctx, d.cfg.Store, l, ev)
+		err := d.lq.AckLogged(ctx, d.cfg.Store, l, *ev)
 		switch {
 		case err == nil:
-			d.metrics.event(ctx, &ev)
-			return
+			d.metrics.event(ctx, ev)
+			return true, nil
 		case errors.Is(err, ErrLeaseLost):
-			d.metrics.event(ctx, &ev) // recorded all the same
+			d.metrics.event(ctx, ev) // recorded all the same
 			d.log.WarnContext(ctx, "notify: ack", slog.String("job", l.Job.ID), slog.Any("error", err))
-			return
+			return true, nil
 		case !errors.Is(err, errors.ErrUnsupported):
 			d.log.ErrorContext(ctx, "notify: record and ack", slog.String("delivery", del.ID),
 				slog.String("status", string(ev.Status)), slog.Any("error", err))
-			if ev.Status != StatusSent {
-				d.nack(ctx, l, time.Minute)
-				return
-			}
-			d.ack(ctx, l) // and the log lacks the "sent": better than sending twice
-			return
+			return false, err
 		}
 	}
-	if err := d.record(ctx, del, ev); err != nil && ev.Status != StatusSent {
-		d.nack(ctx, l, time.Minute)
-		return
+	if err := d.record(ctx, del, *ev); err != nil {
+		return false, err
 	}
 	d.ack(ctx, l)
+	return true, nil
+}
+
+// settleSent logs a sent outcome and acks its lease. A sent delivery must
+// not be acked unlogged (its log would say queued forever) nor returned to
+// the queue (it would be sent again), so a failed log write is retried
+// with backoff for up to logRetryFor, extending the lease when the queue
+// can. When it still fails the lease is left to expire: the redelivery
+// finds no final status and sends again, like a crash during the provider
+// call, and that is logged at error level as maybe sent twice.
+func (d *Dispatcher) settleSent(bc *bounded, l Lease, del *Delivery, ev Event) {
+	base := bc.base
+	ext, _ := d.cfg.Queue.(LeaseExtender)
+	start := time.Now()
+	wait := 50 * time.Millisecond
+	var t *time.Timer
+	for try := 1; ; try++ {
+		logged, err := d.logAndAck(bc.get(), l, del, &ev)
+		if logged {
+			if try > 1 {
+				d.log.InfoContext(base, "notify: sent outcome logged after retrying", slog.String("delivery", del.ID), slog.Int("tries", try))
+			}
+			return
+		}
+		if base.Err() != nil || time.Since(start)+wait > logRetryFor {
+			d.log.ErrorContext(base, "notify: could not log a sent delivery; leaving its lease to expire: it will be sent again (maybe sent twice)",
+				slog.String("delivery", del.ID), slog.String("job", l.Job.ID), slog.Int("tries", try), slog.Bool("maybe_sent", true), slog.Any("error", err))
+			return
+		}
+		if ext != nil && !l.Deadline.IsZero() && time.Until(l.Deadline) < wait+2*d.cfg.BackendTimeout {
+			d.extendForLog(base, ext, &l, wait)
+		}
+		if t == nil {
+			t = time.NewTimer(wait)
+			defer t.Stop()
+		} else {
+			t.Reset(wait)
+		}
+		select {
+		case <-t.C:
+		case <-base.Done():
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// extendForLog extends l while settleSent waits to retry a log write, by
+// enough for the wait and two backend calls, and updates its deadline.
+func (d *Dispatcher) extendForLog(base context.Context, ext LeaseExtender, l *Lease, wait time.Duration) {
+	ctx, cancel := context.WithTimeout(base, d.cfg.BackendTimeout)
+	defer cancel()
+	dl, err := ext.Extend(ctx, *l, wait+3*d.cfg.BackendTimeout)
+	if err != nil {
+		d.log.WarnContext(base, "notify: extend the lease of a sent delivery whose log write failed", slog.String("job", l.Job.ID), slog.Any("error", err))
+		return
+	}
+	l.Deadline = dl
 }
 
 // fillEvent stamps ev with its delivery's identity and the time.

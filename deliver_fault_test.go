@@ -1,0 +1,383 @@
+package notify_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/notifytest"
+	qmem "github.com/gonotify/notify/queue/memory"
+)
+
+// Faults inside the deliver side's steps: a Channel that panics, runs
+// past its lease or never returns, a Store that fails or stops answering.
+// Every test runs in a synctest bubble, on its fake clock.
+
+// smsUsers stores n users with a phone each and sends each an SMS. It
+// returns the notification IDs by phone.
+func smsUsers(t *testing.T, h *harness, n int) map[string]string {
+	t.Helper()
+	ids := map[string]string{}
+	for i := range n {
+		phone := "+1500555" + fmt.Sprintf("%04d", i)
+		user := "user" + strconv.Itoa(i)
+		h.contact(t, notify.Contact{UserID: user, Phone: phone})
+		r, err := h.d.Send(t.Context(), notify.Notification{
+			EventID: "fault:" + user, UserID: user, Channels: []string{notify.ChannelSMS},
+			Content: &notify.Message{Body: "hello"},
+		})
+		require.NoError(t, err)
+		require.Len(t, r.Deliveries, 1)
+		ids[phone] = r.NotificationID
+	}
+	return ids
+}
+
+// A Channel that panics on one delivery: the process survives, that
+// delivery is retried once and then failed, and the others are delivered.
+func TestPanickingChannelFailsOnlyItsDelivery(t *testing.T) {
+	for _, batching := range []bool{false, true} {
+		t.Run(fmt.Sprintf("batching=%v", batching), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const poison = "+15005550007"
+				var h *harness
+				fake := notifytest.NewChannel(notify.ChannelSMS)
+				fake.OnSend(func(d *notify.Delivery) (notify.Result, error) {
+					if d.Address == poison {
+						panic("provider client bug")
+					}
+					return notify.Result{ProviderID: "ok-" + d.ID}, nil
+				})
+				h = newHarness(t, func(c *notify.Config) {
+					if batching {
+						c.Channels = []notify.Channel{fake.Batching()}
+					} else {
+						c.Channels = []notify.Channel{fake}
+					}
+				})
+				ids := smsUsers(t, h, 20)
+				h.run(t)
+				for phone, id := range ids {
+					ds := h.settle(t, id)
+					require.Len(t, ds, 1)
+					if phone == poison {
+						assert.Equal(t, notify.StatusFailed, ds[0].Status)
+						assert.Equal(t, 2, ds[0].Attempts, "retried once, failed on the second panic")
+						assert.Contains(t, ds[0].Reason, "channel panicked: provider client bug")
+						continue
+					}
+					assert.Equal(t, notify.StatusSent, ds[0].Status, phone)
+				}
+				st, err := h.queue.Stats(t.Context(), "notify.sms")
+				require.NoError(t, err)
+				assert.Equal(t, notify.QueueStats{}, st, "nothing left on the queue")
+			})
+		})
+	}
+}
+
+// concurrencyChannel wraps a Channel and records the most calls for one
+// delivery that were ever in flight at once.
+type concurrencyChannel struct {
+	notify.Channel
+	mu       sync.Mutex
+	inFlight map[string]int
+	most     int
+}
+
+func (c *concurrencyChannel) Send(ctx context.Context, d *notify.Delivery) (notify.Result, error) {
+	c.mu.Lock()
+	if c.inFlight == nil {
+		c.inFlight = map[string]int{}
+	}
+	c.inFlight[d.ID]++
+	c.most = max(c.most, c.inFlight[d.ID])
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.inFlight[d.ID]--
+		c.mu.Unlock()
+	}()
+	return c.Channel.Send(ctx, d)
+}
+
+func (c *concurrencyChannel) maxInFlight() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.most
+}
+
+// plainQueue hides every optional interface of a Queue (LeaseExtender,
+// VisibilityReporter, LoggingQueue).
+type plainQueue struct{ notify.Queue }
+
+// visibleQueue reports its visibility but cannot extend leases.
+type visibleQueue struct {
+	notify.Queue
+	vis time.Duration
+}
+
+func (q visibleQueue) Visibility() time.Duration { return q.vis }
+
+// A send slower than the queue's visibility: the lease is extended while
+// it runs (memory queue) or the attempt is cut short before the lease
+// ends (a queue that cannot extend). Either way no delivery is ever sent
+// by two workers at once and attempts stay within MaxAttempts.
+func TestSlowSendNeverOutlivesItsLease(t *testing.T) {
+	t.Run("extended", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			q := qmem.New(qmem.Config{Visibility: 2 * time.Second})
+			fake := notifytest.NewChannel(notify.ChannelSMS).Latency(10 * time.Second)
+			cc := &concurrencyChannel{Channel: fake}
+			h := newHarness(t, func(c *notify.Config) {
+				c.Queue = q
+				c.Channels = []notify.Channel{cc}
+			})
+			h.queue = q
+			ids := smsUsers(t, h, 5)
+			h.run(t)
+			for _, id := range ids {
+				ds := h.settle(t, id)
+				assert.Equal(t, notify.StatusSent, ds[0].Status)
+				assert.Equal(t, 1, ds[0].Attempts)
+				assert.Equal(t, 1, fake.CallCount(ds[0].DeliveryID), "sent once")
+			}
+			assert.Equal(t, 1, cc.maxInFlight(), "a delivery was sent by two workers at once")
+		})
+	})
+	t.Run("capped", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			q := qmem.New(qmem.Config{Visibility: 2 * time.Second})
+			fake := notifytest.NewChannel(notify.ChannelSMS).Latency(10 * time.Second)
+			cc := &concurrencyChannel{Channel: fake}
+			h := newHarness(t, func(c *notify.Config) {
+				c.Queue = plainQueue{q}
+				c.Channels = []notify.Channel{cc}
+			})
+			h.queue = q
+			ids := smsUsers(t, h, 5)
+			h.run(t)
+			for _, id := range ids {
+				ds := h.settle(t, id)
+				// Every attempt was cut at the lease, so it never succeeds.
+				assert.Equal(t, notify.StatusDead, ds[0].Status)
+				assert.Equal(t, h.cfg.Retry.MaxAttempts, ds[0].Attempts)
+				assert.Equal(t, h.cfg.Retry.MaxAttempts, fake.CallCount(ds[0].DeliveryID), "one call per attempt")
+				for _, c := range fake.Calls() {
+					if c.Delivery.ID == ds[0].DeliveryID {
+						assert.True(t, c.Delivery.Attempt <= h.cfg.Retry.MaxAttempts)
+					}
+				}
+			}
+			assert.Equal(t, 1, cc.maxInFlight(), "a delivery was sent by two workers at once")
+		})
+	})
+	t.Run("rejected", func(t *testing.T) {
+		q := qmem.New(qmem.Config{Visibility: 2 * time.Second})
+		t.Cleanup(func() { _ = q.Close() })
+		h := newHarness(t)
+		cfg := h.cfg
+		cfg.Queue = visibleQueue{Queue: q, vis: 2 * time.Second}
+		_, err := notify.New(cfg)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "visibility")
+		cfg.SendTimeout = time.Second // 1s + 0.5s reserve fits in 2s
+		_, err = notify.New(cfg)
+		require.NoError(t, err)
+	})
+}
+
+// faultStore wraps a Store and injects faults into chosen calls.
+type faultStore struct {
+	notify.Store
+	// failSent makes that many Records of a sent event fail.
+	failSent atomic.Int64
+	// blackhole makes Allowed and the Record of a sent event block until
+	// their context is done.
+	blackhole atomic.Bool
+	mu        sync.Mutex
+	blocked   []time.Duration // how long each black-holed call took
+	records   atomic.Int64    // Records of sent events that reached the log
+}
+
+func (s *faultStore) hole(ctx context.Context) error {
+	start := time.Now()
+	<-ctx.Done()
+	s.mu.Lock()
+	s.blocked = append(s.blocked, time.Since(start))
+	s.mu.Unlock()
+	return ctx.Err()
+}
+
+func (s *faultStore) durations() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Duration(nil), s.blocked...)
+}
+
+func (s *faultStore) Record(ctx context.Context, evs ...notify.Event) error {
+	for _, e := range evs {
+		if e.Status != notify.StatusSent {
+			continue
+		}
+		if s.blackhole.Load() {
+			return s.hole(ctx)
+		}
+		if s.failSent.Add(-1) >= 0 {
+			return errors.New("store: connection reset")
+		}
+		s.records.Add(1)
+	}
+	return s.Store.Record(ctx, evs...)
+}
+
+func (s *faultStore) Allowed(ctx context.Context, userID, category, channel string) (bool, error) {
+	if s.blackhole.Load() {
+		return false, s.hole(ctx)
+	}
+	return s.Store.Allowed(ctx, userID, category, channel)
+}
+
+// A sent outcome whose log write fails is written again until it lands:
+// the delivery is logged as sent and sent once, and its job is acked.
+func TestSentOutcomeReachesTheLogDespiteStoreErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := &faultStore{}
+		fs.failSent.Store(4)
+		h := newHarness(t, func(c *notify.Config) {
+			fs.Store = c.Store
+			c.Store = fs
+		})
+		h.contact(t, ana)
+		h.run(t)
+		n := welcome("store-errors")
+		n.Channels = []string{notify.ChannelSMS}
+		r, err := h.d.Send(t.Context(), n)
+		require.NoError(t, err)
+		ds := h.settle(t, r.NotificationID)
+		require.Len(t, ds, 1)
+		assert.Equal(t, notify.StatusSent, ds[0].Status)
+		assert.Equal(t, 1, ds[0].Attempts)
+		synctest.Wait()
+		assert.Equal(t, 1, h.ch[notify.ChannelSMS].SentCount(ds[0].DeliveryID), "sent once")
+		assert.EqualValues(t, 1, fs.records.Load())
+		st, err := h.queue.Stats(t.Context(), "notify.sms")
+		require.NoError(t, err)
+		assert.Equal(t, notify.QueueStats{}, st, "the job was acked")
+	})
+}
+
+// A Channel that ignores its context and never returns: the worker gives
+// up on it after its deadline plus a grace period, logs the attempt as
+// retrying (maybe sent) and goes on; other deliveries proceed. While as
+// many calls as the channel has workers are stuck, nothing more is leased.
+func TestChannelIgnoringContextFreesItsWorker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const poison = "+15005550000"
+		release := make(chan struct{})
+		var stuck atomic.Int64
+		fake := notifytest.NewChannel(notify.ChannelSMS)
+		fake.OnSend(func(d *notify.Delivery) (notify.Result, error) {
+			if d.Address == poison {
+				select {
+				case <-release:
+				default:
+					stuck.Add(1)
+					<-release // ignores the context
+					stuck.Add(-1)
+				}
+			}
+			return notify.Result{ProviderID: "ok-" + d.ID}, nil
+		})
+		h := newHarness(t, func(c *notify.Config) {
+			c.Channels = []notify.Channel{fake}
+			c.Workers = map[string]int{notify.ChannelSMS: 2}
+			c.Retry.MaxAttempts = 10
+		})
+		ids := smsUsers(t, h, 6) // the first is the poison
+		h.run(t)
+		for phone, id := range ids {
+			if phone != poison {
+				ds := h.settle(t, id)
+				assert.Equal(t, notify.StatusSent, ds[0].Status, phone)
+			}
+		}
+		// 30s SendTimeout (the default) + 1s grace, twice: both workers'
+		// calls are stuck.
+		time.Sleep(2*31*time.Second + time.Second)
+		synctest.Wait()
+		assert.EqualValues(t, 2, stuck.Load())
+		ds, err := h.d.Status(t.Context(), ids[poison])
+		require.NoError(t, err)
+		require.Len(t, ds, 1)
+		assert.Equal(t, notify.StatusRetrying, ds[0].Status)
+		assert.Equal(t, 2, ds[0].Attempts)
+		assert.Contains(t, ds[0].Reason, "channel did not return within 31s")
+		last := ds[0].Events[len(ds[0].Events)-1]
+		assert.True(t, last.MaybeSent)
+
+		// Two stuck calls, two workers: nothing more is leased.
+		h.contact(t, notify.Contact{UserID: "late", Phone: "+15005559999"})
+		r, err := h.d.Send(t.Context(), notify.Notification{EventID: "late", UserID: "late", Channels: []string{"sms"}, Content: &notify.Message{Body: "hi"}})
+		require.NoError(t, err)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		st, err := h.queue.Stats(t.Context(), "notify.sms")
+		require.NoError(t, err)
+		assert.Equal(t, 2, st.Ready, "the late delivery and the poison wait while the channel is stuck")
+
+		// The stuck calls return: leasing resumes and everything settles.
+		close(release)
+		assert.Equal(t, notify.StatusSent, h.settle(t, r.NotificationID)[0].Status)
+		assert.Equal(t, notify.StatusSent, h.settle(t, ids[poison])[0].Status)
+	})
+}
+
+// A Store that stops answering: every call a worker makes to it returns
+// within Config.BackendTimeout, and the worker keeps going.
+func TestBlackHoledStoreCallsReturnWithinBackendTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const timeout = 2 * time.Second
+		fs := &faultStore{}
+		h := newHarness(t, func(c *notify.Config) {
+			fs.Store = c.Store
+			c.Store = fs
+			c.BackendTimeout = timeout
+		})
+		h.contact(t, ana)
+		n := welcome("black-hole")
+		n.Channels = []string{notify.ChannelSMS}
+		_, err := h.d.Send(t.Context(), n)
+		require.NoError(t, err)
+		crit := welcome("black-hole-critical") // skips the opt-out check: its sent Record is black-holed
+		crit.Channels = []string{notify.ChannelEmail}
+		crit.Critical = true
+		_, err = h.d.Send(t.Context(), crit)
+		require.NoError(t, err)
+		fs.blackhole.Store(true) // the deliver side only
+		h.run(t)
+		time.Sleep(20 * time.Second)
+		synctest.Wait()
+		ds := fs.durations()
+		require.GreaterOrEqual(t, len(ds), 4, "black-holed calls were not cut off and retried")
+		for _, d := range ds {
+			assert.LessOrEqual(t, d, timeout)
+		}
+		fs.blackhole.Store(false)
+		r, err := h.d.Send(t.Context(), welcome("after"))
+		require.NoError(t, err)
+		for _, s := range h.settle(t, r.NotificationID) {
+			assert.Equal(t, notify.StatusSent, s.Status)
+		}
+	})
+}

@@ -1,0 +1,393 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+)
+
+// task is what the fetcher hands a worker: one lease, or a fetched batch
+// of leases for a BatchSender.
+type task struct {
+	leases []Lease
+	pre    []*Decision // batch: the limiter's decisions, aligned with leases
+	dec    *Decision   // one lease: its decision
+	got    time.Time   // when the leases were received
+	batch  bool
+}
+
+// pool is one channel's workers while Run runs. Each worker watches its
+// own Channel call with a reusable timer (no goroutine per send): the
+// timer extends the leases of a send that runs long and, when the call
+// has not returned by its deadline plus a grace period, settles the
+// attempt in the worker's place, frees its slot and starts a replacement
+// worker. The stuck goroutine is then abandoned; it exits when the call
+// returns.
+type pool struct {
+	d       *Dispatcher
+	ci      *channelInfo
+	sendCtx context.Context // canceled when the shutdown grace ends
+	base    context.Context // for bookkeeping; outlives sendCtx
+	tasks   chan task
+	sem     *slots
+	ext     LeaseExtender // nil when the queue cannot extend leases
+	vis     time.Duration // the queue's visibility when it reports one
+
+	// live counts the workers Run waits for; an abandoned worker hands its
+	// place to its replacement.
+	live sync.WaitGroup
+
+	mu      sync.Mutex
+	workers map[*worker]struct{}
+	// suspects are deliveries whose SendBatch panicked: their next
+	// attempts are sent alone, with Send, so a poison delivery fails alone
+	// and the others of its batch go out.
+	suspects map[string]struct{}
+}
+
+// maxSuspects bounds pool.suspects; past it the set starts over.
+const maxSuspects = 10_000
+
+func (p *pool) suspect(steps []step) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.suspects == nil || len(p.suspects)+len(steps) > maxSuspects {
+		p.suspects = make(map[string]struct{}, len(steps))
+	}
+	for i := range steps {
+		p.suspects[steps[i].d.ID] = struct{}{}
+	}
+}
+
+// alone reports whether del is to be sent alone (see suspects).
+func (p *pool) alone(del *Delivery) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.suspects[del.ID]
+	return ok
+}
+
+func (d *Dispatcher) newPool(ci *channelInfo, sendCtx, base context.Context) *pool {
+	p := &pool{
+		d: d, ci: ci, sendCtx: sendCtx, base: base,
+		tasks:   make(chan task),
+		sem:     newSlots(ci.workers),
+		workers: make(map[*worker]struct{}, ci.workers),
+	}
+	p.ext, _ = d.cfg.Queue.(LeaseExtender)
+	if vr, ok := d.cfg.Queue.(VisibilityReporter); ok {
+		p.vis = max(vr.Visibility(), 0)
+	}
+	for range ci.workers {
+		p.live.Add(1)
+		p.spawn()
+	}
+	return p
+}
+
+// spawn starts a worker that counts as one of p.live (already added).
+func (p *pool) spawn() {
+	w := &worker{p: p}
+	w.timer = time.AfterFunc(time.Hour, w.fire)
+	w.timer.Stop()
+	p.mu.Lock()
+	p.workers[w] = struct{}{}
+	p.mu.Unlock()
+	go w.loop()
+}
+
+// hurry makes every watched call that is still running give up after a
+// grace period from now (its context is canceled already): at shutdown a
+// Channel that ignores its context delays Run by no more than that.
+func (p *pool) hurry() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	for w := range p.workers {
+		w.mu.Lock()
+		if w.running {
+			w.cancelSend(now)
+			w.schedule(now)
+		}
+		w.mu.Unlock()
+	}
+}
+
+// worker is one of a pool's goroutines and the watchdog of its current
+// Channel call.
+type worker struct {
+	p     *pool
+	timer *time.Timer // runs fire; reused for every call
+	slots int         // slots held by the current task
+	one   [1]step     // the step of a single send
+	bc    bounded     // the current task's backend contexts
+	gone  bool        // the worker goroutine's own note: it was abandoned
+
+	mu        sync.Mutex
+	gen       uint64 // counts watched calls
+	running   bool   // a call is watched
+	abandoned bool   // the watchdog gave up on the current call
+	steps     []step
+	cancel    context.CancelFunc
+	started   time.Time
+	end       time.Time // the call's context deadline
+	cutoff    time.Time // the call must end by then for its leases to hold; zero: unknown
+	reserve   time.Duration
+	leaseLen  time.Duration
+	canceled  bool
+	extending bool
+	abandonAt time.Time
+}
+
+func (w *worker) loop() {
+	p := w.p
+	for t := range p.tasks {
+		w.slots = len(t.leases)
+		w.run(t)
+		if w.gone {
+			// The watchdog settled the call, freed the slots and started a
+			// replacement; this goroutine only waited for the call.
+			p.sem.unstick()
+			p.mu.Lock()
+			delete(p.workers, w)
+			p.mu.Unlock()
+			return
+		}
+		p.sem.release(w.slots)
+	}
+	w.timer.Stop()
+	p.mu.Lock()
+	delete(p.workers, w)
+	p.mu.Unlock()
+	p.live.Done()
+}
+
+// run handles t; a panic outside the Channel call (a Store, Limiter or
+// Renderer) is logged and the worker goes on: the leases it held expire
+// and are handed out again.
+func (w *worker) run(t task) {
+	defer func() {
+		if r := recover(); r != nil {
+			ids := make([]string, len(t.leases))
+			for i := range t.leases {
+				ids[i] = t.leases[i].Job.ID
+			}
+			w.p.d.log.Error("notify: panic while handling a delivery; its lease will expire and it will be tried again",
+				slog.String("channel", w.p.ci.name), slog.Any("jobs", ids), slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+		}
+	}()
+	d := w.p.d
+	w.bc = bounded{base: w.p.base, timeout: d.cfg.BackendTimeout}
+	defer w.bc.stop()
+	if t.batch {
+		d.handleBatch(w, t.leases, t.pre, t.got)
+		return
+	}
+	d.handle(w, t.leases[0], t.dec, t.got)
+}
+
+// begin starts watching a Channel call for steps and returns its context,
+// or nil when the leases leave no time to send (the caller then returns
+// them to the queue). Every begin that returned a context is followed by
+// finish.
+func (w *worker) begin(steps []step, got time.Time) (context.Context, context.CancelFunc) {
+	p := w.p
+	d := p.d
+	now := time.Now()
+	var lease time.Time
+	for i := range steps {
+		if dl := steps[i].l.Deadline; !dl.IsZero() && (lease.IsZero() || dl.Before(lease)) {
+			lease = dl
+		}
+	}
+	leaseLen := p.vis
+	if leaseLen <= 0 && !lease.IsZero() {
+		leaseLen = lease.Sub(got)
+	}
+	reserve := d.reserve(leaseLen)
+	end := now.Add(d.cfg.SendTimeout)
+	var cutoff time.Time
+	if !lease.IsZero() {
+		cutoff = lease.Add(-reserve)
+		if p.ext == nil && cutoff.Before(end) {
+			end = cutoff // cannot extend: the lease caps the attempt
+		}
+	}
+	if !end.After(now) {
+		return nil, nil
+	}
+	ctx, cancel := context.WithDeadline(p.sendCtx, end)
+	w.mu.Lock()
+	w.gen++
+	w.running, w.abandoned, w.canceled, w.extending = true, false, false, false
+	w.steps, w.cancel, w.started, w.end, w.cutoff = steps, cancel, now, end, cutoff
+	w.reserve, w.leaseLen = reserve, leaseLen
+	w.abandonAt = end.Add(abandonGrace(reserve))
+	w.schedule(now)
+	w.mu.Unlock()
+	return ctx, cancel
+}
+
+// finish stops watching the call. It reports false when the watchdog gave
+// up on it first: the attempt is settled and the caller must not touch
+// its steps again.
+func (w *worker) finish() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.abandoned {
+		w.gone = true
+		return false
+	}
+	w.running = false
+	w.steps, w.cancel = nil, nil
+	w.timer.Stop()
+	return true
+}
+
+// needsExtension reports whether the leases end too early for the call's
+// deadline and the queue can extend them. w.mu is held.
+func (w *worker) needsExtension() bool {
+	return w.p.ext != nil && !w.cutoff.IsZero() && !w.canceled && w.cutoff.Before(w.end)
+}
+
+// schedule sets the timer for the watch's next event: an extension at
+// half the time left before the cutoff, or giving up. w.mu is held.
+func (w *worker) schedule(now time.Time) {
+	next := w.abandonAt
+	if w.needsExtension() {
+		// Half the time left, but not in ever shorter steps near the
+		// cutoff when extensions keep failing.
+		left := w.cutoff.Sub(now)
+		at := now.Add(max(left/2, min(left, 10*time.Millisecond), 0))
+		if at.Before(next) {
+			next = at
+		}
+	}
+	w.timer.Reset(max(next.Sub(now), 0))
+}
+
+// cancelSend ends the call's context early and gives it a grace period to
+// return. w.mu is held.
+func (w *worker) cancelSend(now time.Time) {
+	if w.canceled {
+		return
+	}
+	w.canceled = true
+	w.cancel()
+	if at := now.Add(abandonGrace(w.reserve)); at.Before(w.abandonAt) {
+		w.abandonAt = at
+	}
+}
+
+// fire is the watchdog: it runs on the timer's goroutine.
+func (w *worker) fire() {
+	p := w.p
+	d := p.d
+	w.mu.Lock()
+	if !w.running {
+		w.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	if !now.Before(w.abandonAt) {
+		w.running, w.abandoned = false, true
+		steps, took := w.steps, now.Sub(w.started)
+		w.steps = nil
+		w.mu.Unlock()
+		p.abandon(w, steps, took)
+		return
+	}
+	if w.needsExtension() && !w.extending {
+		if !now.Before(w.cutoff) {
+			// The leases could not be extended in time: stop the call
+			// before they end.
+			d.log.Warn("notify: lease could not be extended; canceling the send before the lease ends",
+				slog.String("channel", p.ci.name), slog.String("job", w.steps[0].l.Job.ID))
+			w.cancelSend(now)
+		} else {
+			w.extending = true
+			gen, steps := w.gen, w.steps
+			by := w.end.Add(w.reserve).Sub(now)
+			if w.leaseLen > 0 && w.leaseLen < by && w.leaseLen > w.cutoff.Add(w.reserve).Sub(now) {
+				by = w.leaseLen
+			}
+			w.mu.Unlock()
+			dl, err := d.extendLeases(p.base, p.ext, steps, by)
+			w.mu.Lock()
+			w.extending = false
+			if !w.running || w.gen != gen {
+				w.mu.Unlock()
+				return
+			}
+			now = time.Now()
+			switch {
+			case err == nil:
+				w.cutoff = dl.Add(-w.reserve)
+			case errors.Is(err, ErrLeaseLost):
+				d.log.Warn("notify: lease lost while sending; canceling the send", slog.String("channel", p.ci.name), slog.Any("error", err))
+				w.cancelSend(now)
+			default:
+				d.log.Warn("notify: extend lease; trying again", slog.String("channel", p.ci.name), slog.Any("error", err))
+			}
+		}
+	}
+	w.schedule(now)
+	w.mu.Unlock()
+}
+
+// abandon settles a call that did not return in time as a retryable
+// attempt that may have reached the provider, frees the worker's slots
+// and starts a replacement worker. The stuck goroutine counts against the
+// channel's stuck limit until the call returns.
+func (p *pool) abandon(w *worker, steps []step, took time.Duration) {
+	d := p.d
+	p.sem.stick()
+	stuck := &stuckError{after: took}
+	ids := make([]string, len(steps))
+	for i := range steps {
+		ids[i] = steps[i].d.ID
+	}
+	d.log.Error("notify: channel call did not return after its deadline; abandoning it (the goroutine stays until it returns)",
+		slog.String("channel", p.ci.name), slog.Any("deliveries", ids), slog.Duration("after", took))
+	oe := &OutcomeError{Outcome: OutcomeRetry, Err: stuck, MaybeSent: true}
+	bc := bounded{base: p.base, timeout: d.cfg.BackendTimeout}
+	for _, s := range steps {
+		d.finish(p.base, &bc, p.ci, s, Result{}, oe)
+	}
+	bc.stop()
+	p.spawn() // takes the abandoned worker's place in p.live
+	p.sem.release(w.slots)
+}
+
+// call runs Channel.Send, turning a panic into an error.
+func (d *Dispatcher) call(ctx context.Context, ci *channelInfo, del *Delivery) (res Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.log.ErrorContext(ctx, "notify: Channel.Send panicked", slog.String("channel", ci.name), slog.String("delivery", del.ID),
+				slog.Int("attempt", del.Attempt), slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+			res, err = Result{}, classifyPanic(&panicError{v: r}, del.Attempt)
+		}
+	}()
+	return ci.ch.Send(ctx, del)
+}
+
+// callBatch runs SendBatch. A panic is a retryable attempt, maybe sent,
+// for every delivery of the batch (which one caused it is unknown); it
+// reports panicked, and the caller sends those deliveries alone next time.
+func (d *Dispatcher) callBatch(ctx context.Context, ci *channelInfo, ds []*Delivery) (results []Result, errs []error, panicked bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.log.ErrorContext(ctx, "notify: Channel.SendBatch panicked; its deliveries will be retried one by one", slog.String("channel", ci.name), slog.Int("deliveries", len(ds)),
+				slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+			results, errs, panicked = make([]Result, len(ds)), make([]error, len(ds)), true
+			for i := range ds {
+				errs[i] = &OutcomeError{Outcome: OutcomeRetry, Err: &panicError{v: r}, MaybeSent: true}
+			}
+		}
+	}()
+	results, errs = ci.batcher.SendBatch(ctx, ds)
+	return results, errs, false
+}
