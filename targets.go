@@ -1,0 +1,80 @@
+package notify
+
+import (
+	"slices"
+	"time"
+)
+
+// target is one address a delivery goes to, with, for a device, when it
+// was registered.
+type target struct {
+	addr Address
+	reg  time.Time
+}
+
+// smallTargets is how many targets targetSet compares one by one before
+// it builds an index: below it a scan is cheaper than a map.
+const smallTargets = 8
+
+// targetSet collects one channel's targets in order, each address value
+// once. Adding n targets costs O(n): past smallTargets the values are
+// indexed in a map. The zero value is empty and ready to use.
+type targetSet struct {
+	list []target
+	seen map[string]struct{} // nil until len(list) > smallTargets
+}
+
+// add appends t unless a target with the same address value is already
+// in the set, and reports whether it did.
+func (s *targetSet) add(t target) bool {
+	if s.seen == nil {
+		for i := range s.list {
+			if s.list[i].addr.Value == t.addr.Value {
+				return false
+			}
+		}
+		s.list = append(s.list, t)
+		if len(s.list) > smallTargets {
+			s.seen = make(map[string]struct{}, 2*len(s.list))
+			for i := range s.list {
+				s.seen[s.list[i].addr.Value] = struct{}{}
+			}
+		}
+		return true
+	}
+	if _, ok := s.seen[t.addr.Value]; ok {
+		return false
+	}
+	s.seen[t.addr.Value] = struct{}{}
+	s.list = append(s.list, t)
+	return true
+}
+
+// addTo adds, in order, the addresses of to on channel ch.
+func (s *targetSet) addTo(to []Address, ch string) {
+	if len(to) > smallTargets {
+		n := 0
+		for i := range to {
+			if to[i].Channel == ch {
+				n++
+			}
+		}
+		s.grow(n)
+	}
+	for _, a := range to {
+		if a.Channel == ch {
+			s.add(target{addr: a})
+		}
+	}
+}
+
+// grow makes room for n more targets.
+func (s *targetSet) grow(n int) {
+	s.list = slices.Grow(s.list, n)
+	if s.seen == nil && len(s.list)+n > smallTargets {
+		s.seen = make(map[string]struct{}, len(s.list)+n)
+		for i := range s.list {
+			s.seen[s.list[i].addr.Value] = struct{}{}
+		}
+	}
+}
