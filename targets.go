@@ -10,6 +10,7 @@ import (
 type target struct {
 	addr Address
 	reg  time.Time
+	to   int // index in Notification.To; -1 for an address from the Store
 }
 
 // smallTargets is how many targets targetSet compares one by one before
@@ -50,7 +51,8 @@ func (s *targetSet) add(t target) bool {
 	return true
 }
 
-// addTo adds, in order, the addresses of to on channel ch.
+// addTo adds, in order, the addresses of to on channel ch, each with its
+// index in to.
 func (s *targetSet) addTo(to []Address, ch string) {
 	if len(to) > smallTargets {
 		n := 0
@@ -61,9 +63,9 @@ func (s *targetSet) addTo(to []Address, ch string) {
 		}
 		s.grow(n)
 	}
-	for _, a := range to {
+	for i, a := range to {
 		if a.Channel == ch {
-			s.add(target{addr: a})
+			s.add(target{addr: a, to: i})
 		}
 	}
 }

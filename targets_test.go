@@ -16,7 +16,7 @@ import (
 func quadraticTargets(to []Address, ch string) []target {
 	var targets []target
 to:
-	for _, a := range to {
+	for i, a := range to {
 		if a.Channel != ch {
 			continue
 		}
@@ -25,7 +25,7 @@ to:
 				continue to
 			}
 		}
-		targets = append(targets, target{a, time.Time{}})
+		targets = append(targets, target{a, time.Time{}, i})
 	}
 	return targets
 }
@@ -63,13 +63,15 @@ func TestTargetSetAfterDevices(t *testing.T) {
 	for _, devices := range []int{1, smallTargets + 3} {
 		var s targetSet
 		for i := range devices {
-			require.True(t, s.add(target{Address{ChannelAPNs, "tok" + strconv.Itoa(i)}, reg}))
+			require.True(t, s.add(target{Address{ChannelAPNs, "tok" + strconv.Itoa(i)}, reg, -1}))
 		}
-		require.False(t, s.add(target{Address{ChannelAPNs, "tok0"}, reg}), "a repeated device is added once")
+		require.False(t, s.add(target{Address{ChannelAPNs, "tok0"}, reg, -1}), "a repeated device is added once")
 		s.addTo([]Address{{ChannelAPNs, "tok0"}, {ChannelAPNs, "new"}, {ChannelSMS, "tok1"}, {ChannelAPNs, "new"}}, ChannelAPNs)
 		require.Len(t, s.list, devices+1)
 		assert.Equal(t, reg, s.list[0].reg)
+		assert.Equal(t, -1, s.list[0].to)
 		assert.Equal(t, "new", s.list[devices].addr.Value)
+		assert.Equal(t, 1, s.list[devices].to, "the index in To of its first occurrence")
 		assert.True(t, s.list[devices].reg.IsZero())
 	}
 }
