@@ -272,3 +272,18 @@ func FuzzSendLimits(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkSendManyRecipients sends one notification to 40,000 distinct
+// addresses (Config.MaxRecipients raised to allow it), each into an empty
+// queue.
+func BenchmarkSendManyRecipients(b *testing.B) {
+	to := addresses(40000)
+	for b.Loop() {
+		b.StopTimer()
+		h := newHarness(b, func(c *notify.Config) { c.MaxRecipients = 40000 })
+		b.StartTimer()
+		r, err := h.d.Send(b.Context(), notify.Notification{To: to, Content: &notify.Message{Body: "x"}})
+		require.NoError(b, err)
+		require.Len(b, r.Deliveries, 40000)
+	}
+}
