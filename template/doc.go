@@ -50,11 +50,11 @@
 //     the default MaxSteps is about 0.1 to 1 s of work.
 //   - What these bounds do not cover: a function from [Config.Funcs] or a
 //     method of a value in the data runs to completion once called (it is
-//     the host's code; a {{range}} over an iterator that it returns is
-//     bounded only while the iterator yields), and a range over a channel
-//     in the data blocks as long as the channel does. Data that reached
-//     Render through notify.Dispatcher.Send holds neither functions nor
-//     channels: Send requires Data to marshal to JSON.
+//     the host's code), and so does an iterator it returns between two
+//     values it yields (each value is a range iteration, a step); a range
+//     over a channel in the data waits as long as the channel does. Data
+//     that reached Render through notify.Dispatcher.Send holds no
+//     functions or channels: Send requires Data to marshal to JSON.
 //   - A part that renders empty (an SMS body made of a false {{if}}) is not
 //     an error here; channels' Validators check what their provider needs.
 //   - Functions in [Config.Funcs] may be called during rendering from many

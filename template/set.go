@@ -67,8 +67,9 @@ type Config struct {
 	// iteration of a {{range}} and each call of a {{template}} is a step.
 	// Rendering past it fails with [ErrTooManySteps]. A template's steps
 	// do not depend on how long the data's strings are, only on how many
-	// items its ranges go over. Default DefaultMaxSteps (1,048,576, a few
-	// tens of milliseconds of work).
+	// items its ranges go over. Default DefaultMaxSteps (1,048,576 steps:
+	// at most about 0.1 to 1 s of work, depending on how much of the
+	// template runs between two writes).
 	MaxSteps int
 }
 
@@ -245,9 +246,12 @@ func (n *named) resolve(loc string, k Kind) *variant {
 // delivery should not be retried.
 //
 // Render does no I/O. It stops when ctx is done, returning an [*Error]
-// that wraps ctx.Err(): ctx is checked before rendering and then every
-// 1,024 steps or 4 KiB of output (see [Config.MaxSteps] for steps, and
-// the package documentation for what this bound leaves out). It allocates one string for all the
+// that wraps ctx.Err() (not a data error: a retry may succeed). ctx is
+// checked once the template is found, then every 1,024 steps and every
+// 4 KiB of output; see [Config.MaxSteps] for what a step is, and the
+// package documentation for what these bounds leave out.
+//
+// Render allocates one string for all the
 // message's templated parts and, for push with Data, the map; a part with
 // no actions costs nothing, and parts made of text and {{.a.b}} actions
 // (in HTML: in text, quoted attributes and URL paths and queries) are
