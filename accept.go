@@ -97,14 +97,13 @@ func deliveryID(nid, channel, address string) string {
 	if p, err := uuid.Parse(nid); err == nil {
 		copy(u[:6], p[:6])
 	}
-	h := sha256.New()
-	h.Write([]byte(nid))
-	h.Write([]byte{0})
-	h.Write([]byte(channel))
-	h.Write([]byte{0})
-	h.Write([]byte(address))
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
+	var buf [256]byte
+	in := append(buf[:0], nid...)
+	in = append(in, 0)
+	in = append(in, channel...)
+	in = append(in, 0)
+	in = append(in, address...)
+	sum := sha256.Sum256(in)
 	copy(u[6:], sum[:10])
 	u[6] = 0x70 | u[6]&0x0f // version 7
 	u[8] = 0x80 | u[8]&0x3f // RFC 9562 variant
@@ -158,8 +157,8 @@ func (f *failedSends) has(nid string) bool {
 	return ok
 }
 
-// bounded returns ctx limited to Config.BackendTimeout, for one backend call.
-func (d *Dispatcher) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+// withTimeout returns ctx limited to Config.BackendTimeout, for one backend call.
+func (d *Dispatcher) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, d.cfg.BackendTimeout)
 }
 
@@ -177,6 +176,7 @@ const (
 // committer carries one commit.
 type committer struct {
 	d     *Dispatcher
+	bc    *bounded // contexts for the backend calls
 	b     AcceptBackends
 	plans []*plan
 	errs  []error // per plan, allocated on first failure
@@ -215,8 +215,8 @@ func (c *committer) fail(i int, err error) {
 // commit claims the plans' event IDs and logs and enqueues their
 // deliveries. It returns nil when every plan is written (or answered from
 // the log as a duplicate), else an error per plan (nil for the others).
-func (d *Dispatcher) commit(ctx context.Context, b AcceptBackends, plans []*plan) []error {
-	c := &committer{d: d, b: b, plans: plans}
+func (d *Dispatcher) commit(ctx context.Context, bc *bounded, b AcceptBackends, plans []*plan) []error {
+	c := &committer{d: d, bc: bc, b: b, plans: plans}
 	if b.Deduper == nil {
 		for _, p := range plans {
 			p.eventID = "" // nothing to claim with
@@ -293,9 +293,8 @@ func (c *committer) accept(ctx context.Context, acc Accepter) bool {
 			}
 			return true
 		}
-		actx, cancel := c.d.bounded(ctx)
+		actx := c.bc.get()
 		res, err := acc.Accept(actx, c.b.Log, c.b.Deduper, items)
-		cancel()
 		switch {
 		case errors.Is(err, errors.ErrUnsupported) && round == 0:
 			return false
@@ -362,9 +361,8 @@ func (c *committer) steps(ctx context.Context) {
 		}
 	}
 	if lq, ok := c.b.Queue.(LoggingQueue); ok && len(jobs) > 0 {
-		wctx, cancel := c.d.bounded(ctx)
+		wctx := c.bc.get()
 		err := lq.EnqueueLogged(wctx, c.b.Log, events, jobs)
-		cancel()
 		switch {
 		case err == nil:
 			c.atomic = 1
@@ -378,9 +376,8 @@ func (c *committer) steps(ctx context.Context) {
 		}
 	}
 	if len(events) > 0 {
-		wctx, cancel := c.d.bounded(ctx)
+		wctx := c.bc.get()
 		err := c.b.Log.Record(wctx, events...)
-		cancel()
 		if err != nil {
 			for _, i := range idx {
 				c.ambiguous(i, "record deliveries", err)
@@ -389,9 +386,8 @@ func (c *committer) steps(ctx context.Context) {
 		}
 	}
 	if len(jobs) > 0 {
-		wctx, cancel := c.d.bounded(ctx)
+		wctx := c.bc.get()
 		err := c.b.Queue.Enqueue(wctx, jobs...)
-		cancel()
 		if err != nil {
 			c.enqueueFailed(ctx, idx, jobs, err)
 			return
@@ -420,7 +416,7 @@ func (c *committer) enqueueFailed(ctx context.Context, idx []int, jobs []Job, er
 		evs[i] = Event{DeliveryID: del.ID, NotificationID: del.NotificationID, UserID: del.UserID, Category: del.Category,
 			Channel: del.Channel, Address: del.Address, Status: StatusFailed, Reason: "not queued: " + err.Error(), At: now}
 	}
-	rctx, cancel := c.d.bounded(context.WithoutCancel(ctx))
+	rctx, cancel := c.d.withTimeout(context.WithoutCancel(ctx))
 	rerr := c.b.Log.Record(rctx, evs...)
 	cancel()
 	if rerr != nil {
@@ -451,7 +447,7 @@ func (c *committer) claim(ctx context.Context) bool {
 	dd := c.b.Deduper
 	results := make([]ClaimResult, len(idx))
 	errs := make([]error, len(idx))
-	cctx, cancel := c.d.bounded(ctx)
+	cctx := c.bc.get()
 	if bd, ok := dd.(BatchDeduper); ok && len(idx) > 1 {
 		reqs := make([]ClaimRequest, len(idx))
 		for j, i := range idx {
@@ -474,7 +470,6 @@ func (c *committer) claim(ctx context.Context) bool {
 			results[j].Claimed, results[j].Holder, errs[j] = dd.Claim(cctx, p.eventID, p.receipt.NotificationID, c.d.cfg.DedupTTL)
 		}
 	}
-	cancel()
 	again := false
 	for j, i := range idx {
 		p := c.plans[i]
@@ -507,9 +502,8 @@ func (c *committer) held(ctx context.Context, i int, holder string) {
 	if holder == "" { // released or expired between two reads: claim again
 		return
 	}
-	lctx, cancel := c.d.bounded(ctx)
+	lctx := c.bc.get()
 	statuses, err := c.b.Log.Deliveries(lctx, holder)
-	cancel()
 	switch {
 	case err == nil:
 		rec := Receipt{NotificationID: holder, EventID: p.eventID, Duplicate: true}
@@ -532,9 +526,8 @@ func (c *committer) held(ctx context.Context, i int, holder string) {
 		// The holder's Send failed without logging: take its claim over.
 		// Release removes the claim only if holder still has it, so of
 		// several retries doing this at once, one wins the next Claim.
-		rctx, cancel := c.d.bounded(ctx)
+		rctx := c.bc.get()
 		err := c.b.Deduper.Release(rctx, p.eventID, holder)
-		cancel()
 		if err != nil {
 			c.fail(i, fmt.Errorf("notify: take over the claim of event %s from notification %s, which never logged: %w (nothing was queued; retry the Send with the same EventID)", p.eventID, holder, err))
 			return
@@ -593,9 +586,8 @@ func (c *committer) repair(ctx context.Context, i int, holder string, statuses [
 	if len(jobs) == 0 {
 		return true
 	}
-	ectx, cancel := c.d.bounded(ctx)
+	ectx := c.bc.get()
 	err := c.b.Queue.Enqueue(ectx, jobs...)
-	cancel()
 	if err != nil {
 		c.fail(i, fmt.Errorf("notify: enqueue again %d deliveries of notification %s, the original of event %s: %w (retry the Send with the same EventID)", len(jobs), holder, p.eventID, err))
 		return false
@@ -606,7 +598,7 @@ func (c *committer) repair(ctx context.Context, i int, holder string, statuses [
 // release frees plan i's event ID after a failed claim; it reports whether
 // the event is surely free.
 func (c *committer) release(ctx context.Context, p *plan) bool {
-	rctx, cancel := c.d.bounded(context.WithoutCancel(ctx))
+	rctx, cancel := c.d.withTimeout(context.WithoutCancel(ctx))
 	err := c.b.Deduper.Release(rctx, p.eventID, p.receipt.NotificationID)
 	cancel()
 	if err != nil {

@@ -85,11 +85,13 @@ func (d *Dispatcher) SendWith(ctx context.Context, b AcceptBackends, n Notificat
 	if span != nil {
 		defer func() { endSend(span, []Receipt{r}, err) }()
 	}
-	p, err := d.plan(ctx, &n, time.Now())
+	bc := &bounded{base: ctx, timeout: d.cfg.BackendTimeout}
+	defer bc.stop()
+	p, err := d.plan(ctx, bc, &n, time.Now())
 	if err != nil {
 		return Receipt{}, err
 	}
-	if errs := d.commit(ctx, b, []*plan{p}); errs != nil {
+	if errs := d.commit(ctx, bc, b, []*plan{p}); errs != nil {
 		return Receipt{}, errs[0]
 	}
 	return p.receipt, nil
@@ -129,9 +131,11 @@ func (d *Dispatcher) SendBatch(ctx context.Context, ns []Notification) (receipts
 	plans := make([]*plan, 0, len(ns))
 	idx := make([]int, 0, len(ns))
 	now := time.Now()
+	bc := &bounded{base: ctx, timeout: d.cfg.BackendTimeout}
+	defer bc.stop()
 	failed := false
 	for i := range ns {
-		p, err := d.plan(ctx, &ns[i], now)
+		p, err := d.plan(ctx, bc, &ns[i], now)
 		if err != nil {
 			errs[i], failed = err, true
 			continue
@@ -139,7 +143,7 @@ func (d *Dispatcher) SendBatch(ctx context.Context, ns []Notification) (receipts
 		plans = append(plans, p)
 		idx = append(idx, i)
 	}
-	for j, e := range d.commit(ctx, AcceptBackends{Queue: d.cfg.Queue, Log: d.cfg.Store, Deduper: d.cfg.Deduper}, plans) {
+	for j, e := range d.commit(ctx, bc, AcceptBackends{Queue: d.cfg.Queue, Log: d.cfg.Store, Deduper: d.cfg.Deduper}, plans) {
 		if e != nil {
 			errs[idx[j]], failed = e, true
 		}
@@ -176,7 +180,7 @@ func newID() string {
 
 // plan validates n and works out its deliveries: reads contacts and
 // preferences, renders, asks channels to validate. It writes nothing.
-func (d *Dispatcher) plan(ctx context.Context, n *Notification, now time.Time) (*plan, error) {
+func (d *Dispatcher) plan(ctx context.Context, bc *bounded, n *Notification, now time.Time) (*plan, error) {
 	if err := d.validate(n); err != nil {
 		return nil, err
 	}
@@ -208,9 +212,7 @@ func (d *Dispatcher) plan(ctx context.Context, n *Notification, now time.Time) (
 
 	var contact Contact
 	if n.UserID != "" {
-		cctx, cancel := d.bounded(ctx)
-		c, err := d.cfg.Store.Contact(cctx, n.UserID)
-		cancel()
+		c, err := d.cfg.Store.Contact(bc.get(), n.UserID)
 		switch {
 		case errors.Is(err, ErrNotFound):
 		case err != nil:
@@ -238,46 +240,24 @@ func (d *Dispatcher) plan(ctx context.Context, n *Notification, now time.Time) (
 		p.events = append(p.events, Event{DeliveryID: deliveryID(nid, ch, address), NotificationID: nid, UserID: n.UserID,
 			Category: category, Channel: ch, Address: address, Status: StatusSkipped, Reason: reason, At: now})
 	}
-	type target struct {
-		addr Address
-		reg  time.Time
-		to   int // index in n.To; -1 for an address from the Store
-	}
 	for _, ch := range channels {
-		var targets []target
+		var ts targetSet // one delivery per address, in order
 		if n.UserID != "" {
 			switch ch {
 			case ChannelSMS, ChannelEmail:
 				for _, a := range contact.Addresses(ch) {
-					targets = append(targets, target{a, time.Time{}, -1})
+					ts.add(target{a, time.Time{}, -1})
 				}
 			default: // push: every device on this platform
-			devices:
 				for _, dev := range contact.Devices {
-					if dev.Platform != ch || dev.Token == "" {
-						continue
+					if dev.Platform == ch && dev.Token != "" {
+						ts.add(target{Address{ch, dev.Token}, dev.RegisteredAt, -1})
 					}
-					for _, t := range targets {
-						if t.addr.Value == dev.Token {
-							continue devices
-						}
-					}
-					targets = append(targets, target{Address{ch, dev.Token}, dev.RegisteredAt, -1})
 				}
 			}
 		}
-	to:
-		for i, a := range n.To {
-			if a.Channel != ch {
-				continue
-			}
-			for _, t := range targets { // one delivery per address
-				if t.addr.Value == a.Value {
-					continue to
-				}
-			}
-			targets = append(targets, target{a, time.Time{}, i})
-		}
+		ts.addTo(n.To, ch)
+		targets := ts.list
 		if len(targets) == 0 {
 			if len(n.Channels) > 0 {
 				p.receipt.Skipped = append(p.receipt.Skipped, Skip{Channel: ch, Reason: ReasonNoAddress})
@@ -286,9 +266,7 @@ func (d *Dispatcher) plan(ctx context.Context, n *Notification, now time.Time) (
 			continue
 		}
 		if n.UserID != "" && !n.Critical {
-			actx, cancel := d.bounded(ctx)
-			ok, err := d.allowed(actx, n.UserID, category, ch)
-			cancel()
+			ok, err := d.allowed(bc.get(), n.UserID, category, ch)
 			if err != nil {
 				return nil, fmt.Errorf("notify: look up preferences of user %s: %w: %w", n.UserID, err, ErrNotQueued)
 			}
@@ -395,6 +373,9 @@ func (d *Dispatcher) render(ctx context.Context, n *Notification, del *Delivery)
 	} else {
 		var err error
 		msg, err = d.cfg.Renderer.Render(ctx, del)
+		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return Message{}, fmt.Errorf("notify: render template %q: %w: %w", n.Template, err, ErrNotQueued)
+		}
 		if err != nil {
 			if errors.Is(err, ErrUnknownTemplate) {
 				return Message{}, &ValidationError{Field: "Template", Reason: err.Error(), Err: err}
