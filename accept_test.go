@@ -222,14 +222,17 @@ func (c e164Channel) Validate(d *notify.Delivery) error {
 	return nil
 }
 
-func TestStoredBadAddressIsSkippedAndOtherChannelsDeliver(t *testing.T) {
-	h := newHarness(t, func(c *notify.Config) {
-		for i, ch := range c.Channels {
-			if ch.Name() == notify.ChannelSMS {
-				c.Channels[i] = e164Channel{ch.(*notifytest.Channel)}
-			}
+// withE164SMS puts e164Channel in place of the harness's SMS channel.
+func withE164SMS(c *notify.Config) {
+	for i, ch := range c.Channels {
+		if ch.Name() == notify.ChannelSMS {
+			c.Channels[i] = e164Channel{ch.(*notifytest.Channel)}
 		}
-	})
+	}
+}
+
+func TestStoredBadAddressIsSkippedAndOtherChannelsDeliver(t *testing.T) {
+	h := newHarness(t, withE164SMS)
 	bad := ana
 	bad.Phone = "4155550100"
 	h.contact(t, bad)
@@ -267,13 +270,7 @@ func TestStoredBadAddressIsSkippedAndOtherChannelsDeliver(t *testing.T) {
 }
 
 func TestPutContactRejectsWhatSendWouldReject(t *testing.T) {
-	h := newHarness(t, func(c *notify.Config) {
-		for i, ch := range c.Channels {
-			if ch.Name() == notify.ChannelSMS {
-				c.Channels[i] = e164Channel{ch.(*notifytest.Channel)}
-			}
-		}
-	})
+	h := newHarness(t, withE164SMS)
 	bad := ana
 	bad.Phone = "4155550100"
 	err := h.d.PutContact(t.Context(), bad)

@@ -41,6 +41,35 @@ func sendUntilDone(ctx context.Context, d *notify.Dispatcher, n notify.Notificat
 	}
 }
 
+// sendAll sends events ev-0 … ev-(events-1) from 32 goroutines, each until
+// it succeeds, and calls done with each receipt.
+func sendAll(ctx context.Context, t *testing.T, d *notify.Dispatcher, events int, done func(id string, r notify.Receipt, tries int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= events {
+					return
+				}
+				id := "ev-" + strconv.Itoa(i)
+				r, tries, err := sendUntilDone(ctx, d, note("count", id, id))
+				if err != nil {
+					if t != nil {
+						t.Errorf("send %s: %v", id, err)
+					}
+					return
+				}
+				if done != nil {
+					done(id, r, tries)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // jobsPerEvent counts the queued jobs (no worker runs) and the logged
 // notifications of each event ID.
 func jobsPerEvent(t *testing.T, pool *pgxpool.Pool, schema string) (jobs, notes map[string]int) {
@@ -198,30 +227,12 @@ func TestSendUnderConnectionKillsLosesAndDoublesNothing(t *testing.T) {
 	pool := appPool(t, app)
 	b := newBackends(t, pool, schema, time.Minute)
 	d := b.dispatcher(t, newCountChannel("count", nil), 1, nil)
-	events := sizeFor(t, 4000, 800)
+	events := sizeFor(t, 10000, 2000)
 	stop := killer(t, admin, app, 250*time.Millisecond)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	var next, retries atomic.Int64
-	var wg sync.WaitGroup
-	for range 32 {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= events {
-					return
-				}
-				id := "ev-" + strconv.Itoa(i)
-				_, tries, err := sendUntilDone(ctx, d, note("count", id, id))
-				if err != nil {
-					t.Errorf("send %s: %v", id, err)
-					return
-				}
-				retries.Add(int64(tries - 1))
-			}
-		})
-	}
-	wg.Wait()
+	var retries atomic.Int64
+	sendAll(ctx, t, d, events, func(_ string, _ notify.Receipt, tries int) { retries.Add(int64(tries - 1)) })
 	killed := stop()
 	t.Logf("%d connections killed, %d retried Sends", killed, retries.Load())
 	assert.Positive(t, killed, "the fault was injected")
@@ -245,21 +256,7 @@ func TestHelperSender(t *testing.T) {
 	d := b.dispatcher(t, newCountChannel("count", nil), 1, nil)
 	events, err := strconv.Atoi(os.Getenv(envSenderEvents))
 	require.NoError(t, err)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range 32 {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= events {
-					return
-				}
-				id := "ev-" + strconv.Itoa(i)
-				_, _, _ = sendUntilDone(t.Context(), d, note("count", id, id))
-			}
-		})
-	}
-	wg.Wait()
+	sendAll(t.Context(), nil, d, events, nil)
 }
 
 func TestSendSIGKILLThenRetryLosesAndDoublesNothing(t *testing.T) {
@@ -284,32 +281,15 @@ func TestSendSIGKILLThenRetryLosesAndDoublesNothing(t *testing.T) {
 	d := b.dispatcher(t, newCountChannel("count", nil), 1, nil)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	var next atomic.Int64
 	var dups atomic.Int64
-	var wg sync.WaitGroup
-	for range 32 {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= events {
-					return
-				}
-				id := "ev-" + strconv.Itoa(i)
-				r, _, err := sendUntilDone(ctx, d, note("count", id, id))
-				if err != nil {
-					t.Errorf("send %s: %v", id, err)
-					return
-				}
-				if r.Duplicate {
-					dups.Add(1)
-					if len(r.Deliveries) != 1 {
-						t.Errorf("%s: a duplicate receipt without its delivery: %+v", id, r)
-					}
-				}
+	sendAll(ctx, t, d, events, func(id string, r notify.Receipt, _ int) {
+		if r.Duplicate {
+			dups.Add(1)
+			if len(r.Deliveries) != 1 {
+				t.Errorf("%s: a duplicate receipt without its delivery: %+v", id, r)
 			}
-		})
-	}
-	wg.Wait()
+		}
+	})
 	t.Logf("after 2 SIGKILLs, %d of %d events had been queued by the killed senders", dups.Load(), events)
 	assertOncePerEvent(t, pool, schema, events)
 }
