@@ -157,6 +157,21 @@ func (f *failedSends) has(nid string) bool {
 	return ok
 }
 
+// boundedFor returns the bounded contexts for a Send's backend calls under
+// the caller's ctx: ctx itself when its deadline comes within
+// Config.BackendTimeout; a shared deadline carrying ctx's values when ctx
+// can never be canceled (no allocation per call); else one context with a
+// deadline, shared by the Send's calls.
+func (d *Dispatcher) boundedFor(ctx context.Context) *bounded {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d.cfg.BackendTimeout {
+		return &bounded{fixed: ctx}
+	}
+	if ctx.Done() == nil {
+		return &bounded{src: d.sendDeadlines, vals: ctx}
+	}
+	return &bounded{base: ctx, timeout: d.cfg.BackendTimeout}
+}
+
 // withTimeout returns ctx limited to Config.BackendTimeout, for one backend call.
 func (d *Dispatcher) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, d.cfg.BackendTimeout)

@@ -24,6 +24,9 @@ type Dispatcher struct {
 	running  atomic.Bool
 	// failedSends: Sends that failed ambiguously holding their claim.
 	failedSends failedSends
+	// sendDeadlines bound the backend calls of Sends whose context can
+	// never be canceled.
+	sendDeadlines *deadlines
 }
 
 type channelInfo struct {
@@ -55,6 +58,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		return nil, err
 	}
 	d := &Dispatcher{cfg: cfg, log: cfg.Logger, channels: make(map[string]*channelInfo, len(cfg.Channels))}
+	d.sendDeadlines = newDeadlines(context.Background(), cfg.BackendTimeout)
 	for i, ch := range cfg.Channels {
 		if ch == nil {
 			return nil, fmt.Errorf("notify: Config.Channels[%d] is nil", i)

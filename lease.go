@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -119,22 +120,55 @@ func classifyPanic(err error, attempt int) error {
 // calls of one task, sharing one between calls: get makes a new one only
 // when the last has less than half the timeout left (or is done), so each
 // call gets between timeout/2 and timeout, and a task whose calls are
-// quick pays for one context.
+// quick pays for one context. With src set, the contexts come from src,
+// shared with every other task of the same source.
 type bounded struct {
 	base    context.Context
 	timeout time.Duration
 	ctx     context.Context
 	cancel  context.CancelFunc
 	until   time.Time
+	src     *deadlines
+	// fixed, when set, is every call's context (the caller's own, when
+	// its deadline comes within the timeout).
+	fixed context.Context
+	// vals, with src, gives src's contexts these values (see valuesOf).
+	vals   context.Context
+	valsOf context.Context // the src context ctx wraps
 }
 
 func (b *bounded) get() context.Context {
+	switch {
+	case b.fixed != nil:
+		return b.fixed
+	case b.src != nil && b.vals != nil:
+		c := b.src.get()
+		if c != b.valsOf {
+			b.ctx, b.valsOf = valuesOf{c, b.vals}, c
+		}
+		return b.ctx
+	case b.src != nil:
+		return b.src.get()
+	}
 	if b.ctx == nil || time.Until(b.until) < b.timeout/2 || b.ctx.Err() != nil {
 		b.stop()
 		b.until = time.Now().Add(b.timeout)
 		b.ctx, b.cancel = context.WithDeadline(b.base, b.until)
 	}
 	return b.ctx
+}
+
+// parent is the context the bounded contexts derive from.
+func (b *bounded) parent() context.Context {
+	switch {
+	case b.fixed != nil:
+		return b.fixed
+	case b.vals != nil:
+		return b.vals
+	case b.src != nil:
+		return b.src.base
+	}
+	return b.base
 }
 
 // stop releases the current context.
@@ -144,3 +178,62 @@ func (b *bounded) stop() {
 		b.ctx, b.cancel = nil, nil
 	}
 }
+
+// deadlines is bounded shared by many goroutines: one context with a
+// deadline serves every call made while it has at least half its timeout
+// left, so the per-call cost of a bounded backend call is a lock, not a
+// context and a timer.
+type deadlines struct {
+	base    context.Context
+	timeout time.Duration
+
+	mu         sync.Mutex
+	ctx        context.Context
+	until      time.Time
+	cancel     context.CancelFunc
+	prevCancel context.CancelFunc
+}
+
+func newDeadlines(base context.Context, timeout time.Duration) *deadlines {
+	return &deadlines{base: base, timeout: timeout}
+}
+
+func (s *deadlines) get() context.Context {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx == nil || s.until.Sub(now) < s.timeout/2 || s.ctx.Err() != nil {
+		// A context handed out until now may still be in use until its
+		// deadline; the one before it is past its deadline by now (it was
+		// replaced at least timeout/2 ago, with at most timeout/2 left).
+		if s.prevCancel != nil {
+			s.prevCancel()
+		}
+		s.prevCancel = s.cancel
+		s.until = now.Add(s.timeout)
+		s.ctx, s.cancel = context.WithDeadline(s.base, s.until)
+	}
+	return s.ctx
+}
+
+// stop releases every context s handed out.
+func (s *deadlines) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range []context.CancelFunc{s.prevCancel, s.cancel} {
+		if c != nil {
+			c()
+		}
+	}
+	s.ctx, s.cancel, s.prevCancel = nil, nil, nil
+}
+
+// valuesOf is a context whose deadline and cancellation are one context's
+// and whose values are another's: a Send's backend calls keep the caller's
+// values (a trace span) under a shared deadline.
+type valuesOf struct {
+	context.Context
+	vals context.Context
+}
+
+func (c valuesOf) Value(key any) any { return c.vals.Value(key) }

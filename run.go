@@ -138,6 +138,7 @@ func (d *Dispatcher) runChannel(ctx context.Context, ci *channelInfo) {
 	// A pool of long-lived workers rather than a goroutine per lease: their
 	// stacks, once grown by a send, stay grown.
 	p := d.newPool(ci, sendCtx, base)
+	defer p.deadlines.stop()
 	sem := p.sem
 	errDelay := 100 * time.Millisecond
 	rb := bounded{base: ctx, timeout: d.cfg.BackendTimeout + receiveWait}
@@ -502,7 +503,7 @@ func (d *Dispatcher) handleBatch(w *worker, leases []Lease, pre []*Decision, got
 // nothing is to be sent.
 func (d *Dispatcher) prepare(bc *bounded, l Lease, pre *Decision) (step, bool) {
 	del := l.Job.Delivery
-	base := bc.base
+	base := bc.parent()
 	if del == nil {
 		d.log.ErrorContext(base, "notify: job without a delivery; burying it", slog.String("job", l.Job.ID), slog.String("queue", l.Job.Queue))
 		d.bury(bc.get(), l, "job carries no delivery")
@@ -739,7 +740,7 @@ func (d *Dispatcher) logAndAck(ctx context.Context, l Lease, del *Delivery, ev *
 // finds no final status and sends again, like a crash during the provider
 // call, and that is logged at error level as maybe sent twice.
 func (d *Dispatcher) settleSent(bc *bounded, l Lease, del *Delivery, ev Event) {
-	base := bc.base
+	base := bc.parent()
 	ext, _ := d.cfg.Queue.(LeaseExtender)
 	start := time.Now()
 	wait := 50 * time.Millisecond

@@ -85,7 +85,7 @@ func (d *Dispatcher) SendWith(ctx context.Context, b AcceptBackends, n Notificat
 	if span != nil {
 		defer func() { endSend(span, []Receipt{r}, err) }()
 	}
-	bc := &bounded{base: ctx, timeout: d.cfg.BackendTimeout}
+	bc := d.boundedFor(ctx)
 	defer bc.stop()
 	p, err := d.plan(ctx, bc, &n, time.Now())
 	if err != nil {
@@ -131,7 +131,7 @@ func (d *Dispatcher) SendBatch(ctx context.Context, ns []Notification) (receipts
 	plans := make([]*plan, 0, len(ns))
 	idx := make([]int, 0, len(ns))
 	now := time.Now()
-	bc := &bounded{base: ctx, timeout: d.cfg.BackendTimeout}
+	bc := d.boundedFor(ctx)
 	defer bc.stop()
 	failed := false
 	for i := range ns {

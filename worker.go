@@ -35,6 +35,8 @@ type pool struct {
 	sem     *slots
 	ext     LeaseExtender // nil when the queue cannot extend leases
 	vis     time.Duration // the queue's visibility when it reports one
+	// deadlines bound the workers' backend calls (Config.BackendTimeout).
+	deadlines *deadlines
 
 	// live counts the workers Run waits for; an abandoned worker hands its
 	// place to its replacement.
@@ -77,6 +79,7 @@ func (d *Dispatcher) newPool(ci *channelInfo, sendCtx, base context.Context) *po
 		sem:     newSlots(ci.workers),
 		workers: make(map[*worker]struct{}, ci.workers),
 	}
+	p.deadlines = newDeadlines(base, d.cfg.BackendTimeout)
 	p.ext, _ = d.cfg.Queue.(LeaseExtender)
 	if vr, ok := d.cfg.Queue.(VisibilityReporter); ok {
 		p.vis = max(vr.Visibility(), 0)
@@ -180,7 +183,7 @@ func (w *worker) run(t task) {
 		}
 	}()
 	d := w.p.d
-	w.bc = bounded{base: w.p.base, timeout: d.cfg.BackendTimeout}
+	w.bc = bounded{src: w.p.deadlines}
 	defer w.bc.stop()
 	if t.batch {
 		d.handleBatch(w, t.leases, t.pre, t.got)
@@ -353,7 +356,7 @@ func (p *pool) abandon(w *worker, steps []step, took time.Duration) {
 	d.log.Error("notify: channel call did not return after its deadline; abandoning it (the goroutine stays until it returns)",
 		slog.String("channel", p.ci.name), slog.Any("deliveries", ids), slog.Duration("after", took))
 	oe := &OutcomeError{Outcome: OutcomeRetry, Err: stuck, MaybeSent: true}
-	bc := bounded{base: p.base, timeout: d.cfg.BackendTimeout}
+	bc := bounded{src: p.deadlines}
 	for _, s := range steps {
 		d.finish(p.base, &bc, p.ci, s, Result{}, oe)
 	}
