@@ -170,7 +170,7 @@ func sendWithin(t *testing.T, limit time.Duration, ctx context.Context, d *notif
 	}
 }
 
-// TestSendRenderStopsAtDeadline: issue 10 item 13. A template ranging
+// TestSendRenderStopsAtDeadline: a template ranging
 // over a huge number from the data no longer holds Send past its
 // deadline: Send fails with the context's error (or a *ValidationError
 // wrapping it) soon after the deadline, and nothing is stored.

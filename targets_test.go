@@ -76,7 +76,7 @@ func TestTargetSetAfterDevices(t *testing.T) {
 	}
 }
 
-// TestTargetSetIsLinear: 40,000 addresses (issue 10: 7.4 s through Send
+// TestTargetSetIsLinear: 40,000 addresses (7.4 s through Send
 // with the quadratic scan) take well under a second. Generous on purpose,
 // for slow CI machines; BenchmarkTargets has the figures.
 func TestTargetSetIsLinear(t *testing.T) {

@@ -57,7 +57,7 @@
 // The short run (part of make test) injects faults more densely: a panic
 // every 50th and a hang every 80th first attempt, a lost reply every
 // 20th transaction end of each pool, a memory backend failure every 40th
-// call. The full run uses 3 rounds x 10,000 with the rates of issue 10:
+// call. The full run uses 3 rounds x 10,000 with these rates:
 // a panic every 500th and a hang every 1,000th first attempt, a lost
 // reply every 1,000th transaction end of each pool, a backend failure
 // every 500th call. NOTIFY_FAULT_N and NOTIFY_FAULT_ROUNDS override the size;

@@ -16,7 +16,7 @@
 //     VoIP), a collapse ID over 64 bytes, unknown options and combinations
 //     APNs refuses (a background push with an alert, say).
 //   - Every APNs answer is classified (see the package's Error type and the
-//     outcome table in PROVIDERS.md): 410 Unregistered and ExpiredToken
+//     outcome table in docs/PROVIDERS.md): 410 Unregistered and ExpiredToken
 //     remove the token only when it was registered before APNs's timestamp;
 //     429 TooManyRequests retries that one delivery (that one token) after
 //     Config.TooManyRequestsDelay; credential and topic errors are

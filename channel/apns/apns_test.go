@@ -252,7 +252,7 @@ func TestOneConnectionForConcurrentSends(t *testing.T) {
 	assert.Equal(t, 1, srv.Connections(), "every push shares one HTTP/2 connection")
 }
 
-// TestOutcomes drives every APNs row of PROVIDERS.md's outcome table through
+// TestOutcomes drives every APNs row of docs/PROVIDERS.md's outcome table through
 // the local server: a real HTTP/2 status and APNs error body, read by apns2.
 func TestOutcomes(t *testing.T) {
 	gone := time.Now().Add(-time.Hour).Truncate(time.Second) // apns2 keeps whole seconds

@@ -54,7 +54,7 @@ var hints = map[string]string{
 }
 
 // classify maps an APNs answer other than 200 to a notify outcome, per the
-// outcome table in PROVIDERS.md.
+// outcome table in docs/PROVIDERS.md.
 func (c *Channel) classify(res *apns2.Response) error {
 	e := &Error{StatusCode: res.StatusCode, Reason: res.Reason, APNsID: res.ApnsID, Timestamp: res.Timestamp.Time}
 	switch res.Reason {

@@ -283,7 +283,7 @@ func TestSendWire(t *testing.T) {
 	f.mu.Unlock()
 }
 
-// TestSendOutcomes runs every SES row of PROVIDERS.md's outcome table
+// TestSendOutcomes runs every SES row of docs/PROVIDERS.md's outcome table
 // against typed errors, as SES v2 sends them.
 func TestSendOutcomes(t *testing.T) {
 	tests := []struct {

@@ -20,7 +20,7 @@ import (
 const invalidTokenMessage = "not a valid FCM registration token"
 
 // classify maps an FCM error to a notify outcome, per the outcome table in
-// PROVIDERS.md. err must be the SDK's error, unwrapped: the SDK's Is*
+// docs/PROVIDERS.md. err must be the SDK's error, unwrapped: the SDK's Is*
 // helpers use a type assertion.
 func (c *Channel) classify(ctx context.Context, err error, d *notify.Delivery, m *messaging.Message) error {
 	wrap := func(err error) error { return fmt.Errorf("fcm: send delivery %s: %w", d.ID, err) }

@@ -177,7 +177,7 @@ func TestCredentialsRejectedByServer(t *testing.T) {
 	assert.Equal(t, 1, srv2.Hits())
 }
 
-// TestOutcomes drives every FCM row of PROVIDERS.md's outcome table through
+// TestOutcomes drives every FCM row of docs/PROVIDERS.md's outcome table through
 // the local server: a real HTTP status and Google API error body, read by
 // the Firebase SDK.
 func TestOutcomes(t *testing.T) {

@@ -236,7 +236,7 @@ func TestSendMessagingServiceOnly(t *testing.T) {
 	assert.False(t, hasFrom, "no From is sent when only a Messaging Service is configured")
 }
 
-// TestSendOutcomes runs every Twilio row of PROVIDERS.md's outcome table.
+// TestSendOutcomes runs every Twilio row of docs/PROVIDERS.md's outcome table.
 func TestSendOutcomes(t *testing.T) {
 	tests := []struct {
 		name       string
