@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,8 +44,8 @@ import (
 var ErrInProgress = errors.New("notify: a Send of this event is in progress")
 
 // InProgressWindow is how long after a claim its missing log means "still
-// being written" (ErrInProgress). After it, a retry takes the claim over,
-// except where the Store is local to the process but the Deduper is not
+// being written" (ErrInProgress). After it (and up to TakeoverWindow), a
+// retry takes the claim over, except with a Store local to the process
 // (see Dispatcher.Send). Every backend call of a Send is bounded by
 // Config.BackendTimeout, which New keeps well under this window.
 const InProgressWindow = 30 * time.Second
@@ -210,7 +211,8 @@ func (c *committer) logsWithQueue(ctx context.Context) bool {
 			if _, err := acc.Accept(ctx, c.b.Log, c.b.Deduper, nil); err == nil {
 				c.atomic = 1
 			}
-		} else if lq, ok := c.b.Queue.(LoggingQueue); ok {
+		}
+		if lq, ok := c.b.Queue.(LoggingQueue); ok && c.atomic != 1 {
 			if err := lq.EnqueueLogged(ctx, c.b.Log, nil, nil); err == nil {
 				c.atomic = 1
 			}
@@ -313,6 +315,11 @@ func (c *committer) accept(ctx context.Context, acc Accepter) bool {
 		switch {
 		case errors.Is(err, errors.ErrUnsupported) && round == 0:
 			return false
+		case errors.Is(err, ErrClosed):
+			for _, i := range idx {
+				c.notQueued(ctx, i, "claim, record and enqueue deliveries", err)
+			}
+			return true
 		case err != nil:
 			for _, i := range idx {
 				c.ambiguous(i, "claim, record and enqueue deliveries", err)
@@ -429,7 +436,7 @@ func (c *committer) enqueueFailed(ctx context.Context, idx []int, jobs []Job, er
 	for i, j := range jobs {
 		del := j.Delivery
 		evs[i] = Event{DeliveryID: del.ID, NotificationID: del.NotificationID, UserID: del.UserID, Category: del.Category,
-			Channel: del.Channel, Address: del.Address, Status: StatusFailed, Reason: "not queued: " + err.Error(), At: now}
+			Channel: del.Channel, Address: del.Address, Status: StatusFailed, Reason: reasonNotQueued + err.Error(), At: now}
 	}
 	rctx, cancel := c.d.withTimeout(context.WithoutCancel(ctx))
 	rerr := c.b.Log.Record(rctx, evs...)
@@ -444,6 +451,26 @@ func (c *committer) enqueueFailed(ctx context.Context, idx []int, jobs []Job, er
 	for _, i := range idx {
 		c.notQueued(ctx, i, "enqueue deliveries", err)
 	}
+}
+
+// reasonNotQueued starts the reason of a delivery logged as queued whose
+// Enqueue then surely failed.
+const reasonNotQueued = "not queued: "
+
+// neverQueued reports whether a notification's every delivery was logged
+// as failed because its Enqueue surely failed (and it has some).
+func neverQueued(statuses []DeliveryStatus) bool {
+	n := 0
+	for _, s := range statuses {
+		switch {
+		case s.Status == StatusFailed && strings.HasPrefix(s.Reason, reasonNotQueued):
+			n++
+		case s.Status == StatusSkipped:
+		default:
+			return false
+		}
+	}
+	return n > 0
 }
 
 // claim claims the event IDs of the pending plans, with one ClaimBatch
@@ -519,6 +546,10 @@ func (c *committer) held(ctx context.Context, i int, holder string) {
 	}
 	lctx := c.bc.get()
 	statuses, err := c.b.Log.Deliveries(lctx, holder)
+	if err == nil && neverQueued(statuses) {
+		// Its Enqueue failed for sure and its release too: as if unlogged.
+		err = ErrNotFound
+	}
 	switch {
 	case err == nil:
 		rec := Receipt{NotificationID: holder, EventID: p.eventID, Duplicate: true}
@@ -534,8 +565,14 @@ func (c *committer) held(ctx context.Context, i int, holder string) {
 		}
 		p.receipt, p.state = rec, duplicate
 	case errors.Is(err, ErrNotFound):
-		if !c.d.canTakeOver(holder) {
+		switch c.d.unlogged(holder) {
+		case claimInProgress:
 			c.fail(i, fmt.Errorf("notify: event %s is claimed by notification %s, which is not logged yet: %w", p.eventID, holder, ErrInProgress))
+			return
+		case claimElsewhere:
+			c.d.log.WarnContext(ctx, "notify: duplicate event whose original is not in this Dispatcher's log (logged by another process, or pruned)",
+				slog.String("event_id", p.eventID), slog.String("notification", holder))
+			p.receipt, p.state = Receipt{NotificationID: holder, EventID: p.eventID, Duplicate: true}, duplicate
 			return
 		}
 		// The holder's Send failed without logging: take its claim over.
@@ -555,21 +592,42 @@ func (c *committer) held(ctx context.Context, i int, holder string) {
 	}
 }
 
-// canTakeOver reports whether a claim by holder that the log does not hold
-// may be taken over: its Send failed in this process, or it is older than
-// InProgressWindow and every process sharing the Deduper shares the Log.
-func (d *Dispatcher) canTakeOver(holder string) bool {
+// claimVerdict is what a claim whose holder the log does not hold means.
+type claimVerdict uint8
+
+const (
+	claimInProgress claimVerdict = iota // its Send may still be writing: ErrInProgress
+	claimDead                           // its Send failed before logging: take it over
+	claimElsewhere                      // logged where this log cannot see, or pruned: a duplicate
+)
+
+// unlogged judges a claim by holder that the log does not hold. A claim
+// whose Send failed in this process is taken over at once. One younger
+// than InProgressWindow may still be being written. Past it, with a Store
+// local to the process, the original was logged by another process (a
+// shared Deduper) or evicted from this log, and a Send that died before
+// logging died with the log: a duplicate. With a shared Store, a claim
+// between InProgressWindow and TakeoverWindow old is a dead Send's, taken
+// over; an older one's log was more likely pruned: a duplicate.
+func (d *Dispatcher) unlogged(holder string) claimVerdict {
 	if d.failedSends.has(holder) {
-		return true
-	}
-	if isProcessLocal(d.cfg.Store) && !isProcessLocal(d.cfg.Deduper) {
-		// Another process may have logged it in a log this one cannot
-		// read: taking over could send it twice.
-		return false
+		return claimDead
 	}
 	age, ok := claimAge(holder, time.Now())
-	return ok && age > InProgressWindow
+	switch {
+	case !ok || age <= InProgressWindow:
+		return claimInProgress
+	case isProcessLocal(d.cfg.Store) || age > TakeoverWindow:
+		return claimElsewhere
+	}
+	return claimDead
 }
+
+// TakeoverWindow bounds how old a claim without a log may be for a retry
+// to take it over: older ones are answered as a duplicate with no
+// deliveries, as the original's log may have been pruned (keep the Store's
+// log retention above DedupTTL). 1 h.
+const TakeoverWindow = time.Hour
 
 // repair enqueues again the deliveries of holder, the original of plan i,
 // that its log shows as still queued: the original's Enqueue may have
@@ -578,6 +636,10 @@ func (d *Dispatcher) canTakeOver(holder string) bool {
 // false, having failed the plan, when the Enqueue fails.
 func (c *committer) repair(ctx context.Context, i int, holder string, statuses []DeliveryStatus) bool {
 	p := c.plans[i]
+	if ri, ok := c.b.Queue.(RepeatEnqueuer); ok && !ri.EnqueueIsIdempotent() {
+		// Enqueueing again could make a second job of one still queued.
+		return true
+	}
 	queued := make(map[string]bool)
 	for _, s := range statuses {
 		if s.Status == StatusQueued {
@@ -633,7 +695,7 @@ func (c *committer) ambiguous(i int, what string, err error) {
 		err = fmt.Errorf("%s: %w", what, err)
 	}
 	if p.eventID == "" {
-		c.fail(i, fmt.Errorf("notify: %w (the notification may or may not be queued; it has no EventID, so sending it again may deliver it twice)", err))
+		c.fail(i, fmt.Errorf("notify: %w (the notification may or may not be queued; without an EventID and a Deduper, sending it again may deliver it twice)", err))
 		return
 	}
 	c.d.failedSends.add(p.receipt.NotificationID)

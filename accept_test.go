@@ -38,10 +38,15 @@ func (q *lostReplyQueue) Enqueue(ctx context.Context, jobs ...notify.Job) error 
 // failingEnqueue stores nothing and fails with err.
 type failingEnqueue struct {
 	notify.Queue
-	err error
+	err error // nil: Enqueue works
 }
 
-func (q failingEnqueue) Enqueue(context.Context, ...notify.Job) error { return q.err }
+func (q *failingEnqueue) Enqueue(ctx context.Context, jobs ...notify.Job) error {
+	if q.err != nil {
+		return q.err
+	}
+	return q.Queue.Enqueue(ctx, jobs...)
+}
 
 func TestLostEnqueueReplyRetriedSendsOnce(t *testing.T) {
 	h := newHarness(t)
@@ -75,7 +80,7 @@ func TestFailedEnqueueIsRepairedByTheRetry(t *testing.T) {
 	h := newHarness(t)
 	h.contact(t, ana)
 	cfg := h.cfg
-	cfg.Queue = failingEnqueue{h.queue, errors.New("disk full")}
+	cfg.Queue = &failingEnqueue{h.queue, errors.New("disk full")}
 	broken, err := notify.New(cfg)
 	require.NoError(t, err)
 	first, err := broken.Send(t.Context(), welcome("e2"))
@@ -99,7 +104,7 @@ func TestQueueFullIsNotQueuedAndFreesTheEvent(t *testing.T) {
 	h := newHarness(t)
 	h.contact(t, ana)
 	cfg := h.cfg
-	cfg.Queue = failingEnqueue{h.queue, notify.ErrQueueFull}
+	cfg.Queue = &failingEnqueue{h.queue, notify.ErrQueueFull}
 	full, err := notify.New(cfg)
 	require.NoError(t, err)
 	_, err = full.Send(t.Context(), welcome("e3"))
@@ -153,26 +158,52 @@ func TestClaimErrorWithFailedReleaseIsTakenOverByTheRetry(t *testing.T) {
 	assert.Len(t, r.Deliveries, 4)
 }
 
+// sharedStore hides store/memory's ProcessLocal: it stands for a Store
+// that every process shares (PostgreSQL).
+type sharedStore struct{ notify.Store }
+
 func TestStaleUnloggedClaimIsTakenOver(t *testing.T) {
-	h := newHarness(t)
 	for _, tc := range []struct {
-		age        time.Duration
-		inProgress bool
-	}{{time.Second, true}, {notify.InProgressWindow / 2, true}, {notify.InProgressWindow + time.Second, false}} {
-		holder := uuidV7At(time.Now().Add(-tc.age))
-		ok, _, err := h.cfg.Deduper.Claim(t.Context(), holder, holder, time.Hour)
-		require.NoError(t, err)
-		require.True(t, ok)
-		n := notify.Notification{EventID: holder, To: []notify.Address{{Channel: "sms", Value: "+1"}}, Content: &notify.Message{Body: "x"}}
-		r, err := h.d.Send(t.Context(), n)
-		if tc.inProgress {
-			require.ErrorIs(t, err, notify.ErrInProgress, "claimed %s ago", tc.age)
-			continue
-		}
-		require.NoError(t, err, "claimed %s ago by a Send that never logged: taken over", tc.age)
-		assert.False(t, r.Duplicate)
-		assert.NotEqual(t, holder, r.NotificationID)
-		assert.Len(t, r.Deliveries, 1)
+		name   string
+		shared bool
+		age    time.Duration
+		want   string // "in progress", "taken over", "duplicate"
+	}{
+		{"fresh", true, time.Second, "in progress"},
+		{"within the window", true, notify.InProgressWindow / 2, "in progress"},
+		{"a dead Send's", true, notify.InProgressWindow + time.Second, "taken over"},
+		{"older than TakeoverWindow: the log may be pruned", true, notify.TakeoverWindow + time.Minute, "duplicate"},
+		{"memory store: logged elsewhere or evicted", false, notify.InProgressWindow + time.Second, "duplicate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, func(c *notify.Config) {
+				if tc.shared {
+					c.Store = sharedStore{c.Store}
+				}
+			})
+			holder := uuidV7At(time.Now().Add(-tc.age))
+			ok, _, err := h.cfg.Deduper.Claim(t.Context(), holder, holder, time.Hour)
+			require.NoError(t, err)
+			require.True(t, ok)
+			n := notify.Notification{EventID: holder, To: []notify.Address{{Channel: "sms", Value: "+1"}}, Content: &notify.Message{Body: "x"}}
+			r, err := h.d.Send(t.Context(), n)
+			switch tc.want {
+			case "in progress":
+				require.ErrorIs(t, err, notify.ErrInProgress)
+				assertNothingStored(t, h)
+			case "taken over":
+				require.NoError(t, err)
+				assert.False(t, r.Duplicate)
+				assert.NotEqual(t, holder, r.NotificationID)
+				assert.Len(t, r.Deliveries, 1)
+			case "duplicate":
+				require.NoError(t, err)
+				assert.True(t, r.Duplicate)
+				assert.Equal(t, holder, r.NotificationID)
+				assert.Empty(t, r.Deliveries)
+				assertNothingStored(t, h)
+			}
+		})
 	}
 }
 
@@ -187,9 +218,53 @@ func TestStaleClaimIsNotTakenOverWhenTheLogIsNotShared(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	n := notify.Notification{EventID: holder, To: []notify.Address{{Channel: "sms", Value: "+1"}}, Content: &notify.Message{Body: "x"}}
-	_, err = h.d.Send(t.Context(), n)
-	require.ErrorIs(t, err, notify.ErrInProgress, "another process may have logged it in its own Store")
+	r, err := h.d.Send(t.Context(), n)
+	require.NoError(t, err, "another process may have logged it in its own Store")
+	assert.True(t, r.Duplicate)
 	assertNothingStored(t, h)
+}
+
+// sqsLikeQueue makes a second job of an ID enqueued again, as an SQS
+// standard queue does, and says so; it counts Enqueue calls.
+type sqsLikeQueue struct {
+	notify.Queue
+	calls atomic.Int32
+}
+
+func (q *sqsLikeQueue) Enqueue(ctx context.Context, jobs ...notify.Job) error {
+	q.calls.Add(1)
+	return q.Queue.Enqueue(ctx, jobs...)
+}
+
+func (q *sqsLikeQueue) EnqueueIsIdempotent() bool { return false }
+
+func TestRepeatIsNotEnqueuedAgainWhereEnqueueIsNotIdempotent(t *testing.T) {
+	q := &sqsLikeQueue{}
+	h := newHarness(t, func(c *notify.Config) { q.Queue = c.Queue; c.Queue = q })
+	h.contact(t, ana)
+	_, err := h.d.Send(t.Context(), welcome("again"))
+	require.NoError(t, err)
+	r, err := h.d.Send(t.Context(), welcome("again"))
+	require.NoError(t, err)
+	assert.True(t, r.Duplicate)
+	assert.EqualValues(t, 1, q.calls.Load(), "a plain repeat must not enqueue the still-queued original again")
+}
+
+func TestQueueFullThenFailedReleaseIsTakenOverByTheRetry(t *testing.T) {
+	dd := &flakyDeduper{Deduper: dmem.New(dmem.Config{})}
+	dd.failReleases.Store(1)
+	full := &failingEnqueue{err: notify.ErrQueueFull}
+	h := newHarness(t, func(c *notify.Config) { c.Deduper = dd; full.Queue = c.Queue; c.Queue = full })
+	h.contact(t, ana)
+	_, err := h.d.Send(t.Context(), welcome("full"))
+	require.ErrorIs(t, err, notify.ErrQueueFull)
+	assert.NotErrorIs(t, err, notify.ErrNotQueued, "the claim could not be released")
+
+	full.err = nil // the queue drained
+	r, err := h.d.Send(t.Context(), welcome("full"))
+	require.NoError(t, err)
+	assert.False(t, r.Duplicate, "an original that never reached the queue is not an answer")
+	assert.Len(t, r.Deliveries, 4)
 }
 
 func TestNoAddressIsLoggedAndARepeatIsADuplicate(t *testing.T) {

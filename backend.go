@@ -263,6 +263,18 @@ type LeaseExtender interface {
 	Extend(ctx context.Context, l Lease, d time.Duration) (time.Time, error)
 }
 
+// RepeatEnqueuer is implemented by a Queue that says whether Enqueue is
+// idempotent by job ID across calls, as the Queue contract asks: a job
+// whose ID is already on the queue is left as it is. An SQS standard queue
+// is not (two calls make two messages), nor is a FIFO queue beyond its
+// five-minute deduplication window. When Send finds a repeated event ID
+// whose original was logged as queued but may never have reached such a
+// queue (its Enqueue failed ambiguously), it does not enqueue it again,
+// which would risk sending twice; see Dispatcher.Send.
+type RepeatEnqueuer interface {
+	EnqueueIsIdempotent() bool
+}
+
 // Pruner is a backend that keeps its size bounded by deleting what it no
 // longer needs: log events past their retention, expired dedup claims.
 // [Dispatcher.Run] calls Prune every Config.PruneEvery on each configured

@@ -82,3 +82,10 @@ func (q *Queue) Extend(ctx context.Context, l notify.Lease, d time.Duration) (ti
 	q.mu.Unlock()
 	return deadline, nil
 }
+
+// EnqueueIsIdempotent reports false: a standard queue makes a second
+// message of a job enqueued again, and a FIFO queue does so once its
+// five-minute deduplication window has passed. The Dispatcher therefore
+// never enqueues again the original of a repeated event ID (see
+// notify.RepeatEnqueuer).
+func (q *Queue) EnqueueIsIdempotent() bool { return false }
