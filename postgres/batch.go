@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -37,8 +38,11 @@ type batchCall[R any] struct {
 }
 
 // do runs req, alone or combined with concurrent calls, and returns when its
-// statement has run. A ctx that is already done returns its error at once;
-// once queued, a call waits for its statement (bounded by batchTimeout).
+// statement has run or ctx is done, whichever comes first. A ctx that is
+// already done returns its error at once. A call whose ctx ends while it
+// waits is taken out of the queue if no statement has taken it yet;
+// otherwise its statement runs anyway (bounded by batchTimeout) and its
+// result is dropped, so the caller cannot know whether it was written.
 func (b *batcher[R]) do(ctx context.Context, req R) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -52,15 +56,65 @@ func (b *batcher[R]) do(ctx context.Context, req R) error {
 		case <-c.done:
 			return c.err
 		case <-c.promote: // our turn to run the statement for everyone waiting
+		case <-ctx.Done():
+			b.abandon(c)
+			return ctx.Err()
 		}
 		b.mu.Lock()
 	}
 	b.running = true
+	batch := b.take()
+	b.mu.Unlock()
+	// The statement runs for every call in it, so it must not stop with
+	// this caller's ctx; this caller need not wait for it past its ctx.
+	go b.runBatch(ctx, batch)
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// take removes the next batch from pending. b.mu is held.
+func (b *batcher[R]) take() []*batchCall[R] {
 	n := min(len(b.pending), maxBatch)
 	batch := b.pending[:n:n]
 	b.pending = b.pending[n:]
-	b.mu.Unlock()
+	return batch
+}
 
+// abandon takes c out of the queue if no statement has taken it yet,
+// handing its promotion, if it had one, to the next waiting call.
+func (b *batcher[R]) abandon(c *batchCall[R]) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	i := slices.Index(b.pending, c)
+	if i < 0 {
+		return // in a statement already: it runs without its caller
+	}
+	b.pending = slices.Delete(b.pending, i, i+1)
+	select {
+	case <-c.promote: // promotions are sent under b.mu: this one is final
+		b.handOn()
+	default:
+	}
+}
+
+// handOn passes the turn to run a statement to the first waiting call, or
+// marks the batcher idle. b.mu is held.
+func (b *batcher[R]) handOn() {
+	if len(b.pending) > 0 {
+		b.pending[0].promote <- struct{}{}
+	} else {
+		b.running = false
+		b.pending = nil
+	}
+}
+
+// runBatch runs one statement for batch, answers every call in it and
+// hands the turn on.
+func (b *batcher[R]) runBatch(ctx context.Context, batch []*batchCall[R]) {
 	reqs := make([]R, len(batch))
 	for i, bc := range batch {
 		reqs[i] = bc.req
@@ -72,14 +126,7 @@ func (b *batcher[R]) do(ctx context.Context, req R) error {
 		bc.err = err
 		close(bc.done)
 	}
-
 	b.mu.Lock()
-	if len(b.pending) > 0 {
-		b.pending[0].promote <- struct{}{}
-	} else {
-		b.running = false
-		b.pending = nil
-	}
+	b.handOn()
 	b.mu.Unlock()
-	return c.err
 }

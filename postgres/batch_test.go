@@ -113,3 +113,50 @@ func TestBatcherError(t *testing.T) {
 	cancel()
 	assert.ErrorIs(t, b.do(ctx, &echoReq{in: 4}), context.Canceled, "a call with a done context")
 }
+
+// A caller whose ctx ends returns at once, whether it waits in the queue
+// or its statement is running, and the batcher keeps serving the others:
+// a queued call that gave up is not run, a promotion it held is passed on.
+func TestBatcherCallerDeadline(t *testing.T) {
+	release := make(chan struct{})
+	var ran sync.Map
+	var first atomic.Bool
+	b := &batcher[*echoReq]{run: func(ctx context.Context, reqs []*echoReq) error {
+		if first.CompareAndSwap(false, true) {
+			<-release
+		}
+		for _, r := range reqs {
+			ran.Store(r.in, true)
+			r.out = 2 * r.in
+		}
+		return nil
+	}}
+	// The leader's statement hangs; its caller gives up after 50 ms.
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := b.do(short, &echoReq{in: 1})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 2*time.Second, "returned with its ctx, not with the statement")
+
+	// A call queued behind it gives up too, and is taken out of the queue.
+	short2, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	require.ErrorIs(t, b.do(short2, &echoReq{in: 2}), context.DeadlineExceeded)
+	b.mu.Lock()
+	assert.Empty(t, b.pending)
+	b.mu.Unlock()
+
+	// One more waits with no deadline; the hung statement ends; it runs.
+	done := make(chan error, 1)
+	r := &echoReq{in: 3}
+	go func() { done <- b.do(context.Background(), r) }()
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	require.NoError(t, <-done)
+	assert.Equal(t, 6, r.out)
+	_, ranTwo := ran.Load(2)
+	assert.False(t, ranTwo, "a call that gave up before a statement took it is not run")
+	_, ranOne := ran.Load(1)
+	assert.True(t, ranOne, "a statement already running finishes for its calls")
+}

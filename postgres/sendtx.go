@@ -19,8 +19,9 @@ import (
 // Queue, Store and (when set) Deduper. Contacts and preferences are read
 // through d's Store, outside tx, so a contact written earlier in tx is not
 // seen. Event IDs are always de-duplicated in PostgreSQL, even when d has no
-// Deduper; a concurrent SendTx (or Claim) of the same event ID waits until
-// tx ends, so keep such transactions short. When SendTx returns an error,
+// Deduper; a concurrent SendTx, Send (or Claim) of the same event ID waits
+// until tx ends — and with a Send waits every Send combined into the same
+// statement, up to their BackendTimeout — so keep such transactions short. When SendTx returns an error,
 // roll tx back: a failed statement aborts a PostgreSQL transaction.
 func (s *Store) SendTx(ctx context.Context, d *notify.Dispatcher, tx pgx.Tx, n notify.Notification) (notify.Receipt, error) {
 	if d == nil || tx == nil {
