@@ -22,9 +22,42 @@ type ClaimResult = notify.ClaimResult
 // exactly as calling Claim for each in turn would (of two claims of one key
 // the first wins). results[i] and errs[i] answer claims[i]; errs is nil when
 // every claim got an answer. A claim with an error holds nothing, as with
-// Claim (on Redis < 7 ClaimBatch makes the claims one by one). Safe for
-// concurrent use.
+// Claim (on Redis < 7 ClaimBatch makes the claims one by one). When ctx
+// ends before Redis answers, ClaimBatch returns at once, every claim with a
+// ttl failing with ctx's error, as Claim does. Safe for concurrent use.
 func (d *Deduper) ClaimBatch(ctx context.Context, claims []Claim) (results []ClaimResult, errs []error) {
+	type batch struct {
+		results []ClaimResult
+		errs    []error
+	}
+	b, err := await(ctx, func() (batch, error) {
+		results, errs := d.claimBatch(ctx, claims)
+		return batch{results, errs}, nil
+	}, func() {
+		d.abandon(claims)
+	}, func(b batch, _ error) {
+		if b.errs == nil {
+			b.errs = make([]error, len(claims))
+		}
+		d.lateClaims(ctx, claims, b.results, b.errs)
+	})
+	if err == nil {
+		return b.results, b.errs
+	}
+	results = make([]ClaimResult, len(claims))
+	errs = make([]error, len(claims))
+	for i, c := range claims {
+		if c.TTL <= 0 {
+			results[i] = ClaimResult{Claimed: true} // wins and holds nothing
+			continue
+		}
+		errs[i] = fmt.Errorf("dedup/redis: claim %q: %w (nothing is claimed: retry later)", c.Key, err)
+	}
+	return results, errs
+}
+
+// claimBatch is ClaimBatch's work, in await's goroutine.
+func (d *Deduper) claimBatch(ctx context.Context, claims []Claim) (results []ClaimResult, errs []error) {
 	results = make([]ClaimResult, len(claims))
 	setErr := func(i int, err error) {
 		if errs == nil {
@@ -34,9 +67,13 @@ func (d *Deduper) ClaimBatch(ctx context.Context, claims []Claim) (results []Cla
 	}
 	one := func(i int) {
 		c := claims[i]
-		ok, holder, err := d.Claim(ctx, c.Key, c.Owner, c.TTL)
+		if c.TTL <= 0 {
+			results[i] = ClaimResult{Claimed: true} // wins and holds nothing
+			return
+		}
+		ok, holder, err := d.claim(ctx, c.Key, c.Owner, c.TTL)
 		if err != nil {
-			setErr(i, err)
+			setErr(i, fmt.Errorf("dedup/redis: claim %q: %w (nothing is claimed: retry later)", c.Key, err))
 			return
 		}
 		results[i] = ClaimResult{Claimed: ok, Holder: holder}
