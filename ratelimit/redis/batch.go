@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/gonotify/notify"
 	goredis "github.com/redis/go-redis/v9"
@@ -19,8 +20,10 @@ type Request = notify.LimitRequest
 //
 // Config.FailurePolicy applies to each request: under FailOpen a request
 // Redis could not answer is allowed and counted in FailOpens; under
-// FailClosed its errs[i] is set. When ctx ends first, every unanswered
-// request gets ctx's error. Safe for concurrent use.
+// FailClosed its errs[i] is set. A request unanswered when ctx's deadline
+// passes counts as one Redis could not answer, and AllowBatch returns then;
+// when ctx is canceled first, or is done already, every unanswered request
+// gets ctx's error (see Allow). Safe for concurrent use.
 func (l *Limiter) AllowBatch(ctx context.Context, reqs []Request) (decisions []notify.Decision, errs []error) {
 	decisions = make([]notify.Decision, len(reqs))
 	setErr := func(i int, err error) {
@@ -29,13 +32,7 @@ func (l *Limiter) AllowBatch(ctx context.Context, reqs []Request) (decisions []n
 		}
 		errs[i] = err
 	}
-	type call struct {
-		i        int
-		interval int64
-		burst    int64
-		cmd      *goredis.Cmd
-	}
-	calls := make([]call, 0, len(reqs))
+	calls := make([]batchCall, 0, len(reqs))
 	for i, r := range reqs {
 		if r.Limit.IsZero() {
 			decisions[i] = notify.Decision{Allowed: true}
@@ -46,13 +43,78 @@ func (l *Limiter) AllowBatch(ctx context.Context, reqs []Request) (decisions []n
 			setErr(i, fmt.Errorf("ratelimit/redis: allow %q: %w", r.Key, err))
 			continue
 		}
-		calls = append(calls, call{i: i, interval: interval, burst: burst})
+		calls = append(calls, batchCall{i: i, interval: interval, burst: burst})
 	}
 	if len(calls) == 0 {
 		return decisions, errs
 	}
+	if err := ctx.Err(); err != nil {
+		for _, c := range calls {
+			setErr(c.i, fmt.Errorf("ratelimit/redis: allow %q: %w", reqs[c.i].Key, err))
+		}
+		return decisions, errs
+	}
 
-	run := func(cs []call, eval bool) {
+	// The round trips run in await's goroutine, on a copy of calls: it may
+	// outlive this call. When ctx ends first, err is its error and no call
+	// has a command.
+	answered, err := await(ctx, func() ([]batchCall, error) {
+		return l.exec(ctx, reqs, slices.Clone(calls)), nil
+	}, nil, nil)
+	if err == nil {
+		calls = answered
+	}
+
+	var failedOpen int
+	var firstErr error
+	for _, c := range calls {
+		var res []int64
+		err := err
+		if c.cmd != nil {
+			res, err = c.cmd.Int64Slice()
+		}
+		if err == nil {
+			var d notify.Decision
+			if d, err = decision(res); err == nil {
+				decisions[c.i] = d
+				continue
+			}
+		}
+		key := reqs[c.i].Key
+		switch {
+		case canceled(ctx):
+			setErr(c.i, fmt.Errorf("ratelimit/redis: allow %q: %w", key, ctx.Err()))
+		case l.cfg.FailurePolicy == FailClosed:
+			setErr(c.i, fmt.Errorf("ratelimit/redis: allow %q: %w (Redis is failing and the policy is fail-closed: retry later)", key, withDeadline(ctx, err)))
+		default:
+			decisions[c.i] = notify.Decision{Allowed: true}
+			failedOpen++
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	if failedOpen > 0 {
+		l.failOpen(ctx, failedOpen, firstErr)
+	} else if errs == nil {
+		l.ok(ctx)
+	}
+	return decisions, errs
+}
+
+// batchCall is one request of an AllowBatch that asks Redis.
+type batchCall struct {
+	i        int // index into reqs
+	interval int64
+	burst    int64
+	cmd      *goredis.Cmd
+}
+
+// exec runs calls' scripts in one pipeline, and those Redis did not know
+// (NOSCRIPT) again with their source, and returns calls with their
+// commands.
+func (l *Limiter) exec(ctx context.Context, reqs []Request, calls []batchCall) []batchCall {
+	run := func(cs []batchCall, eval bool) {
 		pipe := l.rdb.Pipeline()
 		for j := range cs {
 			keys := []string{l.cfg.Prefix + reqs[cs[j].i].Key}
@@ -75,7 +137,7 @@ func (l *Limiter) AllowBatch(ctx context.Context, reqs []Request) (decisions []n
 		}
 	}
 	if len(again) > 0 {
-		sub := make([]call, len(again))
+		sub := make([]batchCall, len(again))
 		for k, j := range again {
 			sub[k] = calls[j]
 		}
@@ -84,38 +146,7 @@ func (l *Limiter) AllowBatch(ctx context.Context, reqs []Request) (decisions []n
 			calls[j].cmd = sub[k].cmd
 		}
 	}
-
-	var failedOpen int
-	var firstErr error
-	for _, c := range calls {
-		res, err := c.cmd.Int64Slice()
-		if err == nil {
-			var d notify.Decision
-			if d, err = decision(res); err == nil {
-				decisions[c.i] = d
-				continue
-			}
-		}
-		key := reqs[c.i].Key
-		switch {
-		case ctx.Err() != nil:
-			setErr(c.i, fmt.Errorf("ratelimit/redis: allow %q: %w", key, ctx.Err()))
-		case l.cfg.FailurePolicy == FailClosed:
-			setErr(c.i, fmt.Errorf("ratelimit/redis: allow %q: %w (Redis is failing and the policy is fail-closed: retry later)", key, err))
-		default:
-			decisions[c.i] = notify.Decision{Allowed: true}
-			failedOpen++
-			if firstErr == nil {
-				firstErr = err
-			}
-		}
-	}
-	if failedOpen > 0 {
-		l.failOpen(ctx, failedOpen, firstErr)
-	} else if errs == nil {
-		l.ok(ctx)
-	}
-	return decisions, errs
+	return calls
 }
 
 func isNoScript(err error) bool {

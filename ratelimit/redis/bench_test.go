@@ -41,7 +41,7 @@ func report(b *testing.B, rt *redistest.RoundTrips, before int64) {
 // trip per Allow.
 func BenchmarkAllow(b *testing.B) {
 	l, rt := benchLimiter(b)
-	ctx := context.Background()
+	ctx := benchCtx(b)
 	before := rt.Count()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
@@ -57,7 +57,7 @@ func BenchmarkAllow(b *testing.B) {
 // connections.
 func BenchmarkAllowParallel(b *testing.B) {
 	l, rt := benchLimiter(b)
-	ctx := context.Background()
+	ctx := benchCtx(b)
 	var seq atomic.Int64
 	before := rt.Count()
 	b.SetParallelism(8)
@@ -79,7 +79,7 @@ func BenchmarkAllowBatch(b *testing.B) {
 	for _, size := range []int{8, 32, 128} {
 		b.Run(fmt.Sprint("size=", size), func(b *testing.B) {
 			l, rt := benchLimiter(b)
-			ctx := context.Background()
+			ctx := benchCtx(b)
 			reqs := make([]ratelimit.Request, size)
 			for i := range reqs {
 				reqs[i] = ratelimit.Request{Key: fmt.Sprint("user-", i), Limit: benchLimit}
@@ -97,4 +97,13 @@ func BenchmarkAllowBatch(b *testing.B) {
 			report(b, rt, before)
 		})
 	}
+}
+
+// benchCtx is a context with a deadline, as the Dispatcher gives every
+// backend call (Config.BackendTimeout): a context that can end is what makes
+// a call wait for the context as well as for Redis.
+func benchCtx(b *testing.B) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	b.Cleanup(cancel)
+	return ctx
 }

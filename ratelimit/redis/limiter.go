@@ -81,12 +81,19 @@ var _ notify.BatchLimiter = (*Limiter)(nil)
 // Redis until the first Allow, and does not take rdb over: close it yourself
 // when done with the Limiter.
 //
-// rdb's own timeouts decide how long an Allow waits for an unreachable or
-// stalled Redis before the failure policy applies: go-redis ignores context
-// deadlines unless Options.ContextTimeoutEnabled is set, and by default
-// waits up to DialTimeout (5s) or ReadTimeout (3s), three times over
-// (MaxRetries). For a limiter that fails open quickly give it a client of
-// its own with short timeouts, e.g. ReadTimeout and WriteTimeout of 100ms.
+// Every call returns as soon as its ctx is done, whatever rdb's options
+// (go-redis itself bounds socket reads by ctx only with
+// Options.ContextTimeoutEnabled, and never on a cancellation): a call with
+// a ctx that can end runs its commands in a goroutine of its own, which it
+// leaves behind when ctx ends first. That goroutine ends when rdb gives up
+// on Redis (its ReadTimeout or WriteTimeout; ctx stops its retries), and
+// holds one of rdb's connections until then. So the failure policy applies
+// when ctx's deadline passes before Redis answers, or when rdb gives up
+// first: give Allow a ctx with a deadline (the Dispatcher gives every call
+// Config.BackendTimeout) to bound how long a stalled Redis holds an event
+// up. A ctx without a deadline or cancellation (context.Background) waits
+// for rdb's timeouts instead: by default DialTimeout (5s) or ReadTimeout,
+// over again for each of MaxRetries.
 func New(rdb goredis.UniversalClient, cfg Config) (*Limiter, error) {
 	if rdb == nil {
 		return nil, errors.New("ratelimit/redis: nil Redis client: pass a *redis.Client (github.com/redis/go-redis/v9)")
@@ -112,8 +119,10 @@ func (l *Limiter) FailOpens() int64 { return l.failOpens.Load() }
 // whether it is within the limit. A denied event is not counted. A zero
 // limit (limit.IsZero) allows everything and does not touch Redis.
 //
-// When Redis cannot answer, the result follows Config.FailurePolicy; when
-// ctx ends first, Allow returns ctx's error under either policy.
+// When Redis cannot answer, or ctx's deadline passes before it does, the
+// result follows Config.FailurePolicy (under FailClosed the error then
+// wraps context.DeadlineExceeded). When ctx is canceled first, or is done
+// already, Allow returns ctx's error under either policy.
 func (l *Limiter) Allow(ctx context.Context, key string, limit notify.Limit) (notify.Decision, error) {
 	if limit.IsZero() {
 		return notify.Decision{Allowed: true}, nil
@@ -122,7 +131,12 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit notify.Limit) (no
 	if err != nil {
 		return notify.Decision{}, fmt.Errorf("ratelimit/redis: allow %q: %w", key, err)
 	}
-	res, err := l.script.Run(ctx, l.rdb, []string{l.cfg.Prefix + key}, interval, burst).Int64Slice()
+	if err := ctx.Err(); err != nil {
+		return notify.Decision{}, fmt.Errorf("ratelimit/redis: allow %q: %w", key, err)
+	}
+	res, err := await(ctx, func() ([]int64, error) {
+		return l.script.Run(ctx, l.rdb, []string{l.cfg.Prefix + key}, interval, burst).Int64Slice()
+	}, nil, nil)
 	if err == nil {
 		var d notify.Decision
 		if d, err = decision(res); err == nil {
@@ -163,16 +177,33 @@ func decision(res []int64) (notify.Decision, error) {
 	}, nil
 }
 
-// failed applies the failure policy to an error from Redis.
+// failed applies the failure policy to an error from Redis, or to ctx's
+// deadline passing before Redis answered.
 func (l *Limiter) failed(ctx context.Context, key string, err error) (notify.Decision, error) {
-	if cerr := ctx.Err(); cerr != nil {
-		return notify.Decision{}, fmt.Errorf("ratelimit/redis: allow %q: %w", key, cerr)
+	if canceled(ctx) {
+		return notify.Decision{}, fmt.Errorf("ratelimit/redis: allow %q: %w", key, ctx.Err())
 	}
 	if l.cfg.FailurePolicy == FailClosed {
-		return notify.Decision{}, fmt.Errorf("ratelimit/redis: allow %q: %w (Redis is failing and the policy is fail-closed: retry later)", key, err)
+		return notify.Decision{}, fmt.Errorf("ratelimit/redis: allow %q: %w (Redis is failing and the policy is fail-closed: retry later)", key, withDeadline(ctx, err))
 	}
 	l.failOpen(ctx, 1, err)
 	return notify.Decision{Allowed: true}, nil
+}
+
+// canceled reports a ctx ended otherwise than by its deadline: the caller
+// gave up, which is no failure of Redis's.
+func canceled(ctx context.Context) bool {
+	err := ctx.Err()
+	return err != nil && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// withDeadline is err, wrapping ctx's error too when ctx's deadline has
+// passed, so that errors.Is(err, context.DeadlineExceeded) tells it.
+func withDeadline(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w: %w", cerr, err)
+	}
+	return err
 }
 
 // failOpen counts n events allowed without Redis and warns, at most once
