@@ -438,9 +438,7 @@ func (c *committer) enqueueFailed(ctx context.Context, idx []int, jobs []Job, er
 		evs[i] = Event{DeliveryID: del.ID, NotificationID: del.NotificationID, UserID: del.UserID, Category: del.Category,
 			Channel: del.Channel, Address: del.Address, Status: StatusFailed, Reason: reasonNotQueued + err.Error(), At: now}
 	}
-	rctx, cancel := c.d.withTimeout(context.WithoutCancel(ctx))
-	rerr := c.b.Log.Record(rctx, evs...)
-	cancel()
+	rerr := c.b.Log.Record(c.bc.get(), evs...)
 	if rerr != nil {
 		c.d.log.ErrorContext(ctx, "notify: record a failed enqueue", slog.Any("error", rerr))
 		for _, i := range idx {
@@ -674,10 +672,12 @@ func (c *committer) repair(ctx context.Context, i int, holder string, statuses [
 
 // release frees plan i's event ID after a failed claim; it reports whether
 // the event is surely free.
+//
+// It runs under the caller's ctx: once that is done the claim stays, and
+// the Send's error is ambiguous; its retry in this process takes the claim
+// over at once (failedSends), in another after InProgressWindow.
 func (c *committer) release(ctx context.Context, p *plan) bool {
-	rctx, cancel := c.d.withTimeout(context.WithoutCancel(ctx))
-	err := c.b.Deduper.Release(rctx, p.eventID, p.receipt.NotificationID)
-	cancel()
+	err := c.b.Deduper.Release(c.bc.get(), p.eventID, p.receipt.NotificationID)
 	if err != nil {
 		c.d.log.WarnContext(ctx, "notify: release an event claim after a failed claim; a retry of the Send takes it over",
 			slog.String("event_id", p.eventID), slog.Any("error", err))
