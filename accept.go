@@ -239,6 +239,12 @@ func (d *Dispatcher) commit(ctx context.Context, bc *bounded, b AcceptBackends, 
 			p.eventID = "" // nothing to claim with
 		}
 	}
+	now := time.Now()
+	for _, p := range plans {
+		if now.Sub(p.planned) > restampAfter {
+			p.restamp(newID())
+		}
+	}
 	c.markRepeats()
 	if acc, ok := b.Queue.(Accepter); !ok || !c.accept(ctx, acc) {
 		c.steps(ctx)
@@ -250,9 +256,8 @@ func (d *Dispatcher) commit(ctx context.Context, bc *bounded, b AcceptBackends, 
 			}
 		}
 		if p.dupOf != nil { // a repeat inside the batch shares its first's fate
-			first := slices.Index(plans, p.dupOf)
 			if p.dupOf.state == failed {
-				c.fail(i, c.errs[first])
+				c.fail(i, c.errs[p.dupIdx])
 				continue
 			}
 			p.receipt = p.dupOf.receipt
@@ -263,23 +268,59 @@ func (d *Dispatcher) commit(ctx context.Context, bc *bounded, b AcceptBackends, 
 	return c.errs
 }
 
+// restampAfter is how old a plan may be when it is claimed before it gets
+// a fresh notification ID. A claim's age is read from its owner's UUIDv7
+// (see unlogged); a plan that took long to make (a large SendBatch) would
+// otherwise claim with an ID that already looks older than
+// InProgressWindow and could be taken over while it is being written.
+const restampAfter = time.Second
+
+// restamp gives p the notification ID nid, and its deliveries and events
+// the IDs derived from it.
+func (p *plan) restamp(nid string) {
+	old := p.receipt.NotificationID
+	p.receipt.NotificationID = nid
+	if p.receipt.EventID == old { // no EventID of the caller's: it was the notification's
+		p.receipt.EventID = nid
+	}
+	for i := range p.deliveries {
+		del := &p.deliveries[i]
+		del.ID, del.NotificationID = deliveryID(nid, del.Channel, del.Address), nid
+		if del.EventID == old {
+			del.EventID = nid
+		}
+	}
+	for i := range p.jobs {
+		p.jobs[i].ID = p.jobs[i].Delivery.ID
+	}
+	for i := range p.receipt.Deliveries {
+		r := &p.receipt.Deliveries[i]
+		r.ID = deliveryID(nid, r.Channel, r.Address)
+	}
+	for i := range p.events {
+		e := &p.events[i]
+		e.DeliveryID, e.NotificationID = deliveryID(nid, e.Channel, e.Address), nid
+	}
+	p.planned = time.Now()
+}
+
 // markRepeats makes every plan whose event ID an earlier plan of the batch
 // has a repeat of that one.
 func (c *committer) markRepeats() {
 	if len(c.plans) < 2 {
 		return
 	}
-	firsts := map[string]*plan{}
-	for _, p := range c.plans {
+	firsts := map[string]int{}
+	for i, p := range c.plans {
 		if p.eventID == "" {
 			continue
 		}
 		if first, ok := firsts[p.eventID]; ok {
-			p.dupOf = first
+			p.dupOf, p.dupIdx = c.plans[first], first
 			p.state = duplicate
 			continue
 		}
-		firsts[p.eventID] = p
+		firsts[p.eventID] = i
 	}
 }
 

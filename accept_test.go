@@ -6,8 +6,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -364,4 +366,31 @@ func TestPutContactRejectsWhatSendWouldReject(t *testing.T) {
 	got, err := h.store.Contact(t.Context(), "ana")
 	require.NoError(t, err)
 	assert.Equal(t, ana.Phone, got.Phone)
+}
+
+// slowContacts takes its time to answer Contact, as a loaded database may.
+type slowContacts struct {
+	notify.Store
+	delay time.Duration
+}
+
+func (s slowContacts) Contact(ctx context.Context, userID string) (notify.Contact, error) {
+	time.Sleep(s.delay)
+	return s.Store.Contact(ctx, userID)
+}
+
+func TestSlowPlanIsClaimedUnderAFreshID(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, func(c *notify.Config) { c.Store = slowContacts{c.Store, 2 * time.Second} })
+		h.contact(t, ana)
+		start := time.Now()
+		r, err := h.d.Send(t.Context(), welcome("slow"))
+		require.NoError(t, err)
+		sec, nsec := uuid.MustParse(r.NotificationID).Time().UnixTime()
+		assert.False(t, time.Unix(sec, nsec).Before(start.Add(2*time.Second).Truncate(time.Millisecond)),
+			"the claim's owner is stamped when it is claimed, not when planning began")
+		ds, err := h.d.Status(t.Context(), r.NotificationID)
+		require.NoError(t, err)
+		assert.Len(t, ds, 4, "the log follows the new ID")
+	})
 }

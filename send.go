@@ -167,6 +167,8 @@ type plan struct {
 	events     []Event // queued and skipped
 	state      planState
 	dupOf      *plan // an earlier plan of the same SendBatch with the same event ID
+	dupIdx     int   // dupOf's index in the batch
+	planned    time.Time
 	deliveries []Delivery
 }
 
@@ -185,7 +187,7 @@ func (d *Dispatcher) plan(ctx context.Context, bc *bounded, n *Notification, now
 		return nil, err
 	}
 	nid := newID()
-	p := &plan{eventID: n.EventID}
+	p := &plan{eventID: n.EventID, planned: now}
 	p.receipt.NotificationID = nid
 	p.receipt.EventID = n.EventID
 	if n.EventID == "" {
