@@ -52,8 +52,10 @@ const (
 // explicit addresses), on one or more channels.
 type Notification struct {
 	// EventID identifies the business event. Two Sends with the same EventID
-	// within the dedup window produce one set of deliveries; the second returns
-	// the first's receipt marked Duplicate. When empty, Send generates one and
+	// within the dedup window (Config.DedupTTL) produce one set of
+	// deliveries, when the Dispatcher has a Deduper (without one, EventID is
+	// carried but not de-duplicated); the second returns the first's
+	// receipt marked Duplicate. When empty, Send generates one and
 	// returns it in the Receipt; de-duplication then cannot apply.
 	EventID string `json:"event_id,omitempty"`
 	// UserID names the recipient whose contacts and preferences the Store
