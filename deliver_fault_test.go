@@ -381,3 +381,72 @@ func TestBlackHoledStoreCallsReturnWithinBackendTimeout(t *testing.T) {
 		}
 	})
 }
+
+// slowOnceStore makes the first Allowed of each user take slow, once on
+// is set.
+type slowOnceStore struct {
+	notify.Store
+	slow time.Duration
+	on   atomic.Bool
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (s *slowOnceStore) Allowed(ctx context.Context, userID, category, channel string) (bool, error) {
+	if s.on.Load() {
+		s.mu.Lock()
+		first := !s.seen[userID]
+		if s.seen == nil {
+			s.seen = map[string]bool{}
+		}
+		s.seen[userID] = true
+		s.mu.Unlock()
+		if first {
+			select {
+			case <-time.After(s.slow):
+			case <-ctx.Done():
+				return false, ctx.Err()
+			}
+		}
+	}
+	return s.Store.Allowed(ctx, userID, category, channel)
+}
+
+// A lease that expires during the checks before the send (a slow but
+// successful Store call) is not sent by its first worker, even when the
+// queue can extend leases: another worker may hold the job by then. The
+// delivery is sent once.
+func TestLeaseExpiredBeforeTheSendIsNotSent(t *testing.T) {
+	for _, extend := range []bool{true, false} {
+		t.Run(fmt.Sprintf("extend=%v", extend), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				q := qmem.New(qmem.Config{Visibility: 2 * time.Second})
+				fs := &slowOnceStore{slow: 3 * time.Second}
+				h := newHarness(t, func(c *notify.Config) {
+					c.Queue = q
+					if !extend {
+						c.Queue = plainQueue{q}
+					}
+					fs.Store = c.Store
+					c.Store = fs
+					c.SendTimeout = time.Second
+					c.Workers = map[string]int{notify.ChannelSMS: 2}
+				})
+				h.queue = q
+				ids := smsUsers(t, h, 3)
+				fs.on.Store(true)
+				h.run(t)
+				for _, id := range ids {
+					ds := h.settle(t, id)
+					assert.Equal(t, notify.StatusSent, ds[0].Status)
+				}
+				time.Sleep(10 * time.Second) // any late second send happens by then
+				synctest.Wait()
+				for _, id := range ids {
+					ds := h.settle(t, id)
+					assert.Equal(t, 1, h.ch[notify.ChannelSMS].CallCount(ds[0].DeliveryID), "sent twice")
+				}
+			})
+		})
+	}
+}

@@ -43,6 +43,22 @@ func (d *Dispatcher) reserve(leaseLen time.Duration) time.Duration {
 	return r
 }
 
+// startMargin is how much of a lease must be left beyond the reserve for
+// a send to start: a send whose leases end sooner is not started.
+func startMargin(reserve time.Duration) time.Duration { return reserve / 4 }
+
+// extension is how long from now to extend the leases of a send that must
+// end by end and whose leases allow it until cutoff: the send's remaining
+// time and the reserve, or the lease's length when the lease is shorter
+// than that and the extension still moves its deadline forward.
+func extension(now, end, cutoff time.Time, reserve, leaseLen time.Duration) time.Duration {
+	by := end.Add(reserve).Sub(now)
+	if leaseLen > 0 && leaseLen < by && leaseLen > cutoff.Add(reserve).Sub(now) {
+		by = leaseLen
+	}
+	return by
+}
+
 // abandonGrace is how long past its deadline a Channel call may run before
 // the worker stops waiting for it: half the reserve, at most a second, so
 // the abandoned attempt is still settled within its lease.

@@ -384,7 +384,7 @@ func (d *Dispatcher) handleStep(w *worker, s step, got time.Time) {
 		return
 	}
 	d.metrics.sent(p.base, p.ci.name, took, err)
-	d.finish(p.sendCtx, &w.bc, p.ci, s, res, err)
+	d.finish(p.sendCtx, &w.bc, p.ci, steps[0], res, err) // its lease's deadline as extended
 	endDeliver(span, res, err)
 }
 

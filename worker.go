@@ -196,6 +196,13 @@ func (w *worker) run(t task) {
 // or nil when the leases leave no time to send (the caller then returns
 // them to the queue). Every begin that returned a context is followed by
 // finish.
+//
+// A send never starts on a lease whose cutoff (its deadline minus the
+// reserve) is at or before now plus startMargin: the checks before the
+// send may have outlasted it, and another worker may hold the job by now.
+// When the queue can extend leases, such leases are extended first, once;
+// an extension that fails (the lease is lost, or the queue does not
+// answer) leaves no time to send.
 func (w *worker) begin(steps []step, got time.Time) (context.Context, context.CancelFunc) {
 	p := w.p
 	d := p.d
@@ -211,12 +218,28 @@ func (w *worker) begin(steps []step, got time.Time) (context.Context, context.Ca
 		leaseLen = lease.Sub(got)
 	}
 	reserve := d.reserve(leaseLen)
+	margin := startMargin(reserve)
 	end := now.Add(d.cfg.SendTimeout)
 	var cutoff time.Time
 	if !lease.IsZero() {
 		cutoff = lease.Add(-reserve)
+		if p.ext != nil && cutoff.Before(now.Add(margin)) {
+			by := extension(now, end, cutoff, reserve, leaseLen)
+			dl, err := d.extendLeases(p.base, p.ext, steps, by)
+			if err != nil {
+				d.log.Warn("notify: extend a lease before its send", slog.String("channel", p.ci.name), slog.Any("error", err))
+				return nil, nil
+			}
+			setDeadlines(steps, dl)
+			now = time.Now()
+			end = now.Add(d.cfg.SendTimeout)
+			cutoff = dl.Add(-reserve)
+		}
 		if p.ext == nil && cutoff.Before(end) {
 			end = cutoff // cannot extend: the lease caps the attempt
+		}
+		if cutoff.Before(now.Add(margin)) {
+			return nil, nil
 		}
 	}
 	if !end.After(now) {
@@ -232,6 +255,14 @@ func (w *worker) begin(steps []step, got time.Time) (context.Context, context.Ca
 	w.schedule(now)
 	w.mu.Unlock()
 	return ctx, cancel
+}
+
+// setDeadlines records dl, the earliest deadline of an extension of every
+// lease of steps, as each one's deadline: no lease ends before it.
+func setDeadlines(steps []step, dl time.Time) {
+	for i := range steps {
+		steps[i].l.Deadline = dl
+	}
 }
 
 // finish stops watching the call. It reports false when the watchdog gave
@@ -313,10 +344,7 @@ func (w *worker) fire() {
 		} else {
 			w.extending = true
 			gen, steps := w.gen, w.steps
-			by := w.end.Add(w.reserve).Sub(now)
-			if w.leaseLen > 0 && w.leaseLen < by && w.leaseLen > w.cutoff.Add(w.reserve).Sub(now) {
-				by = w.leaseLen
-			}
+			by := extension(now, w.end, w.cutoff, w.reserve, w.leaseLen)
 			w.mu.Unlock()
 			dl, err := d.extendLeases(p.base, p.ext, steps, by)
 			w.mu.Lock()
@@ -329,6 +357,7 @@ func (w *worker) fire() {
 			switch {
 			case err == nil:
 				w.cutoff = dl.Add(-w.reserve)
+				setDeadlines(w.steps, dl)
 			case errors.Is(err, ErrLeaseLost):
 				d.log.Warn("notify: lease lost while sending; canceling the send", slog.String("channel", p.ci.name), slog.Any("error", err))
 				w.cancelSend(now)
