@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -446,6 +448,64 @@ func TestLeaseExpiredBeforeTheSendIsNotSent(t *testing.T) {
 					ds := h.settle(t, id)
 					assert.Equal(t, 1, h.ch[notify.ChannelSMS].CallCount(ds[0].DeliveryID), "sent twice")
 				}
+			})
+		})
+	}
+}
+
+// shortExtendQueue is the memory queue whose Extend returns a deadline
+// slightly earlier than asked for, as a queue that measures the time on
+// its own clock after the call started does (PostgreSQL).
+type shortExtendQueue struct {
+	*qmem.Queue
+	short time.Duration
+	calls atomic.Int64
+}
+
+func (q *shortExtendQueue) Extend(ctx context.Context, l notify.Lease, d time.Duration) (time.Time, error) {
+	q.calls.Add(1)
+	dl, err := q.Queue.Extend(ctx, l, d)
+	return dl.Add(-q.short), err
+}
+
+// countingHandler counts the log records whose message contains a
+// string.
+type countingHandler struct {
+	slog.Handler
+	substr string
+	n      *atomic.Int64
+}
+
+func (h countingHandler) Handle(ctx context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, h.substr) {
+		h.n.Add(1)
+	}
+	return nil
+}
+
+// A queue whose extensions come back a little short of what was asked
+// still needs only the extensions a long send needs, and the send is not
+// cut short with a warning that its lease could not be extended.
+func TestShortExtensionsDoNotRepeat(t *testing.T) {
+	for _, short := range []time.Duration{0, 100 * time.Microsecond} {
+		t.Run(short.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				q := &shortExtendQueue{Queue: qmem.New(qmem.Config{Visibility: 20 * time.Second}), short: short}
+				fake := notifytest.NewChannel(notify.ChannelSMS).Latency(time.Hour)
+				var warnings atomic.Int64
+				h := newHarness(t, func(c *notify.Config) {
+					c.Queue = q
+					c.Channels = []notify.Channel{fake}
+					c.SendTimeout = 30 * time.Second
+					c.Logger = slog.New(countingHandler{Handler: slog.DiscardHandler, substr: "could not be extended", n: &warnings})
+				})
+				h.queue = q.Queue
+				smsUsers(t, h, 1)
+				h.run(t)
+				time.Sleep(31 * time.Second) // one send, cut by SendTimeout
+				synctest.Wait()
+				assert.LessOrEqual(t, q.calls.Load(), int64(2), "extensions during one 30s send on a 20s lease")
+				assert.Zero(t, warnings.Load(), "the send was canceled early")
 			})
 		})
 	}

@@ -49,15 +49,23 @@ func startMargin(reserve time.Duration) time.Duration { return reserve / 4 }
 
 // extension is how long from now to extend the leases of a send that must
 // end by end and whose leases allow it until cutoff: the send's remaining
-// time and the reserve, or the lease's length when the lease is shorter
-// than that and the extension still moves its deadline forward.
+// time, the reserve and extendSlack, or the lease's length when the lease
+// is shorter than that and the extension still moves its deadline
+// forward. The slack covers a queue that returns a deadline slightly
+// short of the one asked for (PostgreSQL counts from its own clock, after
+// the call started): without it the send would look short of its lease
+// again at once and be extended over and over.
 func extension(now, end, cutoff time.Time, reserve, leaseLen time.Duration) time.Duration {
-	by := end.Add(reserve).Sub(now)
+	by := end.Add(reserve + extendSlack(reserve)).Sub(now)
 	if leaseLen > 0 && leaseLen < by && leaseLen > cutoff.Add(reserve).Sub(now) {
 		by = leaseLen
 	}
 	return by
 }
+
+// extendSlack is what an extension asks for beyond the reserve; a cutoff
+// within half of it before the send's deadline needs no extension.
+func extendSlack(reserve time.Duration) time.Duration { return reserve / 4 }
 
 // abandonGrace is how long past its deadline a Channel call may run before
 // the worker stops waiting for it: half the reserve, at most a second, so

@@ -282,9 +282,12 @@ func (w *worker) finish() bool {
 }
 
 // needsExtension reports whether the leases end too early for the call's
-// deadline and the queue can extend them. w.mu is held.
+// deadline and the queue can extend them. A cutoff short of the deadline
+// by less than half the extension slack is enough: the reserve after it
+// absorbs that much. w.mu is held.
 func (w *worker) needsExtension() bool {
-	return w.p.ext != nil && !w.cutoff.IsZero() && !w.canceled && w.cutoff.Before(w.end)
+	return w.p.ext != nil && !w.cutoff.IsZero() && !w.canceled &&
+		w.cutoff.Before(w.end.Add(-extendSlack(w.reserve)/2))
 }
 
 // schedule sets the timer for the watch's next event: an extension at
