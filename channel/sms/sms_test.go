@@ -547,3 +547,15 @@ func TestSendReusesConnections(t *testing.T) {
 	require.Len(t, f.received(), 21)
 	assert.Equal(t, int64(1), conns.Load(), "21 sequential sends used one connection")
 }
+
+// Validate counts segments into Delivery.Units, which Send reports in the
+// Receipt; one segment stays zero (one).
+func TestValidateSetsUnits(t *testing.T) {
+	ch, err := sms.New(sms.Config{AccountSID: testSID, AuthToken: testToken, From: testFrom})
+	require.NoError(t, err)
+	for body, want := range map[string]int{"hi": 0, strings.Repeat("a", 161): 2, strings.Repeat("ж", 71): 2} {
+		d := delivery("+14155550100", body)
+		require.NoError(t, ch.Validate(d))
+		assert.Equal(t, want, d.Units, "%d characters", len([]rune(body)))
+	}
+}
