@@ -21,7 +21,9 @@ import (
 
 	"github.com/gonotify/notify"
 	"github.com/gonotify/notify/internal/testenv"
+	"github.com/gonotify/notify/notifytest"
 	"github.com/gonotify/notify/postgres"
+	smem "github.com/gonotify/notify/store/memory"
 )
 
 // sendUntilDone sends n until Send succeeds, as the contract asks of a
@@ -148,41 +150,12 @@ func TestSendLostCommitReplyIsNotDoubled(t *testing.T) {
 	assertOncePerEvent(t, pool, schema, 1)
 }
 
-func TestAcceptWritesOnlyWonClaims(t *testing.T) {
-	pool, schema := testDB(t)
-	b := newBackends(t, pool, schema, time.Minute)
-	ok, _, err := b.deduper.Claim(t.Context(), "taken", "someone", time.Hour)
-	require.NoError(t, err)
-	require.True(t, ok)
-	item := func(key, nid string) notify.AcceptItem {
-		del := &notify.Delivery{ID: nid + "-d", NotificationID: nid, Channel: "count", Address: key}
-		it := notify.AcceptItem{
-			Events: []notify.Event{{DeliveryID: del.ID, NotificationID: nid, Channel: "count", Address: key, Status: notify.StatusQueued, At: time.Now()}},
-			Jobs:   []notify.Job{{ID: del.ID, Queue: "q", Delivery: del}},
-		}
-		if key != "" {
-			it.Claim = &notify.ClaimRequest{Key: key, Owner: nid, TTL: time.Hour}
-		}
-		return it
-	}
-	res, err := b.queue.Accept(t.Context(), b.store, b.deduper, []notify.AcceptItem{
-		item("taken", "n1"), item("free", "n2"), item("", "n3"), item("free", "n4"),
+func TestAccepter(t *testing.T) {
+	notifytest.TestAccepter(t, func(t *testing.T) notifytest.AcceptBackends {
+		pool, schema := testDB(t)
+		b := newBackends(t, pool, schema, time.Minute)
+		return notifytest.AcceptBackends{Queue: b.queue, Log: b.store, Deduper: b.deduper, Foreign: smem.New(smem.Config{})}
 	})
-	require.NoError(t, err)
-	assert.Equal(t, []notify.ClaimResult{{Holder: "someone"}, {Claimed: true}, {Claimed: true}, {Holder: "n2"}}, res)
-	st, err := b.queue.Stats(t.Context(), "q")
-	require.NoError(t, err)
-	assert.Equal(t, 2, st.Ready, "n2 and n3 are queued, n1 and n4 are not")
-	for nid, want := range map[string]bool{"n1": false, "n2": true, "n3": true, "n4": false} {
-		_, err := b.store.Deliveries(t.Context(), nid)
-		assert.Equal(t, want, err == nil, nid)
-	}
-
-	// Another backend's log or deduper cannot be written in the statement.
-	other, err := postgres.NewDeduper(pool, postgres.DeduperConfig{Schema: "elsewhere"})
-	require.NoError(t, err)
-	_, err = b.queue.Accept(t.Context(), b.store, other, nil)
-	require.ErrorIs(t, err, errors.ErrUnsupported)
 }
 
 // killer terminates the connections whose application_name is app every
