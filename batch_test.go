@@ -169,3 +169,39 @@ func TestLoggingQueueWritesLogAndQueueTogether(t *testing.T) {
 		})
 	}
 }
+
+// failingLog makes Record fail.
+type failingLog struct{ notify.Store }
+
+func (failingLog) Record(context.Context, ...notify.Event) error { return errors.New("log down") }
+
+func TestSendBatchReportsEveryFailure(t *testing.T) {
+	h := newHarness(t)
+	cfg := h.cfg
+	cfg.Store = failingLog{h.store}
+	d, err := notify.New(cfg)
+	require.NoError(t, err)
+	_, err = d.SendBatch(t.Context(), []notify.Notification{
+		{UserID: "ana"}, // invalid
+		{To: []notify.Address{{Channel: "sms", Value: "+1555"}}, Content: &notify.Message{Body: "x"}},
+	})
+	var be *notify.BatchError
+	require.ErrorAs(t, err, &be)
+	var ve *notify.ValidationError
+	assert.ErrorAs(t, be.Errs[0], &ve)
+	assert.ErrorContains(t, be.Errs[1], "log down")
+}
+
+func TestRepeatInsideOneBatch(t *testing.T) {
+	h := newHarness(t)
+	n := notify.Notification{EventID: "same", To: []notify.Address{{Channel: "sms", Value: "+1555"}}, Content: &notify.Message{Body: "x"}}
+	rs, err := h.d.SendBatch(t.Context(), []notify.Notification{n, n})
+	require.NoError(t, err)
+	assert.False(t, rs[0].Duplicate)
+	assert.True(t, rs[1].Duplicate)
+	assert.Equal(t, rs[0].NotificationID, rs[1].NotificationID)
+	assert.Equal(t, rs[0].Deliveries, rs[1].Deliveries)
+	st, err := h.queue.Stats(t.Context(), "notify.sms")
+	require.NoError(t, err)
+	assert.Equal(t, 1, st.Ready)
+}

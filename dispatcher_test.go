@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -277,6 +278,23 @@ func TestRetryThenDeliveredHonoursRetryAfter(t *testing.T) {
 	})
 }
 
+func TestMaxAgeCountsFromSendAt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, func(c *notify.Config) {
+			c.Retry = notify.RetryPolicy{MaxAge: time.Hour, MaxAttempts: 10, BaseDelay: time.Second, MaxDelay: time.Second}
+		})
+		h.ch["sms"].FailFirst(2, nil)
+		h.run(t)
+		n := notify.Notification{To: []notify.Address{{Channel: "sms", Value: "+1"}}, Content: &notify.Message{Body: "x"},
+			SendAt: time.Now().Add(25 * time.Hour)}
+		r, err := h.d.Send(t.Context(), n)
+		require.NoError(t, err)
+		ds := h.settle(t, r.NotificationID)
+		assert.Equal(t, notify.StatusSent, ds[0].Status, "scheduled a day ahead, yet retried: MaxAge starts at SendAt")
+		assert.Equal(t, 3, ds[0].Attempts)
+	})
+}
+
 func TestConfigErrorKeepsDeliveryQueued(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, func(c *notify.Config) { c.ConfigErrorDelay = time.Hour })
@@ -332,6 +350,36 @@ func TestDeadThenReplay(t *testing.T) {
 		assert.Equal(t, notify.StatusSent, ds[0].Status)
 		assert.Equal(t, 1, ds[0].Attempts, "replay resets attempts")
 		assert.ErrorIs(t, h.d.Replay(t.Context(), ds[0].DeliveryID), notify.ErrNotDead)
+	})
+}
+
+func TestConcurrentReplaysQueueOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		h.ch["sms"].FailFirst(5, nil)
+		h.run(t)
+		r, err := h.d.Send(t.Context(), notify.Notification{To: []notify.Address{{Channel: "sms", Value: "+1"}}, Content: &notify.Message{Body: "x"}})
+		require.NoError(t, err)
+		ds := h.settle(t, r.NotificationID)
+		require.Equal(t, notify.StatusDead, ds[0].Status)
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for i := range errs {
+			wg.Go(func() { errs[i] = h.d.Replay(context.Background(), ds[0].DeliveryID) })
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			if err == nil {
+				ok++
+			} else {
+				assert.ErrorIs(t, err, notify.ErrNotDead)
+			}
+		}
+		assert.Equal(t, 1, ok)
+		ds = h.settle(t, r.NotificationID)
+		assert.Equal(t, notify.StatusSent, ds[0].Status, "the log never says dead for a delivery that was sent")
+		assert.Equal(t, 1, h.ch["sms"].SentCount(ds[0].DeliveryID))
 	})
 }
 

@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +46,12 @@ func TestSendRejectsBadInput(t *testing.T) {
 		{"options that are not JSON", notify.Notification{UserID: "ana", Content: &notify.Message{Body: "x"}, Options: map[string]any{"sms": func() {}}}, "Options.sms"},
 		{"long event ID", notify.Notification{EventID: strings.Repeat("e", 300), UserID: "ana", Content: &notify.Message{Body: "x"}}, "EventID"},
 		{"bad priority", notify.Notification{UserID: "ana", Content: &notify.Message{Body: "x"}, Priority: 9}, "Priority"},
+		{"reserved category", notify.Notification{UserID: "ana", Category: notify.AllCategories, Content: &notify.Message{Body: "x"}}, "Category"},
+		{"NUL in user ID", notify.Notification{UserID: "a\x00b", Content: &notify.Message{Body: "x"}}, "UserID"},
+		{"data not JSON", notify.Notification{UserID: "ana", Template: "welcome", Data: map[string]any{"name": "A", "f": func() {}}}, "Data"},
+		{"NaN in data", notify.Notification{UserID: "ana", Template: "welcome", Data: map[string]any{"name": "A", "x": []any{math.NaN()}}}, "Data"},
+		{"address too long", notify.Notification{To: []notify.Address{{Channel: "sms", Value: string(make([]byte, 2000))}}, Content: &notify.Message{Body: "x"}}, "To[0].Value"},
+		{"address not UTF-8", notify.Notification{To: []notify.Address{{Channel: "sms", Value: "\xff"}}, Content: &notify.Message{Body: "x"}}, "To[0].Value"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
