@@ -1,36 +1,3 @@
-// Package memory is a notify.Queue held in the process's memory, for one
-// process and for tests.
-//
-// Guarantees:
-//   - At-least-once delivery within the process: a leased job that is not
-//     acked, nacked or buried within the visibility timeout is handed out
-//     again with its Attempt incremented.
-//   - A lease is identified by its job ID and Attempt (and, after a Replay,
-//     its Receipt); a lease no longer held makes Ack, Nack and Bury return
-//     an error wrapping notify.ErrLeaseLost.
-//   - Lease.Deadline is exactly when the lease expires. The Queue is a
-//     notify.LeaseExtender: Extend moves a held lease's expiry, so a long
-//     send keeps its job.
-//   - Ready jobs are handed out in FIFO order; delayed jobs (NotBefore, Nack
-//     with a delay) and leases sit in a min-heap keyed by the instant they
-//     become ready. Receive blocks without polling and wakes at that instant.
-//   - Enqueue, Receive and Ack allocate little: a Receive allocates its lease
-//     slice and one block of Delivery copies, whatever the batch size;
-//     job records are reused.
-//   - Safe for concurrent use. No goroutine is started; nothing outlives Close.
-//
-// Limits:
-//   - Nothing survives the process: jobs, leases and dead jobs are lost when
-//     it exits. Use a durable backend (PostgreSQL, SQS, Redis) across
-//     processes or restarts.
-//   - Memory grows with the number of jobs held. Live jobs (ready, delayed
-//     and leased) are bounded by Config.MaxJobs: past it Enqueue returns an
-//     error wrapping notify.ErrQueueFull, which Dispatcher.Send passes on
-//     for the caller to retry later. Dead jobs are not bounded; they stay
-//     until replayed.
-//   - Jobs are stored as the *notify.Delivery given to Enqueue: the caller
-//     must not modify a Delivery after enqueueing it. Receive hands out
-//     shallow copies, so a receiver may set fields such as Attempt.
 package memory
 
 import (
