@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/gonotify/notify"
 	"github.com/gonotify/notify/notifytest"
@@ -509,4 +511,213 @@ func TestShortExtensionsDoNotRepeat(t *testing.T) {
 			})
 		})
 	}
+}
+
+// failStatusStore fails the Records of events of one status: all of them
+// while on is set, or the next failN.
+type failStatusStore struct {
+	notify.Store
+	status notify.Status
+	on     atomic.Bool
+	failN  atomic.Int64
+	fails  atomic.Int64
+}
+
+func (s *failStatusStore) Record(ctx context.Context, evs ...notify.Event) error {
+	for _, e := range evs {
+		if e.Status == s.status && (s.on.Load() || s.failN.Add(-1) >= 0) {
+			s.fails.Add(1)
+			return errors.New("store: connection reset")
+		}
+	}
+	return s.Store.Record(ctx, evs...)
+}
+
+// alwaysFailing is a channel whose every send fails with outcome.
+func alwaysFailing(outcome notify.Outcome) *notifytest.Channel {
+	fake := notifytest.NewChannel(notify.ChannelSMS)
+	fake.OnSend(func(d *notify.Delivery) (notify.Result, error) {
+		return notify.Result{}, &notify.OutcomeError{Outcome: outcome, Err: errors.New("provider says no")}
+	})
+	return fake
+}
+
+// Attempts whose retrying outcome could not be logged still count: the
+// channel is called MaxAttempts times, not forever, and the delivery
+// ends dead.
+func TestUnloggedRetriesCountAsAttempts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := &failStatusStore{status: notify.StatusRetrying}
+		fake := alwaysFailing(notify.OutcomeRetry)
+		h := newHarness(t, func(c *notify.Config) {
+			fs.Store = c.Store
+			c.Store = fs
+			c.Channels = []notify.Channel{fake}
+			c.Retry.MaxAttempts = 3
+		})
+		ids := smsUsers(t, h, 1)
+		fs.on.Store(true)
+		h.run(t)
+		time.Sleep(10 * time.Second) // retries are milliseconds apart
+		synctest.Wait()
+		for _, id := range ids {
+			ds, err := h.d.Status(t.Context(), id)
+			require.NoError(t, err)
+			assert.Equal(t, notify.StatusDead, ds[0].Status)
+			assert.Equal(t, 3, fake.CallCount(ds[0].DeliveryID), "one call per attempt")
+		}
+		assert.EqualValues(t, 2, fs.fails.Load())
+		st, err := h.queue.Stats(t.Context(), "notify.sms")
+		require.NoError(t, err)
+		assert.Equal(t, 1, st.Dead)
+	})
+}
+
+// A final outcome whose log write fails is neither buried nor acked, and
+// not sent again: the job returns to the queue and a later receipt logs
+// the outcome decided before.
+func TestUnloggedFinalOutcomeIsLoggedLaterNotSentAgain(t *testing.T) {
+	for _, tc := range []struct {
+		outcome notify.Outcome
+		status  notify.Status
+		calls   int
+	}{
+		{notify.OutcomeRetry, notify.StatusDead, 2},
+		{notify.OutcomePermanent, notify.StatusFailed, 1},
+	} {
+		t.Run(string(tc.status), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fs := &failStatusStore{status: tc.status}
+				fake := alwaysFailing(tc.outcome)
+				h := newHarness(t, func(c *notify.Config) {
+					fs.Store = c.Store
+					c.Store = fs
+					c.Channels = []notify.Channel{fake}
+					c.Retry.MaxAttempts = 2
+				})
+				ids := smsUsers(t, h, 1)
+				fs.failN.Store(3)
+				h.run(t)
+				var id string
+				for _, id = range ids {
+				}
+				// While the outcome cannot be logged the job stays on the
+				// queue, never dead or acked with the log saying otherwise.
+				for end := time.Now().Add(time.Hour); fs.fails.Load() < 3; {
+					require.True(t, time.Now().Before(end), "the outcome was not logged again")
+					time.Sleep(time.Second)
+					synctest.Wait()
+					st, err := h.queue.Stats(t.Context(), "notify.sms")
+					require.NoError(t, err)
+					ds, err := h.d.Status(t.Context(), id)
+					require.NoError(t, err)
+					if !ds[0].Status.Final() {
+						require.Zero(t, st.Dead, "buried while the log says %s", ds[0].Status)
+						require.Equal(t, 1, st.Ready+st.Delayed+st.InFlight, "the job left the queue unlogged")
+					}
+				}
+				ds := h.settle(t, id)
+				assert.Equal(t, tc.status, ds[0].Status)
+				assert.Equal(t, tc.calls, ds[0].Attempts)
+				assert.Equal(t, tc.calls, fake.CallCount(ds[0].DeliveryID), "sent again after its outcome was decided")
+				st, err := h.queue.Stats(t.Context(), "notify.sms")
+				require.NoError(t, err)
+				assert.Equal(t, 0, st.Ready+st.Delayed+st.InFlight)
+			})
+		})
+	}
+}
+
+// panickingStore's Allowed panics for one user.
+type panickingStore struct {
+	notify.Store
+	poison string
+	on     atomic.Bool
+	calls  atomic.Int64
+}
+
+func (s *panickingStore) Allowed(ctx context.Context, userID, category, channel string) (bool, error) {
+	if s.on.Load() && userID == s.poison {
+		s.calls.Add(1)
+		panic("store client bug")
+	}
+	return s.Store.Allowed(ctx, userID, category, channel)
+}
+
+// A delivery whose handling panics outside the Channel call (here in the
+// Store) is not redelivered forever: each panic counts as an attempt, and
+// after MaxAttempts it is logged dead and buried. The worker goes on.
+func TestPoisonDeliveryIsBuriedAfterMaxAttempts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ps := &panickingStore{poison: "user0"}
+		h := newHarness(t, func(c *notify.Config) {
+			ps.Store = c.Store
+			c.Store = ps
+			c.Retry.MaxAttempts = 3
+		})
+		ids := smsUsers(t, h, 2)
+		ps.on.Store(true) // on the deliver side
+		h.run(t)
+		for phone, id := range ids {
+			ds := h.settle(t, id)
+			if phone == "+15005550000" {
+				assert.Equal(t, notify.StatusDead, ds[0].Status)
+				assert.Contains(t, ds[0].Reason, "gave up after 3 attempts")
+				continue
+			}
+			assert.Equal(t, notify.StatusSent, ds[0].Status)
+		}
+		assert.EqualValues(t, 3, ps.calls.Load())
+		st, err := h.queue.Stats(t.Context(), "notify.sms")
+		require.NoError(t, err)
+		assert.Equal(t, notify.QueueStats{Dead: 1}, st)
+	})
+}
+
+// panicOnceTracer is a TracerProvider whose tracer panics on the first
+// delivery span it is asked to start.
+type panicOnceTracer struct {
+	noop.TracerProvider
+	done atomic.Bool
+}
+
+func (p *panicOnceTracer) Tracer(string, ...trace.TracerOption) trace.Tracer {
+	return panicOnceTracerT{p: p}
+}
+
+type panicOnceTracerT struct {
+	noop.Tracer
+	p *panicOnceTracer
+}
+
+func (t panicOnceTracerT) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	if name == notify.SpanDeliver && t.p.done.CompareAndSwap(false, true) {
+		panic("tracer bug")
+	}
+	return t.Tracer.Start(ctx, name, opts...)
+}
+
+// A panic between the start of a Channel call's watch and its end (here
+// in a tracer) leaves no watch behind: the watchdog does not abandon a
+// call that is not running, so the worker's slot is not freed twice, no
+// extra worker is started, and the channel keeps delivering. Run stops
+// cleanly.
+func TestPanicAroundTheChannelCallLeavesNoWatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var abandoned atomic.Int64
+		h := newHarness(t, func(c *notify.Config) {
+			c.TracerProvider = &panicOnceTracer{}
+			c.Workers = map[string]int{notify.ChannelSMS: 1}
+			c.Logger = slog.New(countingHandler{Handler: slog.DiscardHandler, substr: "abandoning", n: &abandoned})
+		})
+		ids := smsUsers(t, h, 1) // the worker is idle while the lease runs out
+		stop := h.run(t)
+		for _, id := range ids {
+			ds := h.settle(t, id)
+			assert.Equal(t, notify.StatusSent, ds[0].Status)
+			assert.Equal(t, 1, h.ch[notify.ChannelSMS].CallCount(ds[0].DeliveryID))
+		}
+		stop()
+		assert.Zero(t, abandoned.Load(), "a call that was not running was abandoned")
+	})
 }

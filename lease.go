@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,7 +31,72 @@ const (
 	// logRetryFor bounds how long a worker keeps retrying to log a sent
 	// outcome before it leaves the lease to expire.
 	logRetryFor = time.Minute
+	// unloggedDelay is how long a job whose final outcome could not be
+	// logged waits on the queue before its next receipt logs it.
+	unloggedDelay = time.Minute
+	// maxUnlogged bounds unloggedSet; past it the set starts over.
+	maxUnlogged = 10_000
 )
+
+// unloggedSet remembers, per delivery ID, what a Run could not write to
+// the log: attempts whose retrying outcome did not land (or whose handling
+// panicked), and a final outcome decided but not logged. The log is where
+// attempts are counted, so without it an attempt whose outcome is lost
+// would not count, and a delivery whose outcomes never land would be
+// retried forever; a permanent outcome would be sent again. The set lives
+// as long as Run (a restart, or another process, starts from the log), is
+// bounded by maxUnlogged, and costs nothing while empty.
+type unloggedSet struct {
+	mu sync.Mutex
+	m  map[string]unlogged
+	// size mirrors len(m) for a lock-free check on the hot path.
+	size atomic.Int64
+}
+
+// unlogged is what unloggedSet holds for one delivery.
+type unlogged struct {
+	tries int   // attempts whose outcome did not reach the log
+	final Event // a final outcome not logged; Status "" when none
+}
+
+// add counts tries more unlogged attempts of id and, when final is not
+// nil, remembers it as id's outcome.
+func (u *unloggedSet) add(id string, tries int, final *Event) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.m == nil || len(u.m) >= maxUnlogged {
+		u.m = make(map[string]unlogged)
+	}
+	e := u.m[id]
+	e.tries += tries
+	if final != nil {
+		e.final = *final
+	}
+	u.m[id] = e
+	u.size.Store(int64(len(u.m)))
+}
+
+// get returns what is remembered for id.
+func (u *unloggedSet) get(id string) (unlogged, bool) {
+	if u.size.Load() == 0 {
+		return unlogged{}, false
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	e, ok := u.m[id]
+	return e, ok
+}
+
+// forget drops id, whose outcome reached the log.
+func (u *unloggedSet) forget(id string) {
+	if u.size.Load() == 0 {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	delete(u.m, id)
+	u.size.Store(int64(len(u.m)))
+}
 
 // reserve is the part of a lease of length leaseLen (zero: unknown) kept
 // after the send for logging the outcome and settling the lease: a send's

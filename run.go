@@ -33,15 +33,27 @@ const bookkeepingTimeout = 10 * time.Second
 //     extended (when half the time left before the reserve is used), so a
 //     send gets the whole Config.SendTimeout; if an extension fails the
 //     send is canceled before its lease ends. A Queue that cannot extend
-//     cuts the attempt at its lease. A SendBatch is bounded by the
-//     earliest lease of its batch.
-//   - A lease is never acked without its outcome in the log. A sent
-//     outcome whose log write fails is written again with backoff for up
-//     to a minute, extending the lease when the Queue can; if it still
-//     fails the lease is left to expire and the redelivery sends again,
-//     logged at error level as maybe sent twice (like a crash during the
+//     cuts the attempt at its lease (a SendBatch at the earliest lease of
+//     its batch). No send starts on a lease that has run out, or nearly,
+//     during the checks before it: the lease is extended first when the
+//     Queue can, else the job goes back to the queue.
+//   - A lease is never acked or buried without its outcome in the log. A
+//     sent outcome whose log write fails is written again with backoff
+//     for up to a minute (on a Queue that cannot extend, until the lease
+//     ends), extending the lease when the Queue can; if it still fails
+//     the lease is left to expire and the redelivery sends again, logged
+//     at error level as maybe sent twice (like a crash during the
 //     provider call). Another outcome whose log write fails goes back to
-//     the queue to be decided again.
+//     the queue; Run remembers it, and the attempts whose outcome did not
+//     reach the log, so the next receipt logs that outcome instead of
+//     sending again, and attempts stop at Config.Retry.MaxAttempts.
+//     (What Run remembers is lost when it returns; a restarted Run counts
+//     from the log.)
+//   - A panic while handling a delivery outside the Channel call (in a
+//     Store, Limiter, Renderer or tracer) is recovered and logged; the
+//     lease is left to expire and the panic counts as an attempt, so a
+//     delivery that always panics is logged dead and buried after
+//     Config.Retry.MaxAttempts receipts.
 //   - A panic in Channel.Send or SendBatch is recovered, logged with its
 //     stack at error level and counted as an attempt that may have been
 //     sent: retryable on attempt 1, a permanent failure ("channel panicked:
@@ -356,7 +368,7 @@ func limitKey(del *Delivery) string { return del.UserID + "\x00" + del.Category 
 // handle takes one lease through the pipeline. pre, when not nil, is the
 // rate limiter's decision made for a whole fetch by precheckLimits.
 func (d *Dispatcher) handle(w *worker, l Lease, pre *Decision, got time.Time) {
-	s, ok := d.prepare(&w.bc, l, pre)
+	s, ok := d.prepare(w.p, &w.bc, l, pre)
 	if !ok {
 		return
 	}
@@ -384,7 +396,7 @@ func (d *Dispatcher) handleStep(w *worker, s step, got time.Time) {
 		return
 	}
 	d.metrics.sent(p.base, p.ci.name, took, err)
-	d.finish(p.sendCtx, &w.bc, p.ci, steps[0], res, err) // its lease's deadline as extended
+	d.finish(p, p.sendCtx, &w.bc, steps[0], res, err) // its lease's deadline as extended
 	endDeliver(span, res, err)
 }
 
@@ -420,7 +432,7 @@ func (d *Dispatcher) handleBatch(w *worker, leases []Lease, pre []*Decision, got
 		if pre != nil {
 			dec = pre[i]
 		}
-		if s, ok := d.prepare(&w.bc, l, dec); ok {
+		if s, ok := d.prepare(p, &w.bc, l, dec); ok {
 			steps = append(steps, s)
 		}
 	}
@@ -491,7 +503,7 @@ func (d *Dispatcher) handleBatch(w *worker, leases []Lease, pre []*Decision, got
 			err = fmt.Errorf("channel %s: SendBatch answered %d of %d deliveries", p.ci.name, len(results), len(ds))
 		}
 		d.metrics.sent(p.base, p.ci.name, took, err)
-		d.finish(p.sendCtx, &w.bc, p.ci, s, res, err)
+		d.finish(p, p.sendCtx, &w.bc, s, res, err)
 		if spans != nil {
 			endDeliver(spans[i], res, err)
 		}
@@ -501,7 +513,12 @@ func (d *Dispatcher) handleBatch(w *worker, leases []Lease, pre []*Decision, got
 // prepare runs the checks before a send: log state, expiry, opt-out, rate
 // limit, rendering. It settles the lease itself and reports false when
 // nothing is to be sent.
-func (d *Dispatcher) prepare(bc *bounded, l Lease, pre *Decision) (step, bool) {
+//
+// A redelivery also counts the attempts of this Run whose outcome did not
+// reach the log (p.unlogged): it logs a final outcome decided earlier
+// instead of sending again, and gives up without sending once the
+// attempts reach Config.Retry.MaxAttempts.
+func (d *Dispatcher) prepare(p *pool, bc *bounded, l Lease, pre *Decision) (step, bool) {
 	del := l.Job.Delivery
 	base := bc.parent()
 	if del == nil {
@@ -533,9 +550,25 @@ func (d *Dispatcher) prepare(bc *bounded, l Lease, pre *Decision) (step, bool) {
 			d.ack(bc.get(), l)
 			return step{}, false
 		}
+		if u, ok := p.unlogged.get(del.ID); ok {
+			if u.final.Status != "" {
+				d.log.InfoContext(base, "notify: logging an outcome decided by an earlier attempt, whose log write failed; not sending again",
+					slog.String("delivery", del.ID), slog.String("status", string(u.final.Status)))
+				d.settle(p, bc, l, del, u.final)
+				return step{}, false
+			}
+			st.Attempts += u.tries
+		}
+		if st.Attempts > 0 && d.cfg.Retry.GiveUp(st.Attempts, time.Time{}, now) {
+			// Only attempts whose outcome was not logged get here: a
+			// logged last attempt is dead already.
+			d.settle(p, bc, l, del, Event{Status: StatusDead, Attempt: st.Attempts,
+				Reason: fmt.Sprintf("gave up after %d attempts, some of whose outcomes could not be logged", st.Attempts)})
+			return step{}, false
+		}
 	}
 	if del.Expired(now) {
-		d.settle(bc, l, del, Event{Status: StatusExpired, Reason: ReasonExpired, Attempt: st.Attempts})
+		d.settle(p, bc, l, del, Event{Status: StatusExpired, Reason: ReasonExpired, Attempt: st.Attempts})
 		return step{}, false
 	}
 	if del.UserID != "" && !del.Critical {
@@ -546,7 +579,7 @@ func (d *Dispatcher) prepare(bc *bounded, l Lease, pre *Decision) (step, bool) {
 			return step{}, false
 		}
 		if !ok {
-			d.settle(bc, l, del, Event{Status: StatusSkipped, Reason: ReasonOptedOut})
+			d.settle(p, bc, l, del, Event{Status: StatusSkipped, Reason: ReasonOptedOut})
 			return step{}, false
 		}
 	}
@@ -566,7 +599,7 @@ func (d *Dispatcher) prepare(bc *bounded, l Lease, pre *Decision) (step, bool) {
 			}
 			if !dec.Allowed {
 				if pol.OverLimit == Drop {
-					d.settle(bc, l, del, Event{Status: StatusSkipped, Reason: ReasonRateLimit})
+					d.settle(p, bc, l, del, Event{Status: StatusSkipped, Reason: ReasonRateLimit})
 					return step{}, false
 				}
 				wait := max(dec.RetryAfter, time.Millisecond)
@@ -578,12 +611,14 @@ func (d *Dispatcher) prepare(bc *bounded, l Lease, pre *Decision) (step, bool) {
 	}
 	if del.Message.IsZero() && del.Template != "" {
 		if d.cfg.Renderer == nil {
-			d.settle(bc, l, del, Event{Status: StatusFailed, Reason: "render: no Renderer configured", Attempt: st.Attempts})
+			d.settle(p, bc, l, del, Event{Status: StatusFailed, Reason: "render: no Renderer configured", Attempt: st.Attempts})
 			return step{}, false
 		}
-		msg, err := d.cfg.Renderer.Render(base, del)
+		rctx, cancel := context.WithTimeout(base, d.cfg.BackendTimeout)
+		msg, err := d.cfg.Renderer.Render(rctx, del)
+		cancel()
 		if err != nil {
-			d.settle(bc, l, del, Event{Status: StatusFailed, Reason: "render: " + err.Error(), Attempt: st.Attempts})
+			d.settle(p, bc, l, del, Event{Status: StatusFailed, Reason: "render: " + err.Error(), Attempt: st.Attempts})
 			return step{}, false
 		}
 		del.Message = msg
@@ -600,14 +635,15 @@ func (d *Dispatcher) prepare(bc *bounded, l Lease, pre *Decision) (step, bool) {
 }
 
 // finish acts on a send's outcome.
-func (d *Dispatcher) finish(sendCtx context.Context, bc *bounded, ci *channelInfo, s step, res Result, err error) {
+func (d *Dispatcher) finish(p *pool, sendCtx context.Context, bc *bounded, s step, res Result, err error) {
+	ci := p.ci
 	del := s.d
 	if err == nil {
 		ev := Event{Status: StatusSent, Attempt: s.attempt, ProviderID: res.ProviderID}
 		if res.Units > 1 {
 			ev.Reason = fmt.Sprintf("%d units", res.Units)
 		}
-		d.settle(bc, s.l, del, ev)
+		d.settle(p, bc, s.l, del, ev)
 		return
 	}
 	ctx := bc.get()
@@ -622,15 +658,15 @@ func (d *Dispatcher) finish(sendCtx context.Context, bc *bounded, ci *channelInf
 	switch oe.Outcome {
 	case OutcomePermanent:
 		ev.Status = StatusFailed
-		d.settle(bc, s.l, del, ev)
+		d.settle(p, bc, s.l, del, ev)
 	case OutcomeInvalidRecipient:
 		ev.Status = StatusInvalid
 		d.act(ctx, del, oe, &ev)
-		d.settle(bc, s.l, del, ev)
+		d.settle(p, bc, s.l, del, ev)
 	case OutcomeOptedOut:
 		ev.Status = StatusOptedOut
 		d.act(ctx, del, oe, &ev)
-		d.settle(bc, s.l, del, ev)
+		d.settle(p, bc, s.l, del, ev)
 	case OutcomeConfig:
 		ev.Status = StatusConfig
 		ev.Reason += "; retry in " + d.cfg.ConfigErrorDelay.String()
@@ -645,13 +681,15 @@ func (d *Dispatcher) finish(sendCtx context.Context, bc *bounded, ci *channelInf
 		}
 		if d.cfg.Retry.GiveUp(s.attempt, s.since, time.Now().Add(delay)) {
 			ev.Status = StatusDead
-			d.record(ctx, del, ev)
-			d.bury(ctx, s.l, ev.Reason)
+			d.settle(p, bc, s.l, del, ev)
 			return
 		}
 		ev.Status = StatusRetrying
 		ev.Reason += "; retry in " + delay.Round(time.Millisecond).String()
-		d.record(ctx, del, ev)
+		if d.record(ctx, del, ev) != nil {
+			// The next receipt counts this attempt all the same.
+			p.unlogged.add(del.ID, 1, nil)
+		}
 		d.nack(ctx, s.l, delay)
 	}
 }
@@ -685,22 +723,38 @@ func (d *Dispatcher) act(ctx context.Context, del *Delivery, oe *OutcomeError, e
 	}
 }
 
-// settle records a final event and acks the lease. The log is written first:
-// if the process dies between the two, the redelivery finds the final
-// status and sends nothing.
+// settle records a final event and acks the lease (buries it, for a dead
+// event). The log is written first: if the process dies between the two,
+// the redelivery finds the final status and sends nothing.
 //
-// A lease is never acked without its outcome in the log. When the log
-// write fails, a sent delivery is retried by settleSent; anything else
-// goes back to the queue to be decided again later.
-func (d *Dispatcher) settle(bc *bounded, l Lease, del *Delivery, ev Event) {
+// A lease is never acked or buried without its outcome in the log. When
+// the log write fails, a sent delivery is retried by settleSent; anything
+// else goes back to the queue for unloggedDelay, and p remembers the
+// outcome of an attempt, so the next receipt in this Run logs it instead
+// of sending again.
+func (d *Dispatcher) settle(p *pool, bc *bounded, l Lease, del *Delivery, ev Event) {
 	if ev.Status == StatusSent {
-		d.settleSent(bc, l, del, ev)
+		d.settleSent(p, bc, l, del, ev)
 		return
 	}
 	ctx := bc.get()
-	if logged, _ := d.logAndAck(ctx, l, del, &ev); !logged {
-		d.nack(ctx, l, time.Minute)
+	var logged bool
+	if ev.Status == StatusDead {
+		if logged = d.record(ctx, del, ev) == nil; logged {
+			d.bury(ctx, l, ev.Reason)
+		}
+	} else {
+		logged, _ = d.logAndAck(ctx, l, del, &ev)
 	}
+	if logged {
+		p.unlogged.forget(del.ID)
+		return
+	}
+	if ev.Status.Attempted() {
+		fillEvent(&ev, del)
+		p.unlogged.add(del.ID, 0, &ev)
+	}
+	d.nack(ctx, l, unloggedDelay)
 }
 
 // logAndAck records ev and acks l: atomically when the Queue can write the
@@ -739,7 +793,7 @@ func (d *Dispatcher) logAndAck(ctx context.Context, l Lease, del *Delivery, ev *
 // can. When it still fails the lease is left to expire: the redelivery
 // finds no final status and sends again, like a crash during the provider
 // call, and that is logged at error level as maybe sent twice.
-func (d *Dispatcher) settleSent(bc *bounded, l Lease, del *Delivery, ev Event) {
+func (d *Dispatcher) settleSent(p *pool, bc *bounded, l Lease, del *Delivery, ev Event) {
 	base := bc.parent()
 	ext, _ := d.cfg.Queue.(LeaseExtender)
 	start := time.Now()
@@ -748,6 +802,7 @@ func (d *Dispatcher) settleSent(bc *bounded, l Lease, del *Delivery, ev Event) {
 	for try := 1; ; try++ {
 		logged, err := d.logAndAck(bc.get(), l, del, &ev)
 		if logged {
+			p.unlogged.forget(del.ID)
 			if try > 1 {
 				d.log.InfoContext(base, "notify: sent outcome logged after retrying", slog.String("delivery", del.ID), slog.Int("tries", try))
 			}

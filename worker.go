@@ -48,6 +48,9 @@ type pool struct {
 	// attempts are sent alone, with Send, so a poison delivery fails alone
 	// and the others of its batch go out.
 	suspects map[string]struct{}
+
+	// unlogged is what this Run could not write to the log.
+	unlogged unloggedSet
 }
 
 // maxSuspects bounds pool.suspects; past it the set starts over.
@@ -170,13 +173,20 @@ func (w *worker) loop() {
 
 // run handles t; a panic outside the Channel call (a Store, Limiter or
 // Renderer) is logged and the worker goes on: the leases it held expire
-// and are handed out again.
+// and are handed out again, each counted as an attempt whose outcome was
+// not logged (see unloggedSet), so a delivery that always panics is given
+// up after Config.Retry.MaxAttempts. A Channel call still watched is
+// unwatched first, so the watchdog does not act on it.
 func (w *worker) run(t task) {
 	defer func() {
 		if r := recover(); r != nil {
+			w.unwatch()
 			ids := make([]string, len(t.leases))
-			for i := range t.leases {
-				ids[i] = t.leases[i].Job.ID
+			for i, l := range t.leases {
+				ids[i] = l.Job.ID
+				if l.Job.Delivery != nil {
+					w.p.unlogged.add(l.Job.Delivery.ID, 1, nil)
+				}
 			}
 			w.p.d.log.Error("notify: panic while handling a delivery; its lease will expire and it will be tried again",
 				slog.String("channel", w.p.ci.name), slog.Any("jobs", ids), slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
@@ -279,6 +289,23 @@ func (w *worker) finish() bool {
 	w.steps, w.cancel = nil, nil
 	w.timer.Stop()
 	return true
+}
+
+// unwatch ends a watch that a panic left without its finish: the call's
+// context is canceled and the watchdog stops. When the watchdog gave up
+// on the call already, the worker is gone as after finish.
+func (w *worker) unwatch() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.running:
+		w.running = false
+		w.cancel()
+		w.steps, w.cancel = nil, nil
+		w.timer.Stop()
+	case w.abandoned:
+		w.gone = true
+	}
 }
 
 // needsExtension reports whether the leases end too early for the call's
@@ -390,7 +417,7 @@ func (p *pool) abandon(w *worker, steps []step, took time.Duration) {
 	oe := &OutcomeError{Outcome: OutcomeRetry, Err: stuck, MaybeSent: true}
 	bc := bounded{src: p.deadlines}
 	for _, s := range steps {
-		d.finish(p.base, &bc, p.ci, s, Result{}, oe)
+		d.finish(p, p.base, &bc, s, Result{}, oe)
 	}
 	bc.stop()
 	p.spawn() // takes the abandoned worker's place in p.live
