@@ -485,6 +485,10 @@ func (h countingHandler) Handle(ctx context.Context, r slog.Record) error {
 	return nil
 }
 
+func (h countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h countingHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h countingHandler) WithGroup(string) slog.Handler            { return h }
+
 // A queue whose extensions come back a little short of what was asked
 // still needs only the extensions a long send needs, and the send is not
 // cut short with a warning that its lease could not be extended.
@@ -719,5 +723,60 @@ func TestPanicAroundTheChannelCallLeavesNoWatch(t *testing.T) {
 		}
 		stop()
 		assert.Zero(t, abandoned.Load(), "a call that was not running was abandoned")
+	})
+}
+
+// firstLogAt records when a message containing substr was first logged.
+type firstLogAt struct {
+	slog.Handler
+	substr string
+	mu     sync.Mutex
+	at     time.Time
+}
+
+func (h *firstLogAt) Handle(ctx context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.at.IsZero() && strings.Contains(r.Message, h.substr) {
+		h.at = r.Time
+	}
+	return nil
+}
+
+func (h *firstLogAt) Enabled(context.Context, slog.Level) bool { return true }
+func (h *firstLogAt) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *firstLogAt) WithGroup(string) slog.Handler            { return h }
+
+func (h *firstLogAt) first() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.at
+}
+
+// On a queue that cannot extend leases, a sent outcome whose log write
+// keeps failing is retried only until the lease ends, then reported as
+// maybe sent twice: past it the redelivery may be sending already.
+func TestSentLogRetriesStopAtTheLeaseWhenItCannotBeExtended(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := qmem.New(qmem.Config{Visibility: 10 * time.Second})
+		fs := &faultStore{}
+		fs.failSent.Store(1 << 30)
+		lh := &firstLogAt{Handler: slog.DiscardHandler, substr: "could not log a sent delivery"}
+		h := newHarness(t, func(c *notify.Config) {
+			c.Queue = plainQueue{q}
+			fs.Store = c.Store
+			c.Store = fs
+			c.SendTimeout = time.Second
+			c.Logger = slog.New(lh)
+		})
+		h.queue = q
+		smsUsers(t, h, 1)
+		start := time.Now()
+		h.run(t)
+		time.Sleep(15 * time.Second)
+		synctest.Wait()
+		at := lh.first()
+		require.False(t, at.IsZero(), "the lease ended and the log write was still retried")
+		assert.LessOrEqual(t, at.Sub(start), 10*time.Second)
 	})
 }

@@ -790,7 +790,8 @@ func (d *Dispatcher) logAndAck(ctx context.Context, l Lease, del *Delivery, ev *
 // not be acked unlogged (its log would say queued forever) nor returned to
 // the queue (it would be sent again), so a failed log write is retried
 // with backoff for up to logRetryFor, extending the lease when the queue
-// can. When it still fails the lease is left to expire: the redelivery
+// can (l's deadline is the latest the worker knows of), and only until
+// the lease ends when it cannot. When it still fails the lease is left to expire: the redelivery
 // finds no final status and sends again, like a crash during the provider
 // call, and that is logged at error level as maybe sent twice.
 func (d *Dispatcher) settleSent(p *pool, bc *bounded, l Lease, del *Delivery, ev Event) {
@@ -808,7 +809,10 @@ func (d *Dispatcher) settleSent(p *pool, bc *bounded, l Lease, del *Delivery, ev
 			}
 			return
 		}
-		if base.Err() != nil || time.Since(start)+wait > logRetryFor {
+		// A lease that cannot be extended is not worth holding past its
+		// deadline: the redelivery may be sending by then.
+		leaseOver := ext == nil && !l.Deadline.IsZero() && !time.Now().Add(wait).Before(l.Deadline)
+		if base.Err() != nil || time.Since(start)+wait > logRetryFor || leaseOver {
 			d.log.ErrorContext(base, "notify: could not log a sent delivery; leaving its lease to expire: it will be sent again (maybe sent twice)",
 				slog.String("delivery", del.ID), slog.String("job", l.Job.ID), slog.Int("tries", try), slog.Bool("maybe_sent", true), slog.Any("error", err))
 			return
