@@ -58,8 +58,9 @@ type Lease struct {
 	// Deadline is when the lease expires and the job may be handed to
 	// another receiver, by this process's clock (the queue subtracts what
 	// it cannot know, such as the receive call's own latency). Zero means
-	// the queue does not say; the Dispatcher then assumes the lease lasts
-	// no longer than Config.SendTimeout plus its bookkeeping.
+	// the queue does not say; the Dispatcher then neither caps a send by
+	// the lease nor extends it: each send gets Config.SendTimeout, so the
+	// queue's visibility must outlast that and the logging after it.
 	Deadline time.Time
 }
 

@@ -780,3 +780,38 @@ func TestSentLogRetriesStopAtTheLeaseWhenItCannotBeExtended(t *testing.T) {
 		assert.LessOrEqual(t, at.Sub(start), 10*time.Second)
 	})
 }
+
+// A Channel call cut by Run's shutdown and abandoned is recorded as such,
+// not as a call that outlived its own deadline.
+func TestCallAbandonedAtShutdownSaysShutdown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		var in atomic.Int64
+		fake := notifytest.NewChannel(notify.ChannelSMS)
+		fake.OnSend(func(d *notify.Delivery) (notify.Result, error) {
+			in.Add(1)
+			<-release // ignores its context
+			return notify.Result{}, nil
+		})
+		h := newHarness(t, func(c *notify.Config) {
+			c.Channels = []notify.Channel{fake}
+			c.ShutdownGrace = 2 * time.Second
+		})
+		ids := smsUsers(t, h, 1)
+		stop := h.run(t)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		require.EqualValues(t, 1, in.Load())
+		start := time.Now()
+		stop()
+		assert.LessOrEqual(t, time.Since(start), 3*time.Second)
+		for _, id := range ids {
+			ds, err := h.d.Status(t.Context(), id)
+			require.NoError(t, err)
+			assert.Equal(t, notify.StatusRetrying, ds[0].Status)
+			assert.Contains(t, ds[0].Reason, "canceled by shutdown")
+		}
+		close(release)
+		synctest.Wait()
+	})
+}

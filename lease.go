@@ -183,10 +183,17 @@ func (d *Dispatcher) extendLeases(base context.Context, ext LeaseExtender, steps
 }
 
 // stuckError is what an abandoned Channel call is recorded with.
-type stuckError struct{ after time.Duration }
+type stuckError struct {
+	after    time.Duration
+	shutdown bool // the call was canceled by Run's shutdown, not its deadline
+}
 
 func (e *stuckError) Error() string {
-	return fmt.Sprintf("channel did not return within %v (its deadline plus a grace period); the call was abandoned and may still reach the provider", e.after.Round(time.Millisecond))
+	why := "its deadline plus a grace period"
+	if e.shutdown {
+		why = "canceled by shutdown, plus a grace period"
+	}
+	return fmt.Sprintf("channel did not return within %v (%s); the call was abandoned and may still reach the provider", e.after.Round(time.Millisecond), why)
 }
 
 // panicError is a recovered panic of Channel.Send or SendBatch.

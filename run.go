@@ -171,7 +171,7 @@ fetch:
 		if len(leases) > n { // a backend that ignores max: return the surplus
 			for _, l := range leases[n:] {
 				d.log.WarnContext(ctx, "notify: queue returned more jobs than asked for; returning the surplus", slog.String("queue", ci.queue))
-				d.nack(base, l, 0)
+				d.nack(p.deadlines.get(), l, 0)
 			}
 			leases = leases[:n]
 		}
@@ -201,7 +201,7 @@ fetch:
 			// Calls got stuck while Receive waited: stop leasing until
 			// some return (acquire waits for that).
 			for _, l := range leases {
-				d.nack(base, l, 0)
+				d.nack(p.deadlines.get(), l, 0)
 			}
 			sem.release(len(leases))
 			continue
@@ -614,9 +614,17 @@ func (d *Dispatcher) prepare(p *pool, bc *bounded, l Lease, pre *Decision) (step
 			d.settle(p, bc, l, del, Event{Status: StatusFailed, Reason: "render: no Renderer configured", Attempt: st.Attempts})
 			return step{}, false
 		}
-		rctx, cancel := context.WithTimeout(base, d.cfg.BackendTimeout)
+		// Bounded like a backend call (Config.BackendTimeout).
+		rctx := bc.get()
 		msg, err := d.cfg.Renderer.Render(rctx, del)
-		cancel()
+		if err != nil && rctx.Err() != nil && errors.Is(err, rctx.Err()) {
+			// Cut by the bound: counted as an attempt, so a template that
+			// never renders in time is given up at MaxAttempts.
+			d.log.WarnContext(base, "notify: render did not finish within Config.BackendTimeout; retrying later", slog.String("delivery", del.ID), slog.Any("error", err))
+			p.unlogged.add(del.ID, 1, nil)
+			d.nack(bc.get(), l, time.Second)
+			return step{}, false
+		}
 		if err != nil {
 			d.settle(p, bc, l, del, Event{Status: StatusFailed, Reason: "render: " + err.Error(), Attempt: st.Attempts})
 			return step{}, false

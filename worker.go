@@ -115,6 +115,7 @@ func (p *pool) hurry() {
 	for w := range p.workers {
 		w.mu.Lock()
 		if w.running {
+			w.hurried = true
 			w.cancelSend(now)
 			w.schedule(now)
 		}
@@ -144,6 +145,7 @@ type worker struct {
 	reserve   time.Duration
 	leaseLen  time.Duration
 	canceled  bool
+	hurried   bool // canceled by shutdown (hurry)
 	extending bool
 	abandonAt time.Time
 }
@@ -258,7 +260,7 @@ func (w *worker) begin(steps []step, got time.Time) (context.Context, context.Ca
 	ctx, cancel := context.WithDeadline(p.sendCtx, end)
 	w.mu.Lock()
 	w.gen++
-	w.running, w.abandoned, w.canceled, w.extending = true, false, false, false
+	w.running, w.abandoned, w.canceled, w.hurried, w.extending = true, false, false, false, false
 	w.steps, w.cancel, w.started, w.end, w.cutoff = steps, cancel, now, end, cutoff
 	w.reserve, w.leaseLen = reserve, leaseLen
 	w.abandonAt = end.Add(abandonGrace(reserve))
@@ -358,10 +360,10 @@ func (w *worker) fire() {
 	now := time.Now()
 	if !now.Before(w.abandonAt) {
 		w.running, w.abandoned = false, true
-		steps, took := w.steps, now.Sub(w.started)
+		steps, stuck := w.steps, &stuckError{after: now.Sub(w.started), shutdown: w.hurried}
 		w.steps = nil
 		w.mu.Unlock()
-		p.abandon(w, steps, took)
+		p.abandon(w, steps, stuck)
 		return
 	}
 	if w.needsExtension() && !w.extending {
@@ -404,10 +406,10 @@ func (w *worker) fire() {
 // attempt that may have reached the provider, frees the worker's slots
 // and starts a replacement worker. The stuck goroutine counts against the
 // channel's stuck limit until the call returns.
-func (p *pool) abandon(w *worker, steps []step, took time.Duration) {
+func (p *pool) abandon(w *worker, steps []step, stuck *stuckError) {
 	d := p.d
 	p.sem.stick()
-	stuck := &stuckError{after: took}
+	took := stuck.after
 	ids := make([]string, len(steps))
 	for i := range steps {
 		ids[i] = steps[i].d.ID
