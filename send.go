@@ -34,7 +34,7 @@ func (d *Dispatcher) allowed(ctx context.Context, userID, category, channel stri
 // AcceptBackends are the backends Send writes to. Backend packages bind them
 // to a transaction and pass them to SendWith, so the log rows, the queue rows
 // and the dedup claim commit or roll back with the caller's own writes (see
-// store/postgres's SendTx).
+// postgres's SendTx).
 type AcceptBackends struct {
 	Queue   Queue
 	Log     Log

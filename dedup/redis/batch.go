@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/gonotify/notify/internal/await"
+
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/gonotify/notify"
@@ -30,7 +32,7 @@ func (d *Deduper) ClaimBatch(ctx context.Context, claims []Claim) (results []Cla
 		results []ClaimResult
 		errs    []error
 	}
-	b, err := await(ctx, func() (batch, error) {
+	b, err := await.Do(ctx, func() (batch, error) {
 		results, errs := d.claimBatch(ctx, claims)
 		return batch{results, errs}, nil
 	}, func() {

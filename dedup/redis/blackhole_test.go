@@ -5,8 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,51 +19,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// blackHole returns the address of a Redis behind a dead network path: a
-// listener on 127.0.0.1 that accepts connections, reads what it is sent and
-// never answers. Its connections close when the test ends.
-func blackHole(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() { _, _ = io.Copy(io.Discard, c) })
-		}
-	})
-	t.Cleanup(func() {
-		_ = l.Close()
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return l.Addr().String()
-}
-
-// blackHoleClient is a client of a black hole with go-redis's default
-// options: a 5s ReadTimeout, 3 retries, no ContextTimeoutEnabled.
-func blackHoleClient(t *testing.T) *goredis.Client {
-	t.Helper()
-	rdb := goredis.NewClient(&goredis.Options{Addr: blackHole(t)})
-	t.Cleanup(func() { _ = rdb.Close() })
-	return rdb
-}
-
 // prompt is how soon after its ctx ends a call must return in these tests:
 // "at once", with room for a loaded machine running -race.
 const prompt = 700 * time.Millisecond
@@ -75,7 +28,7 @@ const prompt = 700 * time.Millisecond
 // Release return ctx's error as soon as ctx ends (300ms), not after the
 // client's timeouts and retries, and claim nothing.
 func TestBlackHoledRedisReturnsWithCtx(t *testing.T) {
-	d := newDeduper(t, blackHoleClient(t))
+	d := newDeduper(t, redistest.BlackHoleClient(t))
 	timed := func(what string, call func(ctx context.Context) error) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -116,7 +69,7 @@ func TestBlackHoledRedisReturnsWithCtx(t *testing.T) {
 // error that does not say "nothing was queued" (the claim it gave up on may
 // yet be made), and queues nothing.
 func TestBlackHoledRedisSend(t *testing.T) {
-	dd, err := dedup.New(blackHoleClient(t), dedup.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	dd, err := dedup.New(redistest.BlackHoleClient(t), dedup.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
 	q := memqueue.New(memqueue.Config{})
 	t.Cleanup(func() { _ = q.Close() })

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gonotify/notify/internal/await"
+
 	"github.com/gonotify/notify"
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -96,7 +98,7 @@ func (d *Deduper) Claim(ctx context.Context, key, owner string, ttl time.Duratio
 	if ttl <= 0 {
 		return true, "", nil // the contract: wins and holds nothing
 	}
-	r, err := await(ctx, func() (ClaimResult, error) {
+	r, err := await.Do(ctx, func() (ClaimResult, error) {
 		claimed, holder, err := d.claim(ctx, key, owner, ttl)
 		return ClaimResult{Claimed: claimed, Holder: holder}, err
 	}, func() {
@@ -178,7 +180,7 @@ func (d *Deduper) Release(ctx context.Context, key, owner string) error {
 	if d.isPending(key, owner) {
 		return fmt.Errorf("dedup/redis: release %q: a claim of it by %q is still waiting for Redis, whose caller stopped waiting; it is released when Redis answers (retry later)", key, owner)
 	}
-	_, err := await(ctx, func() (struct{}, error) {
+	_, err := await.Do(ctx, func() (struct{}, error) {
 		return struct{}{}, d.release.Run(ctx, d.rdb, []string{d.prefix + key}, owner).Err()
 	}, nil, nil)
 	if err != nil {
@@ -276,7 +278,7 @@ func (d *Deduper) releaseAll(ctx context.Context, claims []Claim, warning string
 	deadline, _ := cctx.Deadline()
 	pause := 50 * time.Millisecond
 	for {
-		_, err := await(cctx, func() ([]goredis.Cmder, error) {
+		_, err := await.Do(cctx, func() ([]goredis.Cmder, error) {
 			pipe := d.rdb.Pipeline()
 			for _, c := range claims {
 				// EVAL, not EVALSHA: the script may be unknown after a

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/gonotify/notify/internal/await"
+
 	"github.com/gonotify/notify"
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -58,7 +60,7 @@ func (l *Limiter) AllowBatch(ctx context.Context, reqs []Request) (decisions []n
 	// The round trips run in await's goroutine, on a copy of calls: it may
 	// outlive this call. When ctx ends first, err is its error and no call
 	// has a command.
-	answered, err := await(ctx, func() ([]batchCall, error) {
+	answered, err := await.Do(ctx, func() ([]batchCall, error) {
 		return l.exec(ctx, reqs, slices.Clone(calls)), nil
 	}, nil, nil)
 	if err == nil {

@@ -4,65 +4,18 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/internal/redistest"
 	"github.com/gonotify/notify/notifytest"
 	memqueue "github.com/gonotify/notify/queue/memory"
 	ratelimit "github.com/gonotify/notify/ratelimit/redis"
 	memstore "github.com/gonotify/notify/store/memory"
-	goredis "github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// blackHole returns the address of a Redis behind a dead network path: a
-// listener on 127.0.0.1 that accepts connections, reads what it is sent and
-// never answers. Its connections close when the test ends.
-func blackHole(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() { _, _ = io.Copy(io.Discard, c) })
-		}
-	})
-	t.Cleanup(func() {
-		_ = l.Close()
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return l.Addr().String()
-}
-
-// blackHoleClient is a client of a black hole with go-redis's default
-// options: a 5s ReadTimeout, 3 retries, no ContextTimeoutEnabled.
-func blackHoleClient(t *testing.T) *goredis.Client {
-	t.Helper()
-	rdb := goredis.NewClient(&goredis.Options{Addr: blackHole(t)})
-	t.Cleanup(func() { _ = rdb.Close() })
-	return rdb
-}
 
 // prompt is how soon after its ctx ends a call must return in these tests:
 // "at once", with room for a loaded machine running -race.
@@ -85,7 +38,7 @@ func TestBlackHoledRedisReturnsWithCtx(t *testing.T) {
 	}
 	for _, policy := range []ratelimit.FailurePolicy{ratelimit.FailOpen, ratelimit.FailClosed} {
 		t.Run(policy.String(), func(t *testing.T) {
-			l := newLimiter(t, blackHoleClient(t), ratelimit.Config{FailurePolicy: policy, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			l := newLimiter(t, redistest.BlackHoleClient(t), ratelimit.Config{FailurePolicy: policy, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 			deadline := func() context.Context {
 				ctx, cancel := context.WithTimeout(context.Background(), wait)
 				t.Cleanup(cancel)
@@ -146,7 +99,7 @@ func TestBlackHoledRedisReturnsWithCtx(t *testing.T) {
 // Limiter's Redis never answers, with Config.BackendTimeout 300ms: every
 // notification is delivered, each Allow failing open when its 300ms pass.
 func TestBlackHoledRedisFailsOpenInRun(t *testing.T) {
-	l := newLimiter(t, blackHoleClient(t), ratelimit.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	l := newLimiter(t, redistest.BlackHoleClient(t), ratelimit.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	ch := notifytest.NewChannel(notify.ChannelSMS)
 	q := memqueue.New(memqueue.Config{})
 	d, err := notify.New(notify.Config{

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gonotify/notify/internal/await"
+
 	"github.com/gonotify/notify"
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -134,7 +136,7 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit notify.Limit) (no
 	if err := ctx.Err(); err != nil {
 		return notify.Decision{}, fmt.Errorf("ratelimit/redis: allow %q: %w", key, err)
 	}
-	res, err := await(ctx, func() ([]int64, error) {
+	res, err := await.Do(ctx, func() ([]int64, error) {
 		return l.script.Run(ctx, l.rdb, []string{l.cfg.Prefix + key}, interval, burst).Int64Slice()
 	}, nil, nil)
 	if err == nil {

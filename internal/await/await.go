@@ -1,24 +1,27 @@
-package redis
+// Package await runs a call that may ignore its context so that its caller
+// returns as soon as the context is done. The Redis backends use it:
+// go-redis reads its sockets without regard to a context.
+package await
 
 import (
 	"context"
 	"sync/atomic"
 )
 
-// await runs f in a goroutine of its own and returns its result, or ctx's
+// Do runs f in a goroutine of its own and returns its result, or ctx's
 // error as soon as ctx is done, whichever comes first: go-redis reads and
 // writes its sockets under its own timeouts and, unless
 // Options.ContextTimeoutEnabled is set, without regard to ctx (and even then
 // a cancellation does not interrupt a read), so a stalled Redis would hold
 // the caller for ReadTimeout times the client's retries.
 //
-// When ctx wins, abandoned (if not nil) runs before await returns, and f
+// When ctx wins, abandoned (if not nil) runs before Do returns, and f
 // runs on until the client gives up on it; late (if not nil) then gets f's
 // result, in f's goroutine, possibly before abandoned has run. Exactly one
 // of "await returned f's result" and "late got it" happens. A ctx that can
 // never end (Done is nil) runs f in the caller's goroutine, and a ctx
 // already done runs nothing.
-func await[T any](ctx context.Context, f func() (T, error), abandoned func(), late func(T, error)) (T, error) {
+func Do[T any](ctx context.Context, f func() (T, error), abandoned func(), late func(T, error)) (T, error) {
 	if ctx.Done() == nil {
 		return f()
 	}
@@ -48,7 +51,7 @@ func await[T any](ctx context.Context, f func() (T, error), abandoned func(), la
 	return c.v, c.err
 }
 
-// call is one await's f: its result and who takes it.
+// call is one Do's f: its result and who takes it.
 type call[T any] struct {
 	done  chan struct{}
 	v     T
@@ -58,7 +61,7 @@ type call[T any] struct {
 
 // A call's states.
 const (
-	running  = iota // f has not returned; await waits
-	finished        // f returned first: await returns its result
+	running  = iota // f has not returned; Do waits
+	finished        // f returned first: Do returns its result
 	gaveUp          // ctx ended first: late gets the result
 )
