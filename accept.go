@@ -29,18 +29,17 @@ import (
 //     shows as still queued: enqueueing is idempotent by delivery ID, and
 //     the delivery IDs of a notification are derived from its ID.
 //   - A retry that finds the event claimed by a notification the log does
-//     not hold takes the claim over (compare-and-swap: Release by the old
-//     owner, then Claim) when that owner's Send is known to have failed in
-//     this process, or when the claim is older than InProgressWindow and
-//     the log is shared by every process that shares the Deduper.
-//     Otherwise it returns ErrInProgress.
+//     not hold judges the claim (see unlogged): it takes a dead Send's claim
+//     over (compare-and-swap: Release by the old owner, then Claim), answers
+//     a claim logged elsewhere or pruned as a duplicate, and returns
+//     ErrInProgress for one that may still be being written.
 
 // ErrInProgress is returned (wrapped) by Send for an event ID that another
 // Send claimed less than InProgressWindow ago and has not logged: that Send
 // is still running, or failed in another process. Retry the same
 // notification a little later: the retry returns the original receipt once
-// it is logged, or takes the claim over once it is older than
-// InProgressWindow.
+// it is logged, or, once the claim is older than InProgressWindow, takes it
+// over or answers it as a duplicate (see Dispatcher.Send).
 var ErrInProgress = errors.New("notify: a Send of this event is in progress")
 
 // InProgressWindow is how long after a claim its missing log means "still
@@ -173,11 +172,6 @@ func (d *Dispatcher) boundedFor(ctx context.Context) *bounded {
 	return &bounded{base: ctx, timeout: d.cfg.BackendTimeout}
 }
 
-// withTimeout returns ctx limited to Config.BackendTimeout, for one backend call.
-func (d *Dispatcher) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, d.cfg.BackendTimeout)
-}
-
 // planState is where a plan stands in commit.
 type planState uint8
 
@@ -226,7 +220,7 @@ func (c *committer) fail(i int, err error) {
 		c.errs = make([]error, len(c.plans))
 	}
 	c.errs[i] = err
-	c.plans[i].state = failed
+	c.plans[i].state, c.plans[i].err = failed, err
 }
 
 // commit claims the plans' event IDs and logs and enqueues their
@@ -257,7 +251,7 @@ func (d *Dispatcher) commit(ctx context.Context, bc *bounded, b AcceptBackends, 
 		}
 		if p.dupOf != nil { // a repeat inside the batch shares its first's fate
 			if p.dupOf.state == failed {
-				c.fail(i, c.errs[p.dupIdx])
+				c.fail(i, p.dupOf.err)
 				continue
 			}
 			p.receipt = p.dupOf.receipt
@@ -293,9 +287,8 @@ func (p *plan) restamp(nid string) {
 	for i := range p.jobs {
 		p.jobs[i].ID = p.jobs[i].Delivery.ID
 	}
-	for i := range p.receipt.Deliveries {
-		r := &p.receipt.Deliveries[i]
-		r.ID = deliveryID(nid, r.Channel, r.Address)
+	for i := range p.receipt.Deliveries { // built from p.deliveries, in order
+		p.receipt.Deliveries[i].ID = p.deliveries[i].ID
 	}
 	for i := range p.events {
 		e := &p.events[i]
@@ -310,17 +303,16 @@ func (c *committer) markRepeats() {
 	if len(c.plans) < 2 {
 		return
 	}
-	firsts := map[string]int{}
-	for i, p := range c.plans {
+	firsts := map[string]*plan{}
+	for _, p := range c.plans {
 		if p.eventID == "" {
 			continue
 		}
 		if first, ok := firsts[p.eventID]; ok {
-			p.dupOf, p.dupIdx = c.plans[first], first
-			p.state = duplicate
+			p.dupOf, p.state = first, duplicate
 			continue
 		}
-		firsts[p.eventID] = i
+		firsts[p.eventID] = p
 	}
 }
 
@@ -347,7 +339,7 @@ func (c *committer) accept(ctx context.Context, acc Accepter) bool {
 		}
 		if round == 3 {
 			for _, i := range idx {
-				c.fail(i, fmt.Errorf("notify: claim event %s: the claim changed hands three times while being read; retry the Send", c.plans[i].eventID))
+				c.churned(i)
 			}
 			return true
 		}
@@ -392,7 +384,7 @@ func (c *committer) steps(ctx context.Context) {
 		if round == 2 {
 			for i, p := range c.plans {
 				if p.state == pending {
-					c.fail(i, fmt.Errorf("notify: claim event %s: the claim changed hands three times while being read; retry the Send", p.eventID))
+					c.churned(i)
 				}
 			}
 			break
@@ -725,6 +717,12 @@ func (c *committer) release(ctx context.Context, p *plan) bool {
 		return false
 	}
 	return true
+}
+
+// churned fails plan i, whose claim changed hands three times while being
+// read; nothing of it was written.
+func (c *committer) churned(i int) {
+	c.fail(i, fmt.Errorf("notify: claim event %s: the claim changed hands three times while being read; retry the Send", c.plans[i].eventID))
 }
 
 // ambiguous fails plan i with err, after which its notification may or may

@@ -42,7 +42,7 @@ func (d *Dispatcher) PutContact(ctx context.Context, c Contact) error {
 			return &ValidationError{Field: "TimeZone", Reason: fmt.Sprintf("%q is not an IANA time zone name (say \"Europe/Lisbon\")", c.TimeZone), Err: err}
 		}
 	}
-	pctx, cancel := d.withTimeout(ctx)
+	pctx, cancel := context.WithTimeout(ctx, d.cfg.BackendTimeout)
 	defer cancel()
 	if err := d.cfg.Store.PutContact(pctx, c); err != nil {
 		return fmt.Errorf("notify: store the contact of user %s: %w", c.UserID, err)

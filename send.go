@@ -167,7 +167,7 @@ type plan struct {
 	events     []Event // queued and skipped
 	state      planState
 	dupOf      *plan // an earlier plan of the same SendBatch with the same event ID
-	dupIdx     int   // dupOf's index in the batch
+	err        error // why commit failed it
 	planned    time.Time
 	deliveries []Delivery
 }
