@@ -9,10 +9,7 @@ import (
 
 	"github.com/gonotify/notify"
 	"github.com/gonotify/notify/internal/redistest"
-	"github.com/gonotify/notify/notifytest"
-	memqueue "github.com/gonotify/notify/queue/memory"
 	ratelimit "github.com/gonotify/notify/ratelimit/redis"
-	memstore "github.com/gonotify/notify/store/memory"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -100,40 +97,12 @@ func TestBlackHoledRedisReturnsWithCtx(t *testing.T) {
 // notification is delivered, each Allow failing open when its 300ms pass.
 func TestBlackHoledRedisFailsOpenInRun(t *testing.T) {
 	l := newLimiter(t, redistest.BlackHoleClient(t), ratelimit.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	ch := notifytest.NewChannel(notify.ChannelSMS)
-	q := memqueue.New(memqueue.Config{})
-	d, err := notify.New(notify.Config{
-		Queue:          q,
-		Store:          memstore.New(memstore.Config{}),
-		Limiter:        l,
-		Channels:       []notify.Channel{ch},
-		Categories:     map[string]notify.CategoryPolicy{promo: {Limit: notify.Limit{Rate: 1, Per: time.Hour}}},
-		BackendTimeout: 300 * time.Millisecond,
-		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		assert.NoError(t, <-done)
-		_ = q.Close()
-	})
-
+	in := startInstance(t, l, notify.CategoryPolicy{Limit: notify.Limit{Rate: 1, Per: time.Hour}}, 300*time.Millisecond)
 	const n = 4
-	for i := range n {
-		_, err := d.Send(context.Background(), notify.Notification{
-			UserID:   "user",
-			Category: promo,
-			To:       []notify.Address{{Channel: notify.ChannelSMS, Value: "+15550100"}},
-			Content:  &notify.Message{Text: "offer " + string(rune('a'+i))},
-		})
-		require.NoError(t, err)
-	}
+	in.send(t, "user", n)
 	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer wcancel()
-	require.NoError(t, ch.WaitSent(wctx, n), "fail-open: all delivered though the limiter's Redis never answers")
+	require.NoError(t, in.ch.WaitSent(wctx, n), "fail-open: all delivered though the limiter's Redis never answers")
 	assert.GreaterOrEqual(t, l.FailOpens(), int64(n))
-	assert.Empty(t, ch.Duplicates())
+	assert.Empty(t, in.ch.Duplicates())
 }

@@ -31,17 +31,19 @@ type instance struct {
 }
 
 // startInstance builds a Dispatcher on lim and runs it until the test ends.
-func startInstance(t *testing.T, lim notify.Limiter, policy notify.CategoryPolicy) *instance {
+// A backendTimeout of 0 keeps Config's default.
+func startInstance(t *testing.T, lim notify.Limiter, policy notify.CategoryPolicy, backendTimeout time.Duration) *instance {
 	t.Helper()
 	ch := notifytest.NewChannel(notify.ChannelSMS)
 	q := memqueue.New(memqueue.Config{})
 	d, err := notify.New(notify.Config{
-		Queue:      q,
-		Store:      memstore.New(memstore.Config{}),
-		Limiter:    lim,
-		Channels:   []notify.Channel{ch},
-		Categories: map[string]notify.CategoryPolicy{promo: policy},
-		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Queue:          q,
+		Store:          memstore.New(memstore.Config{}),
+		Limiter:        lim,
+		Channels:       []notify.Channel{ch},
+		Categories:     map[string]notify.CategoryPolicy{promo: policy},
+		BackendTimeout: backendTimeout,
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -105,7 +107,7 @@ func TestTwoDispatchersShareOneLimit(t *testing.T) {
 	var ins [2]*instance
 	for i := range ins {
 		lim := newLimiter(t, redistest.Client(t), ratelimit.Config{Prefix: prefix, FailurePolicy: ratelimit.FailClosed})
-		ins[i] = startInstance(t, lim, policy)
+		ins[i] = startInstance(t, lim, policy, 0)
 	}
 	var ids [2][]string
 	for range 10 { // interleaved, as a load balancer would
@@ -158,7 +160,7 @@ func TestRedisOutageDuringRun(t *testing.T) {
 			t.Cleanup(func() { _ = rdb.Close() })
 			lim := newLimiter(t, rdb, ratelimit.Config{FailurePolicy: policy, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 			counted := &countingLimiter{Limiter: lim}
-			in := startInstance(t, counted, notify.CategoryPolicy{Limit: notify.Limit{Rate: 2, Per: time.Minute}, OverLimit: notify.Drop})
+			in := startInstance(t, counted, notify.CategoryPolicy{Limit: notify.Limit{Rate: 2, Per: time.Minute}, OverLimit: notify.Drop}, 0)
 
 			before := in.send(t, "user-before", 4)
 			counts := in.settle(t, before)
