@@ -151,7 +151,12 @@ func TestBatcherCallerDeadline(t *testing.T) {
 	done := make(chan error, 1)
 	r := &echoReq{in: 3}
 	go func() { done <- b.do(context.Background(), r) }()
-	time.Sleep(20 * time.Millisecond)
+	for queued := 0; queued < 1; { // wait until it queues behind the hung statement
+		time.Sleep(time.Millisecond)
+		b.mu.Lock()
+		queued = len(b.pending)
+		b.mu.Unlock()
+	}
 	close(release)
 	require.NoError(t, <-done)
 	assert.Equal(t, 6, r.out)
