@@ -12,6 +12,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
+// selectHolders reads who holds the live claims among keys ($1), for the
+// Deduper's and the Queue's Accept claims that lost.
+const selectHolders = `SELECT key, owner FROM {{schema}}.dedup_claims WHERE key = ANY($1) AND expires_at > now()`
+
 // DeduperConfig configures a Deduper. Zero values mean the defaults noted.
 type DeduperConfig struct {
 	// Schema holds the tables (see Migrate). Default "notify".
@@ -55,7 +59,7 @@ func NewDeduper(pool *pgxpool.Pool, cfg DeduperConfig) (*Deduper, error) {
 			WHERE c.expires_at <= now()
 			RETURNING key`),
 		holder:  sqlFor(s, `SELECT owner FROM {{schema}}.dedup_claims WHERE key = $1 AND expires_at > now()`),
-		holders: sqlFor(s, `SELECT key, owner FROM {{schema}}.dedup_claims WHERE key = ANY($1) AND expires_at > now()`),
+		holders: sqlFor(s, selectHolders),
 		release: sqlFor(s, `DELETE FROM {{schema}}.dedup_claims WHERE key = $1 AND owner = $2`),
 		prune:   sqlFor(s, `DELETE FROM {{schema}}.dedup_claims WHERE expires_at <= now()`),
 	}}

@@ -194,7 +194,7 @@ func NewQueue(pool *pgxpool.Pool, cfg QueueConfig) (*Queue, error) {
 	c.enqueueLogs.run = c.runEnqueueLogs
 	c.accepts.run = c.runAccepts
 	c.acceptSQL = acceptSQL(s)
-	c.holdersSQL = sqlFor(s, `SELECT key, owner FROM {{schema}}.dedup_claims WHERE key = ANY($1) AND expires_at > now()`)
+	c.holdersSQL = sqlFor(s, selectHolders)
 	return &Queue{core: c, db: pool}, nil
 }
 
