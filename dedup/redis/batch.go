@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/gonotify/notify/internal/await"
 
@@ -53,7 +52,7 @@ func (d *Deduper) ClaimBatch(ctx context.Context, claims []Claim) (results []Cla
 			results[i] = ClaimResult{Claimed: true} // wins and holds nothing
 			continue
 		}
-		errs[i] = fmt.Errorf("dedup/redis: claim %q: %w (nothing is claimed: retry later)", c.Key, err)
+		errs[i] = claimError(c.Key, err)
 	}
 	return results, errs
 }
@@ -75,7 +74,7 @@ func (d *Deduper) claimBatch(ctx context.Context, claims []Claim) (results []Cla
 		}
 		ok, holder, err := d.claim(ctx, c.Key, c.Owner, c.TTL)
 		if err != nil {
-			setErr(i, fmt.Errorf("dedup/redis: claim %q: %w (nothing is claimed: retry later)", c.Key, err))
+			setErr(i, claimError(c.Key, err))
 			return
 		}
 		results[i] = ClaimResult{Claimed: ok, Holder: holder}
@@ -120,7 +119,7 @@ func (d *Deduper) claimBatch(ctx context.Context, claims []Claim) (results []Cla
 			one(i)
 		default:
 			lost[i] = err
-			setErr(i, fmt.Errorf("dedup/redis: claim %q: %w (nothing is claimed: retry later)", claims[i].Key, err))
+			setErr(i, claimError(claims[i].Key, err))
 		}
 	}
 	if errs != nil {

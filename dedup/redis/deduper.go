@@ -107,9 +107,15 @@ func (d *Deduper) Claim(ctx context.Context, key, owner string, ttl time.Duratio
 		d.lateClaims(ctx, []Claim{{Key: key, Owner: owner, TTL: ttl}}, []ClaimResult{r}, []error{err})
 	})
 	if err != nil {
-		return false, "", fmt.Errorf("dedup/redis: claim %q: %w (nothing is claimed: retry later)", key, err)
+		return false, "", claimError(key, err)
 	}
 	return r.Claimed, r.Holder, nil
+}
+
+// claimError is the error of a claim of key that failed with err and
+// holds nothing.
+func claimError(key string, err error) error {
+	return fmt.Errorf("dedup/redis: claim %q: %w (nothing is claimed: retry later)", key, err)
 }
 
 // claim is Claim's work, in await's goroutine: up to three attempts (only
