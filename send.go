@@ -307,8 +307,8 @@ func (d *Dispatcher) plan(ctx context.Context, bc *bounded, n *Notification, now
 			del.Message = msg
 			if ci := d.channels[ch]; ci.validator != nil {
 				if err := ci.validator.Validate(&del); err != nil {
-					ve, ok := err.(*ValidationError)
-					if !ok && !errors.As(err, &ve) {
+					var ve *ValidationError
+					if !errors.As(err, &ve) {
 						ve = &ValidationError{Field: FieldAddress, Reason: err.Error(), Err: err}
 					}
 					if !ve.aboutAddress() {
