@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -165,26 +166,10 @@ func (s *jsonSizer) walk(v any, depth int) error {
 		return s.add(len(x) + 2)
 	case bool:
 		return s.add(5)
-	case int:
-		return s.add(len(strconv.AppendInt(num[:0], int64(x), 10)))
-	case int8:
-		return s.add(len(strconv.AppendInt(num[:0], int64(x), 10)))
-	case int16:
-		return s.add(len(strconv.AppendInt(num[:0], int64(x), 10)))
-	case int32:
-		return s.add(len(strconv.AppendInt(num[:0], int64(x), 10)))
-	case int64:
-		return s.add(len(strconv.AppendInt(num[:0], x, 10)))
-	case uint:
-		return s.add(len(strconv.AppendUint(num[:0], uint64(x), 10)))
-	case uint8:
-		return s.add(len(strconv.AppendUint(num[:0], uint64(x), 10)))
-	case uint16:
-		return s.add(len(strconv.AppendUint(num[:0], uint64(x), 10)))
-	case uint32:
-		return s.add(len(strconv.AppendUint(num[:0], uint64(x), 10)))
-	case uint64:
-		return s.add(len(strconv.AppendUint(num[:0], x, 10)))
+	case int, int8, int16, int32, int64:
+		return s.add(len(strconv.AppendInt(num[:0], reflect.ValueOf(x).Int(), 10)))
+	case uint, uint8, uint16, uint32, uint64:
+		return s.add(len(strconv.AppendUint(num[:0], reflect.ValueOf(x).Uint(), 10)))
 	case json.Number:
 		return s.add(len(x))
 	case time.Time:
