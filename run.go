@@ -799,12 +799,13 @@ func (d *Dispatcher) logAndAck(ctx context.Context, l Lease, del *Delivery, ev *
 // the queue (it would be sent again), so a failed log write is retried
 // with backoff for up to logRetryFor, extending the lease when the queue
 // can (l's deadline is the latest the worker knows of), and only until
-// the lease ends when it cannot. When it still fails the lease is left to expire: the redelivery
-// finds no final status and sends again, like a crash during the provider
-// call, and that is logged at error level as maybe sent twice.
+// the lease ends when it cannot. When it still fails the lease is left to
+// expire: the redelivery finds no final status and sends again, like a
+// crash during the provider call, and that is logged at error level as
+// maybe sent twice.
 func (d *Dispatcher) settleSent(p *pool, bc *bounded, l Lease, del *Delivery, ev Event) {
 	base := bc.parent()
-	ext, _ := d.cfg.Queue.(LeaseExtender)
+	ext := p.ext
 	start := time.Now()
 	wait := 50 * time.Millisecond
 	var t *time.Timer
