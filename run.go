@@ -396,7 +396,7 @@ func (d *Dispatcher) handleStep(w *worker, s step, got time.Time) {
 		return
 	}
 	d.metrics.sent(p.base, p.ci.name, took, err)
-	d.finish(p, p.sendCtx, &w.bc, steps[0], res, err) // its lease's deadline as extended
+	d.finish(p, &w.bc, steps[0], res, err) // its lease's deadline as extended
 	endDeliver(span, res, err)
 }
 
@@ -503,7 +503,7 @@ func (d *Dispatcher) handleBatch(w *worker, leases []Lease, pre []*Decision, got
 			err = fmt.Errorf("channel %s: SendBatch answered %d of %d deliveries", p.ci.name, len(results), len(ds))
 		}
 		d.metrics.sent(p.base, p.ci.name, took, err)
-		d.finish(p, p.sendCtx, &w.bc, s, res, err)
+		d.finish(p, &w.bc, s, res, err)
 		if spans != nil {
 			endDeliver(spans[i], res, err)
 		}
@@ -642,8 +642,9 @@ func (d *Dispatcher) prepare(p *pool, bc *bounded, l Lease, pre *Decision) (step
 	return step{l: l, d: del, attempt: del.Attempt, since: since}, true
 }
 
-// finish acts on a send's outcome.
-func (d *Dispatcher) finish(p *pool, sendCtx context.Context, bc *bounded, s step, res Result, err error) {
+// finish acts on a send's outcome. An error of a send canceled by Run's
+// shutdown (p.sendCtx) is a retryable attempt that may have been sent.
+func (d *Dispatcher) finish(p *pool, bc *bounded, s step, res Result, err error) {
 	ci := p.ci
 	del := s.d
 	if err == nil {
@@ -656,7 +657,7 @@ func (d *Dispatcher) finish(p *pool, sendCtx context.Context, bc *bounded, s ste
 	}
 	ctx := bc.get()
 	oe := Classify(err)
-	interrupted := sendCtx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
+	interrupted := p.sendCtx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
 	if interrupted {
 		// Canceled by shutdown: the provider may or may not have it. Retry
 		// at once (by the next Run), within the retry policy.

@@ -419,7 +419,7 @@ func (p *pool) abandon(w *worker, steps []step, stuck *stuckError) {
 	oe := &OutcomeError{Outcome: OutcomeRetry, Err: stuck, MaybeSent: true}
 	bc := bounded{src: p.deadlines}
 	for _, s := range steps {
-		d.finish(p, p.base, &bc, s, Result{}, oe)
+		d.finish(p, &bc, s, Result{}, oe)
 	}
 	bc.stop()
 	p.spawn() // takes the abandoned worker's place in p.live
