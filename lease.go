@@ -98,11 +98,11 @@ func (u *unloggedSet) forget(id string) {
 	u.size.Store(int64(len(u.m)))
 }
 
-// reserve is the part of a lease of length leaseLen (zero: unknown) kept
-// after the send for logging the outcome and settling the lease: a send's
-// context ends at least reserve before its lease does.
-func (d *Dispatcher) reserve(leaseLen time.Duration) time.Duration {
-	r := d.cfg.BackendTimeout
+// leaseReserve is the part of a lease of length leaseLen (zero: unknown)
+// kept after the send for logging the outcome and settling the lease: a
+// send's context ends at least that long before its lease does.
+func leaseReserve(cfg *Config, leaseLen time.Duration) time.Duration {
+	r := cfg.BackendTimeout
 	if leaseLen > 0 {
 		r = min(r, leaseLen/4)
 	}
@@ -155,11 +155,11 @@ func checkLeaseTiming(cfg *Config) error {
 	if _, ok := cfg.Queue.(LeaseExtender); ok {
 		return nil
 	}
-	d := Dispatcher{cfg: *cfg}
-	need := cfg.SendTimeout + d.reserve(vis)
+	reserve := leaseReserve(cfg, vis)
+	need := cfg.SendTimeout + reserve
 	if vis < need {
 		return fmt.Errorf("notify: the queue's visibility (%v) is shorter than Config.SendTimeout (%v) plus %v to log the outcome, and the queue cannot extend leases: a slow send could be handed to a second worker and sent twice; raise the queue's visibility to at least %v or lower SendTimeout",
-			vis, cfg.SendTimeout, d.reserve(vis), need)
+			vis, cfg.SendTimeout, reserve, need)
 	}
 	return nil
 }

@@ -229,7 +229,7 @@ func (w *worker) begin(steps []step, got time.Time) (context.Context, context.Ca
 	if leaseLen <= 0 && !lease.IsZero() {
 		leaseLen = lease.Sub(got)
 	}
-	reserve := d.reserve(leaseLen)
+	reserve := leaseReserve(&d.cfg, leaseLen)
 	margin := startMargin(reserve)
 	end := now.Add(d.cfg.SendTimeout)
 	var cutoff time.Time
