@@ -316,6 +316,15 @@ func (s *slots) unstick() {
 	s.signal()
 }
 
+// deliveryIDs lists the deliveries of steps, for a log record.
+func deliveryIDs(steps []step) []string {
+	ids := make([]string, len(steps))
+	for i := range steps {
+		ids[i] = steps[i].d.ID
+	}
+	return ids
+}
+
 // step is one leased delivery on its way through the worker.
 type step struct {
 	l       Lease
@@ -414,12 +423,8 @@ func (d *Dispatcher) noTimeLeft(w *worker, steps []step) {
 // returnedLate logs a Channel call that returned after the watchdog had
 // given up on it and settled its attempt.
 func (d *Dispatcher) returnedLate(p *pool, steps []step, took time.Duration, err error) {
-	ids := make([]string, len(steps))
-	for i := range steps {
-		ids[i] = steps[i].d.ID
-	}
 	d.log.Error("notify: an abandoned channel call returned; its outcome is dropped (the attempt was recorded as retrying, maybe sent)",
-		slog.String("channel", p.ci.name), slog.Any("deliveries", ids), slog.Duration("after", took), slog.Any("error", err))
+		slog.String("channel", p.ci.name), slog.Any("deliveries", deliveryIDs(steps)), slog.Duration("after", took), slog.Any("error", err))
 }
 
 // handleBatch prepares every lease, sends the ready ones with one SendBatch

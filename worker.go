@@ -409,13 +409,8 @@ func (w *worker) fire() {
 func (p *pool) abandon(w *worker, steps []step, stuck *stuckError) {
 	d := p.d
 	p.sem.stick()
-	took := stuck.after
-	ids := make([]string, len(steps))
-	for i := range steps {
-		ids[i] = steps[i].d.ID
-	}
 	d.log.Error("notify: channel call did not return after its deadline; abandoning it (the goroutine stays until it returns)",
-		slog.String("channel", p.ci.name), slog.Any("deliveries", ids), slog.Duration("after", took))
+		slog.String("channel", p.ci.name), slog.Any("deliveries", deliveryIDs(steps)), slog.Duration("after", stuck.after))
 	oe := &OutcomeError{Outcome: OutcomeRetry, Err: stuck, MaybeSent: true}
 	bc := bounded{src: p.deadlines}
 	for _, s := range steps {
