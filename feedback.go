@@ -140,8 +140,9 @@ func reportKey(ev Event, at time.Time) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// feedbackAction acts on a report's dead address or opt-out on s, as act
-// does for a Channel's answer, and returns the Store's error.
+// feedbackAction acts on a dead address or an opt-out on s, for a
+// provider report (Feedback) and for a Channel's answer (act), and
+// returns the Store's error.
 func feedbackAction(ctx context.Context, s Store, del *Delivery, oe *OutcomeError) error {
 	switch oe.Outcome {
 	case OutcomeInvalidRecipient:

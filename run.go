@@ -715,25 +715,10 @@ func (d *Dispatcher) act(ctx context.Context, del *Delivery, oe *OutcomeError, e
 	if del.UserID == "" {
 		return
 	}
-	switch oe.Outcome {
-	case OutcomeInvalidRecipient:
-		at := oe.At
-		if at.IsZero() {
-			at = time.Now()
-		}
-		if err := d.cfg.Store.RemoveAddress(ctx, del.UserID, del.Channel, del.Address, at); err != nil {
-			d.log.ErrorContext(ctx, "notify: remove invalid address", slog.String("delivery", del.ID), slog.String("channel", del.Channel), slog.Any("error", err))
-			ev.Reason += "; removing the address failed: " + err.Error()
-		}
-	case OutcomeOptedOut:
-		category := del.Category
-		if oe.AllCategories {
-			category = AllCategories
-		}
-		if err := d.cfg.Store.SetPreference(ctx, del.UserID, category, del.Channel, false); err != nil {
-			d.log.ErrorContext(ctx, "notify: store opt-out", slog.String("delivery", del.ID), slog.Any("error", err))
-			ev.Reason += "; storing the opt-out failed: " + err.Error()
-		}
+	if err := feedbackAction(ctx, d.cfg.Store, del, oe); err != nil {
+		d.log.ErrorContext(ctx, "notify: act on a channel's verdict", slog.String("delivery", del.ID),
+			slog.String("channel", del.Channel), slog.String("outcome", oe.Outcome.String()), slog.Any("error", err))
+		ev.Reason += "; could not " + err.Error()
 	}
 }
 
