@@ -24,7 +24,7 @@ import (
 //     log instead. It is released only when nothing was written.
 //   - A retry that finds the event claimed by a notification the log holds
 //     gets that notification's receipt (Duplicate). When the log and the
-//     queue were written apart (not by one Accepter or LoggingQueue
+//     queue were written apart (not by one Accepter or EventLogQueue
 //     statement), it also enqueues again whatever of the original the log
 //     shows as still queued: enqueueing is idempotent by delivery ID, and
 //     the delivery IDs of a notification are derived from its ID.
@@ -49,7 +49,7 @@ var ErrInProgress = errors.New("notify: a Send of this event is in progress")
 // Config.BackendTimeout, which New keeps well under this window.
 const InProgressWindow = 30 * time.Second
 
-// Accepter is implemented by a Queue that keeps the Log and the Deduper's
+// Accepter is implemented by a Queue that keeps the EventLog and the Deduper's
 // claims in its own database (the postgres package): Accept claims event
 // IDs, records log events and enqueues jobs in one transaction, so a
 // notification is claimed if and only if it is logged and queued. With it,
@@ -69,7 +69,7 @@ type Accepter interface {
 	// dd is not a backend of its own database (nil dd: none is needed
 	// unless an item has a Claim). With no items it writes nothing and
 	// only answers whether it can write to log and dd.
-	Accept(ctx context.Context, log Log, dd Deduper, items []AcceptItem) (results []ClaimResult, err error)
+	Accept(ctx context.Context, log EventLog, dd Deduper, items []AcceptItem) (results []ClaimResult, err error)
 }
 
 // AcceptItem is one notification's writes for an Accepter.
@@ -195,19 +195,19 @@ type committer struct {
 }
 
 // logsWithQueue reports whether the Queue writes the log in its own
-// statements (an Accepter or a LoggingQueue that accepts this Log), so an
+// statements (an Accepter or an EventLogQueue that accepts this EventLog), so an
 // original found in the log is surely queued too. Both answer a write of
 // nothing with errors.ErrUnsupported, or nil, without I/O.
 func (c *committer) logsWithQueue(ctx context.Context) bool {
 	if c.atomic == 0 {
 		c.atomic = 2
 		if acc, ok := c.b.Queue.(Accepter); ok {
-			if _, err := acc.Accept(ctx, c.b.Log, c.b.Deduper, nil); err == nil {
+			if _, err := acc.Accept(ctx, c.b.EventLog, c.b.Deduper, nil); err == nil {
 				c.atomic = 1
 			}
 		}
-		if lq, ok := c.b.Queue.(LoggingQueue); ok && c.atomic != 1 {
-			if err := lq.EnqueueLogged(ctx, c.b.Log, nil, nil); err == nil {
+		if lq, ok := c.b.Queue.(EventLogQueue); ok && c.atomic != 1 {
+			if err := lq.EnqueueLogged(ctx, c.b.EventLog, nil, nil); err == nil {
 				c.atomic = 1
 			}
 		}
@@ -318,7 +318,7 @@ func (c *committer) markRepeats() {
 
 // accept writes the plans through an Accepter, claim, log and queue in one
 // transaction. It reports false, having written nothing, when the Accepter
-// cannot write to this Log and Deduper.
+// cannot write to this EventLog and Deduper.
 func (c *committer) accept(ctx context.Context, acc Accepter) bool {
 	for round := 0; ; round++ {
 		var items []AcceptItem
@@ -344,7 +344,7 @@ func (c *committer) accept(ctx context.Context, acc Accepter) bool {
 			return true
 		}
 		actx := c.bc.get()
-		res, err := acc.Accept(actx, c.b.Log, c.b.Deduper, items)
+		res, err := acc.Accept(actx, c.b.EventLog, c.b.Deduper, items)
 		switch {
 		case errors.Is(err, errors.ErrUnsupported) && round == 0:
 			return false
@@ -415,9 +415,9 @@ func (c *committer) steps(ctx context.Context) {
 			c.plans[i].state = written
 		}
 	}
-	if lq, ok := c.b.Queue.(LoggingQueue); ok && len(jobs) > 0 {
+	if lq, ok := c.b.Queue.(EventLogQueue); ok && len(jobs) > 0 {
 		wctx := c.bc.get()
-		err := lq.EnqueueLogged(wctx, c.b.Log, events, jobs)
+		err := lq.EnqueueLogged(wctx, c.b.EventLog, events, jobs)
 		switch {
 		case err == nil:
 			c.atomic = 1
@@ -432,7 +432,7 @@ func (c *committer) steps(ctx context.Context) {
 	}
 	if len(events) > 0 {
 		wctx := c.bc.get()
-		err := c.b.Log.Record(wctx, events...)
+		err := c.b.EventLog.Record(wctx, events...)
 		if err != nil {
 			for _, i := range idx {
 				c.ambiguous(i, "record deliveries", err)
@@ -471,7 +471,7 @@ func (c *committer) enqueueFailed(ctx context.Context, idx []int, jobs []Job, er
 		evs[i] = Event{DeliveryID: del.ID, NotificationID: del.NotificationID, UserID: del.UserID, Category: del.Category,
 			Channel: del.Channel, Address: del.Address, Status: StatusFailed, Reason: reasonNotQueued + err.Error(), At: now}
 	}
-	rerr := c.b.Log.Record(c.bc.get(), evs...)
+	rerr := c.b.EventLog.Record(c.bc.get(), evs...)
 	if rerr != nil {
 		c.d.log.ErrorContext(ctx, "notify: record a failed enqueue", slog.Any("error", rerr))
 		for _, i := range idx {
@@ -490,7 +490,7 @@ const reasonNotQueued = "not queued: "
 
 // neverQueued reports whether a notification's every delivery was logged
 // as failed because its Enqueue surely failed (and it has some).
-func neverQueued(statuses []DeliveryStatus) bool {
+func neverQueued(statuses []DeliveryRecord) bool {
 	n := 0
 	for _, s := range statuses {
 		switch {
@@ -576,7 +576,7 @@ func (c *committer) held(ctx context.Context, i int, holder string) {
 		return
 	}
 	lctx := c.bc.get()
-	statuses, err := c.b.Log.Deliveries(lctx, holder)
+	statuses, err := c.b.EventLog.Deliveries(lctx, holder)
 	if err == nil && neverQueued(statuses) {
 		// Its Enqueue failed for sure and its release too: as if unlogged.
 		err = ErrNotFound
@@ -665,7 +665,7 @@ const TakeoverWindow = time.Hour
 // failed after its log write. Each goes out with Recheck set, so a worker
 // reads its log before sending and skips one already settled. It reports
 // false, having failed the plan, when the Enqueue fails.
-func (c *committer) repair(ctx context.Context, i int, holder string, statuses []DeliveryStatus) bool {
+func (c *committer) repair(ctx context.Context, i int, holder string, statuses []DeliveryRecord) bool {
 	p := c.plans[i]
 	if ri, ok := c.b.Queue.(RepeatEnqueuer); ok && !ri.EnqueueIsIdempotent() {
 		// Enqueueing again could make a second job of one still queued.

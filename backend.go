@@ -52,9 +52,9 @@ type Lease struct {
 	// Attempt counts how many times the job has been received, this one
 	// included (1 on first receipt).
 	Attempt int
-	// Receipt is the backend's handle for this lease, when it needs one.
+	// Handle is the backend's handle for this lease, when it needs one.
 	// Callers pass the Lease back unchanged.
-	Receipt string
+	Handle string
 	// Deadline is when the lease expires and the job may be handed to
 	// another receiver, by this process's clock (the queue subtracts what
 	// it cannot know, such as the receive call's own latency). Zero means
@@ -120,21 +120,26 @@ type Contacts interface {
 // Preferences holds opt-outs per user, category and channel. Everything is
 // allowed until set otherwise.
 type Preferences interface {
+	// Allowed reports whether the user accepts category on channel: false
+	// when either category or AllCategories is opted out on channel. It is
+	// the answer the Dispatcher acts on.
 	Allowed(ctx context.Context, userID, category, channel string) (bool, error)
+	// SetPreference allows or opts the user out of category (or of every
+	// category, with AllCategories) on channel.
 	SetPreference(ctx context.Context, userID, category, channel string, allowed bool) error
 }
 
-// Log is the notification log: every delivery's events.
-type Log interface {
+// EventLog is the notification log: every delivery's events.
+type EventLog interface {
 	// Record appends events. Events for one delivery are recorded in order.
 	Record(ctx context.Context, events ...Event) error
 	// State returns where a delivery stands, or ErrNotFound.
 	State(ctx context.Context, deliveryID string) (DeliveryState, error)
 	// Delivery returns one delivery's log, or ErrNotFound.
-	Delivery(ctx context.Context, deliveryID string) (DeliveryStatus, error)
+	Delivery(ctx context.Context, deliveryID string) (DeliveryRecord, error)
 	// Deliveries returns every delivery of a notification, oldest first, or
 	// ErrNotFound when none was recorded.
-	Deliveries(ctx context.Context, notificationID string) ([]DeliveryStatus, error)
+	Deliveries(ctx context.Context, notificationID string) ([]DeliveryRecord, error)
 }
 
 // Store is contacts, preferences and the log together, as most backends
@@ -142,7 +147,7 @@ type Log interface {
 type Store interface {
 	Contacts
 	Preferences
-	Log
+	EventLog
 }
 
 // Limit is a rate: Rate events per Per, with bursts of up to Burst.
@@ -235,22 +240,22 @@ type BatchDeduper interface {
 	ClaimBatch(ctx context.Context, claims []ClaimRequest) (results []ClaimResult, errs []error)
 }
 
-// LoggingQueue is implemented by a Queue that lives in the same database as
-// the Log (the postgres package): it writes log events in the same
+// EventLogQueue is implemented by a Queue that lives in the same database as
+// the EventLog (the postgres package): it writes log events in the same
 // transaction as its own rows, saving a round trip per delivery on each
 // side of the pipeline and making the two writes atomic. Either method
 // returns an error wrapping errors.ErrUnsupported, having written nothing,
-// when log is not a Log it can write to; the Dispatcher then calls Record
+// when log is not an EventLog it can write to; the Dispatcher then calls Record
 // and Enqueue (or Ack) one after the other.
-type LoggingQueue interface {
+type EventLogQueue interface {
 	Queue
 	// EnqueueLogged records events in log and enqueues jobs, atomically.
 	// With no events and no jobs it writes nothing and only answers
 	// whether it can write to log.
-	EnqueueLogged(ctx context.Context, log Log, events []Event, jobs []Job) error
+	EnqueueLogged(ctx context.Context, log EventLog, events []Event, jobs []Job) error
 	// AckLogged records ev in log and acks l, atomically. When the lease is
 	// lost it records ev all the same and returns ErrLeaseLost.
-	AckLogged(ctx context.Context, log Log, l Lease, ev Event) error
+	AckLogged(ctx context.Context, log EventLog, l Lease, ev Event) error
 }
 
 // LeaseExtender is implemented by queues that can extend a held lease

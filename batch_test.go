@@ -88,7 +88,7 @@ func TestFetchedBatchIsRateLimitedInOneCall(t *testing.T) {
 		bl := &batchLimiter{Limiter: h.cfg.Limiter}
 		cfg := h.cfg
 		cfg.Limiter = bl
-		cfg.Categories = map[string]notify.CategoryPolicy{"chat": {Limit: notify.Limit{Rate: 5, Per: 1 << 62}, OverLimit: notify.Drop}}
+		cfg.Categories = map[string]notify.CategoryPolicy{"chat": {Limit: notify.Limit{Rate: 5, Per: 1 << 62}, OverLimit: notify.OverLimitDrop}}
 		d, err := notify.New(cfg)
 		require.NoError(t, err)
 		ns := make([]notify.Notification, 30)
@@ -111,7 +111,7 @@ func TestFetchedBatchIsRateLimitedInOneCall(t *testing.T) {
 	})
 }
 
-// loggingQueue gives the memory queue the LoggingQueue methods (not atomic
+// loggingQueue gives the memory queue the EventLogQueue methods (not atomic
 // here: it only shows which calls the Dispatcher makes).
 type loggingQueue struct {
 	notify.Queue
@@ -119,7 +119,7 @@ type loggingQueue struct {
 	enqueues, acks atomic.Int64
 }
 
-func (q *loggingQueue) EnqueueLogged(ctx context.Context, log notify.Log, events []notify.Event, jobs []notify.Job) error {
+func (q *loggingQueue) EnqueueLogged(ctx context.Context, log notify.EventLog, events []notify.Event, jobs []notify.Job) error {
 	if q.unsupported {
 		return errors.ErrUnsupported
 	}
@@ -130,7 +130,7 @@ func (q *loggingQueue) EnqueueLogged(ctx context.Context, log notify.Log, events
 	return q.Enqueue(ctx, jobs...)
 }
 
-func (q *loggingQueue) AckLogged(ctx context.Context, log notify.Log, l notify.Lease, ev notify.Event) error {
+func (q *loggingQueue) AckLogged(ctx context.Context, log notify.EventLog, l notify.Lease, ev notify.Event) error {
 	if q.unsupported {
 		return errors.ErrUnsupported
 	}
@@ -141,7 +141,7 @@ func (q *loggingQueue) AckLogged(ctx context.Context, log notify.Log, l notify.L
 	return q.Ack(ctx, l)
 }
 
-func TestLoggingQueueWritesLogAndQueueTogether(t *testing.T) {
+func TestEventLogQueueWritesLogAndQueueTogether(t *testing.T) {
 	for _, unsupported := range []bool{false, true} {
 		synctest.Test(t, func(t *testing.T) {
 			h := newHarness(t)

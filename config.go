@@ -35,8 +35,8 @@ type Config struct {
 	QueuePrefix string
 
 	// Categories holds each category's policy; others get DefaultCategory.
-	Categories      map[string]CategoryPolicy
-	DefaultCategory CategoryPolicy
+	Categories    map[string]CategoryPolicy
+	DefaultPolicy CategoryPolicy
 
 	Retry RetryPolicy
 	// DedupTTL is how long an event ID stays claimed. Default 24h.
@@ -118,11 +118,11 @@ type CategoryPolicy struct {
 type OverLimit int
 
 const (
-	// Defer queues it again until the limiter allows it. It is not counted
+	// OverLimitDefer queues it again until the limiter allows it. It is not counted
 	// as an attempt. The default.
-	Defer OverLimit = iota
-	// Drop records it as skipped (rate_limited) and sends nothing.
-	Drop
+	OverLimitDefer OverLimit = iota
+	// OverLimitDrop records it as skipped (rate_limited) and sends nothing.
+	OverLimitDrop
 )
 
 func (c Config) withDefaults() Config {

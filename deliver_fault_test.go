@@ -122,7 +122,7 @@ func (c *concurrencyChannel) maxInFlight() int {
 }
 
 // plainQueue hides every optional interface of a Queue (LeaseExtender,
-// VisibilityReporter, LoggingQueue).
+// VisibilityReporter, EventLogQueue).
 type plainQueue struct{ notify.Queue }
 
 // visibleQueue reports its visibility but cannot extend leases.

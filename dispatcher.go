@@ -17,8 +17,8 @@ type Dispatcher struct {
 	cfg      Config
 	log      *slog.Logger
 	channels map[string]*channelInfo
-	names    []string     // channel names, sorted
-	lq       LoggingQueue // the Queue, when it can write the log too
+	names    []string      // channel names, sorted
+	lq       EventLogQueue // the Queue, when it can write the log too
 	metrics  *metrics
 	tracing  *tracing
 	running  atomic.Bool
@@ -80,7 +80,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		d.names = append(d.names, name)
 	}
 	sort.Strings(d.names)
-	d.lq, _ = cfg.Queue.(LoggingQueue)
+	d.lq, _ = cfg.Queue.(EventLogQueue)
 	m, err := newMetrics(cfg.MeterProvider, d.names)
 	if err != nil {
 		return nil, fmt.Errorf("notify: create metrics: %w", err)
@@ -97,11 +97,11 @@ func (d *Dispatcher) policy(category string) CategoryPolicy {
 	if p, ok := d.cfg.Categories[category]; ok {
 		return p
 	}
-	return d.cfg.DefaultCategory
+	return d.cfg.DefaultPolicy
 }
 
 // Status returns the log of every delivery of a notification, oldest first.
-func (d *Dispatcher) Status(ctx context.Context, notificationID string) ([]DeliveryStatus, error) {
+func (d *Dispatcher) Status(ctx context.Context, notificationID string) ([]DeliveryRecord, error) {
 	return d.cfg.Store.Deliveries(ctx, notificationID)
 }
 

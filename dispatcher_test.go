@@ -18,8 +18,8 @@ import (
 // lease expiry run on the bubble's fake clock, and "wait until settled" means
 // "until every goroutine is blocked", not a sleep on the wall clock.
 
-func byChannel(ds []notify.DeliveryStatus) map[string]notify.DeliveryStatus {
-	m := map[string]notify.DeliveryStatus{}
+func byChannel(ds []notify.DeliveryRecord) map[string]notify.DeliveryRecord {
+	m := map[string]notify.DeliveryRecord{}
 	for _, d := range ds {
 		m[d.Channel] = d
 	}
@@ -387,8 +387,8 @@ func TestRateLimitDeferAndDrop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, func(c *notify.Config) {
 			c.Categories = map[string]notify.CategoryPolicy{
-				"chat":      {Limit: notify.Limit{Rate: 3, Per: time.Minute}, OverLimit: notify.Defer},
-				"marketing": {Limit: notify.Limit{Rate: 2, Per: time.Hour}, OverLimit: notify.Drop},
+				"chat":      {Limit: notify.Limit{Rate: 3, Per: time.Minute}, OverLimit: notify.OverLimitDefer},
+				"marketing": {Limit: notify.Limit{Rate: 2, Per: time.Hour}, OverLimit: notify.OverLimitDrop},
 			}
 		})
 		h.contact(t, ana)

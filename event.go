@@ -27,6 +27,12 @@ const (
 	StatusUndelivered Status = "undelivered" // the provider accepted it but could not deliver it; Reason says why
 )
 
+// allStatuses lists every Status constant above (event_internal_test.go
+// checks it against this file), for code that needs one entry per status.
+var allStatuses = []Status{StatusQueued, StatusSent, StatusRetrying, StatusDeferred, StatusFailed, StatusDead,
+	StatusSkipped, StatusExpired, StatusInvalid, StatusOptedOut, StatusConfig, StatusReplayed, StatusOpened, StatusClicked,
+	StatusComplained, StatusDelivered, StatusUndelivered}
+
 // Final reports whether a delivery in status s will not be sent again
 // (short of Replay).
 func (s Status) Final() bool {
@@ -83,12 +89,12 @@ type DeliveryState struct {
 	// Attempts counts provider calls since the delivery was queued or last
 	// replayed (events whose Status.Attempted is true).
 	Attempts int
-	// Since is when the delivery was queued or last replayed, when the Log
+	// Since is when the delivery was queued or last replayed, when the EventLog
 	// keeps event times; the retry policy's MaxAge counts from it.
 	Since time.Time
 }
 
-// Apply folds e into s. Every Log implementation keeps its state with Apply so
+// Apply folds e into s. Every EventLog implementation keeps its state with Apply so
 // that all of them count attempts the same way.
 func (s *DeliveryState) Apply(e Event) {
 	switch {
@@ -116,9 +122,9 @@ func (s *DeliveryState) Apply(e Event) {
 	s.Status = e.Status
 }
 
-// DeliveryStatus is a delivery's log: its identity, where it stands, and every
+// DeliveryRecord is a delivery's log: its identity, where it stands, and every
 // event in order.
-type DeliveryStatus struct {
+type DeliveryRecord struct {
 	DeliveryID     string    `json:"delivery_id"`
 	NotificationID string    `json:"notification_id"`
 	UserID         string    `json:"user_id,omitempty"`
@@ -133,10 +139,10 @@ type DeliveryStatus struct {
 	Events         []Event   `json:"events"`
 }
 
-// NewDeliveryStatus rebuilds a DeliveryStatus from its events, oldest first.
-// Log implementations that store events use it to answer Deliveries.
-func NewDeliveryStatus(events []Event) DeliveryStatus {
-	var ds DeliveryStatus
+// NewDeliveryRecord rebuilds a DeliveryRecord from its events, oldest first.
+// EventLog implementations that store events use it to answer Deliveries.
+func NewDeliveryRecord(events []Event) DeliveryRecord {
+	var ds DeliveryRecord
 	var st DeliveryState
 	for _, e := range events {
 		if ds.DeliveryID == "" {

@@ -90,7 +90,7 @@ func (d *Dispatcher) Feedback(ctx context.Context, fb Feedback) error {
 	if fb.Engagement != "" {
 		ev.Status = fb.Engagement
 	}
-	at := fb.At.Truncate(time.Microsecond) // as precise as a Log keeps it
+	at := fb.At.Truncate(time.Microsecond) // as precise as an EventLog keeps it
 	for _, prev := range ds.Events {
 		if prev.Status == ev.Status && prev.Reason == ev.Reason && prev.ProviderID == ev.ProviderID &&
 			(fb.At.IsZero() || prev.At.Truncate(time.Microsecond).Equal(at)) {

@@ -52,7 +52,7 @@ func (s *watchedStore) barrier(n int) {
 	s.mu.Unlock()
 }
 
-func (s *watchedStore) Delivery(ctx context.Context, id string) (notify.DeliveryStatus, error) {
+func (s *watchedStore) Delivery(ctx context.Context, id string) (notify.DeliveryRecord, error) {
 	ds, err := s.Store.Delivery(ctx, id)
 	s.mu.Lock()
 	gate := s.gate

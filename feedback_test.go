@@ -97,7 +97,7 @@ func TestFeedbackBeforeSentKeepsTheReport(t *testing.T) {
 			}
 			assert.Equal(t, report, s.Status, "a late %s does not hide the report", late)
 			assert.Equal(t, 1, s.Attempts, "the late %s is still an attempt", late)
-			ds := notify.NewDeliveryStatus(events)
+			ds := notify.NewDeliveryRecord(events)
 			assert.Equal(t, report, ds.Status)
 			assert.Equal(t, "the report", ds.Reason, "a late %s keeps the report's reason", late)
 		}

@@ -91,7 +91,7 @@ func (h *harness) contact(t testing.TB, c notify.Contact) {
 
 // settle waits until every delivery of the notification is in a final
 // state, and returns them.
-func (h *harness) settle(t testing.TB, notificationID string) []notify.DeliveryStatus {
+func (h *harness) settle(t testing.TB, notificationID string) []notify.DeliveryRecord {
 	t.Helper()
 	deadline := time.Now().Add(48 * time.Hour) // fake time: tests run in synctest bubbles
 	step := time.Millisecond

@@ -21,10 +21,6 @@ const (
 	MetricSendDuration = "notify.send.duration"
 )
 
-var allStatuses = []Status{StatusQueued, StatusSent, StatusRetrying, StatusDeferred, StatusFailed, StatusDead,
-	StatusSkipped, StatusExpired, StatusInvalid, StatusOptedOut, StatusConfig, StatusReplayed, StatusOpened, StatusClicked,
-	StatusComplained, StatusDelivered, StatusUndelivered}
-
 // metrics holds the instruments and, per channel, the attribute sets built
 // once so recording allocates nothing.
 type metrics struct {

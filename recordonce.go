@@ -2,12 +2,12 @@ package notify
 
 import "context"
 
-// OnceRecorder is implemented by a Log that records an event at most once
+// OnceRecorder is implemented by an EventLog that records an event at most once
 // per key, atomically: of many concurrent RecordOnce calls with one
 // delivery and key exactly one records (store/memory under its lock; the
 // postgres package with a unique index). [Dispatcher.Feedback] uses it so
 // that a provider report arriving twice at once is recorded, and acted on,
-// once. With a Log that does not implement it, Feedback falls back to
+// once. With an EventLog that does not implement it, Feedback falls back to
 // reading the delivery's log before recording, which two simultaneous
 // reports can both pass.
 type OnceRecorder interface {
@@ -20,11 +20,11 @@ type OnceRecorder interface {
 	// returns, with a Store to act on: ev is kept only if then returns nil.
 	// If then returns an error, ev is not recorded, key is free again, and
 	// RecordOnce returns the error; whether writes then made before it
-	// failed are kept depends on the Log (the postgres package runs then in
+	// failed are kept depends on the EventLog (the postgres package runs then in
 	// ev's transaction and rolls them back; store/memory keeps them), so
 	// make then one write, as Feedback does. Until then returns, a
 	// concurrent RecordOnce with the same key waits or reports false. then
 	// may use the Store's Contacts and Preferences; it must not call its
-	// Log methods (a lock may be held).
+	// EventLog methods (a lock may be held).
 	RecordOnce(ctx context.Context, ev Event, key string, then func(ctx context.Context, s Store) error) (recorded bool, err error)
 }

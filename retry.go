@@ -53,9 +53,11 @@ func (p RetryPolicy) Backoff(attempt int, retryAfter time.Duration) time.Duratio
 	return max(d, retryAfter)
 }
 
-// GiveUp reports whether a delivery that failed its attempt-th call and was
-// created at created should go dead instead of being retried at retryAt.
-func (p RetryPolicy) GiveUp(attempt int, created, retryAt time.Time) bool {
+// GiveUp reports whether a delivery that failed its attempt-th call should
+// go dead instead of being retried at retryAt. since is when the delivery
+// was queued or last replayed (DeliveryState.Since), from which MaxAge
+// counts; a zero since applies no age limit.
+func (p RetryPolicy) GiveUp(attempt int, since, retryAt time.Time) bool {
 	p = p.withDefaults()
-	return attempt >= p.MaxAttempts || (!created.IsZero() && retryAt.Sub(created) > p.MaxAge)
+	return attempt >= p.MaxAttempts || (!since.IsZero() && retryAt.Sub(since) > p.MaxAge)
 }

@@ -577,7 +577,7 @@ func (d *Dispatcher) prepare(p *pool, bc *bounded, l Lease, pre *Decision) (step
 		return step{}, false
 	}
 	if del.UserID != "" && !del.Critical {
-		ok, err := d.allowed(bc.get(), del.UserID, del.Category, del.Channel)
+		ok, err := d.cfg.Store.Allowed(bc.get(), del.UserID, del.Category, del.Channel)
 		if err != nil {
 			d.log.WarnContext(base, "notify: read preferences; retrying later", slog.String("delivery", del.ID), slog.Any("error", err))
 			d.nack(bc.get(), l, time.Second)
@@ -603,7 +603,7 @@ func (d *Dispatcher) prepare(p *pool, bc *bounded, l Lease, pre *Decision) (step
 				return step{}, false
 			}
 			if !dec.Allowed {
-				if pol.OverLimit == Drop {
+				if pol.OverLimit == OverLimitDrop {
 					d.settle(p, bc, l, del, Event{Status: StatusSkipped, Reason: ReasonRateLimit})
 					return step{}, false
 				}

@@ -21,24 +21,14 @@ const DefaultCategory = "default"
 // false) stops every non-critical SMS to the user.
 const AllCategories = "*"
 
-// allowed reports whether the user accepts the category on the channel:
-// neither that category nor AllCategories is opted out.
-func (d *Dispatcher) allowed(ctx context.Context, userID, category, channel string) (bool, error) {
-	ok, err := d.cfg.Store.Allowed(ctx, userID, category, channel)
-	if err != nil || !ok {
-		return ok, err
-	}
-	return d.cfg.Store.Allowed(ctx, userID, AllCategories, channel)
-}
-
 // AcceptBackends are the backends Send writes to. Backend packages bind them
 // to a transaction and pass them to SendWith, so the log rows, the queue rows
 // and the dedup claim commit or roll back with the caller's own writes (see
 // postgres's SendTx).
 type AcceptBackends struct {
-	Queue   Queue
-	Log     Log
-	Deduper Deduper // nil: no de-duplication
+	Queue    Queue
+	EventLog EventLog
+	Deduper  Deduper // nil: no de-duplication
 }
 
 // Send validates n, de-duplicates it by EventID, resolves its recipients and
@@ -75,10 +65,10 @@ type AcceptBackends struct {
 // The maps in n (Data, Metadata, Content.Data) are kept by reference until
 // the deliveries are sent: do not change them after Send.
 func (d *Dispatcher) Send(ctx context.Context, n Notification) (Receipt, error) {
-	return d.SendWith(ctx, AcceptBackends{Queue: d.cfg.Queue, Log: d.cfg.Store, Deduper: d.cfg.Deduper}, n)
+	return d.SendWith(ctx, AcceptBackends{Queue: d.cfg.Queue, EventLog: d.cfg.Store, Deduper: d.cfg.Deduper}, n)
 }
 
-// SendWith is Send writing through b instead of the configured Queue, Log
+// SendWith is Send writing through b instead of the configured Queue, EventLog
 // and Deduper. Contacts and preferences are still read from the Store.
 func (d *Dispatcher) SendWith(ctx context.Context, b AcceptBackends, n Notification) (r Receipt, err error) {
 	ctx, span := d.tracing.startSend(ctx, 1)
@@ -143,7 +133,7 @@ func (d *Dispatcher) SendBatch(ctx context.Context, ns []Notification) (receipts
 		plans = append(plans, p)
 		idx = append(idx, i)
 	}
-	for j, e := range d.commit(ctx, bc, AcceptBackends{Queue: d.cfg.Queue, Log: d.cfg.Store, Deduper: d.cfg.Deduper}, plans) {
+	for j, e := range d.commit(ctx, bc, AcceptBackends{Queue: d.cfg.Queue, EventLog: d.cfg.Store, Deduper: d.cfg.Deduper}, plans) {
 		if e != nil {
 			errs[idx[j]], failed = e, true
 		}
@@ -268,7 +258,7 @@ func (d *Dispatcher) plan(ctx context.Context, bc *bounded, n *Notification, now
 			continue
 		}
 		if n.UserID != "" && !n.Critical {
-			ok, err := d.allowed(bc.get(), n.UserID, category, ch)
+			ok, err := d.cfg.Store.Allowed(bc.get(), n.UserID, category, ch)
 			if err != nil {
 				return nil, fmt.Errorf("notify: look up preferences of user %s: %w: %w", n.UserID, err, ErrNotQueued)
 			}

@@ -334,7 +334,7 @@ func (t *tally) example(format string, args ...any) {
 //     timeout, after the provider may have had it).
 //   - non-final: a delivery whose log status is not final, or a delivery
 //     the provider was called for that the log does not know.
-func count(results []sendResult, calls []call, logs map[string]notify.DeliveryStatus, deaths map[int]time.Time) tally {
+func count(results []sendResult, calls []call, logs map[string]notify.DeliveryRecord, deaths map[int]time.Time) tally {
 	t := tally{n: len(results), calls: len(calls), deliveries: len(logs), statuses: map[notify.Status]int{}}
 	byEvent := map[string][]call{}
 	for _, c := range calls {
@@ -451,7 +451,7 @@ func describeEvents(evs []notify.Event) string {
 	return b.String()
 }
 
-func describeNotification(logs map[string]notify.DeliveryStatus, nid string) string {
+func describeNotification(logs map[string]notify.DeliveryRecord, nid string) string {
 	var parts []string
 	for _, ds := range logs {
 		if ds.NotificationID == nid {
@@ -464,7 +464,7 @@ func describeNotification(logs map[string]notify.DeliveryStatus, nid string) str
 	return strings.Join(parts, "; ")
 }
 
-func describeCalls(cs []call, logs map[string]notify.DeliveryStatus, deaths map[int]time.Time) string {
+func describeCalls(cs []call, logs map[string]notify.DeliveryRecord, deaths map[int]time.Time) string {
 	var parts []string
 	for _, c := range cs {
 		s := fmt.Sprintf("%s delivery %s attempt %d pid %d", c.providerID, c.DeliveryID, c.Attempt, c.PID)

@@ -89,8 +89,8 @@ func memoryRound(t *testing.T, s scale, round int) tally {
 
 	results := sendAll(ctx, d, randomName(fmt.Sprintf("mem%d_", round)), s.n, s.giveUp)
 	sent := time.Now()
-	statuses := func() map[string]notify.DeliveryStatus {
-		out := map[string]notify.DeliveryStatus{}
+	statuses := func() map[string]notify.DeliveryRecord {
+		out := map[string]notify.DeliveryRecord{}
 		for _, id := range store.deliveryIDs() {
 			if ds, err := store.Store.Delivery(ctx, id); err == nil {
 				out[id] = ds

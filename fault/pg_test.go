@@ -100,18 +100,18 @@ func liveJobs(ctx context.Context, admin *pgxpool.Pool, schema string) (int, err
 // scanLog reads the schema's whole notification log, every delivery
 // folded as the Store folds it. It reads the table directly, so that it
 // also finds deliveries no receipt names (a notification queued twice).
-func scanLog(ctx context.Context, admin *pgxpool.Pool, schema string) (map[string]notify.DeliveryStatus, error) {
+func scanLog(ctx context.Context, admin *pgxpool.Pool, schema string) (map[string]notify.DeliveryRecord, error) {
 	rows, err := admin.Query(ctx, `SELECT delivery_id, notification_id, channel, address, status, reason, attempt, provider_id, maybe_sent, at
 		FROM `+pgx.Identifier{schema, "log_events"}.Sanitize()+` ORDER BY delivery_id, seq`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[string]notify.DeliveryStatus{}
+	out := map[string]notify.DeliveryRecord{}
 	var evs []notify.Event
 	flush := func() {
 		if len(evs) > 0 {
-			out[evs[0].DeliveryID] = notify.NewDeliveryStatus(evs)
+			out[evs[0].DeliveryID] = notify.NewDeliveryRecord(evs)
 			evs = nil
 		}
 	}

@@ -151,7 +151,7 @@ func postgresRound(t *testing.T, env *pgServer, s scale, round int) tally {
 
 	results := sendAll(ctx, d, randomName(fmt.Sprintf("pg%d_", round)), s.n, s.giveUp)
 	sent := time.Now()
-	var logsNow map[string]notify.DeliveryStatus
+	var logsNow map[string]notify.DeliveryRecord
 	ok := waitFinal(ctx, s, time.Second, func() (int, string) {
 		live, err := liveJobs(ctx, env.admin, schema)
 		if err != nil {

@@ -14,21 +14,21 @@ import (
 )
 
 // AcceptBackends are the backends TestAccepter writes through: an
-// Accepter and the Log and Deduper it writes in its own transaction, plus
-// a Log of another kind that it must refuse.
+// Accepter and the EventLog and Deduper it writes in its own transaction, plus
+// an EventLog of another kind that it must refuse.
 type AcceptBackends struct {
-	Queue   notify.Accepter
-	Log     notify.Log
-	Deduper notify.Deduper
-	// Foreign is a Log the Accepter cannot write to (say, store/memory).
-	Foreign notify.Log
+	Queue    notify.Accepter
+	EventLog notify.EventLog
+	Deduper  notify.Deduper
+	// Foreign is an EventLog the Accepter cannot write to (say, store/memory).
+	Foreign notify.EventLog
 }
 
 // TestAccepter is the conformance suite of notify.Accepter: an item is
 // written (logged and queued) if and only if it wins its claim or has
 // none; an item whose key is held gets the holder and writes nothing, also
 // when the holder is an earlier item of the same call or of a concurrent
-// one; a Log or Deduper it cannot write to is refused with
+// one; an EventLog or Deduper it cannot write to is refused with
 // errors.ErrUnsupported, having written nothing.
 func TestAccepter(t *testing.T, newBackends func(t *testing.T) AcceptBackends) {
 	item := func(key, nid, queue string) notify.AcceptItem {
@@ -44,7 +44,7 @@ func TestAccepter(t *testing.T, newBackends func(t *testing.T) AcceptBackends) {
 	}
 	logged := func(t *testing.T, b AcceptBackends, nid string) bool {
 		t.Helper()
-		_, err := b.Log.Deliveries(context.Background(), nid)
+		_, err := b.EventLog.Deliveries(context.Background(), nid)
 		if errors.Is(err, notify.ErrNotFound) {
 			return false
 		}
@@ -64,7 +64,7 @@ func TestAccepter(t *testing.T, newBackends func(t *testing.T) AcceptBackends) {
 		ok, _, err := b.Deduper.Claim(context.Background(), "taken", "someone", time.Hour)
 		require.NoError(t, err)
 		require.True(t, ok)
-		res, err := b.Queue.Accept(context.Background(), b.Log, b.Deduper, []notify.AcceptItem{
+		res, err := b.Queue.Accept(context.Background(), b.EventLog, b.Deduper, []notify.AcceptItem{
 			item("taken", "n1", q), item("free", "n2", q), item("", "n3", q), item("free", "n4", q),
 		})
 		require.NoError(t, err)
@@ -84,7 +84,7 @@ func TestAccepter(t *testing.T, newBackends func(t *testing.T) AcceptBackends) {
 		for i := range n {
 			wg.Go(func() {
 				nid := "c" + string(rune('a'+i))
-				res, err := b.Queue.Accept(context.Background(), b.Log, b.Deduper, []notify.AcceptItem{item("one", nid, q)})
+				res, err := b.Queue.Accept(context.Background(), b.EventLog, b.Deduper, []notify.AcceptItem{item("one", nid, q)})
 				if assert.NoError(t, err) && assert.Len(t, res, 1) {
 					results[i] = res[0]
 				}
@@ -108,7 +108,7 @@ func TestAccepter(t *testing.T, newBackends func(t *testing.T) AcceptBackends) {
 		require.ErrorIs(t, err, errors.ErrUnsupported)
 		_, err = b.Queue.Accept(context.Background(), b.Foreign, b.Deduper, nil)
 		require.ErrorIs(t, err, errors.ErrUnsupported, "also when asked with no items")
-		_, err = b.Queue.Accept(context.Background(), b.Log, b.Deduper, nil)
+		_, err = b.Queue.Accept(context.Background(), b.EventLog, b.Deduper, nil)
 		require.NoError(t, err, "its own backends are accepted")
 		assert.Zero(t, ready(t, b, q), "nothing was written")
 		ok, _, err := b.Deduper.Claim(context.Background(), "k", "other", time.Hour)

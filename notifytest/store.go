@@ -185,6 +185,18 @@ func testPreferences(t *testing.T, s notify.Store, id string) {
 	assert.False(t, allowed(id, "marketing", "sms"))
 	require.NoError(t, s.SetPreference(ctx, id, "marketing", "sms", true))
 	assert.True(t, allowed(id, "marketing", "sms"), "after opting in again")
+
+	// An opt-out of every category (an SMS STOP) answers for each category
+	// on that channel, as the Dispatcher would act on it.
+	require.NoError(t, s.SetPreference(ctx, id, notify.AllCategories, "sms", false))
+	assert.False(t, allowed(id, "marketing", "sms"), "after opting out of every category on the channel")
+	assert.False(t, allowed(id, "security", "sms"), "after opting out of every category on the channel")
+	assert.True(t, allowed(id, "marketing", "email"), "another channel after an opt-out of every category")
+	assert.True(t, allowed(other, "marketing", "sms"), "another user after an opt-out of every category")
+	require.NoError(t, s.SetPreference(ctx, id, "marketing", "sms", true))
+	assert.False(t, allowed(id, "marketing", "sms"), "a category's opt-in does not lift an opt-out of every category")
+	require.NoError(t, s.SetPreference(ctx, id, notify.AllCategories, "sms", true))
+	assert.True(t, allowed(id, "marketing", "sms"), "after opting in to every category again")
 }
 
 // event returns an event of delivery d of notification n.
@@ -217,21 +229,21 @@ func assertEvents(t *testing.T, want, got []notify.Event) {
 	}
 }
 
-// assertStatus checks got against what NewDeliveryStatus makes of events.
-func assertStatus(t *testing.T, events []notify.Event, got notify.DeliveryStatus) {
+// assertStatus checks got against what NewDeliveryRecord makes of events.
+func assertStatus(t *testing.T, events []notify.Event, got notify.DeliveryRecord) {
 	t.Helper()
-	want := notify.NewDeliveryStatus(events)
-	assert.Equal(t, want.DeliveryID, got.DeliveryID, "DeliveryStatus.DeliveryID")
-	assert.Equal(t, want.NotificationID, got.NotificationID, "DeliveryStatus.NotificationID")
-	assert.Equal(t, want.UserID, got.UserID, "DeliveryStatus.UserID")
-	assert.Equal(t, want.Category, got.Category, "DeliveryStatus.Category")
-	assert.Equal(t, want.Channel, got.Channel, "DeliveryStatus.Channel")
-	assert.Equal(t, want.Address, got.Address, "DeliveryStatus.Address")
-	assert.Equal(t, want.Status, got.Status, "DeliveryStatus.Status")
-	assert.Equal(t, want.Attempts, got.Attempts, "DeliveryStatus.Attempts")
-	assert.Equal(t, want.ProviderID, got.ProviderID, "DeliveryStatus.ProviderID")
-	assert.Equal(t, want.Reason, got.Reason, "DeliveryStatus.Reason")
-	assert.True(t, want.UpdatedAt.Equal(got.UpdatedAt), "DeliveryStatus.UpdatedAt: want %v, got %v", want.UpdatedAt, got.UpdatedAt)
+	want := notify.NewDeliveryRecord(events)
+	assert.Equal(t, want.DeliveryID, got.DeliveryID, "DeliveryRecord.DeliveryID")
+	assert.Equal(t, want.NotificationID, got.NotificationID, "DeliveryRecord.NotificationID")
+	assert.Equal(t, want.UserID, got.UserID, "DeliveryRecord.UserID")
+	assert.Equal(t, want.Category, got.Category, "DeliveryRecord.Category")
+	assert.Equal(t, want.Channel, got.Channel, "DeliveryRecord.Channel")
+	assert.Equal(t, want.Address, got.Address, "DeliveryRecord.Address")
+	assert.Equal(t, want.Status, got.Status, "DeliveryRecord.Status")
+	assert.Equal(t, want.Attempts, got.Attempts, "DeliveryRecord.Attempts")
+	assert.Equal(t, want.ProviderID, got.ProviderID, "DeliveryRecord.ProviderID")
+	assert.Equal(t, want.Reason, got.Reason, "DeliveryRecord.Reason")
+	assert.True(t, want.UpdatedAt.Equal(got.UpdatedAt), "DeliveryRecord.UpdatedAt: want %v, got %v", want.UpdatedAt, got.UpdatedAt)
 	assertEvents(t, events, got.Events)
 }
 
@@ -243,7 +255,7 @@ func testLogState(t *testing.T, s notify.Store, id string) {
 		t.Helper()
 		st, err := s.State(ctx, d)
 		require.NoError(t, err)
-		// Since is optional (a Log that keeps no event times leaves it
+		// Since is optional (an EventLog that keeps no event times leaves it
 		// zero); when kept it is the last queued or replayed event's time.
 		if !st.Since.IsZero() {
 			var want notify.DeliveryState

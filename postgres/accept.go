@@ -70,7 +70,7 @@ type acceptReq struct {
 // this Queue's schema on the same database, or bound to the same
 // transaction; anything else gets an error wrapping errors.ErrUnsupported,
 // and nothing is written. With no items Accept only makes that check.
-func (q *Queue) Accept(ctx context.Context, log notify.Log, dd notify.Deduper, items []notify.AcceptItem) ([]notify.ClaimResult, error) {
+func (q *Queue) Accept(ctx context.Context, log notify.EventLog, dd notify.Deduper, items []notify.AcceptItem) ([]notify.ClaimResult, error) {
 	if err := q.checkOpen(); err != nil {
 		return nil, err
 	}

@@ -123,7 +123,7 @@ type lostReplyQueue struct {
 	lose atomic.Int32
 }
 
-func (q *lostReplyQueue) Accept(ctx context.Context, log notify.Log, dd notify.Deduper, items []notify.AcceptItem) ([]notify.ClaimResult, error) {
+func (q *lostReplyQueue) Accept(ctx context.Context, log notify.EventLog, dd notify.Deduper, items []notify.AcceptItem) ([]notify.ClaimResult, error) {
 	res, err := q.Queue.Accept(ctx, log, dd, items)
 	if err == nil && len(items) > 0 && q.lose.Add(-1) >= 0 {
 		return nil, errors.New("read tcp: connection reset by peer")
@@ -154,7 +154,7 @@ func TestAccepter(t *testing.T) {
 	notifytest.TestAccepter(t, func(t *testing.T) notifytest.AcceptBackends {
 		pool, schema := testDB(t)
 		b := newBackends(t, pool, schema, time.Minute)
-		return notifytest.AcceptBackends{Queue: b.queue, Log: b.store, Deduper: b.deduper, Foreign: smem.New(smem.Config{})}
+		return notifytest.AcceptBackends{Queue: b.queue, EventLog: b.store, Deduper: b.deduper, Foreign: smem.New(smem.Config{})}
 	})
 }
 

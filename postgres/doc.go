@@ -27,10 +27,10 @@
 //   - Queue is a [notify.LeaseExtender]: [Queue.Extend] moves a held
 //     lease's expiry in one UPDATE, so a long send keeps its job.
 //   - Store: every event is one row; a delivery's state is the fold of its
-//     events by [notify.DeliveryState.Apply], as in every other Log.
+//     events by [notify.DeliveryState.Apply], as in every other EventLog.
 //   - Deduper: one row per claimed key with an expiry; of concurrent claims
 //     of one key exactly one wins (the primary key decides).
-//   - Queue is a [notify.LoggingQueue]: given a [Store] of its schema (on
+//   - Queue is a [notify.EventLogQueue]: given a [Store] of its schema (on
 //     the same database, or bound to the same transaction by SendTx),
 //     [Queue.EnqueueLogged] records log events and enqueues jobs, and
 //     [Queue.AckLogged] records an event and acks a lease, each in one
@@ -50,7 +50,7 @@
 //   - Visibility comes from the database's clock (now()), except
 //     Job.NotBefore, which comes from the caller's.
 //   - Stats scans the queue's rows; it is for monitoring, not every request.
-//   - Log events past StoreConfig.Retention and expired dedup claims are
+//   - Event log rows past StoreConfig.Retention and expired dedup claims are
 //     removed by [Store.Prune] and [Deduper.Prune], which Dispatcher.Run
 //     calls every Config.PruneEvery (default hourly); a host that does not
 //     run a Dispatcher calls them itself.

@@ -93,7 +93,7 @@ type queueCore struct {
 	enqueues    batcher[*enqueueReq]
 	ackLogs     batcher[*ackLoggedReq]
 	enqueueLogs batcher[*enqueueLoggedReq]
-	logging     loggingSQL // see logging.go
+	eventLog    eventLogSQL // see eventlog.go
 	accepts     batcher[*acceptReq]
 	acceptSQL   string // see accept.go
 	holdersSQL  string
@@ -189,7 +189,7 @@ func NewQueue(pool *pgxpool.Pool, cfg QueueConfig) (*Queue, error) {
 	}
 	c.acks.run = c.runAcks
 	c.enqueues.run = c.runEnqueues
-	c.logging = newLoggingSQL(s)
+	c.eventLog = newEventLogSQL(s)
 	c.ackLogs.run = c.runAckLogs
 	c.enqueueLogs.run = c.runEnqueueLogs
 	c.accepts.run = c.runAccepts
@@ -368,7 +368,7 @@ func (q *Queue) fetch(ctx context.Context, queue string, limit int) ([]notify.Le
 			// say which job so it can be inspected.
 			return nil, fmt.Errorf("postgres: receive from %s: decode job %s: %w", queue, l.Job.ID, err)
 		}
-		l.Receipt = strconv.FormatInt(token, 10)
+		l.Handle = strconv.FormatInt(token, 10)
 		l.Deadline = leaseDeadline(start, left)
 		leases = append(leases, l)
 	}
@@ -382,7 +382,7 @@ func (q *Queue) fetch(ctx context.Context, queue string, limit int) ([]notify.Le
 }
 
 func parseReceipt(l notify.Lease) (int64, bool) {
-	t, err := strconv.ParseInt(l.Receipt, 10, 64)
+	t, err := strconv.ParseInt(l.Handle, 10, 64)
 	return t, err == nil
 }
 

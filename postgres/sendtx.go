@@ -28,8 +28,8 @@ func (s *Store) SendTx(ctx context.Context, d *notify.Dispatcher, tx pgx.Tx, n n
 		return notify.Receipt{}, errors.New("postgres: SendTx needs a Dispatcher and a transaction")
 	}
 	return d.SendWith(ctx, notify.AcceptBackends{
-		Queue:   s.core.queue.withTx(tx),
-		Log:     s.withTx(tx),
-		Deduper: s.core.dedup.withTx(tx),
+		Queue:    s.core.queue.withTx(tx),
+		EventLog: s.withTx(tx),
+		Deduper:  s.core.dedup.withTx(tx),
 	}, n)
 }

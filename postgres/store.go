@@ -108,7 +108,7 @@ func NewStore(pool *pgxpool.Pool, cfg StoreConfig) (*Store, error) {
 		removeDevice: sqlFor(s, `DELETE FROM {{schema}}.contact_devices
 			WHERE user_id = $1 AND platform = $2 AND token = $3
 			AND ($4::timestamptz IS NULL OR registered_at IS NULL OR registered_at < $4)`),
-		allowed: sqlFor(s, `SELECT allowed FROM {{schema}}.preferences WHERE user_id = $1 AND category = $2 AND channel = $3`),
+		allowed: sqlFor(s, `SELECT bool_and(allowed) FROM {{schema}}.preferences WHERE user_id = $1 AND category IN ($2, '`+notify.AllCategories+`') AND channel = $3`),
 		setPreference: sqlFor(s, `INSERT INTO {{schema}}.preferences (user_id, category, channel, allowed) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (user_id, category, channel) DO UPDATE SET allowed = EXCLUDED.allowed`),
 		record: sqlFor(s, insertEvents),
@@ -225,18 +225,16 @@ func (s *Store) RemoveAddress(ctx context.Context, userID, channel, address stri
 	return nil
 }
 
-// Allowed reports whether the user allows category on channel: true unless
-// SetPreference said otherwise.
+// Allowed reports whether the user allows category on channel: neither
+// category nor notify.AllCategories is opted out there (one query). Everything
+// is allowed until SetPreference says otherwise.
 func (s *Store) Allowed(ctx context.Context, userID, category, channel string) (bool, error) {
-	var ok bool
+	var ok *bool // NULL when neither row exists
 	err := s.db.QueryRow(ctx, s.core.sql.allowed, userID, category, channel).Scan(&ok)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return true, nil
-	}
 	if err != nil {
 		return false, fmt.Errorf("postgres: preference of user %s for %s on %s: %w", userID, category, channel, err)
 	}
-	return ok, nil
+	return ok == nil || *ok, nil
 }
 
 // SetPreference stores whether the user allows category on channel.
@@ -424,24 +422,24 @@ func scanEvents(rows pgx.Rows) ([]notify.Event, error) {
 }
 
 // Delivery returns one delivery's log, or ErrNotFound.
-func (s *Store) Delivery(ctx context.Context, deliveryID string) (notify.DeliveryStatus, error) {
+func (s *Store) Delivery(ctx context.Context, deliveryID string) (notify.DeliveryRecord, error) {
 	rows, err := s.db.Query(ctx, s.core.sql.delivery, args(s.core.fresh, deliveryID)...)
 	if err != nil {
-		return notify.DeliveryStatus{}, fmt.Errorf("postgres: log of delivery %s: %w", deliveryID, err)
+		return notify.DeliveryRecord{}, fmt.Errorf("postgres: log of delivery %s: %w", deliveryID, err)
 	}
 	events, err := scanEvents(rows)
 	if err != nil {
-		return notify.DeliveryStatus{}, fmt.Errorf("postgres: log of delivery %s: %w", deliveryID, err)
+		return notify.DeliveryRecord{}, fmt.Errorf("postgres: log of delivery %s: %w", deliveryID, err)
 	}
 	if len(events) == 0 {
-		return notify.DeliveryStatus{}, fmt.Errorf("postgres: log of delivery %s: %w", deliveryID, notify.ErrNotFound)
+		return notify.DeliveryRecord{}, fmt.Errorf("postgres: log of delivery %s: %w", deliveryID, notify.ErrNotFound)
 	}
-	return notify.NewDeliveryStatus(events), nil
+	return notify.NewDeliveryRecord(events), nil
 }
 
 // Deliveries returns the log of every delivery of a notification, in the
 // order their first events were recorded, or ErrNotFound.
-func (s *Store) Deliveries(ctx context.Context, notificationID string) ([]notify.DeliveryStatus, error) {
+func (s *Store) Deliveries(ctx context.Context, notificationID string) ([]notify.DeliveryRecord, error) {
 	rows, err := s.db.Query(ctx, s.core.sql.deliveries, args(s.core.fresh, notificationID)...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: log of notification %s: %w", notificationID, err)
@@ -461,9 +459,9 @@ func (s *Store) Deliveries(ctx context.Context, notificationID string) ([]notify
 		}
 		by[e.DeliveryID] = append(by[e.DeliveryID], e)
 	}
-	out := make([]notify.DeliveryStatus, 0, len(order))
+	out := make([]notify.DeliveryRecord, 0, len(order))
 	for _, id := range order {
-		out = append(out, notify.NewDeliveryStatus(by[id]))
+		out = append(out, notify.NewDeliveryRecord(by[id]))
 	}
 	return out, nil
 }

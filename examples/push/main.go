@@ -143,7 +143,7 @@ func short(s string) string {
 
 // wait polls until every delivery of the notification has settled (or
 // stays on a configuration error, which keeps it queued).
-func wait(ctx context.Context, d *notify.Dispatcher, id string, limit time.Duration) ([]notify.DeliveryStatus, error) {
+func wait(ctx context.Context, d *notify.Dispatcher, id string, limit time.Duration) ([]notify.DeliveryRecord, error) {
 	deadline := time.Now().Add(limit)
 	for {
 		ss, err := d.Status(ctx, id)

@@ -81,7 +81,7 @@ func run(ctx context.Context, out io.Writer) error {
 		Queue: queue, Store: store, Renderer: tmpl, Channels: channels,
 		Deduper: dmem.New(dmem.Config{}), Limiter: rmem.New(rmem.Config{}),
 		Categories: map[string]notify.CategoryPolicy{
-			"chat": {Limit: notify.Limit{Rate: 3, Per: time.Hour}, OverLimit: notify.Drop},
+			"chat": {Limit: notify.Limit{Rate: 3, Per: time.Hour}, OverLimit: notify.OverLimitDrop},
 		},
 		Retry:  notify.RetryPolicy{MaxAttempts: 3, BaseDelay: 100 * time.Millisecond, MaxDelay: 200 * time.Millisecond},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -67,13 +67,13 @@ func startPipeline(t *testing.T, twilioURL, sesURL string, retry notify.RetryPol
 }
 
 // final waits until every delivery of the receipt's notification is final.
-func (p *pipeline) final(t *testing.T, r notify.Receipt) map[string]notify.DeliveryStatus {
+func (p *pipeline) final(t *testing.T, r notify.Receipt) map[string]notify.DeliveryRecord {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	st, err := waitFinal(ctx, p.d, r.NotificationID)
 	require.NoError(t, err)
-	byChannel := map[string]notify.DeliveryStatus{}
+	byChannel := map[string]notify.DeliveryRecord{}
 	for _, s := range st {
 		byChannel[s.Channel] = s
 	}

@@ -226,7 +226,7 @@ func sendAndWait(ctx context.Context, out io.Writer, d *notify.Dispatcher, title
 }
 
 // waitFinal polls the log until every delivery of nid is final.
-func waitFinal(ctx context.Context, d *notify.Dispatcher, nid string) ([]notify.DeliveryStatus, error) {
+func waitFinal(ctx context.Context, d *notify.Dispatcher, nid string) ([]notify.DeliveryRecord, error) {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -234,7 +234,7 @@ func waitFinal(ctx context.Context, d *notify.Dispatcher, nid string) ([]notify.
 		if err != nil {
 			return nil, err
 		}
-		if len(st) > 0 && !slices.ContainsFunc(st, func(s notify.DeliveryStatus) bool { return !s.Status.Final() }) {
+		if len(st) > 0 && !slices.ContainsFunc(st, func(s notify.DeliveryRecord) bool { return !s.Status.Final() }) {
 			return st, nil
 		}
 		select {

@@ -381,7 +381,7 @@ func (qu *queue) lease(n int, deadline time.Time) []notify.Lease {
 		l.Attempt = r.attempt
 		l.Deadline = deadline
 		if r.gen > 0 {
-			l.Receipt = receipt(r.gen)
+			l.Handle = receipt(r.gen)
 		}
 	}
 	return leases
@@ -401,7 +401,7 @@ func receipt(gen int) string {
 func (qu *queue) held(l *notify.Lease, op string) (*job, error) {
 	qu.promote(time.Now())
 	r := qu.jobs[l.Job.ID]
-	if r == nil || r.state != stateLeased || r.attempt != l.Attempt || receipt(r.gen) != l.Receipt {
+	if r == nil || r.state != stateLeased || r.attempt != l.Attempt || receipt(r.gen) != l.Handle {
 		return nil, fmt.Errorf("queue/memory: %s job %s attempt %d: %w", op, l.Job.ID, l.Attempt, notify.ErrLeaseLost)
 	}
 	return r, nil

@@ -191,7 +191,7 @@ func TestReplayMakesOldLeasesStale(t *testing.T) {
 		require.NoError(t, q.Replay(ctx, "q", "a"))
 		fresh := receive1(t, q)
 		require.Equal(t, stale.Attempt, fresh.Attempt, "both are attempt 1")
-		assert.NotEqual(t, stale.Receipt, fresh.Receipt, "a Replay starts a new lease generation")
+		assert.NotEqual(t, stale.Handle, fresh.Handle, "a Replay starts a new lease generation")
 		assert.ErrorIs(t, q.Ack(ctx, stale), notify.ErrLeaseLost, "a lease from before the Replay")
 		assert.NoError(t, q.Ack(ctx, fresh))
 	})

@@ -76,23 +76,23 @@ func (s *store) State(_ context.Context, id string) (notify.DeliveryState, error
 	return st, nil
 }
 
-func (s *store) Delivery(_ context.Context, id string) (notify.DeliveryStatus, error) {
+func (s *store) Delivery(_ context.Context, id string) (notify.DeliveryRecord, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	evs, ok := s.events[id]
 	if !ok {
-		return notify.DeliveryStatus{}, notify.ErrNotFound
+		return notify.DeliveryRecord{}, notify.ErrNotFound
 	}
-	return notify.NewDeliveryStatus(evs), nil
+	return notify.NewDeliveryRecord(evs), nil
 }
 
-func (s *store) Deliveries(_ context.Context, nid string) ([]notify.DeliveryStatus, error) {
+func (s *store) Deliveries(_ context.Context, nid string) ([]notify.DeliveryRecord, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []notify.DeliveryStatus
+	var out []notify.DeliveryRecord
 	for _, evs := range s.events {
 		if len(evs) > 0 && evs[0].NotificationID == nid {
-			out = append(out, notify.NewDeliveryStatus(evs))
+			out = append(out, notify.NewDeliveryRecord(evs))
 		}
 	}
 	return out, nil

@@ -41,7 +41,7 @@ func (q *Queue) Extend(ctx context.Context, l notify.Lease, d time.Duration) (ti
 	}
 	defer done()
 	q.mu.Lock()
-	st := q.leases[l.Receipt]
+	st := q.leases[l.Handle]
 	var url, receipt string
 	var received time.Time
 	if st != nil {
@@ -64,8 +64,8 @@ func (q *Queue) Extend(ctx context.Context, l notify.Lease, d time.Duration) (ti
 		QueueUrl: aws.String(url), ReceiptHandle: aws.String(receipt), VisibilityTimeout: int32(vis / time.Second)})
 	if isCode(err, leaseLostCodes...) {
 		q.mu.Lock()
-		if q.leases[l.Receipt] == st {
-			delete(q.leases, l.Receipt)
+		if q.leases[l.Handle] == st {
+			delete(q.leases, l.Handle)
 		}
 		q.mu.Unlock()
 		return time.Time{}, fmt.Errorf("sqs: extend lease of job %s: the message was received again: %w", l.Job.ID, notify.ErrLeaseLost)
@@ -76,7 +76,7 @@ func (q *Queue) Extend(ctx context.Context, l notify.Lease, d time.Duration) (ti
 	deadline := start.Add(vis)
 	q.mu.Lock()
 	// A lease settled meanwhile belongs to its settler; leave it alone.
-	if q.leases[l.Receipt] == st {
+	if q.leases[l.Handle] == st {
 		st.deadline = deadline
 	}
 	q.mu.Unlock()

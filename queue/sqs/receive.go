@@ -36,7 +36,7 @@ type leaseState struct {
 // SQS handed the message out; Lease.Deadline is that moment as this
 // process estimates it (the start of the ReceiveMessage call, or a second
 // before its reply when the call waited for a message) plus Config.Visibility.
-// Lease.Receipt is the SQS receipt handle;
+// Lease.Handle is the SQS receipt handle;
 // Lease.Attempt is the message's ApproximateReceiveCount, less the receipts
 // that only found it early (before its NotBefore) or that this Queue
 // received but never handed out.
@@ -83,7 +83,7 @@ func (q *Queue) Receive(ctx context.Context, queue string, limit int) ([]notify.
 			q.mu.Lock()
 			for i, h := range leases {
 				q.leases[h.st.receipt] = h.st
-				out[i] = notify.Lease{Job: h.st.job, Attempt: h.attempt, Receipt: h.st.receipt, Deadline: h.st.deadline}
+				out[i] = notify.Lease{Job: h.st.job, Attempt: h.attempt, Handle: h.st.receipt, Deadline: h.st.deadline}
 			}
 			q.mu.Unlock()
 			return out, nil

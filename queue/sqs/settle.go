@@ -25,11 +25,11 @@ func (q *Queue) take(l notify.Lease) (st *leaseState, expired bool, err error) {
 	if q.closed {
 		return nil, false, notify.ErrClosed
 	}
-	st = q.leases[l.Receipt]
+	st = q.leases[l.Handle]
 	if st == nil {
 		return nil, false, fmt.Errorf("sqs: job %s: %w", l.Job.ID, notify.ErrLeaseLost)
 	}
-	delete(q.leases, l.Receipt)
+	delete(q.leases, l.Handle)
 	return st, !time.Now().Before(st.deadline), nil
 }
 

@@ -103,7 +103,7 @@ func (in *instance) settle(t *testing.T, ids []string) map[notify.Status]int {
 // not 5 by each.
 func TestTwoDispatchersShareOneLimit(t *testing.T) {
 	prefix := redistest.Prefix(t)
-	policy := notify.CategoryPolicy{Limit: notify.Limit{Rate: 5, Per: time.Minute}, OverLimit: notify.Drop}
+	policy := notify.CategoryPolicy{Limit: notify.Limit{Rate: 5, Per: time.Minute}, OverLimit: notify.OverLimitDrop}
 	var ins [2]*instance
 	for i := range ins {
 		lim := newLimiter(t, redistest.Client(t), ratelimit.Config{Prefix: prefix, FailurePolicy: ratelimit.FailClosed})
@@ -160,7 +160,7 @@ func TestRedisOutageDuringRun(t *testing.T) {
 			t.Cleanup(func() { _ = rdb.Close() })
 			lim := newLimiter(t, rdb, ratelimit.Config{FailurePolicy: policy, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 			counted := &countingLimiter{Limiter: lim}
-			in := startInstance(t, counted, notify.CategoryPolicy{Limit: notify.Limit{Rate: 2, Per: time.Minute}, OverLimit: notify.Drop}, 0)
+			in := startInstance(t, counted, notify.CategoryPolicy{Limit: notify.Limit{Rate: 2, Per: time.Minute}, OverLimit: notify.OverLimitDrop}, 0)
 
 			before := in.send(t, "user-before", 4)
 			counts := in.settle(t, before)

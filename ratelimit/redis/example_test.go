@@ -30,7 +30,7 @@ func Example() {
 	d, err := notify.New(notify.Config{
 		Limiter: limiter,
 		Categories: map[string]notify.CategoryPolicy{
-			"marketing": {Limit: notify.Limit{Rate: 3, Per: 24 * time.Hour}, OverLimit: notify.Drop},
+			"marketing": {Limit: notify.Limit{Rate: 3, Per: 24 * time.Hour}, OverLimit: notify.OverLimitDrop},
 		},
 		// Queue, Store, Channels ...
 	})

@@ -151,13 +151,15 @@ func (s *Store) RemoveAddress(_ context.Context, userID, channel, address string
 	return nil
 }
 
-// Allowed reports whether the user allows category on channel; everything
-// is allowed until SetPreference says otherwise.
+// Allowed reports whether the user allows category on channel: neither
+// category nor notify.AllCategories is opted out there. Everything is
+// allowed until SetPreference says otherwise.
 func (s *Store) Allowed(_ context.Context, userID, category, channel string) (bool, error) {
 	s.mu.RLock()
 	_, out := s.optOuts[prefKey{userID, category, channel}]
+	_, outAll := s.optOuts[prefKey{userID, notify.AllCategories, channel}]
 	s.mu.RUnlock()
-	return !out, nil
+	return !out && !outAll, nil
 }
 
 // SetPreference allows or opts the user out of category on channel.
@@ -351,7 +353,7 @@ func (s *Store) State(_ context.Context, deliveryID string) (notify.DeliveryStat
 
 // Delivery returns the delivery's log, its events copied, or an error
 // wrapping notify.ErrNotFound.
-func (s *Store) Delivery(_ context.Context, deliveryID string) (notify.DeliveryStatus, error) {
+func (s *Store) Delivery(_ context.Context, deliveryID string) (notify.DeliveryRecord, error) {
 	s.logMu.RLock()
 	d := s.deliveries[deliveryID]
 	var events []notify.Event
@@ -360,15 +362,15 @@ func (s *Store) Delivery(_ context.Context, deliveryID string) (notify.DeliveryS
 	}
 	s.logMu.RUnlock()
 	if d == nil {
-		return notify.DeliveryStatus{}, fmt.Errorf("store/memory: delivery %q: %w", deliveryID, notify.ErrNotFound)
+		return notify.DeliveryRecord{}, fmt.Errorf("store/memory: delivery %q: %w", deliveryID, notify.ErrNotFound)
 	}
-	return notify.NewDeliveryStatus(events), nil
+	return notify.NewDeliveryRecord(events), nil
 }
 
 // Deliveries returns the log of every delivery of the notification, in the
 // order they were first recorded, or an error wrapping notify.ErrNotFound
 // when none was.
-func (s *Store) Deliveries(_ context.Context, notificationID string) ([]notify.DeliveryStatus, error) {
+func (s *Store) Deliveries(_ context.Context, notificationID string) ([]notify.DeliveryRecord, error) {
 	s.logMu.RLock()
 	n := s.notifs[notificationID]
 	var all [][]notify.Event
@@ -382,9 +384,9 @@ func (s *Store) Deliveries(_ context.Context, notificationID string) ([]notify.D
 	if n == nil {
 		return nil, fmt.Errorf("store/memory: deliveries of notification %q: %w", notificationID, notify.ErrNotFound)
 	}
-	out := make([]notify.DeliveryStatus, len(all))
+	out := make([]notify.DeliveryRecord, len(all))
 	for i, events := range all {
-		out[i] = notify.NewDeliveryStatus(events)
+		out[i] = notify.NewDeliveryRecord(events)
 	}
 	return out, nil
 }

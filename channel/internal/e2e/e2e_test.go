@@ -141,9 +141,9 @@ func start(t *testing.T) *env {
 
 // settle waits until every delivery of the notification reaches a status
 // in want (or any final status when want is empty) and returns them.
-func (e *env) settle(t *testing.T, notificationID string, want ...notify.Status) []notify.DeliveryStatus {
+func (e *env) settle(t *testing.T, notificationID string, want ...notify.Status) []notify.DeliveryRecord {
 	t.Helper()
-	var got []notify.DeliveryStatus
+	var got []notify.DeliveryRecord
 	require.Eventually(t, func() bool {
 		var err error
 		got, err = e.d.Status(context.Background(), notificationID)
@@ -164,8 +164,8 @@ func (e *env) settle(t *testing.T, notificationID string, want ...notify.Status)
 	return got
 }
 
-func byAddress(ss []notify.DeliveryStatus) map[string]notify.DeliveryStatus {
-	m := make(map[string]notify.DeliveryStatus, len(ss))
+func byAddress(ss []notify.DeliveryRecord) map[string]notify.DeliveryRecord {
+	m := make(map[string]notify.DeliveryRecord, len(ss))
 	for _, s := range ss {
 		m[s.Address] = s
 	}

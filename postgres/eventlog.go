@@ -12,20 +12,20 @@ import (
 )
 
 var (
-	_ notify.LoggingQueue = (*Queue)(nil)
-	_ notify.Pruner       = (*Store)(nil)
-	_ notify.Pruner       = (*Deduper)(nil)
+	_ notify.EventLogQueue = (*Queue)(nil)
+	_ notify.Pruner        = (*Store)(nil)
+	_ notify.Pruner        = (*Deduper)(nil)
 )
 
-// loggingSQL are the statements that write log events and queue rows at
+// eventLogSQL are the statements that write log events and queue rows at
 // once: data-modifying CTEs, one round trip and one transaction each. $1 to
 // $12 are the events' column arrays (eventArrays).
-type loggingSQL struct {
+type eventLogSQL struct {
 	enqueue, ack string
 }
 
-func newLoggingSQL(schema string) loggingSQL {
-	return loggingSQL{
+func newEventLogSQL(schema string) eventLogSQL {
+	return eventLogSQL{
 		// Every data-modifying CTE runs to completion whether or not the
 		// main query reads it; NOTIFY is sent at commit, as Enqueue's.
 		enqueue: sqlFor(schema, `WITH ev AS (`+insertEvents+`),
@@ -52,7 +52,7 @@ func newLoggingSQL(schema string) loggingSQL {
 // logStore returns log as a *Store this Queue can write in its own
 // statements: one of the same schema, on the same database when q is on
 // its pool, or bound to the same transaction when q is (SendTx).
-func (q *Queue) logStore(log notify.Log) (*Store, error) {
+func (q *Queue) logStore(log notify.EventLog) (*Store, error) {
 	s, ok := log.(*Store)
 	switch {
 	case !ok || s == nil:
@@ -102,10 +102,10 @@ func checkEvents(events []notify.Event) error {
 //
 // log must be a *Store of this Queue's schema on the same database (or,
 // for a Queue bound to a transaction, the Store bound to the same one);
-// any other Log gets an error wrapping errors.ErrUnsupported, and nothing
+// any other EventLog gets an error wrapping errors.ErrUnsupported, and nothing
 // is written: call log.Record and Enqueue instead. EnqueueLogged is safe
 // for concurrent use.
-func (q *Queue) EnqueueLogged(ctx context.Context, log notify.Log, events []notify.Event, jobs []notify.Job) error {
+func (q *Queue) EnqueueLogged(ctx context.Context, log notify.EventLog, events []notify.Event, jobs []notify.Job) error {
 	if err := q.checkOpen(); err != nil {
 		return err
 	}
@@ -154,7 +154,7 @@ func (q *Queue) enqueueLoggedNow(ctx context.Context, reqs []*enqueueLoggedReq) 
 	a := eventArrays(events)
 	a = append(a, jobArrays(rows)...)
 	a = append(a, q.core.channel)
-	_, err := q.db.Exec(ctx, q.core.logging.enqueue, a...)
+	_, err := q.db.Exec(ctx, q.core.eventLog.enqueue, a...)
 	return err
 }
 
@@ -166,10 +166,10 @@ func (q *Queue) enqueueLoggedNow(ctx context.Context, reqs []*enqueueLoggedReq) 
 //
 // log must be a *Store of this Queue's schema on the same database (or,
 // for a Queue bound to a transaction, the Store bound to the same one);
-// any other Log gets an error wrapping errors.ErrUnsupported, and nothing
+// any other EventLog gets an error wrapping errors.ErrUnsupported, and nothing
 // is written: call log.Record and Ack instead. AckLogged is safe for
 // concurrent use.
-func (q *Queue) AckLogged(ctx context.Context, log notify.Log, l notify.Lease, ev notify.Event) error {
+func (q *Queue) AckLogged(ctx context.Context, log notify.EventLog, l notify.Lease, ev notify.Event) error {
 	if err := q.checkOpen(); err != nil {
 		return err
 	}
@@ -227,7 +227,7 @@ func (q *Queue) ackLoggedNow(ctx context.Context, reqs []*ackLoggedReq) error {
 	}
 	a := eventArrays(events)
 	a = append(a, queues, ids, tokens)
-	rows, err := q.db.Query(ctx, q.core.logging.ack, args(q.core.fresh, a...)...)
+	rows, err := q.db.Query(ctx, q.core.eventLog.ack, args(q.core.fresh, a...)...)
 	if err != nil {
 		return err
 	}

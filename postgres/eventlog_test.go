@@ -19,7 +19,7 @@ import (
 	"github.com/gonotify/notify/postgres"
 )
 
-// foreignLog is a Log the Queue cannot write to; it counts what reaches it.
+// foreignLog is an EventLog the Queue cannot write to; it counts what reaches it.
 type foreignLog struct {
 	mu     sync.Mutex
 	events []notify.Event
@@ -36,11 +36,11 @@ func (l *foreignLog) State(context.Context, string) (notify.DeliveryState, error
 	return notify.DeliveryState{}, notify.ErrNotFound
 }
 
-func (l *foreignLog) Delivery(context.Context, string) (notify.DeliveryStatus, error) {
-	return notify.DeliveryStatus{}, notify.ErrNotFound
+func (l *foreignLog) Delivery(context.Context, string) (notify.DeliveryRecord, error) {
+	return notify.DeliveryRecord{}, notify.ErrNotFound
 }
 
-func (l *foreignLog) Deliveries(context.Context, string) ([]notify.DeliveryStatus, error) {
+func (l *foreignLog) Deliveries(context.Context, string) ([]notify.DeliveryRecord, error) {
 	return nil, notify.ErrNotFound
 }
 
@@ -146,7 +146,7 @@ func TestAckLoggedLostLease(t *testing.T) {
 	second, err := b.queue.Receive(ctx, "push", 1)
 	require.NoError(t, err)
 	require.Len(t, second, 1)
-	require.NotEqual(t, first[0].Receipt, second[0].Receipt)
+	require.NotEqual(t, first[0].Handle, second[0].Handle)
 
 	// The expired lease: the event is recorded, the job stays with its
 	// new holder, and the caller hears ErrLeaseLost.
@@ -159,7 +159,7 @@ func TestAckLoggedLostLease(t *testing.T) {
 
 	// A receipt that is not one of ours: recorded, lease lost.
 	forged := second[0]
-	forged.Receipt = "not-a-token"
+	forged.Handle = "not-a-token"
 	err = b.queue.AckLogged(ctx, b.store, forged, logEvent("d1", notify.StatusFailed))
 	require.ErrorIs(t, err, notify.ErrLeaseLost)
 	assert.Len(t, statuses(t, b.store, "d1"), 3)
@@ -171,7 +171,7 @@ func TestAckLoggedLostLease(t *testing.T) {
 	assert.Equal(t, notify.QueueStats{}, st)
 }
 
-// A Log the Queue cannot write to gets ErrUnsupported, and nothing is
+// An EventLog the Queue cannot write to gets ErrUnsupported, and nothing is
 // written anywhere.
 func TestLoggedUnsupported(t *testing.T) {
 	pool, schema := testDB(t)
@@ -184,7 +184,7 @@ func TestLoggedUnsupported(t *testing.T) {
 	var nilStore *postgres.Store
 	foreign := &foreignLog{}
 
-	for name, log := range map[string]notify.Log{"foreign": foreign, "other schema": other, "nil store": nilStore, "nil": nil} {
+	for name, log := range map[string]notify.EventLog{"foreign": foreign, "other schema": other, "nil store": nilStore, "nil": nil} {
 		t.Run(name, func(t *testing.T) {
 			err := b.queue.EnqueueLogged(ctx, log, []notify.Event{logEvent("d1", notify.StatusQueued)}, []notify.Job{logJob("push", "d1")})
 			require.ErrorIs(t, err, errors.ErrUnsupported)
@@ -200,7 +200,7 @@ func TestLoggedUnsupported(t *testing.T) {
 	leases, err := b.queue.Receive(ctx, "push", 1)
 	require.NoError(t, err)
 	require.Len(t, leases, 1)
-	for name, log := range map[string]notify.Log{"foreign": foreign, "other schema": other} {
+	for name, log := range map[string]notify.EventLog{"foreign": foreign, "other schema": other} {
 		err := b.queue.AckLogged(ctx, log, leases[0], logEvent("d1", notify.StatusSent))
 		require.ErrorIs(t, err, errors.ErrUnsupported, name)
 		st, err := b.queue.Stats(ctx, "push")
@@ -246,7 +246,7 @@ func TestAckLoggedConcurrent(t *testing.T) {
 	require.Len(t, leases, n)
 	for i := range leases {
 		if i%3 == 0 { // every third lease is lost: its receipt is stale
-			leases[i].Receipt = "0"
+			leases[i].Handle = "0"
 		}
 	}
 	// Ack through a second pool that counts statements, with a Queue and
@@ -266,7 +266,7 @@ func TestAckLoggedConcurrent(t *testing.T) {
 	for _, l := range leases {
 		wg.Go(func() {
 			err := cq.AckLogged(ctx, cs, l, logEvent(l.Job.ID, notify.StatusSent))
-			if l.Receipt == "0" {
+			if l.Handle == "0" {
 				assert.ErrorIs(t, err, notify.ErrLeaseLost, l.Job.ID)
 			} else {
 				assert.NoError(t, err, l.Job.ID)
