@@ -46,4 +46,5 @@ for f in scripts/services/*.sh; do
 	# shellcheck source=/dev/null
 	source "$f"
 done
-go test -race -count=1 -timeout 12m "$@" ./...
+# Every module of go.work: the pattern spans them all.
+go test -race -count=1 -timeout 12m "$@" github.com/gonotify/notify/...
