@@ -39,16 +39,10 @@ func acceptSQL(schema string) string {
 			RETURNING owner),
 		ok AS (SELECT owner FROM c UNION ALL SELECT unnest(`+p(4)+`::text[])),
 		ev AS (`+events+`),
-		ins AS (
-			INSERT INTO {{schema}}.queue_jobs (queue, id, run_at, not_before, delivery)
-			SELECT u.queue, u.id, CASE WHEN u.nb > now() THEN u.nb ELSE now() END, u.nb, u.d
-			FROM unnest(`+p(5)+`::text[], `+p(6)+`::text[], `+p(7)+`::timestamptz[], `+p(8)+`::json[], `+p(9)+`::text[]) AS u(queue, id, nb, d, owner)
-			WHERE u.owner IN (SELECT owner FROM ok)
-			ON CONFLICT (queue, id) DO NOTHING
-			RETURNING queue)
+		ins AS (`+insertJobs(k+5, true)+`)
 		SELECT owner FROM c
 		UNION ALL
-		SELECT NULL FROM (SELECT pg_notify(`+p(10)+`, q) FROM (SELECT DISTINCT queue AS q FROM ins) s0) s`)
+		SELECT NULL FROM (`+notifyInserted(k+10)+`) s`)
 }
 
 // acceptReq is one Accept call: its items and, per item, the answer.

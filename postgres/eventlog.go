@@ -29,13 +29,8 @@ func newEventLogSQL(schema string) eventLogSQL {
 		// Every data-modifying CTE runs to completion whether or not the
 		// main query reads it; NOTIFY is sent at commit, as Enqueue's.
 		enqueue: sqlFor(schema, `WITH ev AS (`+insertEvents+`),
-			ins AS (
-				INSERT INTO {{schema}}.queue_jobs (queue, id, run_at, not_before, delivery)
-				SELECT u.queue, u.id, CASE WHEN u.nb > now() THEN u.nb ELSE now() END, u.nb, u.d
-				FROM unnest($13::text[], $14::text[], $15::timestamptz[], $16::json[]) AS u(queue, id, nb, d)
-				ON CONFLICT (queue, id) DO NOTHING
-				RETURNING queue)
-			SELECT pg_notify($17, q) FROM (SELECT DISTINCT queue AS q FROM ins) s`),
+			ins AS (`+insertJobs(13, false)+`)
+			`+notifyInserted(17)),
 		// The delete matches as Ack's does (lease tokens are unique across
 		// queues and jobs); it returns the tokens it deleted, so each
 		// caller learns whether its lease was still held. The events are

@@ -123,13 +123,8 @@ func NewQueue(pool *pgxpool.Pool, cfg QueueConfig) (*Queue, error) {
 		done:    make(chan struct{}),
 		waiters: make(map[string]chan struct{}),
 		sql: queueSQL{
-			enqueue: sqlFor(s, `WITH ins AS (
-				INSERT INTO {{schema}}.queue_jobs (queue, id, run_at, not_before, delivery)
-				SELECT u.queue, u.id, CASE WHEN u.nb > now() THEN u.nb ELSE now() END, u.nb, u.d
-				FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::json[]) AS u(queue, id, nb, d)
-				ON CONFLICT (queue, id) DO NOTHING
-				RETURNING queue)
-			SELECT pg_notify($5, q) FROM (SELECT DISTINCT queue AS q FROM ins) s`),
+			enqueue: sqlFor(s, `WITH ins AS (`+insertJobs(1, false)+`)
+			`+notifyInserted(5)),
 			// ANY(ARRAY(subquery)) runs the SKIP LOCKED pick once and
 			// updates by primary key, whatever the planner thinks of the
 			// table's statistics.
@@ -258,8 +253,40 @@ func jobRows(jobs []notify.Job) ([]jobRow, error) {
 	return rows, nil
 }
 
+// insertJobs returns the INSERT of queue rows that every statement adding
+// jobs runs, as the data-modifying CTE named ins: the rows come from the
+// four column arrays jobArrays returns, as parameters $first to $first+3;
+// a row whose (queue, ID) is already in the table is left as it is; it
+// returns the inserted rows' queues, for notifyInserted. With owned, a
+// fifth text array ($first+4) gives each row's owner, and only rows whose
+// owner is in the CTE ok (the owners that won their claim or need none)
+// are inserted (see acceptSQL).
+func insertJobs(first int, owned bool) string {
+	p := func(i int) string { return "$" + strconv.Itoa(first+i) }
+	arrays, cols, where := p(0)+`::text[], `+p(1)+`::text[], `+p(2)+`::timestamptz[], `+p(3)+`::json[]`, "queue, id, nb, d", ""
+	if owned {
+		arrays += `, ` + p(4) + `::text[]`
+		cols += ", owner"
+		where = `
+				WHERE u.owner IN (SELECT owner FROM ok)`
+	}
+	return `
+				INSERT INTO {{schema}}.queue_jobs (queue, id, run_at, not_before, delivery)
+				SELECT u.queue, u.id, CASE WHEN u.nb > now() THEN u.nb ELSE now() END, u.nb, u.d
+				FROM unnest(` + arrays + `) AS u(` + cols + `)` + where + `
+				ON CONFLICT (queue, id) DO NOTHING
+				RETURNING queue`
+}
+
+// notifyInserted returns the query that wakes the receivers of every queue
+// the CTE ins (insertJobs) added rows to, with one pg_notify per queue on
+// the channel given as parameter $param. NOTIFY is sent at commit.
+func notifyInserted(param int) string {
+	return `SELECT pg_notify($` + strconv.Itoa(param) + `, q) FROM (SELECT DISTINCT queue AS q FROM ins) s0`
+}
+
 // jobArrays encodes rows as the four column arrays of the queue_jobs
-// insert: queues, IDs, not-befores and bodies, in (queue, ID) order. Every
+// insert (insertJobs): queues, IDs, not-befores and bodies, in (queue, ID) order. Every
 // insert taking its rows' locks in one order is what keeps two statements
 // with common IDs from deadlocking: the second waits for the first instead.
 func jobArrays(rows []jobRow) []any {
