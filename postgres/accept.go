@@ -58,7 +58,7 @@ type acceptReq struct {
 // a claim without its deliveries. An item whose key another owner holds
 // writes nothing and gets the holder. Concurrent Accepts on one Queue are
 // combined into one statement, as Enqueues are; bound to a transaction by
-// SendTx, everything commits with it.
+// Backend.Tx, everything commits with it.
 //
 // log must be a *Store and dd a *Deduper (nil when no item has a Claim) of
 // this Queue's schema on the same database, or bound to the same

@@ -46,7 +46,7 @@ func newEventLogSQL(schema string) eventLogSQL {
 
 // logStore returns log as a *Store this Queue can write in its own
 // statements: one of the same schema, on the same database when q is on
-// its pool, or bound to the same transaction when q is (SendTx).
+// its pool, or bound to the same transaction when q is (Backend.Tx).
 func (q *Queue) logStore(log notify.EventLog) (*Store, error) {
 	s, ok := log.(*Store)
 	switch {
@@ -90,7 +90,7 @@ func checkEvents(events []notify.Event) error {
 // EnqueueLogged records events in log and enqueues jobs in one statement
 // (one round trip, one transaction): both are written or neither is.
 // Concurrent EnqueueLogged calls on one Queue are combined into one
-// statement, as Enqueues are; bound to a transaction by SendTx, the rows
+// statement, as Enqueues are; bound to a transaction by Backend.Tx, the rows
 // commit with it. Receivers are woken by NOTIFY when the jobs commit; a
 // job whose ID is already on its queue is left as it is (its events are
 // still recorded).
