@@ -21,10 +21,11 @@ const DefaultCategory = "default"
 // false) stops every non-critical SMS to the user.
 const AllCategories = "*"
 
-// AcceptBackends are the backends Send writes to. Backend packages bind them
-// to a transaction and pass them to SendWith, so the log rows, the queue rows
-// and the dedup claim commit or roll back with the caller's own writes (see
-// postgres's SendTx).
+// AcceptBackends are the backends a Send writes to: the Dispatcher's Queue,
+// its Store (as the EventLog) and its Deduper. SendTx hands them to its Tx,
+// whose Bind returns them writing through a database transaction, so the
+// log rows, the queue rows and the dedup claim commit or roll back with the
+// caller's own writes.
 type AcceptBackends struct {
 	Queue    Queue
 	EventLog EventLog
@@ -65,12 +66,12 @@ type AcceptBackends struct {
 // The maps in n (Data, Metadata, Content.Data) are kept by reference until
 // the deliveries are sent: do not change them after Send.
 func (d *Dispatcher) Send(ctx context.Context, n Notification) (Receipt, error) {
-	return d.SendWith(ctx, AcceptBackends{Queue: d.cfg.Queue, EventLog: d.cfg.Store, Deduper: d.cfg.Deduper}, n)
+	return d.sendWith(ctx, AcceptBackends{Queue: d.cfg.Queue, EventLog: d.cfg.Store, Deduper: d.cfg.Deduper}, n)
 }
 
-// SendWith is Send writing through b instead of the configured Queue, EventLog
-// and Deduper. Contacts and preferences are still read from the Store.
-func (d *Dispatcher) SendWith(ctx context.Context, b AcceptBackends, n Notification) (r Receipt, err error) {
+// sendWith is Send writing through b instead of the configured Queue, EventLog
+// and Deduper (SendTx). Contacts and preferences are still read from the Store.
+func (d *Dispatcher) sendWith(ctx context.Context, b AcceptBackends, n Notification) (r Receipt, err error) {
 	ctx, span := d.tracing.startSend(ctx, 1)
 	if span != nil {
 		defer func() { endSend(span, []Receipt{r}, err) }()

@@ -12,7 +12,7 @@ import (
 // Span names the Dispatcher records through Config.TracerProvider
 // (OpenTelemetry).
 const (
-	// SpanSend covers one Send, SendWith or SendBatch: validation, dedup,
+	// SpanSend covers one Send, SendTx or SendBatch: validation, dedup,
 	// contacts, log and queue writes. It is a child of the span in the
 	// caller's context.
 	SpanSend = "notify.send"

@@ -114,14 +114,15 @@ func BenchmarkQueue(b *testing.B) {
 func benchNotifyQueue(b *testing.B) {
 	pool, schema, rt := setup(b)
 	ctx := context.Background()
-	if err := postgres.Migrate(ctx, pool, postgres.MigrateConfig{Schema: schema}); err != nil {
-		b.Fatal(err)
-	}
-	q, err := postgres.NewQueue(pool, postgres.QueueConfig{Schema: schema})
+	pg, err := postgres.New(pool, postgres.Config{Schema: schema})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer q.Close()
+	defer pg.Close()
+	if err := pg.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	q := pg.Queue()
 	n := b.N
 	jobs := make([]notify.Job, n)
 	for i := range jobs {
@@ -271,22 +272,15 @@ func BenchmarkPipeline(b *testing.B) {
 func benchPipeline(b *testing.B, senders, workers int) {
 	pool, schema, rt := setup(b)
 	ctx := context.Background()
-	if err := postgres.Migrate(ctx, pool, postgres.MigrateConfig{Schema: schema}); err != nil {
-		b.Fatal(err)
-	}
-	q, err := postgres.NewQueue(pool, postgres.QueueConfig{Schema: schema})
+	pg, err := postgres.New(pool, postgres.Config{Schema: schema})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer q.Close()
-	s, err := postgres.NewStore(pool, postgres.StoreConfig{Schema: schema})
-	if err != nil {
+	defer pg.Close()
+	if err := pg.Migrate(ctx); err != nil {
 		b.Fatal(err)
 	}
-	dd, err := postgres.NewDeduper(pool, postgres.DeduperConfig{Schema: schema})
-	if err != nil {
-		b.Fatal(err)
-	}
+	q, s, dd := pg.Queue(), pg.Store(), pg.Deduper()
 	n := b.N
 	ch := &noopChannel{want: int64(n), done: make(chan struct{})}
 	d, err := notify.New(notify.Config{

@@ -66,7 +66,9 @@ func postgresRound(t *testing.T, env *pgServer, s scale, round int) tally {
 	ctx, cancel := context.WithTimeout(context.Background(), s.giveUp+s.maxWait+2*time.Minute)
 	defer cancel()
 	schema := randomName("ntf_fault_")
-	require.NoError(t, postgres.Migrate(ctx, env.admin, postgres.MigrateConfig{Schema: schema}))
+	admin, err := postgres.New(env.admin, postgres.Config{Schema: schema})
+	require.NoError(t, err)
+	require.NoError(t, admin.Migrate(ctx))
 	defer func() {
 		dctx, dcancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer dcancel()
@@ -96,15 +98,11 @@ func postgresRound(t *testing.T, env *pgServer, s scale, round int) tally {
 	defer pool.Close()
 	logs := &tailBuffer{max: 64 << 10}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	q, err := postgres.NewQueue(pool, postgres.QueueConfig{Schema: schema, Visibility: visibility, Logger: logger})
+	pg, err := postgres.New(pool, postgres.Config{Schema: schema, Visibility: visibility, Logger: logger})
 	require.NoError(t, err)
-	defer q.Close()
-	st, err := postgres.NewStore(pool, postgres.StoreConfig{Schema: schema})
-	require.NoError(t, err)
-	dd, err := postgres.NewDeduper(pool, postgres.DeduperConfig{Schema: schema})
-	require.NoError(t, err)
+	defer pg.Close()
 	d, err := notify.New(notify.Config{
-		Queue: q, Store: st, Deduper: dd, Channels: []notify.Channel{acceptOnly{}},
+		Queue: pg.Queue(), Store: pg.Store(), Deduper: pg.Deduper(), Channels: []notify.Channel{acceptOnly{}},
 		SendTimeout: sendTimeout, BackendTimeout: backendTimeout, PruneEvery: -1, Logger: logger,
 	})
 	require.NoError(t, err)
@@ -374,15 +372,13 @@ func TestFaultDeliverer(t *testing.T) {
 	defer pool.Close()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	schema := os.Getenv(envSchema)
-	q, err := postgres.NewQueue(pool, postgres.QueueConfig{Schema: schema, Visibility: visibility, PollInterval: 500 * time.Millisecond, Logger: logger})
+	pg, err := postgres.New(pool, postgres.Config{Schema: schema, Visibility: visibility, PollInterval: 500 * time.Millisecond, Logger: logger})
 	require.NoError(t, err)
-	defer q.Close()
-	st, err := postgres.NewStore(pool, postgres.StoreConfig{Schema: schema})
-	require.NoError(t, err)
+	defer pg.Close()
 	pc := &providerClient{url: os.Getenv(envProvider), client: &http.Client{}, pid: os.Getpid()}
 	ch := &faultChannel{call: pc.call, report: pc.report, panicEvery: every(envPanicEvery), hangEvery: every(envHangEvery)}
 	d, err := notify.New(notify.Config{
-		Queue: q, Store: st, Channels: []notify.Channel{ch},
+		Queue: pg.Queue(), Store: pg.Store(), Channels: []notify.Channel{ch},
 		DefaultWorkers: 16, SendTimeout: sendTimeout, BackendTimeout: backendTimeout, ShutdownGrace: 3 * time.Second,
 		Retry:      notify.RetryPolicy{MaxAttempts: 10, BaseDelay: 20 * time.Millisecond, MaxDelay: 500 * time.Millisecond},
 		PruneEvery: -1, Logger: logger,

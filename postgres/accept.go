@@ -39,16 +39,10 @@ func acceptSQL(schema string) string {
 			RETURNING owner),
 		ok AS (SELECT owner FROM c UNION ALL SELECT unnest(`+p(4)+`::text[])),
 		ev AS (`+events+`),
-		ins AS (
-			INSERT INTO {{schema}}.queue_jobs (queue, id, run_at, not_before, delivery)
-			SELECT u.queue, u.id, CASE WHEN u.nb > now() THEN u.nb ELSE now() END, u.nb, u.d
-			FROM unnest(`+p(5)+`::text[], `+p(6)+`::text[], `+p(7)+`::timestamptz[], `+p(8)+`::json[], `+p(9)+`::text[]) AS u(queue, id, nb, d, owner)
-			WHERE u.owner IN (SELECT owner FROM ok)
-			ON CONFLICT (queue, id) DO NOTHING
-			RETURNING queue)
+		ins AS (`+insertJobs(k+5, true)+`)
 		SELECT owner FROM c
 		UNION ALL
-		SELECT NULL FROM (SELECT pg_notify(`+p(10)+`, q) FROM (SELECT DISTINCT queue AS q FROM ins) s0) s`)
+		SELECT NULL FROM (`+notifyInserted(k+10)+`) s`)
 }
 
 // acceptReq is one Accept call: its items and, per item, the answer.
@@ -64,7 +58,7 @@ type acceptReq struct {
 // a claim without its deliveries. An item whose key another owner holds
 // writes nothing and gets the holder. Concurrent Accepts on one Queue are
 // combined into one statement, as Enqueues are; bound to a transaction by
-// SendTx, everything commits with it.
+// Backend.Tx, everything commits with it.
 //
 // log must be a *Store and dd a *Deduper (nil when no item has a Claim) of
 // this Queue's schema on the same database, or bound to the same

@@ -10,7 +10,7 @@ import (
 )
 
 // dbtx is what the backends run their SQL on: a *pgxpool.Pool, or a pgx.Tx
-// when SendTx binds them to a caller's transaction.
+// when Backend.Tx binds them to a caller's transaction.
 type dbtx interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)

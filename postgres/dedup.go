@@ -16,16 +16,11 @@ import (
 // Deduper's and the Queue's Accept claims that lost.
 const selectHolders = `SELECT key, owner FROM {{schema}}.dedup_claims WHERE key = ANY($1) AND expires_at > now()`
 
-// DeduperConfig configures a Deduper. Zero values mean the defaults noted.
-type DeduperConfig struct {
-	// Schema holds the tables (see Migrate). Default "notify".
-	Schema string
-}
-
-// Deduper is a notify.Deduper on PostgreSQL: a claim is a row with a
-// unique key and an expiry. Of concurrent claims of one key exactly one
-// wins; an expired claim is taken over by the next Claim. It is safe for
-// concurrent use, and many processes may share one schema.
+// Deduper is a notify.Deduper on PostgreSQL, a Backend's
+// (Backend.Deduper): a claim is a row with a unique key and an expiry. Of
+// concurrent claims of one key exactly one wins; an expired claim is taken
+// over by the next Claim. It is safe for concurrent use, and many
+// processes may share one schema.
 type Deduper struct {
 	schema string
 	pool   *pgxpool.Pool
@@ -36,16 +31,8 @@ type Deduper struct {
 
 type dedupSQL struct{ claim, claimMany, holder, holders, release, prune string }
 
-// NewDeduper returns a Deduper on pool's database, in cfg.Schema, which
-// Migrate must have prepared. The Deduper does not own pool.
-func NewDeduper(pool *pgxpool.Pool, cfg DeduperConfig) (*Deduper, error) {
-	if pool == nil {
-		return nil, errors.New("postgres: NewDeduper needs a pool")
-	}
-	s := schemaName(cfg.Schema)
-	if err := checkSchema(s); err != nil {
-		return nil, err
-	}
+// newDeduper returns the Deduper of schema on pool.
+func newDeduper(pool *pgxpool.Pool, s string) *Deduper {
 	d := &Deduper{schema: s, pool: pool, db: pool, sql: dedupSQL{
 		claim: sqlFor(s, `INSERT INTO {{schema}}.dedup_claims AS c (key, owner, expires_at)
 			VALUES ($1, $2, now() + $3::interval)
@@ -64,7 +51,7 @@ func NewDeduper(pool *pgxpool.Pool, cfg DeduperConfig) (*Deduper, error) {
 		prune:   sqlFor(s, `DELETE FROM {{schema}}.dedup_claims WHERE expires_at <= now()`),
 	}}
 	d.claims = &batcher[*claimReq]{run: d.runClaims}
-	return d, nil
+	return d
 }
 
 // withTx returns a copy of d whose claims go through tx.
@@ -118,7 +105,7 @@ func (d *Deduper) Release(ctx context.Context, key, owner string) error {
 
 // Prune deletes expired claims and returns how many. Claim ignores expired
 // claims anyway; Prune only keeps the table small. Dispatcher.Run calls it
-// every Config.PruneEvery.
+// every notify.Config.PruneEvery.
 func (d *Deduper) Prune(ctx context.Context) (int64, error) {
 	tag, err := d.db.Exec(ctx, d.sql.prune)
 	if err != nil {

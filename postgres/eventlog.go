@@ -29,13 +29,8 @@ func newEventLogSQL(schema string) eventLogSQL {
 		// Every data-modifying CTE runs to completion whether or not the
 		// main query reads it; NOTIFY is sent at commit, as Enqueue's.
 		enqueue: sqlFor(schema, `WITH ev AS (`+insertEvents+`),
-			ins AS (
-				INSERT INTO {{schema}}.queue_jobs (queue, id, run_at, not_before, delivery)
-				SELECT u.queue, u.id, CASE WHEN u.nb > now() THEN u.nb ELSE now() END, u.nb, u.d
-				FROM unnest($13::text[], $14::text[], $15::timestamptz[], $16::json[]) AS u(queue, id, nb, d)
-				ON CONFLICT (queue, id) DO NOTHING
-				RETURNING queue)
-			SELECT pg_notify($17, q) FROM (SELECT DISTINCT queue AS q FROM ins) s`),
+			ins AS (`+insertJobs(13, false)+`)
+			`+notifyInserted(17)),
 		// The delete matches as Ack's does (lease tokens are unique across
 		// queues and jobs); it returns the tokens it deleted, so each
 		// caller learns whether its lease was still held. The events are
@@ -51,7 +46,7 @@ func newEventLogSQL(schema string) eventLogSQL {
 
 // logStore returns log as a *Store this Queue can write in its own
 // statements: one of the same schema, on the same database when q is on
-// its pool, or bound to the same transaction when q is (SendTx).
+// its pool, or bound to the same transaction when q is (Backend.Tx).
 func (q *Queue) logStore(log notify.EventLog) (*Store, error) {
 	s, ok := log.(*Store)
 	switch {
@@ -95,7 +90,7 @@ func checkEvents(events []notify.Event) error {
 // EnqueueLogged records events in log and enqueues jobs in one statement
 // (one round trip, one transaction): both are written or neither is.
 // Concurrent EnqueueLogged calls on one Queue are combined into one
-// statement, as Enqueues are; bound to a transaction by SendTx, the rows
+// statement, as Enqueues are; bound to a transaction by Backend.Tx, the rows
 // commit with it. Receivers are woken by NOTIFY when the jobs commit; a
 // job whose ID is already on its queue is left as it is (its events are
 // still recorded).

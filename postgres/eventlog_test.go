@@ -72,11 +72,8 @@ func TestEnqueueLogged(t *testing.T) {
 	defer cancel()
 	// A poll interval far beyond the test's wait: only NOTIFY wakes the
 	// receiver in time.
-	q, err := postgres.NewQueue(pool, postgres.QueueConfig{Schema: schema, Visibility: 30 * time.Second, PollInterval: time.Minute})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = q.Close() })
-	s, err := postgres.NewStore(pool, postgres.StoreConfig{Schema: schema})
-	require.NoError(t, err)
+	pg := newPG(t, pool, postgres.Config{Schema: schema, Visibility: 30 * time.Second, PollInterval: time.Minute})
+	q, s := pg.Queue(), pg.Store()
 
 	got := make(chan []notify.Lease, 1)
 	go func() {
@@ -179,8 +176,7 @@ func TestLoggedUnsupported(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b := newBackends(t, pool, schema, 30*time.Second)
-	other, err := postgres.NewStore(pool, postgres.StoreConfig{Schema: otherSchema})
-	require.NoError(t, err)
+	other := newPG(t, pool, postgres.Config{Schema: otherSchema}).Store()
 	var nilStore *postgres.Store
 	foreign := &foreignLog{}
 
@@ -258,11 +254,8 @@ func TestAckLoggedConcurrent(t *testing.T) {
 	counted, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(counted.Close)
-	cq, err := postgres.NewQueue(counted, postgres.QueueConfig{Schema: schema})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = cq.Close() })
-	cs, err := postgres.NewStore(counted, postgres.StoreConfig{Schema: schema})
-	require.NoError(t, err)
+	cpg := newPG(t, counted, postgres.Config{Schema: schema})
+	cq, cs := cpg.Queue(), cpg.Store()
 	for _, l := range leases {
 		wg.Go(func() {
 			err := cq.AckLogged(ctx, cs, l, logEvent(l.Job.ID, notify.StatusSent))

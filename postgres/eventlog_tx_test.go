@@ -20,8 +20,8 @@ import (
 	"github.com/gonotify/notify/internal/testenv"
 )
 
-// The queue and store SendTx binds to a transaction write the log and the
-// jobs in it, and only with each other.
+// The queue and store Backend.Tx binds to a transaction write the log and
+// the jobs in it, and only with each other.
 func TestLoggedInTx(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -35,11 +35,10 @@ func TestLoggedInTx(t *testing.T) {
 		t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
 		return tx
 	}
-	q, err := NewQueue(pool, QueueConfig{Schema: schema, Visibility: 30 * time.Second})
+	pg, err := New(pool, Config{Schema: schema, Visibility: 30 * time.Second})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = q.Close() })
-	s, err := NewStore(pool, StoreConfig{Schema: schema})
-	require.NoError(t, err)
+	t.Cleanup(func() { _ = pg.Close() })
+	q, s := pg.Queue(), pg.Store()
 
 	ev := func(id string, st notify.Status) []notify.Event {
 		return []notify.Event{{DeliveryID: id, NotificationID: "n", Status: st, At: time.Now()}}
@@ -115,7 +114,7 @@ func internalTestDB(t *testing.T) (*pgxpool.Pool, string) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	schema := "nt_" + hex.EncodeToString(b[:])
-	require.NoError(t, Migrate(ctx, pool, MigrateConfig{Schema: schema}))
+	require.NoError(t, migrate(ctx, pool, schema))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -130,9 +129,9 @@ func TestClaimsSameKeysOppositeOrders(t *testing.T) {
 	pool, schema := internalTestDB(t)
 	dds := make([]*Deduper, 2)
 	for i := range dds {
-		d, err := NewDeduper(pool, DeduperConfig{Schema: schema})
+		pg, err := New(pool, Config{Schema: schema})
 		require.NoError(t, err)
-		dds[i] = d
+		dds[i] = pg.Deduper()
 	}
 	for round := range 20 {
 		reqs := make([][]*claimReq, 2)

@@ -71,8 +71,18 @@ func (c *countChannel) count(id string) int {
 	return c.counts[id]
 }
 
-// backends are the package's three backends on one schema.
+// newPG returns the Backend of cfg on pool, closed when the test ends.
+func newPG(t testing.TB, pool *pgxpool.Pool, cfg postgres.Config) *postgres.Backend {
+	t.Helper()
+	pg, err := postgres.New(pool, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = pg.Close() })
+	return pg
+}
+
+// backends are a Backend's three backends.
 type backends struct {
+	pg      *postgres.Backend
 	queue   *postgres.Queue
 	store   *postgres.Store
 	deduper *postgres.Deduper
@@ -81,14 +91,8 @@ type backends struct {
 func newBackends(t testing.TB, pool *pgxpool.Pool, schema string, visibility time.Duration) backends {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	q, err := postgres.NewQueue(pool, postgres.QueueConfig{Schema: schema, Visibility: visibility, PollInterval: time.Second, Logger: logger})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = q.Close() })
-	s, err := postgres.NewStore(pool, postgres.StoreConfig{Schema: schema})
-	require.NoError(t, err)
-	d, err := postgres.NewDeduper(pool, postgres.DeduperConfig{Schema: schema})
-	require.NoError(t, err)
-	return backends{q, s, d}
+	pg := newPG(t, pool, postgres.Config{Schema: schema, Visibility: visibility, PollInterval: time.Second, Logger: logger})
+	return backends{pg, pg.Queue(), pg.Store(), pg.Deduper()}
 }
 
 func (b backends) dispatcher(t testing.TB, ch notify.Channel, workers int, logger *slog.Logger) *notify.Dispatcher {

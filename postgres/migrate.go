@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -17,18 +16,6 @@ import (
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
-
-// DefaultSchema is the schema the package's tables live in when a Config
-// names none.
-const DefaultSchema = "notify"
-
-// MigrateConfig configures Migrate.
-type MigrateConfig struct {
-	// Schema holds the tables; it is created when missing. Default "notify".
-	// Up to 56 ASCII letters, digits and underscores. Give each Queue, Store
-	// and Deduper that shares the tables the same Schema.
-	Schema string
-}
 
 // migration is one numbered SQL file.
 type migration struct {
@@ -64,20 +51,13 @@ func loadMigrations() ([]migration, error) {
 	return ms, nil
 }
 
-// Migrate creates or upgrades the package's tables in cfg.Schema: it applies,
-// in order and in one transaction, every embedded migration not yet recorded
-// in the schema's schema_migrations table. It holds a transaction-level
-// advisory lock while it works, so many processes may call it at start-up at
-// once: one applies the migrations, the others wait and then find nothing to
-// do. It is idempotent. Call it before using a Queue, Store or Deduper.
-func Migrate(ctx context.Context, pool *pgxpool.Pool, cfg MigrateConfig) error {
-	if pool == nil {
-		return errors.New("postgres: Migrate needs a pool")
-	}
-	schema := schemaName(cfg.Schema)
-	if err := checkSchema(schema); err != nil {
-		return err
-	}
+// migrate creates or upgrades the package's tables in schema: it applies,
+// in order and in one transaction, every embedded migration not yet
+// recorded in the schema's schema_migrations table. It holds a
+// transaction-level advisory lock while it works, so many processes may
+// call it at start-up at once: one applies the migrations, the others wait
+// and then find nothing to do. It is idempotent.
+func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 	ms, err := loadMigrations()
 	if err != nil {
 		return err
@@ -115,11 +95,4 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, cfg MigrateConfig) error {
 		return fmt.Errorf("postgres: migrate schema %s: %w", schema, err)
 	}
 	return nil
-}
-
-func schemaName(s string) string {
-	if s == "" {
-		return DefaultSchema
-	}
-	return s
 }

@@ -27,16 +27,19 @@ func TestMigrateConcurrentAndIdempotent(t *testing.T) {
 	schema += strings.Repeat("x", 56-len(schema))
 	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE") })
 
+	// A Backend per process.
 	var wg sync.WaitGroup
 	errs := make([]error, 8)
 	for i := range errs {
-		wg.Go(func() { errs[i] = postgres.Migrate(ctx, pool, postgres.MigrateConfig{Schema: schema}) })
+		pg := newPG(t, pool, postgres.Config{Schema: schema})
+		wg.Go(func() { errs[i] = pg.Migrate(ctx) })
 	}
 	wg.Wait()
 	for i, err := range errs {
 		assert.NoError(t, err, "Migrate %d of %d concurrent calls", i, len(errs))
 	}
-	require.NoError(t, postgres.Migrate(ctx, pool, postgres.MigrateConfig{Schema: schema}), "Migrate again")
+	pg := newPG(t, pool, postgres.Config{Schema: schema, PollInterval: time.Minute})
+	require.NoError(t, pg.Migrate(ctx), "Migrate again")
 
 	var applied, distinct int
 	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*), count(DISTINCT version) FROM "+
@@ -46,9 +49,7 @@ func TestMigrateConcurrentAndIdempotent(t *testing.T) {
 
 	// The tables work, and so does NOTIFY: a Receive blocked before the
 	// Enqueue wakes well before the fallback poll.
-	q, err := postgres.NewQueue(pool, postgres.QueueConfig{Schema: schema, PollInterval: time.Minute})
-	require.NoError(t, err)
-	defer q.Close()
+	q := pg.Queue()
 	got := make(chan []notify.Lease, 1)
 	go func() {
 		ls, err := q.Receive(ctx, "q", 1)
@@ -72,34 +73,25 @@ func TestBadSchemaName(t *testing.T) {
 	require.NoError(t, err)
 	defer pool.Close()
 	for _, s := range []string{"1abc", `a"b`, "a-b", "with space", "x'; DROP TABLE y; --", strings.Repeat("a", 57)} {
-		_, err := postgres.NewQueue(pool, postgres.QueueConfig{Schema: s})
-		assert.Error(t, err, "NewQueue with schema %q", s)
-		_, err = postgres.NewStore(pool, postgres.StoreConfig{Schema: s})
-		assert.Error(t, err, "NewStore with schema %q", s)
-		_, err = postgres.NewDeduper(pool, postgres.DeduperConfig{Schema: s})
-		assert.Error(t, err, "NewDeduper with schema %q", s)
+		pg, err := postgres.New(pool, postgres.Config{Schema: s})
+		assert.Error(t, err, "New with schema %q", s)
+		assert.Nil(t, pg, "New with schema %q", s)
 	}
 	for _, s := range []string{"", "notify", "Tenant_7", "_x", strings.Repeat("a", 56)} {
-		q, err := postgres.NewQueue(pool, postgres.QueueConfig{Schema: s})
-		if assert.NoError(t, err, "NewQueue with schema %q", s) {
-			_ = q.Close()
+		pg, err := postgres.New(pool, postgres.Config{Schema: s})
+		if assert.NoError(t, err, "New with schema %q", s) {
+			_ = pg.Close()
 		}
 	}
-	_, err = postgres.NewQueue(nil, postgres.QueueConfig{})
-	assert.Error(t, err, "NewQueue without a pool")
-	_, err = postgres.NewStore(nil, postgres.StoreConfig{})
-	assert.Error(t, err, "NewStore without a pool")
-	_, err = postgres.NewDeduper(nil, postgres.DeduperConfig{})
-	assert.Error(t, err, "NewDeduper without a pool")
+	_, err = postgres.New(nil, postgres.Config{})
+	assert.Error(t, err, "New without a pool")
 }
 
 func TestQueueDeadListsBuriedJobs(t *testing.T) {
 	pool, schema := testDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	q, err := postgres.NewQueue(pool, postgres.QueueConfig{Schema: schema})
-	require.NoError(t, err)
-	defer q.Close()
+	q := newPG(t, pool, postgres.Config{Schema: schema}).Queue()
 	del := &notify.Delivery{ID: "d1", NotificationID: "n1", Channel: "sms", Address: "+15550100", Message: notify.Message{Body: "hi"}}
 	require.NoError(t, q.Enqueue(ctx, notify.Job{ID: "d1", Queue: "dead-q", Delivery: del}))
 	ls, err := q.Receive(ctx, "dead-q", 1)
@@ -126,8 +118,7 @@ func TestPrune(t *testing.T) {
 	pool, schema := testDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := postgres.NewStore(pool, postgres.StoreConfig{Schema: schema, Retention: time.Hour})
-	require.NoError(t, err)
+	s := newPG(t, pool, postgres.Config{Schema: schema, Retention: time.Hour}).Store()
 	now := time.Now()
 	require.NoError(t, s.Record(ctx,
 		notify.Event{DeliveryID: "old", NotificationID: "n", Status: notify.StatusQueued, At: now.Add(-3 * time.Hour)},
@@ -142,8 +133,7 @@ func TestPrune(t *testing.T) {
 	_, err = s.Delivery(ctx, "new")
 	assert.NoError(t, err, "a recent delivery survives Prune")
 
-	forever, err := postgres.NewStore(pool, postgres.StoreConfig{Schema: schema, Retention: -1})
-	require.NoError(t, err)
+	forever := newPG(t, pool, postgres.Config{Schema: schema, Retention: -1}).Store()
 	require.NoError(t, forever.Record(ctx, notify.Event{DeliveryID: "ancient", NotificationID: "n", Status: notify.StatusQueued, At: now.Add(-24 * 365 * time.Hour)}))
 	n, err = forever.Prune(ctx)
 	require.NoError(t, err)
@@ -151,8 +141,7 @@ func TestPrune(t *testing.T) {
 	_, err = s.Delivery(ctx, "ancient")
 	assert.NoError(t, err)
 
-	d, err := postgres.NewDeduper(pool, postgres.DeduperConfig{Schema: schema})
-	require.NoError(t, err)
+	d := newPG(t, pool, postgres.Config{Schema: schema}).Deduper()
 	ok, _, err := d.Claim(ctx, "short", "n1", time.Millisecond)
 	require.NoError(t, err)
 	require.True(t, ok)

@@ -4,10 +4,8 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,62 +19,20 @@ import (
 	"github.com/gonotify/notify"
 )
 
-// QueueConfig configures a Queue. Zero values mean the defaults noted.
-type QueueConfig struct {
-	// Schema holds the tables (see Migrate). Default "notify".
-	Schema string
-	// Visibility is how long a received job stays leased before another
-	// receiver may take it. It must exceed the longest time a job is held
-	// before it is acked (a send and its bookkeeping). Default 5m.
-	Visibility time.Duration
-	// PollInterval bounds how long a waiting Receive goes without looking
-	// at the table when no notification arrives: the fallback for lost
-	// LISTEN/NOTIFY wake-ups. Default 5s.
-	PollInterval time.Duration
-	// Logger receives the listener's reconnection warnings. Default
-	// slog.Default().
-	Logger *slog.Logger
-}
-
-func (c QueueConfig) withDefaults() QueueConfig {
-	c.Schema = schemaName(c.Schema)
-	if c.Visibility <= 0 {
-		c.Visibility = 5 * time.Minute
-	}
-	if c.PollInterval <= 0 {
-		c.PollInterval = 5 * time.Second
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-	return c
-}
-
-// schemaRE allows 56 characters at most: the NOTIFY channel, the schema's
-// name plus ".queue", must fit PostgreSQL's 63-byte identifiers.
-var schemaRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,55}$`)
-
-func checkSchema(s string) error {
-	if !schemaRE.MatchString(s) {
-		return fmt.Errorf("postgres: schema name %q: use 1 to 56 ASCII letters, digits and underscores, not starting with a digit", s)
-	}
-	return nil
-}
-
-// Queue is a notify.Queue on PostgreSQL. All queues share one table; see the
-// package documentation for the guarantees. A Queue is safe for concurrent
-// use by many goroutines, and many Queues in many processes may share one
-// schema.
+// Queue is a notify.Queue on PostgreSQL, a Backend's (Backend.Queue). All
+// queues share one table; see the package documentation for the
+// guarantees. A Queue is safe for concurrent use by many goroutines, and
+// the Queues of many Backends in many processes may share one schema.
 type Queue struct {
 	core *queueCore
-	db   dbtx // the pool, or a caller's transaction (SendTx)
+	db   dbtx // the pool, or a caller's transaction (Backend.Tx)
 }
 
 // queueCore is what a Queue and its transaction-bound copies share.
 type queueCore struct {
 	pool    *pgxpool.Pool
 	fresh   []any // see freshPlans
-	cfg     QueueConfig
+	cfg     Config
 	log     *slog.Logger
 	channel string // the NOTIFY channel of this schema
 	sql     queueSQL
@@ -103,16 +59,8 @@ type queueSQL struct {
 	enqueue, receive, next, ack, nack, bury, replay, stats, dead, extend string
 }
 
-// NewQueue returns a Queue on pool's database, in cfg.Schema, which Migrate
-// must have prepared. The Queue does not own pool: Close leaves it open.
-func NewQueue(pool *pgxpool.Pool, cfg QueueConfig) (*Queue, error) {
-	if pool == nil {
-		return nil, errors.New("postgres: NewQueue needs a pool")
-	}
-	cfg = cfg.withDefaults()
-	if err := checkSchema(cfg.Schema); err != nil {
-		return nil, err
-	}
+// newQueue returns the Queue of cfg (with its defaults) on pool.
+func newQueue(pool *pgxpool.Pool, cfg Config) *Queue {
 	s := cfg.Schema
 	c := &queueCore{
 		pool:    pool,
@@ -123,13 +71,8 @@ func NewQueue(pool *pgxpool.Pool, cfg QueueConfig) (*Queue, error) {
 		done:    make(chan struct{}),
 		waiters: make(map[string]chan struct{}),
 		sql: queueSQL{
-			enqueue: sqlFor(s, `WITH ins AS (
-				INSERT INTO {{schema}}.queue_jobs (queue, id, run_at, not_before, delivery)
-				SELECT u.queue, u.id, CASE WHEN u.nb > now() THEN u.nb ELSE now() END, u.nb, u.d
-				FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::json[]) AS u(queue, id, nb, d)
-				ON CONFLICT (queue, id) DO NOTHING
-				RETURNING queue)
-			SELECT pg_notify($5, q) FROM (SELECT DISTINCT queue AS q FROM ins) s`),
+			enqueue: sqlFor(s, `WITH ins AS (`+insertJobs(1, false)+`)
+			`+notifyInserted(5)),
 			// ANY(ARRAY(subquery)) runs the SKIP LOCKED pick once and
 			// updates by primary key, whatever the planner thinks of the
 			// table's statistics.
@@ -195,7 +138,7 @@ func NewQueue(pool *pgxpool.Pool, cfg QueueConfig) (*Queue, error) {
 	c.accepts.run = c.runAccepts
 	c.acceptSQL = acceptSQL(s)
 	c.holdersSQL = sqlFor(s, selectHolders)
-	return &Queue{core: c, db: pool}, nil
+	return &Queue{core: c, db: pool}
 }
 
 // withTx returns a copy of q whose writes go through tx.
@@ -212,7 +155,7 @@ func (q *Queue) checkOpen() error {
 
 // Enqueue stores jobs in one statement, combined with concurrent Enqueues
 // on this Queue; when it returns nil every job is committed (or, bound to a
-// transaction by SendTx, will be with it). A job
+// transaction by Backend.Tx, will be with it). A job
 // whose ID is already on its queue is left as it is. Receivers waiting on
 // the jobs' queues are woken by NOTIFY when the jobs commit.
 func (q *Queue) Enqueue(ctx context.Context, jobs ...notify.Job) error {
@@ -258,8 +201,40 @@ func jobRows(jobs []notify.Job) ([]jobRow, error) {
 	return rows, nil
 }
 
+// insertJobs returns the INSERT of queue rows that every statement adding
+// jobs runs, as the data-modifying CTE named ins: the rows come from the
+// four column arrays jobArrays returns, as parameters $first to $first+3;
+// a row whose (queue, ID) is already in the table is left as it is; it
+// returns the inserted rows' queues, for notifyInserted. With owned, a
+// fifth text array ($first+4) gives each row's owner, and only rows whose
+// owner is in the CTE ok (the owners that won their claim or need none)
+// are inserted (see acceptSQL).
+func insertJobs(first int, owned bool) string {
+	p := func(i int) string { return "$" + strconv.Itoa(first+i) }
+	arrays, cols, where := p(0)+`::text[], `+p(1)+`::text[], `+p(2)+`::timestamptz[], `+p(3)+`::json[]`, "queue, id, nb, d", ""
+	if owned {
+		arrays += `, ` + p(4) + `::text[]`
+		cols += ", owner"
+		where = `
+				WHERE u.owner IN (SELECT owner FROM ok)`
+	}
+	return `
+				INSERT INTO {{schema}}.queue_jobs (queue, id, run_at, not_before, delivery)
+				SELECT u.queue, u.id, CASE WHEN u.nb > now() THEN u.nb ELSE now() END, u.nb, u.d
+				FROM unnest(` + arrays + `) AS u(` + cols + `)` + where + `
+				ON CONFLICT (queue, id) DO NOTHING
+				RETURNING queue`
+}
+
+// notifyInserted returns the query that wakes the receivers of every queue
+// the CTE ins (insertJobs) added rows to, with one pg_notify per queue on
+// the channel given as parameter $param. NOTIFY is sent at commit.
+func notifyInserted(param int) string {
+	return `SELECT pg_notify($` + strconv.Itoa(param) + `, q) FROM (SELECT DISTINCT queue AS q FROM ins) s0`
+}
+
 // jobArrays encodes rows as the four column arrays of the queue_jobs
-// insert: queues, IDs, not-befores and bodies, in (queue, ID) order. Every
+// insert (insertJobs): queues, IDs, not-befores and bodies, in (queue, ID) order. Every
 // insert taking its rows' locks in one order is what keeps two statements
 // with common IDs from deadlocking: the second waits for the first instead.
 func jobArrays(rows []jobRow) []any {
@@ -289,9 +264,9 @@ func (q *Queue) enqueueNow(ctx context.Context, rows []jobRow) error {
 // first, with FOR UPDATE SKIP LOCKED so concurrent receivers never get the
 // same job. With none ready it waits for a NOTIFY from Enqueue, Nack or
 // Replay, for the next delayed job or expiring lease to come due, or at
-// most QueueConfig.PollInterval, then looks again, until ctx is done (it
+// most Config.PollInterval, then looks again, until ctx is done (it
 // returns ctx's error) or the Queue is closed (ErrClosed). Database errors
-// are returned; the caller retries. Each lease lasts QueueConfig.Visibility
+// are returned; the caller retries. Each lease lasts Config.Visibility
 // by the database's clock; Lease.Deadline is its end by this process's
 // clock, early by the statement's round trip and never late, whatever the
 // offset between the clocks (see Queue.Extend).

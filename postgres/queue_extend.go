@@ -15,7 +15,7 @@ import (
 var _ notify.LeaseExtender = (*Queue)(nil)
 
 // Visibility returns how long a lease lasts from Receive
-// (QueueConfig.Visibility, or its default).
+// (Config.Visibility, or its default).
 func (q *Queue) Visibility() time.Duration { return q.core.cfg.Visibility }
 
 // Extend moves l's expiry to d from now, by the database's clock (d must be

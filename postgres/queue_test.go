@@ -17,10 +17,7 @@ import (
 func TestQueue(t *testing.T) {
 	pool, schema := testDB(t)
 	notifytest.TestQueue(t, func(t *testing.T, cfg notifytest.QueueConfig) notify.Queue {
-		q, err := postgres.NewQueue(pool, postgres.QueueConfig{Schema: schema, Visibility: cfg.Visibility})
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = q.Close() })
-		return q
+		return newPG(t, pool, postgres.Config{Schema: schema, Visibility: cfg.Visibility}).Queue()
 	})
 }
 
@@ -31,10 +28,7 @@ func TestEnqueueSameIDsOppositeOrders(t *testing.T) {
 	pool, schema := testDB(t)
 	queues := make([]*postgres.Queue, 2)
 	for i := range queues {
-		q, err := postgres.NewQueue(pool, postgres.QueueConfig{Schema: schema})
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = q.Close() })
-		queues[i] = q
+		queues[i] = newPG(t, pool, postgres.Config{Schema: schema}).Queue()
 	}
 	for round := range 20 {
 		jobs := make([]notify.Job, 100)

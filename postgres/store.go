@@ -13,31 +13,14 @@ import (
 	"github.com/gonotify/notify"
 )
 
-// StoreConfig configures a Store. Zero values mean the defaults noted.
-type StoreConfig struct {
-	// Schema holds the tables (see Migrate). Default "notify". SendTx
-	// writes queue and dedup rows to the same schema.
-	Schema string
-	// Retention is how long Prune keeps log events. Default (zero) 30
-	// days; negative: forever (Prune deletes none).
-	Retention time.Duration
-}
-
-func (c StoreConfig) withDefaults() StoreConfig {
-	c.Schema = schemaName(c.Schema)
-	if c.Retention == 0 {
-		c.Retention = 30 * 24 * time.Hour
-	}
-	return c
-}
-
-// Store is a notify.Store on PostgreSQL: contacts (with their devices),
-// preferences (user x category x channel) and the notification log (one row
-// per event, indexed by delivery and by notification). It is safe for
-// concurrent use, and many processes may share one schema.
+// Store is a notify.Store on PostgreSQL, a Backend's (Backend.Store):
+// contacts (with their devices), preferences (user x category x channel)
+// and the notification log (one row per event, indexed by delivery and by
+// notification). It is safe for concurrent use, and many processes may
+// share one schema.
 type Store struct {
 	core *storeCore
-	db   dbtx // the pool, or a caller's transaction (SendTx)
+	db   dbtx // the pool, or a caller's transaction (Backend.Tx)
 }
 
 type storeCore struct {
@@ -46,10 +29,8 @@ type storeCore struct {
 
 	pool  *pgxpool.Pool
 	fresh []any // see freshPlans
-	cfg   StoreConfig
+	cfg   Config
 	sql   storeSQL
-	queue *Queue   // SendTx's queue writes
-	dedup *Deduper // SendTx's claims
 }
 
 type storeSQL struct {
@@ -69,26 +50,10 @@ const insertEvents = `INSERT INTO {{schema}}.log_events (` + eventCols + `)
 				WITH ORDINALITY AS u(` + eventCols + `, ord)
 			ORDER BY ord`
 
-// NewStore returns a Store on pool's database, in cfg.Schema, which Migrate
-// must have prepared. The Store does not own pool.
-func NewStore(pool *pgxpool.Pool, cfg StoreConfig) (*Store, error) {
-	if pool == nil {
-		return nil, errors.New("postgres: NewStore needs a pool")
-	}
-	cfg = cfg.withDefaults()
-	if err := checkSchema(cfg.Schema); err != nil {
-		return nil, err
-	}
-	q, err := NewQueue(pool, QueueConfig{Schema: cfg.Schema})
-	if err != nil {
-		return nil, err
-	}
-	dd, err := NewDeduper(pool, DeduperConfig{Schema: cfg.Schema})
-	if err != nil {
-		return nil, err
-	}
+// newStore returns the Store of cfg (with its defaults) on pool.
+func newStore(pool *pgxpool.Pool, cfg Config) *Store {
 	s := cfg.Schema
-	c := &storeCore{pool: pool, fresh: freshPlans(pool), cfg: cfg, queue: q, dedup: dd, sql: storeSQL{
+	c := &storeCore{pool: pool, fresh: freshPlans(pool), cfg: cfg, sql: storeSQL{
 		contact: sqlFor(s, `SELECT c.phone, c.email, c.locale, c.time_zone,
 				coalesce(array_agg(d.platform ORDER BY d.position) FILTER (WHERE d.user_id IS NOT NULL), '{}'),
 				coalesce(array_agg(d.token ORDER BY d.position) FILTER (WHERE d.user_id IS NOT NULL), '{}'),
@@ -137,7 +102,7 @@ func NewStore(pool *pgxpool.Pool, cfg StoreConfig) (*Store, error) {
 	}}
 	c.records.run = c.runRecords
 	c.states.run = c.runStates
-	return &Store{core: c, db: pool}, nil
+	return &Store{core: c, db: pool}
 }
 
 // withTx returns a copy of s whose reads and writes go through tx.
@@ -469,10 +434,11 @@ func (s *Store) Deliveries(ctx context.Context, notificationID string) ([]notify
 // pruneBatch is how many log rows one Prune statement deletes at most.
 const pruneBatch = 10000
 
-// Prune deletes log events older than StoreConfig.Retention, in batches,
-// and returns how many it deleted. Dispatcher.Run calls it every
-// Config.PruneEvery; it is safe from one process or many. A delivery still retried past Retention loses its oldest
-// events; keep Retention well above RetryPolicy.MaxAge.
+// Prune deletes log events older than Config.Retention, in batches, and
+// returns how many it deleted. Dispatcher.Run calls it every
+// notify.Config.PruneEvery; it is safe from one process or many. A
+// delivery still retried past Retention loses its oldest events; keep
+// Retention well above RetryPolicy.MaxAge.
 func (s *Store) Prune(ctx context.Context) (int64, error) {
 	if s.core.cfg.Retention < 0 {
 		return 0, nil

@@ -3,8 +3,6 @@ package postgres_test
 import (
 	"testing"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/gonotify/notify"
 	"github.com/gonotify/notify/notifytest"
 	"github.com/gonotify/notify/postgres"
@@ -13,17 +11,13 @@ import (
 func TestStore(t *testing.T) {
 	pool, schema := testDB(t)
 	notifytest.TestStore(t, func(t *testing.T) notify.Store {
-		s, err := postgres.NewStore(pool, postgres.StoreConfig{Schema: schema})
-		require.NoError(t, err)
-		return s
+		return newPG(t, pool, postgres.Config{Schema: schema}).Store()
 	})
 }
 
 func TestDeduper(t *testing.T) {
 	pool, schema := testDB(t)
 	notifytest.TestDeduper(t, func(t *testing.T) notify.Deduper {
-		d, err := postgres.NewDeduper(pool, postgres.DeduperConfig{Schema: schema})
-		require.NoError(t, err)
-		return d
+		return newPG(t, pool, postgres.Config{Schema: schema}).Deduper()
 	})
 }
