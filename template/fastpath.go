@@ -6,6 +6,14 @@ import (
 	"text/template/parse"
 )
 
+// The fast path renders the common part, text with {{.a.b}} values, without
+// executing the template. It earns its keep on the whole pipeline: with it
+// off, the root package's BenchmarkDispatcher (an SMS template with one
+// value, a no-op channel) makes 36 allocations per delivery instead of 26
+// and delivers about 15% fewer per second on 2 cores, and BenchmarkRender's
+// push, SMS and email renders take 10 to 25 times longer. Before removing
+// it, measure both again.
+
 // op is one step of a fast-path program: literal text, or the value at a
 // path in the data ({{.a.b}}), escaped as esc says.
 type op struct {

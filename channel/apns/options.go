@@ -1,7 +1,6 @@
 package apns
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -9,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/channel/internal/options"
 	"github.com/sideshow/apns2"
 )
 
@@ -123,20 +123,12 @@ func knownPushType(t apns2.EPushType) bool {
 	return ok
 }
 
-// DecodeOptions decodes raw (a Delivery's Options) strictly: unknown fields
-// are an error, so a misspelt option fails at accept time. Empty raw gives
-// zero Options.
+// DecodeOptions decodes raw (a Delivery's Options) strictly: unknown
+// fields are an error, so a misspelt option fails at accept time, and raw
+// must be one JSON value. Empty raw, or null, gives zero Options. The
+// error says what did not decode and wraps encoding/json's.
 func DecodeOptions(raw json.RawMessage) (Options, error) {
-	var o Options
-	if len(raw) == 0 || string(raw) == "null" {
-		return o, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&o); err != nil {
-		return Options{}, err
-	}
-	return o, nil
+	return options.Decode[Options](raw, "apns")
 }
 
 type alert struct {
@@ -197,7 +189,7 @@ func (c *Channel) build(d *notify.Delivery, now time.Time) (*apns2.Notification,
 	}
 	o, err := DecodeOptions(d.Options)
 	if err != nil {
-		return nil, &notify.ValidationError{Field: "Options.apns", Reason: "not apns.Options: " + err.Error(), Err: err}
+		return nil, &notify.ValidationError{Field: "Options.apns", Reason: err.Error(), Err: err}
 	}
 
 	pushType := apns2.EPushType(o.PushType)

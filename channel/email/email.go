@@ -124,7 +124,7 @@ type prepared struct {
 // prepare builds the SendEmail input for d, checking everything Validate
 // promises. field names the offending part for a ValidationError.
 func (c *Channel) prepare(d *notify.Delivery) (p prepared, field string, err error) {
-	o, err := parseOptions(d.Options)
+	o, err := DecodeOptions(d.Options)
 	if err != nil {
 		return p, "Options.email", err
 	}

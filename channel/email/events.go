@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/channel/internal/webhook"
 )
 
 // EventHandlerConfig configures an EventHandler.
@@ -179,14 +180,8 @@ const maxSNSBytes = 300 << 10
 
 // ServeHTTP handles one SNS message.
 func (h *EventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "SNS messages are POSTed", http.StatusMethodNotAllowed)
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxSNSBytes+1))
-	if err != nil || len(body) > maxSNSBytes {
-		http.Error(w, "unreadable or oversized body", http.StatusBadRequest)
+	body, ok := webhook.ReadPost(w, r, maxSNSBytes, "SNS messages")
+	if !ok {
 		return
 	}
 	var m snsMessage

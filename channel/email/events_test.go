@@ -277,6 +277,30 @@ func TestEventHandlerRefuses(t *testing.T) {
 	assert.ErrorContains(t, err, "TopicARNs")
 }
 
+// TestEventHandlerPreamble: only POSTs are read, and only up to 300 KiB
+// (SNS messages are at most 256 KiB); the rest is refused before the
+// message is looked at.
+func TestEventHandlerPreamble(t *testing.T) {
+	f := newFakeSNS(t)
+	rec := &notifytest.FeedbackRecorder{}
+	h := f.handler(t, rec)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/ses/events", nil))
+	assert.Equal(t, http.StatusMethodNotAllowed, w.Code)
+	assert.Equal(t, http.MethodPost, w.Header().Get("Allow"))
+
+	m := f.message(t, "Notification", testTopic, sesEvent("Delivery", "d1", ""), "2")
+	m["Pad"] = "" // not a field SNS signs
+	b, err := json.Marshal(m)
+	require.NoError(t, err)
+	m["Pad"] = strings.Repeat("x", 300<<10-len(b))
+	assert.Equal(t, http.StatusOK, post(t, h, m), "at the limit")
+	require.Len(t, rec.Reports(), 1)
+	m["Pad"] += "x"
+	assert.Equal(t, http.StatusBadRequest, post(t, h, m), "over the limit")
+	assert.Len(t, rec.Reports(), 1)
+}
+
 func TestEventHandlerConfirmsSubscription(t *testing.T) {
 	f := newFakeSNS(t)
 	h := f.handler(t, &notifytest.FeedbackRecorder{})

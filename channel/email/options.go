@@ -1,13 +1,14 @@
 package email
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/mail"
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/gonotify/notify/channel/internal/options"
 )
 
 // Options are per-notification email settings. The host puts them under
@@ -39,19 +40,12 @@ type Options struct {
 	Tags map[string]string `json:"tags,omitempty"`
 }
 
-// parseOptions decodes raw strictly: an unknown field is an error.
-func parseOptions(raw json.RawMessage) (Options, error) {
-	var o Options
-	t := bytes.TrimSpace(raw)
-	if len(t) == 0 || string(t) == "null" {
-		return o, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&o); err != nil {
-		return o, fmt.Errorf("decode email options: %w (see email.Options for the fields)", err)
-	}
-	return o, nil
+// DecodeOptions decodes raw (a Delivery's Options) strictly: unknown
+// fields are an error, so a misspelt option fails at accept time, and raw
+// must be one JSON value. Empty raw, or null, gives zero Options. The
+// error says what did not decode and wraps encoding/json's.
+func DecodeOptions(raw json.RawMessage) (Options, error) {
+	return options.Decode[Options](raw, "email")
 }
 
 // reservedHeaders are set by SES or by the channel itself.

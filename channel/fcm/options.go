@@ -1,7 +1,6 @@
 package fcm
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 
 	"firebase.google.com/go/v4/messaging"
 	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/channel/internal/options"
 )
 
 // Options are the FCM settings of one notification. The host puts one under
@@ -75,19 +75,11 @@ const (
 )
 
 // DecodeOptions decodes raw (a Delivery's Options) strictly: unknown
-// top-level fields are an error, so a misspelt option fails at accept time.
-// Empty raw gives zero Options.
+// fields are an error, so a misspelt option fails at accept time, and raw
+// must be one JSON value. Empty raw, or null, gives zero Options. The
+// error says what did not decode and wraps encoding/json's.
 func DecodeOptions(raw json.RawMessage) (Options, error) {
-	var o Options
-	if len(raw) == 0 || string(raw) == "null" {
-		return o, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&o); err != nil {
-		return Options{}, err
-	}
-	return o, nil
+	return options.Decode[Options](raw, "fcm")
 }
 
 func optErr(field, format string, args ...any) *notify.ValidationError {
@@ -109,7 +101,7 @@ const (
 func (c *Channel) build(d *notify.Delivery, now time.Time) (*messaging.Message, error) {
 	o, err := DecodeOptions(d.Options)
 	if err != nil {
-		return nil, &notify.ValidationError{Field: "Options.fcm", Reason: "not fcm.Options: " + err.Error(), Err: err}
+		return nil, &notify.ValidationError{Field: "Options.fcm", Reason: err.Error(), Err: err}
 	}
 	m := &messaging.Message{}
 	if err := c.setTarget(m, d.Address, &o); err != nil {

@@ -1,11 +1,12 @@
 package sms
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/gonotify/notify/channel/internal/options"
 )
 
 // MaxValidity is the longest validity period Twilio accepts, in seconds
@@ -32,19 +33,12 @@ type Options struct {
 	ValidityPeriod int `json:"validity_period,omitempty"`
 }
 
-// parseOptions decodes raw strictly: an unknown field is an error, so a typo
-// in the host's options fails the Send instead of being ignored.
-func parseOptions(raw json.RawMessage) (Options, error) {
-	var o Options
-	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
-		return o, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&o); err != nil {
-		return o, fmt.Errorf("decode sms options: %w (see sms.Options for the fields)", err)
-	}
-	return o, nil
+// DecodeOptions decodes raw (a Delivery's Options) strictly: unknown
+// fields are an error, so a misspelt option fails at accept time, and raw
+// must be one JSON value. Empty raw, or null, gives zero Options. The
+// error says what did not decode and wraps encoding/json's.
+func DecodeOptions(raw json.RawMessage) (Options, error) {
+	return options.Decode[Options](raw, "sms")
 }
 
 // validSender reports whether s can be a From: an E.164 number, a short

@@ -181,7 +181,7 @@ func (c *Channel) Validate(d *notify.Delivery) error {
 		segs, enc := Segments(text)
 		return &notify.ValidationError{Field: content, Reason: fmt.Sprintf("the SMS body is %d characters (%d %s segments); Twilio accepts at most %d", n, segs, enc, MaxChars)}
 	}
-	o, err := parseOptions(d.Options)
+	o, err := DecodeOptions(d.Options)
 	if err != nil {
 		return &notify.ValidationError{Field: "Options.sms", Reason: err.Error(), Err: err}
 	}
@@ -214,7 +214,7 @@ func (c *Channel) Validate(d *notify.Delivery) error {
 //
 // ctx bounds the call (with Config.Timeout); canceling it aborts the request.
 func (c *Channel) Send(ctx context.Context, d *notify.Delivery) (notify.Result, error) {
-	o, err := parseOptions(d.Options)
+	o, err := DecodeOptions(d.Options)
 	if err != nil {
 		return notify.Result{}, notify.Permanent(fmt.Errorf("sms: delivery %s: %w", d.ID, err))
 	}

@@ -3,7 +3,6 @@ package sms
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -13,6 +12,7 @@ import (
 	"github.com/twilio/twilio-go/client"
 
 	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/channel/internal/webhook"
 )
 
 // DeliveryParam is the query parameter Send adds to the status callback URL
@@ -107,14 +107,8 @@ const maxCallbackBytes = 64 << 10
 
 // ServeHTTP handles one status callback.
 func (h *StatusHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "status callbacks are POSTed", http.StatusMethodNotAllowed)
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxCallbackBytes+1))
-	if err != nil || len(body) > maxCallbackBytes {
-		http.Error(w, "unreadable or oversized body", http.StatusBadRequest)
+	body, ok := webhook.ReadPost(w, r, maxCallbackBytes, "status callbacks")
+	if !ok {
 		return
 	}
 	if !h.validator.ValidateBody(h.signedURL(r), body, r.Header.Get("X-Twilio-Signature")) {

@@ -161,6 +161,23 @@ func TestStatusHandlerRejects(t *testing.T) {
 	assert.Empty(t, rec.Reports())
 }
 
+// TestStatusHandlerBodyLimit: a callback of 64 KiB is read, one byte more
+// is refused with 400 before its signature is looked at.
+func TestStatusHandlerBodyLimit(t *testing.T) {
+	rec := &notifytest.FeedbackRecorder{}
+	srv, _ := statusServer(t, rec, "/cb", nil)
+	u := srv.URL + "/cb?notify_delivery=d1"
+	form := callback("delivered", "")
+	form.Set("Pad", "")
+	form.Set("Pad", strings.Repeat("x", 64<<10-len(form.Encode())))
+	require.Len(t, form.Encode(), 64<<10)
+	assert.Equal(t, http.StatusNoContent, postCallback(t, u, "", testToken, form), "at the limit")
+	require.Len(t, rec.Reports(), 1)
+	form.Set("Pad", form.Get("Pad")+"x")
+	assert.Equal(t, http.StatusBadRequest, postCallback(t, u, "", testToken, form), "over the limit")
+	assert.Len(t, rec.Reports(), 1)
+}
+
 func TestStatusHandlerRecorderErrors(t *testing.T) {
 	rec := &notifytest.FeedbackRecorder{}
 	rec.Fail(notify.ErrNotFound)
