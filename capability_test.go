@@ -2,7 +2,14 @@ package notify_test
 
 import (
 	"context"
+	"fmt"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/gonotify/notify"
 	smem "github.com/gonotify/notify/store/memory"
@@ -45,4 +52,94 @@ func TestAsFollowsUnwrap(t *testing.T) {
 	if _, ok := notify.As[notify.Pruner](nil); ok {
 		t.Error("As found a Pruner in nil")
 	}
+}
+
+func TestWrappedStoreStillPrunes(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		wrap   func(notify.Store) notify.Store
+		prunes bool
+	}{
+		{"Unwrap", func(s notify.Store) notify.Store { return wrappedStore{s} }, true},
+		{"NoUnwrap", func(s notify.Store) notify.Store { return opaqueStore{s} }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				inner := &prunedStore{Store: smem.New(smem.Config{})}
+				h := newHarness(t, func(c *notify.Config) { c.Store, c.PruneEvery = tc.wrap(inner), time.Hour })
+				stop := h.run(t)
+				time.Sleep(3*time.Hour + 30*time.Minute)
+				synctest.Wait()
+				stop()
+				if tc.prunes {
+					assert.GreaterOrEqual(t, inner.calls.Load(), int32(3), "Prune calls on a Pruner behind a wrapper with Unwrap")
+				} else {
+					assert.Zero(t, inner.calls.Load(), "a wrapper without Unwrap hides its Store's Pruner")
+				}
+			})
+		})
+	}
+}
+
+// wrappedChannel is a Channel wrapper as a host writes one (to count
+// sends, say): it embeds the Channel and says what it wraps.
+type wrappedChannel struct {
+	notify.Channel
+	sends atomic.Int32
+}
+
+func (w *wrappedChannel) Send(ctx context.Context, d *notify.Delivery) (notify.Result, error) {
+	w.sends.Add(1)
+	return w.Channel.Send(ctx, d)
+}
+
+func (w *wrappedChannel) Unwrap() any { return w.Channel }
+
+func TestWrappedChannelKeepsBatchSender(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		batcher := h.ch["fcm"].Batching()
+		wrapper := &wrappedChannel{Channel: batcher}
+		cfg := h.cfg
+		cfg.Channels = []notify.Channel{wrapper}
+		d, err := notify.New(cfg)
+		require.NoError(t, err)
+		var ns []notify.Notification
+		for i := range 50 {
+			ns = append(ns, notify.Notification{To: []notify.Address{{Channel: "fcm", Value: fmt.Sprint("t", i)}},
+				Content: &notify.Message{Title: "hi", Body: "there"}})
+		}
+		_, err = d.SendBatch(t.Context(), ns)
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { _ = d.Run(ctx); close(done) }()
+		synctest.Wait()
+		cancel()
+		<-done
+		assert.Len(t, h.ch["fcm"].Sent(), 50)
+		batched := 0
+		for _, b := range batcher.Batches() {
+			batched += b
+		}
+		assert.Greater(t, batched, len(batcher.Batches()), "the wrapped channel got batches of several deliveries")
+		// SendBatch is called on the wrapped channel, bypassing the
+		// wrapper: the wrapper sees only the deliveries sent one by one.
+		assert.Equal(t, 50, batched+int(wrapper.sends.Load()), "every delivery went through SendBatch or the wrapper's Send")
+	})
+}
+
+func TestWrappedChannelKeepsValidator(t *testing.T) {
+	h := newHarness(t)
+	cfg := h.cfg
+	cfg.Channels = []notify.Channel{&wrappedChannel{Channel: h.ch["sms"].WithMaxBytes(10)}}
+	d, err := notify.New(cfg)
+	require.NoError(t, err)
+	_, err = d.Send(t.Context(), notify.Notification{To: []notify.Address{{Channel: "sms", Value: "+15550100"}},
+		Content: &notify.Message{Body: "more than ten bytes"}})
+	var ve *notify.ValidationError
+	require.ErrorAs(t, err, &ve, "the wrapped channel's Validator rejects the message at Send")
+	_, err = d.Send(t.Context(), notify.Notification{To: []notify.Address{{Channel: "sms", Value: "+15550100"}},
+		Content: &notify.Message{Body: "short"}})
+	require.NoError(t, err)
 }
