@@ -3,6 +3,8 @@ package notify_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -142,4 +144,87 @@ func TestWrappedChannelKeepsValidator(t *testing.T) {
 	_, err = d.Send(t.Context(), notify.Notification{To: []notify.Address{{Channel: "sms", Value: "+15550100"}},
 		Content: &notify.Message{Body: "short"}})
 	require.NoError(t, err)
+}
+
+// records is a slog.Handler that keeps the records it gets at or above
+// level.
+type records struct {
+	level slog.Level
+	mu    sync.Mutex
+	got   []slog.Record
+}
+
+func (r *records) Enabled(_ context.Context, l slog.Level) bool { return l >= r.level }
+
+func (r *records) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, rec.Clone())
+	return nil
+}
+
+func (r *records) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *records) WithGroup(string) slog.Handler      { return r }
+
+// capabilityRecords returns the attributes of each "optional
+// capabilities" record.
+func (r *records) capabilityRecords() []map[string]slog.Value {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []map[string]slog.Value
+	for _, rec := range r.got {
+		if rec.Message != "notify: optional capabilities" {
+			continue
+		}
+		attrs := map[string]slog.Value{"level": slog.StringValue(rec.Level.String())}
+		rec.Attrs(func(a slog.Attr) bool {
+			attrs[a.Key] = a.Value.Resolve()
+			return true
+		})
+		out = append(out, attrs)
+	}
+	return out
+}
+
+func TestNewLogsCapabilities(t *testing.T) {
+	h := newHarness(t)
+	inner := &prunedStore{Store: smem.New(smem.Config{})}
+	cfg := h.cfg
+	cfg.Store = wrappedStore{inner}
+	cfg.Deduper = &batchDeduper{Deduper: cfg.Deduper}
+	cfg.Channels = []notify.Channel{h.ch["fcm"].Batching(), h.ch["sms"].WithMaxBytes(100), &wrappedChannel{Channel: h.ch["email"].Batching()}}
+
+	rec := &records{level: slog.LevelDebug}
+	cfg.Logger = slog.New(rec)
+	_, err := notify.New(cfg)
+	require.NoError(t, err)
+	got := rec.capabilityRecords()
+	require.Len(t, got, 1, "one debug line")
+	assert.Equal(t, "DEBUG", got[0]["level"].String())
+	assert.Equal(t, "*memory.Queue", got[0]["queue"].String())
+	assert.Equal(t, "notify_test.wrappedStore", got[0]["store"].String())
+	assert.Equal(t, "*notify_test.batchDeduper", got[0]["deduper"].String())
+	assert.Equal(t, "*memory.Limiter", got[0]["limiter"].String())
+	assert.Equal(t, []string{
+		"queue.LeaseExtender", "queue.VisibilityReporter",
+		"store.OnceRecorder(unwrapped)", "store.Pruner(unwrapped)", "store.ProcessLocal(unwrapped)",
+		"deduper.BatchDeduper",
+		"channel.fcm.BatchSender", "channel.sms.Validator", "channel.email.BatchSender(unwrapped)",
+	}, got[0]["capabilities"].Any())
+
+	cfg.Deduper, cfg.Limiter = nil, nil
+	rec = &records{level: slog.LevelDebug}
+	cfg.Logger = slog.New(rec)
+	_, err = notify.New(cfg)
+	require.NoError(t, err)
+	got = rec.capabilityRecords()
+	require.Len(t, got, 1)
+	assert.Equal(t, "none", got[0]["deduper"].String())
+	assert.Equal(t, "none", got[0]["limiter"].String())
+
+	rec = &records{level: slog.LevelInfo}
+	cfg.Logger = slog.New(rec)
+	_, err = notify.New(cfg)
+	require.NoError(t, err)
+	assert.Empty(t, rec.capabilityRecords(), "nothing at info level")
 }

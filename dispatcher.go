@@ -87,6 +87,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	}
 	d.metrics = m
 	d.tracing = newTracing(cfg.TracerProvider)
+	d.logCapabilities()
 	return d, nil
 }
 
