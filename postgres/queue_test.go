@@ -21,7 +21,11 @@ func TestQueue(t *testing.T) {
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = q.Close() })
 		return q
-	})
+	}, notifytest.QueueFeatures{EventLog: func(t *testing.T) notify.EventLog {
+		s, err := postgres.NewStore(pool, postgres.StoreConfig{Schema: schema})
+		require.NoError(t, err)
+		return s
+	}})
 }
 
 // Two Queues enqueueing the same job IDs in opposite orders at once must
