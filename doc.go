@@ -126,7 +126,9 @@
 // does. A capability found that way is called on the wrapped value,
 // bypassing the wrapper (a metrics wrapper does not see Prune, SendBatch or
 // AckLogged): a wrapper that must see those calls implements the
-// capability itself. The notifytest suites check every capability a
-// backend declares against the single calls it stands for, and the
-// Dispatcher's debug line says which were found by unwrapping.
+// capability itself. Likewise a postgres.Queue writes the log of a
+// postgres.Store, and the claims of a postgres.Deduper, behind such a
+// wrapper in its own statements. The notifytest suites check every
+// capability a backend declares against the single calls it stands for,
+// and the Dispatcher's debug line says which were found by unwrapping.
 package notify
