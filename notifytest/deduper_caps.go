@@ -2,6 +2,7 @@ package notifytest
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -65,6 +66,9 @@ func testClaimBatch(t *testing.T, d notify.Deduper, key string) {
 		if errs != nil {
 			require.Len(t, errs, len(reqs), "%s: ClaimBatch's errs is nil or has one error per claim", round.name)
 		}
+		if errs != nil && !slices.ContainsFunc(errs, func(err error) bool { return err != nil }) {
+			t.Errorf("%s: ClaimBatch's errs must be nil when every claim got an answer, not %v", round.name, errs)
+		}
 		failed := 0
 		for i, c := range claimBatchCases {
 			claimed, holder, err := d.Claim(round.ctx, singleKey(c.key), c.owner, c.ttl)
@@ -94,6 +98,24 @@ func testClaimBatch(t *testing.T, d notify.Deduper, key string) {
 			sok, sholder := claim(t, d, singleKey(k), "probe", time.Hour)
 			assert.Equal(t, sok, bok, "%s: key %q is free after the single claims but not after ClaimBatch, or the reverse", round.name, k)
 			assert.Equal(t, sholder, bholder, "%s: key %q's holder after ClaimBatch and after the single claims", round.name, k)
+		}
+	}
+
+	// Claims with no ttl hold nothing, so may get an answer with a context
+	// already done: ClaimBatch answers as Claim does, with errs nil when
+	// Claim fails none.
+	zero := []notify.ClaimRequest{{Key: key + "-zero-1", Owner: "n1"}, {Key: key + "-zero-2", Owner: "n2"}}
+	results, errs := bd.ClaimBatch(done, zero)
+	require.Len(t, results, len(zero))
+	for i, c := range zero {
+		claimed, holder, err := d.Claim(done, c.Key, c.Owner, 0)
+		switch {
+		case err != nil:
+			assert.True(t, errs != nil && errs[i] != nil, "a claim with no ttl and a context done: Claim failed (%v), ClaimBatch did not", err)
+		case errs != nil:
+			t.Errorf("a claim with no ttl and a context done: Claim answered, ClaimBatch's errs is %v, not nil", errs)
+		default:
+			assert.Equal(t, notify.ClaimResult{Claimed: claimed, Holder: holder}, results[i], "a claim with no ttl and a context done")
 		}
 	}
 }

@@ -3,6 +3,7 @@ package notifytest
 import (
 	"context"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -64,6 +65,9 @@ func testAllowBatch(t *testing.T, l notify.Limiter, key string) {
 		require.Len(t, decisions, len(reqs), "%s: AllowBatch answers each request", round.name)
 		if errs != nil {
 			require.Len(t, errs, len(reqs), "%s: AllowBatch's errs is nil or has one error per request", round.name)
+		}
+		if errs != nil && !slices.ContainsFunc(errs, func(err error) bool { return err != nil }) {
+			t.Errorf("%s: AllowBatch's errs must be nil when every request succeeded, not %v", round.name, errs)
 		}
 		singles := make([]notify.Decision, len(cases))
 		serrs := make([]error, len(cases))
