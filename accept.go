@@ -85,7 +85,7 @@ type AcceptItem struct {
 type processLocal interface{ ProcessLocal() bool }
 
 func isProcessLocal(b any) bool {
-	pl, ok := b.(processLocal)
+	pl, ok := As[processLocal](b)
 	return ok && pl.ProcessLocal()
 }
 
@@ -201,12 +201,12 @@ type committer struct {
 func (c *committer) logsWithQueue(ctx context.Context) bool {
 	if c.atomic == 0 {
 		c.atomic = 2
-		if acc, ok := c.b.Queue.(Accepter); ok {
+		if acc, ok := As[Accepter](c.b.Queue); ok {
 			if _, err := acc.Accept(ctx, c.b.EventLog, c.b.Deduper, nil); err == nil {
 				c.atomic = 1
 			}
 		}
-		if lq, ok := c.b.Queue.(EventLogQueue); ok && c.atomic != 1 {
+		if lq, ok := As[EventLogQueue](c.b.Queue); ok && c.atomic != 1 {
 			if err := lq.EnqueueLogged(ctx, c.b.EventLog, nil, nil); err == nil {
 				c.atomic = 1
 			}
@@ -240,7 +240,7 @@ func (d *Dispatcher) commit(ctx context.Context, bc *bounded, b AcceptBackends, 
 		}
 	}
 	c.markRepeats()
-	if acc, ok := b.Queue.(Accepter); !ok || !c.accept(ctx, acc) {
+	if acc, ok := As[Accepter](b.Queue); !ok || !c.accept(ctx, acc) {
 		c.steps(ctx)
 	}
 	for i, p := range plans {
@@ -415,7 +415,7 @@ func (c *committer) steps(ctx context.Context) {
 			c.plans[i].state = written
 		}
 	}
-	if lq, ok := c.b.Queue.(EventLogQueue); ok && len(jobs) > 0 {
+	if lq, ok := As[EventLogQueue](c.b.Queue); ok && len(jobs) > 0 {
 		wctx := c.bc.get()
 		err := lq.EnqueueLogged(wctx, c.b.EventLog, events, jobs)
 		switch {
@@ -521,7 +521,7 @@ func (c *committer) claim(ctx context.Context) bool {
 	results := make([]ClaimResult, len(idx))
 	errs := make([]error, len(idx))
 	cctx := c.bc.get()
-	if bd, ok := dd.(BatchDeduper); ok && len(idx) > 1 {
+	if bd, ok := As[BatchDeduper](dd); ok && len(idx) > 1 {
 		reqs := make([]ClaimRequest, len(idx))
 		for j, i := range idx {
 			reqs[j] = ClaimRequest{Key: c.plans[i].eventID, Owner: c.plans[i].receipt.NotificationID, TTL: c.d.cfg.DedupTTL}
@@ -667,7 +667,7 @@ const TakeoverWindow = time.Hour
 // false, having failed the plan, when the Enqueue fails.
 func (c *committer) repair(ctx context.Context, i int, holder string, statuses []DeliveryRecord) bool {
 	p := c.plans[i]
-	if ri, ok := c.b.Queue.(RepeatEnqueuer); ok && !ri.EnqueueIsIdempotent() {
+	if ri, ok := As[RepeatEnqueuer](c.b.Queue); ok && !ri.EnqueueIsIdempotent() {
 		// Enqueueing again could make a second job of one still queued.
 		return true
 	}

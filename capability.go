@@ -1,5 +1,11 @@
 package notify
 
+import (
+	"context"
+	"fmt"
+	"log/slog"
+)
+
 // Unwrapper is implemented by a value that wraps a backend or a channel (a
 // metrics or tracing wrapper around a Store, say) to give the value it
 // wraps. The Dispatcher looks for optional capabilities (see the package
@@ -36,4 +42,87 @@ func As[T any](v any) (T, bool) {
 	}
 	var zero T
 	return zero, false
+}
+
+// has reports whether As finds a T in v's chain, and whether v is one
+// itself (false when the T was found by unwrapping).
+func has[T any](v any) (found, direct bool) {
+	if _, ok := v.(T); ok {
+		return true, true
+	}
+	_, found = As[T](v)
+	return found, false
+}
+
+// capabilityNames lists the optional capabilities (see the package
+// documentation) the Dispatcher finds on the configured backends and
+// channels, each as "role.Name" ("store.Pruner",
+// "channel.fcm.BatchSender"), with "(unwrapped)" after one found through
+// Unwrap. It looks in each role for what the Dispatcher uses there.
+func capabilityNames(cfg *Config) []string {
+	var out []string
+	add := func(role, name string, found, direct bool) {
+		switch {
+		case !found:
+		case direct:
+			out = append(out, role+"."+name)
+		default:
+			out = append(out, role+"."+name+"(unwrapped)")
+		}
+	}
+	q := cfg.Queue
+	f, dr := has[EventLogQueue](q)
+	add("queue", "EventLogQueue", f, dr)
+	f, dr = has[Accepter](q)
+	add("queue", "Accepter", f, dr)
+	f, dr = has[LeaseExtender](q)
+	add("queue", "LeaseExtender", f, dr)
+	f, dr = has[VisibilityReporter](q)
+	add("queue", "VisibilityReporter", f, dr)
+	f, dr = has[RepeatEnqueuer](q)
+	add("queue", "RepeatEnqueuer", f, dr)
+	f, dr = has[Pruner](q)
+	add("queue", "Pruner", f, dr)
+	s := cfg.Store
+	f, dr = has[OnceRecorder](s)
+	add("store", "OnceRecorder", f, dr)
+	f, dr = has[Pruner](s)
+	add("store", "Pruner", f, dr)
+	if isProcessLocal(s) {
+		_, dr = s.(processLocal)
+		add("store", "ProcessLocal", true, dr)
+	}
+	f, dr = has[BatchDeduper](cfg.Deduper)
+	add("deduper", "BatchDeduper", f, dr)
+	f, dr = has[Pruner](cfg.Deduper)
+	add("deduper", "Pruner", f, dr)
+	f, dr = has[BatchLimiter](cfg.Limiter)
+	add("limiter", "BatchLimiter", f, dr)
+	for _, ch := range cfg.Channels {
+		role := "channel." + ch.Name()
+		f, dr = has[Validator](ch)
+		add(role, "Validator", f, dr)
+		f, dr = has[BatchSender](ch)
+		add(role, "BatchSender", f, dr)
+	}
+	return out
+}
+
+// logCapabilities logs at debug level, in one line, the configured
+// backends' types and the optional capabilities New found on them.
+func (d *Dispatcher) logCapabilities() {
+	ctx := context.Background()
+	if !d.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	typ := func(v any) string {
+		if v == nil {
+			return "none"
+		}
+		return fmt.Sprintf("%T", v)
+	}
+	d.log.LogAttrs(ctx, slog.LevelDebug, "notify: optional capabilities",
+		slog.String("queue", typ(d.cfg.Queue)), slog.String("store", typ(d.cfg.Store)),
+		slog.String("deduper", typ(d.cfg.Deduper)), slog.String("limiter", typ(d.cfg.Limiter)),
+		slog.Any("capabilities", capabilityNames(&d.cfg)))
 }

@@ -74,19 +74,20 @@ func New(cfg Config) (*Dispatcher, error) {
 		if w := cfg.Workers[name]; w > 0 {
 			ci.workers = w
 		}
-		ci.validator, _ = ch.(Validator)
-		ci.batcher, _ = ch.(BatchSender)
+		ci.validator, _ = As[Validator](ch)
+		ci.batcher, _ = As[BatchSender](ch)
 		d.channels[name] = ci
 		d.names = append(d.names, name)
 	}
 	sort.Strings(d.names)
-	d.lq, _ = cfg.Queue.(EventLogQueue)
+	d.lq, _ = As[EventLogQueue](cfg.Queue)
 	m, err := newMetrics(cfg.MeterProvider, d.names)
 	if err != nil {
 		return nil, fmt.Errorf("notify: create metrics: %w", err)
 	}
 	d.metrics = m
 	d.tracing = newTracing(cfg.TracerProvider)
+	d.logCapabilities()
 	return d, nil
 }
 

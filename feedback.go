@@ -98,7 +98,7 @@ func (d *Dispatcher) Feedback(ctx context.Context, fb Feedback) error {
 		}
 	}
 	acts := oe != nil && (oe.Outcome == OutcomeInvalidRecipient || oe.Outcome == OutcomeOptedOut) && del.UserID != ""
-	if or, ok := d.cfg.Store.(OnceRecorder); ok {
+	if or, ok := As[OnceRecorder](d.cfg.Store); ok {
 		key := reportKey(ev, fb.At)
 		fillEvent(&ev, del)
 		var then func(context.Context, Store) error

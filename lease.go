@@ -144,7 +144,7 @@ func abandonGrace(reserve time.Duration) time.Duration {
 // Config.SendTimeout could outlive its lease: a queue that reports a
 // visibility too short for it and cannot extend leases.
 func checkLeaseTiming(cfg *Config) error {
-	vr, ok := cfg.Queue.(VisibilityReporter)
+	vr, ok := As[VisibilityReporter](cfg.Queue)
 	if !ok {
 		return nil
 	}
@@ -152,7 +152,7 @@ func checkLeaseTiming(cfg *Config) error {
 	if vis <= 0 {
 		return nil
 	}
-	if _, ok := cfg.Queue.(LeaseExtender); ok {
+	if _, ok := As[LeaseExtender](cfg.Queue); ok {
 		return nil
 	}
 	reserve := leaseReserve(cfg, vis)

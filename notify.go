@@ -1,27 +1,3 @@
-// Package notify sends notifications — iOS push (APNs), Android push (FCM),
-// SMS and email — from inside a Go service, without losing one, sending one
-// twice, or annoying its users.
-//
-// The host builds a [Dispatcher] from a [Config] that names its backends (a
-// [Queue], a [Store], optionally a [Limiter], a [Deduper] and a [Renderer]) and
-// its [Channel]s, then calls [Dispatcher.Send] on the accept side and
-// [Dispatcher.Run] on the deliver side.
-//
-// Send validates a [Notification], de-duplicates it by event ID, resolves the
-// user's contacts and opt-outs, records one [Delivery] per channel and address in
-// the notification log and enqueues it on that channel's own queue. Send either
-// returns an error or every delivery is durably queued.
-//
-// Run leases deliveries from the queues and, per delivery: drops it when it has
-// expired, re-checks opt-out, skips redeliveries of something already sent,
-// applies the per-user, per-category rate limit, renders the message, calls the
-// channel and acts on the classified outcome (see [Retryable], [Permanent],
-// [InvalidRecipient], [OptedOut] and [ConfigError]).
-//
-// Backends live in leaf packages: queue/memory, store/memory, ratelimit/memory
-// and dedup/memory for one process and for tests, and PostgreSQL, SQS and Redis
-// implementations for many processes. The notifytest package holds the
-// conformance suites every backend runs and a scriptable fake [Channel].
 package notify
 
 import (

@@ -97,7 +97,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 func (d *Dispatcher) pruners() []Pruner {
 	var out []Pruner
 	for _, b := range []any{d.cfg.Store, d.cfg.Deduper, d.cfg.Queue} {
-		p, ok := b.(Pruner)
+		p, ok := As[Pruner](b)
 		if !ok {
 			continue
 		}
@@ -340,7 +340,7 @@ type step struct {
 // used up an event of its user's limit; the price of one round trip per
 // batch instead of one per delivery.
 func (d *Dispatcher) precheckLimits(ctx context.Context, leases []Lease) []*Decision {
-	bl, ok := d.cfg.Limiter.(BatchLimiter)
+	bl, ok := As[BatchLimiter](d.cfg.Limiter)
 	if !ok || len(leases) < 2 {
 		return nil
 	}

@@ -83,8 +83,8 @@ func (d *Dispatcher) newPool(ci *channelInfo, sendCtx, base context.Context) *po
 		workers: make(map[*worker]struct{}, ci.workers),
 	}
 	p.deadlines = newDeadlines(base, d.cfg.BackendTimeout)
-	p.ext, _ = d.cfg.Queue.(LeaseExtender)
-	if vr, ok := d.cfg.Queue.(VisibilityReporter); ok {
+	p.ext, _ = As[LeaseExtender](d.cfg.Queue)
+	if vr, ok := As[VisibilityReporter](d.cfg.Queue); ok {
 		p.vis = max(vr.Visibility(), 0)
 	}
 	for range ci.workers {

@@ -3,6 +3,7 @@ package notifytest
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,7 +30,9 @@ type AcceptBackends struct {
 // none; an item whose key is held gets the holder and writes nothing, also
 // when the holder is an earlier item of the same call or of a concurrent
 // one; an EventLog or Deduper it cannot write to is refused with
-// errors.ErrUnsupported, having written nothing.
+// errors.ErrUnsupported, having written nothing; and Accept answers, logs
+// and queues as the single calls it stands for would (Claim, then Record
+// and Enqueue for each item whose claim is won, in turn).
 func TestAccepter(t *testing.T, newBackends func(t *testing.T) AcceptBackends) {
 	item := func(key, nid, queue string) notify.AcceptItem {
 		del := &notify.Delivery{ID: nid + "-d", NotificationID: nid, Channel: "c", Address: "a-" + nid}
@@ -99,6 +102,63 @@ func TestAccepter(t *testing.T, newBackends func(t *testing.T) AcceptBackends) {
 		}
 		assert.Equal(t, 1, winners, "exactly one of concurrent claims of one key wins")
 		assert.Equal(t, 1, ready(t, b, q), "and only its job is queued")
+	})
+
+	t.Run("MatchesSingleCalls", func(t *testing.T) {
+		b := newBackends(t)
+		ctx := timeout(t, 30*time.Second)
+		base := UniqueName(t)
+		// The same items on two sides, with keys, notification IDs and
+		// queues of their own: written with one Accept, and with Claim,
+		// then Record and Enqueue for each item whose claim is won.
+		cases := []struct{ key, nid string }{
+			{"taken", "n1"}, {"free", "n2"}, {"", "n3"}, {"free", "n4"}, {"other", "n5"}, {"other", "n6"},
+		}
+		type side struct{ name, queue string }
+		sides := []side{{"accept", base + "-accept"}, {"apart", base + "-apart"}}
+		var results [2][]notify.ClaimResult
+		for i, s := range sides {
+			pre := s.name + "-"
+			ok, _, err := b.Deduper.Claim(ctx, pre+"taken", pre+"someone", time.Hour)
+			require.NoError(t, err)
+			require.True(t, ok)
+			items := make([]notify.AcceptItem, len(cases))
+			for j, c := range cases {
+				key := c.key
+				if key != "" {
+					key = pre + key
+				}
+				items[j] = item(key, pre+c.nid, s.queue)
+			}
+			if i == 0 {
+				res, err := b.Queue.Accept(ctx, b.EventLog, b.Deduper, items)
+				require.NoError(t, err, "Accept")
+				require.Len(t, res, len(items), "Accept answers each item")
+				results[i] = res
+			} else {
+				for _, it := range items {
+					if it.Claim != nil {
+						ok, holder, err := b.Deduper.Claim(ctx, it.Claim.Key, it.Claim.Owner, it.Claim.TTL)
+						require.NoError(t, err, "Claim")
+						if !ok {
+							results[i] = append(results[i], notify.ClaimResult{Holder: holder})
+							continue
+						}
+					}
+					require.NoError(t, b.EventLog.Record(ctx, it.Events...))
+					require.NoError(t, b.Queue.Enqueue(ctx, it.Jobs...))
+					results[i] = append(results[i], notify.ClaimResult{Claimed: true})
+				}
+			}
+			for j := range results[i] {
+				results[i][j].Holder = strings.TrimPrefix(results[i][j].Holder, pre)
+			}
+		}
+		assert.Equal(t, results[1], results[0], "Accept's answers and those of Claim, Record and Enqueue for each item in turn")
+		assert.Equal(t, ready(t, b, sides[1].queue), ready(t, b, sides[0].queue), "jobs queued by Accept and by the single calls")
+		for _, c := range cases {
+			assert.Equal(t, logged(t, b, "apart-"+c.nid), logged(t, b, "accept-"+c.nid), "%s logged by Accept and by the single calls", c.nid)
+		}
 	})
 
 	t.Run("RefusesForeignBackends", func(t *testing.T) {

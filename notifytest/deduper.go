@@ -19,6 +19,14 @@ import (
 // of 50 concurrent claims exactly one wins and every loser names the winner;
 // that Release by a non-owner does nothing and by the owner frees the key;
 // and that a claim expires after its ttl (about one second).
+//
+// Each optional capability the deduper has (found with notify.As, so a
+// wrapper with Unwrap is checked too) is checked against the calls it
+// stands for: a notify.BatchDeduper's ClaimBatch answers as Claim for each
+// claim in turn would, also for repeats of a key within the batch, and
+// fails the claims Claim fails (with a context already done) holding
+// nothing; a notify.Pruner's Prune deletes expired claims, none before
+// they expire, and keeps live ones.
 func TestDeduper(t *testing.T, newDeduper func(t *testing.T) notify.Deduper) {
 	run := func(name string, f func(t *testing.T, d notify.Deduper, key string)) {
 		t.Run(name, func(t *testing.T) {
@@ -32,6 +40,8 @@ func TestDeduper(t *testing.T, newDeduper func(t *testing.T) notify.Deduper) {
 	run("ConcurrentClaims", testDedupConcurrent)
 	run("Release", testDedupRelease)
 	run("Expiry", testDedupExpiry)
+	run("ClaimBatch", testClaimBatch)
+	t.Run("Prune", func(t *testing.T) { testDedupPrune(t, newDeduper(t), UniqueName(t)) }) // alone: Prune's count is its own
 }
 
 func claim(t *testing.T, d notify.Deduper, key, owner string, ttl time.Duration) (bool, string) {

@@ -22,6 +22,13 @@ import (
 // checks exactly that, that keys are independent, that a limiter allows
 // again once RetryAfter has passed, and that of many concurrent events on
 // one key exactly Burst are allowed.
+//
+// When the limiter is a notify.BatchLimiter (found with notify.As, so a
+// wrapper with Unwrap is checked too), the suite also checks AllowBatch
+// against Allow: the same events get the decisions and errors Allow would
+// give each in turn, also for several events of one key within the batch,
+// and leave the same counts; with a context already done, the events
+// Allow fails fail too and none is counted.
 func TestLimiter(t *testing.T, newLimiter func(t *testing.T) notify.Limiter) {
 	run := func(name string, f func(t *testing.T, l notify.Limiter, key string)) {
 		t.Run(name, func(t *testing.T) {
@@ -36,6 +43,7 @@ func TestLimiter(t *testing.T, newLimiter func(t *testing.T) notify.Limiter) {
 	run("KeysAreIndependent", testLimiterKeys)
 	run("AllowsAgainAfterRetryAfter", testLimiterWait)
 	run("Concurrent", testLimiterConcurrent)
+	run("AllowBatch", testAllowBatch)
 }
 
 // assertRetryAfter checks that RetryAfter is the emission interval less

@@ -20,15 +20,21 @@ type QueueConfig struct {
 	Visibility time.Duration
 }
 
-// QueueFeatures declares what a backend cannot guarantee, so the suite
-// checks the weaker promise instead (as Watermill's test Features do). The
-// zero value claims the whole contract.
+// QueueFeatures tells TestQueue what it cannot learn from the queue
+// itself: what the backend cannot guarantee, so the suite checks the weaker
+// promise instead (as Watermill's test Features do), and what a capability
+// needs to be checked. The zero value claims the whole contract.
 type QueueFeatures struct {
 	// NoCrossCallDedup: an ID enqueued again by a later Enqueue call may be
 	// queued twice (SQS standard queues have no deduplication). Repeats
 	// within one call must still collapse. The Dispatcher never enqueues a
 	// delivery ID twice, so this only weakens replays of a failed Send.
 	NoCrossCallDedup bool
+	// EventLog returns, for a queue that is a notify.EventLogQueue, an
+	// EventLog that the queues newQueue returns write to in their own
+	// statements (for the postgres package, a Store of the same schema).
+	// Such a queue must set it (the suite fails otherwise).
+	EventLog func(t *testing.T) notify.EventLog
 }
 
 // early is how much sooner than due a hidden job may show up without failing
@@ -54,12 +60,23 @@ const slack = 5 * time.Second
 // concurrent receivers get disjoint jobs; that Receive blocks until a job is
 // ready and returns the context's error; and Close.
 //
-// For a queue that is a notify.LeaseExtender (the others skip these) it
-// also checks that Receive sets Lease.Deadline, in the future and no later
+// Each optional capability the queue has is found with notify.As (so a
+// wrapper with Unwrap is checked too) and checked against the calls it
+// stands for; queues without it skip those subtests. For a
+// notify.LeaseExtender, the suite also checks that Receive sets Lease.Deadline, in the future and no later
 // than the visibility timeout allows; that Extend of a held lease pushes its
 // deadline and keeps the job from other receivers past the visibility
 // timeout, after which Ack works and is final; and that Extend of a lease
 // that was acked, nacked, buried or received again returns ErrLeaseLost.
+// For a notify.VisibilityReporter, that it reports the visibility timeout it
+// was given. For a notify.EventLogQueue (which needs QueueFeatures.EventLog),
+// that EnqueueLogged leaves the same jobs and log as Record then Enqueue,
+// also with repeated and already queued job IDs, fails when either would and
+// then writes nothing; that AckLogged records and acks as Record then Ack
+// do, also for a lease no longer held (ErrLeaseLost, the event recorded);
+// and that both refuse an EventLog they cannot write to with
+// errors.ErrUnsupported, writing nothing. A queue declared with
+// NoCrossCallDedup must be a notify.RepeatEnqueuer that says so.
 //
 // features, when given, declares the contract's parts the backend does not
 // keep (see QueueFeatures); at most one.
@@ -108,6 +125,10 @@ func TestQueue(t *testing.T, newQueue func(t *testing.T, cfg QueueConfig) notify
 	run("ExtendKeepsLease", short, testExtendKeepsLease)
 	run("ExtendLostLease", short, testExtendLostLease)
 	run("ExtendSettledLease", long, testExtendSettledLease)
+	run("Visibility", short, func(t *testing.T, q notify.Queue, _ string) { testVisibility(t, q, short) })
+	run("RepeatEnqueuer", long, func(t *testing.T, q notify.Queue, _ string) { testRepeatEnqueuer(t, q, f) })
+	run("EnqueueLogged", long, func(t *testing.T, q notify.Queue, queue string) { testEnqueueLogged(t, q, queue, f) })
+	run("AckLogged", long, func(t *testing.T, q notify.Queue, queue string) { testAckLogged(t, q, queue, f) })
 }
 
 // timeout returns a context that ends after d and is canceled with the test.

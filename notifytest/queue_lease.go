@@ -13,7 +13,7 @@ import (
 // extender returns q as a notify.LeaseExtender, or skips the test.
 func extender(t *testing.T, q notify.Queue) notify.LeaseExtender {
 	t.Helper()
-	x, ok := q.(notify.LeaseExtender)
+	x, ok := notify.As[notify.LeaseExtender](q)
 	if !ok {
 		t.Skipf("%T is not a notify.LeaseExtender", q)
 	}
@@ -29,7 +29,7 @@ func testLeaseDeadline(t *testing.T, q notify.Queue, queue string, vis time.Dura
 	l := receiveN(t, q, queue, 1, 10*time.Second)[0]
 	after := time.Now() // and no later than its return
 	if l.Deadline.IsZero() {
-		if _, ok := q.(notify.LeaseExtender); ok {
+		if _, ok := notify.As[notify.LeaseExtender](q); ok {
 			t.Fatal("a notify.LeaseExtender must set Lease.Deadline on Receive")
 		}
 		t.Skip("the queue does not set Lease.Deadline")

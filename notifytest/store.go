@@ -24,11 +24,25 @@ import (
 // preferences (allowed by default, per user, category and channel) and the
 // log (Record, then State with DeliveryState.Apply's attempt counting,
 // Delivery, Deliveries oldest first with events in order, ErrNotFound for
-// what was never recorded, and concurrent Records losing nothing). When
-// the store is a notify.OnceRecorder it also checks RecordOnce: of
-// concurrent calls with one key exactly one records and runs its action,
-// and a failed action records nothing and frees the key.
-func TestStore(t *testing.T, newStore func(t *testing.T) notify.Store) {
+// what was never recorded, and concurrent Records losing nothing).
+//
+// Each optional capability the store has (found with notify.As, so a
+// wrapper with Unwrap is checked too) is checked against the calls it
+// stands for. A notify.OnceRecorder: of concurrent RecordOnce calls with
+// one key exactly one records and runs its action, a failed action
+// records nothing and frees the key, and what RecordOnce records reads
+// back as Record's would. A notify.Pruner: Prune deletes exactly the log
+// events older than StoreFeatures.Retention (which a Pruner must declare),
+// also the older events of a delivery that keeps newer ones, and says how
+// many.
+//
+// features, when given, says what the suite cannot learn from the store
+// (see StoreFeatures); at most one.
+func TestStore(t *testing.T, newStore func(t *testing.T) notify.Store, features ...StoreFeatures) {
+	var f StoreFeatures
+	if len(features) > 0 {
+		f = features[0]
+	}
 	run := func(name string, f func(t *testing.T, s notify.Store, id string)) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -46,6 +60,8 @@ func TestStore(t *testing.T, newStore func(t *testing.T) notify.Store) {
 	run("LogNotFound", testLogNotFound)
 	run("LogConcurrentRecord", testLogConcurrent)
 	run("RecordOnce", testRecordOnce)
+	run("RecordOnceReadsAsRecord", testRecordOnceReadsAsRecord)
+	t.Run("Prune", func(t *testing.T) { testStorePrune(t, newStore(t), UniqueName(t), f.Retention) }) // alone
 }
 
 // at returns a fixed instant plus d, at microsecond precision (what
@@ -407,7 +423,7 @@ func testLogConcurrent(t *testing.T, s notify.Store, id string) {
 }
 
 func testRecordOnce(t *testing.T, s notify.Store, id string) {
-	or, ok := s.(notify.OnceRecorder)
+	or, ok := notify.As[notify.OnceRecorder](s)
 	if !ok {
 		t.Skip("the store is not a notify.OnceRecorder")
 	}

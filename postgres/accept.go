@@ -63,7 +63,9 @@ type acceptReq struct {
 // log must be a *Store and dd a *Deduper (nil when no item has a Claim) of
 // this Queue's schema on the same database, or bound to the same
 // transaction; anything else gets an error wrapping errors.ErrUnsupported,
-// and nothing is written. With no items Accept only makes that check.
+// and nothing is written. With no items Accept only makes that check. A
+// wrapper whose Unwrap chain leads to one (see notify.Unwrapper) counts as
+// the one it wraps, and is bypassed: Accept writes its rows itself.
 func (q *Queue) Accept(ctx context.Context, log notify.EventLog, dd notify.Deduper, items []notify.AcceptItem) ([]notify.ClaimResult, error) {
 	if err := q.checkOpen(); err != nil {
 		return nil, err
@@ -106,7 +108,7 @@ func (q *Queue) Accept(ctx context.Context, log notify.EventLog, dd notify.Dedup
 // sameDeduper reports whether dd is a *Deduper this Queue can write in its
 // own statements.
 func (q *Queue) sameDeduper(dd notify.Deduper) error {
-	d, ok := dd.(*Deduper)
+	d, ok := notify.As[*Deduper](dd)
 	switch {
 	case !ok || d == nil:
 		return fmt.Errorf("the deduper is a %T, not a *postgres.Deduper: %w", dd, errors.ErrUnsupported)

@@ -48,7 +48,7 @@ func newEventLogSQL(schema string) eventLogSQL {
 // statements: one of the same schema, on the same database when q is on
 // its pool, or bound to the same transaction when q is (Backend.Tx).
 func (q *Queue) logStore(log notify.EventLog) (*Store, error) {
-	s, ok := log.(*Store)
+	s, ok := notify.As[*Store](log)
 	switch {
 	case !ok || s == nil:
 		return nil, fmt.Errorf("postgres: the log is a %T, not a *postgres.Store: %w", log, errors.ErrUnsupported)
@@ -100,6 +100,8 @@ func checkEvents(events []notify.Event) error {
 // any other EventLog gets an error wrapping errors.ErrUnsupported, and nothing
 // is written: call log.Record and Enqueue instead. EnqueueLogged is safe
 // for concurrent use.
+// A wrapper whose Unwrap chain leads to such a Store (see
+// notify.Unwrapper) counts as that Store, and is bypassed.
 func (q *Queue) EnqueueLogged(ctx context.Context, log notify.EventLog, events []notify.Event, jobs []notify.Job) error {
 	if err := q.checkOpen(); err != nil {
 		return err
@@ -164,6 +166,8 @@ func (q *Queue) enqueueLoggedNow(ctx context.Context, reqs []*enqueueLoggedReq) 
 // any other EventLog gets an error wrapping errors.ErrUnsupported, and nothing
 // is written: call log.Record and Ack instead. AckLogged is safe for
 // concurrent use.
+// A wrapper whose Unwrap chain leads to such a Store (see
+// notify.Unwrapper) counts as that Store, and is bypassed.
 func (q *Queue) AckLogged(ctx context.Context, log notify.EventLog, l notify.Lease, ev notify.Event) error {
 	if err := q.checkOpen(); err != nil {
 		return err

@@ -18,7 +18,9 @@ func TestQueue(t *testing.T) {
 	pool, schema := testDB(t)
 	notifytest.TestQueue(t, func(t *testing.T, cfg notifytest.QueueConfig) notify.Queue {
 		return newPG(t, pool, postgres.Config{Schema: schema, Visibility: cfg.Visibility}).Queue()
-	})
+	}, notifytest.QueueFeatures{EventLog: func(t *testing.T) notify.EventLog {
+		return newPG(t, pool, postgres.Config{Schema: schema}).Store()
+	}})
 }
 
 // Two Queues enqueueing the same job IDs in opposite orders at once must

@@ -46,11 +46,13 @@ func (d *Deduper) ClaimBatch(ctx context.Context, claims []Claim) (results []Cla
 		return b.results, b.errs
 	}
 	results = make([]ClaimResult, len(claims))
-	errs = make([]error, len(claims))
 	for i, c := range claims {
 		if c.TTL <= 0 {
 			results[i] = ClaimResult{Claimed: true} // wins and holds nothing
 			continue
+		}
+		if errs == nil { // nil when every claim got an answer
+			errs = make([]error, len(claims))
 		}
 		errs[i] = claimError(c.Key, err)
 	}
