@@ -235,17 +235,8 @@ func (d *Dispatcher) plan(ctx context.Context, bc *bounded, n *Notification, now
 	for _, ch := range channels {
 		var ts targetSet // one delivery per address, in order
 		if n.UserID != "" {
-			switch ch {
-			case ChannelSMS, ChannelEmail:
-				for _, a := range contact.Addresses(ch) {
-					ts.add(target{a, time.Time{}, -1})
-				}
-			default: // push: every device on this platform
-				for _, dev := range contact.Devices {
-					if dev.Platform == ch && dev.Token != "" {
-						ts.add(target{Address{ch, dev.Token}, dev.RegisteredAt, -1})
-					}
-				}
+			for a, reg := range contact.addresses(ch) {
+				ts.add(target{a, reg, -1})
 			}
 		}
 		ts.addTo(n.To, ch)
