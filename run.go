@@ -137,9 +137,8 @@ func (d *Dispatcher) runPruners(ctx context.Context, ps []Pruner) {
 	}
 }
 
-// runChannel is one channel's fetcher. A semaphore of ci.workers slots
-// bounds how many leases are held at once, so nothing is leased that no
-// worker is free to send (a lease waiting in a buffer could expire).
+// runChannel is one channel's fetcher and its pool of workers, until ctx
+// ends and the pool has drained.
 func (d *Dispatcher) runChannel(ctx context.Context, ci *channelInfo) {
 	// Sends outlive ctx by up to ShutdownGrace; the queue and log writes
 	// that follow them get bookkeepingTimeout more.
@@ -151,75 +150,120 @@ func (d *Dispatcher) runChannel(ctx context.Context, ci *channelInfo) {
 	// stacks, once grown by a send, stay grown.
 	p := d.newPool(ci, sendCtx, base)
 	defer p.deadlines.stop()
-	sem := p.sem
+	p.fetch(ctx)
+	p.drain(cancelBase, cancelSends)
+}
+
+// fetch leases jobs from the channel's queue and hands them to the
+// workers until ctx ends or the queue is closed. A semaphore of
+// ci.workers slots bounds how many leases are held at once, so nothing is
+// leased that no worker is free to send (a lease waiting in a buffer
+// could expire).
+func (p *pool) fetch(ctx context.Context) {
+	d, sem := p.d, p.sem
 	errDelay := 100 * time.Millisecond
 	rb := bounded{base: ctx, timeout: d.cfg.BackendTimeout + receiveWait}
 	defer rb.stop()
-
-fetch:
 	for {
 		n := sem.acquire(ctx, d.cfg.ReceiveBatch)
 		if n == 0 {
-			break fetch
+			return
 		}
 		// Receive blocks until a job is ready; the bound only keeps a
 		// queue that stopped answering from holding the fetcher forever.
 		rctx := rb.get()
-		leases, err := d.cfg.Queue.Receive(rctx, ci.queue, n)
+		leases, err := d.cfg.Queue.Receive(rctx, p.ci.queue, n)
 		timedOut := rctx.Err() != nil && ctx.Err() == nil
 		got := time.Now()
-		if len(leases) > n { // a backend that ignores max: return the surplus
-			for _, l := range leases[n:] {
-				d.log.WarnContext(ctx, "notify: queue returned more jobs than asked for; returning the surplus", slog.String("queue", ci.queue))
-				d.nack(p.deadlines.get(), l, 0)
-			}
-			leases = leases[:n]
-		}
+		leases = p.trim(ctx, leases, n)
 		sem.release(n - len(leases))
 		if err != nil && len(leases) == 0 {
-			if ctx.Err() != nil {
-				break fetch
+			if !p.receiveFailed(ctx, err, timedOut, &errDelay) {
+				return
 			}
-			if timedOut && errors.Is(err, context.DeadlineExceeded) {
-				continue // nothing was ready
-			}
-			if errors.Is(err, ErrClosed) {
-				d.log.ErrorContext(ctx, "notify: queue closed; channel stops delivering", slog.String("channel", ci.name))
-				break fetch
-			}
-			d.log.WarnContext(ctx, "notify: receive failed; retrying", slog.String("channel", ci.name), slog.Any("error", err))
-			select {
-			case <-time.After(errDelay):
-			case <-ctx.Done():
-				break fetch
-			}
-			errDelay = min(errDelay*2, 10*time.Second)
 			continue
 		}
 		errDelay = 100 * time.Millisecond
-		if len(leases) > 0 && sem.jammed() {
-			// Calls got stuck while Receive waited: stop leasing until
-			// some return (acquire waits for that).
-			for _, l := range leases {
-				d.nack(p.deadlines.get(), l, 0)
-			}
-			sem.release(len(leases))
-			continue
-		}
-		pre := d.precheckLimits(base, leases)
-		if ci.batcher != nil && len(leases) > 1 {
-			p.tasks <- task{leases: leases, pre: pre, got: got, batch: true}
-			continue
-		}
-		for i := range leases {
-			t := task{leases: leases[i : i+1], got: got}
-			if pre != nil {
-				t.dec = pre[i]
-			}
-			p.tasks <- t
-		}
+		p.dispatch(leases, got)
 	}
+}
 
+// trim returns to the queue the leases past the n asked for, which a
+// backend that ignores its max handed out, and returns the rest.
+func (p *pool) trim(ctx context.Context, leases []Lease, n int) []Lease {
+	if len(leases) <= n {
+		return leases
+	}
+	for _, l := range leases[n:] {
+		p.d.log.WarnContext(ctx, "notify: queue returned more jobs than asked for; returning the surplus", slog.String("queue", p.ci.queue))
+		p.d.nack(p.deadlines.get(), l, 0)
+	}
+	return leases[:n]
+}
+
+// receiveFailed deals with a Receive that failed and leased nothing. It
+// reports false when fetching is to stop (ctx ended, or the queue is
+// closed); otherwise, unless the Receive only found nothing ready within
+// its bound, it logs the error and waits *delay, then doubles it (up to
+// 10s).
+func (p *pool) receiveFailed(ctx context.Context, err error, timedOut bool, delay *time.Duration) bool {
+	d := p.d
+	if ctx.Err() != nil {
+		return false
+	}
+	if timedOut && errors.Is(err, context.DeadlineExceeded) {
+		return true // nothing was ready
+	}
+	if errors.Is(err, ErrClosed) {
+		d.log.ErrorContext(ctx, "notify: queue closed; channel stops delivering", slog.String("channel", p.ci.name))
+		return false
+	}
+	d.log.WarnContext(ctx, "notify: receive failed; retrying", slog.String("channel", p.ci.name), slog.Any("error", err))
+	select {
+	case <-time.After(*delay):
+	case <-ctx.Done():
+		return false
+	}
+	*delay = min(*delay*2, 10*time.Second)
+	return true
+}
+
+// dispatch hands leases, received at got, to the workers: all in one task
+// for a BatchSender, else one task each, with the rate limiter's
+// decisions made for the whole fetch (precheckLimits). While as many calls
+// as the channel has workers are stuck it returns them to the queue.
+func (p *pool) dispatch(leases []Lease, got time.Time) {
+	d, sem := p.d, p.sem
+	if len(leases) > 0 && sem.jammed() {
+		// Calls got stuck while Receive waited: stop leasing until
+		// some return (acquire waits for that).
+		for _, l := range leases {
+			d.nack(p.deadlines.get(), l, 0)
+		}
+		sem.release(len(leases))
+		return
+	}
+	pre := d.precheckLimits(p.base, leases)
+	if p.ci.batcher != nil && len(leases) > 1 {
+		p.tasks <- task{leases: leases, pre: pre, got: got, batch: true}
+		return
+	}
+	for i := range leases {
+		t := task{leases: leases[i : i+1], got: got}
+		if pre != nil {
+			t.dec = pre[i]
+		}
+		p.tasks <- t
+	}
+}
+
+// drain stops the pool once fetching has stopped: it waits up to
+// Config.ShutdownGrace for the in-flight sends, then cancels them
+// (cancelSends) and hurries the calls that ignore it. The bookkeeping
+// after the sends ends bookkeepingTimeout after the grace period
+// (cancelBase).
+func (p *pool) drain(cancelBase, cancelSends context.CancelFunc) {
+	d := p.d
 	close(p.tasks)
 	bk := time.AfterFunc(d.cfg.ShutdownGrace+bookkeepingTimeout, cancelBase)
 	defer bk.Stop()
@@ -230,7 +274,7 @@ fetch:
 	select {
 	case <-done:
 	case <-grace.C:
-		d.log.Warn("notify: shutdown grace period over; canceling in-flight sends", slog.String("channel", ci.name))
+		d.log.Warn("notify: shutdown grace period over; canceling in-flight sends", slog.String("channel", p.ci.name))
 		cancelSends()
 		p.hurry()
 		<-done
