@@ -176,7 +176,7 @@ func (d *Dispatcher) plan(ctx context.Context, bc *bounded, n *Notification, now
 	if err := d.validate(n); err != nil {
 		return nil, err
 	}
-	pl := planner{d: d, ctx: ctx, bc: bc, n: n, p: newPlan(n, now), category: categoryOf(n), now: now}
+	pl := planner{d: d, ctx: ctx, bc: bc, n: *n, p: newPlan(n, now), category: categoryOf(n), now: now}
 	expires, err := expiry(n, now)
 	if err != nil {
 		return nil, err
@@ -281,10 +281,13 @@ func (d *Dispatcher) channelsOf(n *Notification) []string {
 // planner works out one notification's plan, channel by channel: it holds
 // what the steps of plan share.
 type planner struct {
-	d        *Dispatcher
-	ctx      context.Context
-	bc       *bounded // bounds the Store calls
-	n        *Notification
+	d   *Dispatcher
+	ctx context.Context
+	bc  *bounded // bounds the Store calls
+	// n is a copy of the notification, not a pointer to it: escape
+	// analysis does not tell a planner's fields apart, and a pointer here
+	// would move every caller's Notification to the heap.
+	n        Notification
 	p        *plan // what is worked out so far
 	category string
 	now      time.Time
@@ -316,7 +319,7 @@ func (pl *planner) planChannel(ch string) error {
 		}
 		return nil
 	}
-	opts, err := channelOptions(pl.n, ch)
+	opts, err := channelOptions(&pl.n, ch)
 	if err != nil {
 		return err
 	}
@@ -339,7 +342,7 @@ func (pl *planner) targets(ch string) []target {
 // allowed reports whether n's user allows n's category on ch. A critical
 // notification, or one without a user, is always allowed.
 func (pl *planner) allowed(ch string) (bool, error) {
-	n := pl.n
+	n := &pl.n
 	if n.UserID == "" || n.Critical {
 		return true, nil
 	}
@@ -379,7 +382,7 @@ func (pl *planner) addDeliveries(ch string, targets []target, opts json.RawMessa
 		del.Options = opts
 		if !rendered {
 			var err error
-			if msg, err = pl.d.render(pl.ctx, pl.n, &del); err != nil {
+			if msg, err = pl.d.render(pl.ctx, &pl.n, &del); err != nil {
 				return err
 			}
 			rendered = true
