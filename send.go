@@ -281,14 +281,14 @@ func (d *Dispatcher) channelsOf(n *Notification) []string {
 // planner works out one notification's plan, channel by channel: it holds
 // what the steps of plan share.
 type planner struct {
-	d   *Dispatcher
-	ctx context.Context
-	bc  *bounded // bounds the Store calls
 	// n is a copy of the notification, not a pointer to it: escape
 	// analysis does not tell a planner's fields apart, and a pointer here
 	// would move every caller's Notification to the heap.
 	n        Notification
-	p        *plan // what is worked out so far
+	d        *Dispatcher
+	ctx      context.Context
+	bc       *bounded // bounds the Store calls
+	p        *plan    // what is worked out so far
 	category string
 	now      time.Time
 	contact  Contact  // the user's, as the Store has it
