@@ -297,6 +297,7 @@ type slots struct {
 	wake  chan struct{} // one token: "free may have grown"
 }
 
+// newSlots returns n free slots; n stuck calls stop leasing.
 func newSlots(n int) *slots { return &slots{free: n, limit: n, wake: make(chan struct{}, 1)} }
 
 // acquire waits until at least one slot is free (and fewer calls than the
@@ -331,6 +332,7 @@ func (s *slots) release(n int) {
 	s.signal()
 }
 
+// signal wakes the waiting fetcher, if any, without blocking.
 func (s *slots) signal() {
 	select {
 	case s.wake <- struct{}{}:
@@ -428,6 +430,7 @@ func (d *Dispatcher) precheckLimits(ctx context.Context, leases []Lease) []*Deci
 	return out
 }
 
+// limitKey is the rate limiter's key of del: its user and category.
 func limitKey(del *Delivery) string { return del.UserID + "\x00" + del.Category }
 
 // execution starts the execution of l on w.
@@ -991,6 +994,8 @@ func fillEvent(ev *Event, del *Delivery) {
 	}
 }
 
+// record writes ev, stamped with del's identity, to the log and counts it
+// in the metrics. A failure is logged and returned.
 func (d *Dispatcher) record(ctx context.Context, del *Delivery, ev Event) error {
 	fillEvent(&ev, del)
 	err := d.cfg.Store.Record(ctx, ev)
@@ -1003,18 +1008,22 @@ func (d *Dispatcher) record(ctx context.Context, del *Delivery, ev Event) error 
 	return err
 }
 
+// ack acks l; a failure is logged.
 func (d *Dispatcher) ack(ctx context.Context, l Lease) {
 	if err := d.cfg.Queue.Ack(ctx, l); err != nil {
 		d.log.WarnContext(ctx, "notify: ack", slog.String("job", l.Job.ID), slog.Any("error", err))
 	}
 }
 
+// nack returns l to the queue, visible again after delay; a failure is
+// logged.
 func (d *Dispatcher) nack(ctx context.Context, l Lease, delay time.Duration) {
 	if err := d.cfg.Queue.Nack(ctx, l, delay); err != nil {
 		d.log.WarnContext(ctx, "notify: nack", slog.String("job", l.Job.ID), slog.Any("error", err))
 	}
 }
 
+// bury moves l to the dead jobs with reason; a failure is logged.
 func (d *Dispatcher) bury(ctx context.Context, l Lease, reason string) {
 	if err := d.cfg.Queue.Bury(ctx, l, reason); err != nil {
 		d.log.WarnContext(ctx, "notify: bury", slog.String("job", l.Job.ID), slog.Any("error", err))

@@ -162,6 +162,8 @@ type plan struct {
 	deliveries []Delivery
 }
 
+// newID returns a new time-ordered ID (a UUIDv7), or a random one (v4)
+// when that fails.
 func newID() string {
 	id, err := uuid.NewV7()
 	if err != nil {

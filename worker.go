@@ -56,6 +56,8 @@ type pool struct {
 // maxSuspects bounds pool.suspects; past it the set starts over.
 const maxSuspects = 10_000
 
+// suspect remembers the deliveries of execs, whose SendBatch panicked, to
+// be sent alone from then on.
 func (p *pool) suspect(execs []execution) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -75,6 +77,8 @@ func (p *pool) alone(del *Delivery) bool {
 	return ok
 }
 
+// newPool starts ci's workers: their sends run under sendCtx, their
+// bookkeeping under base.
 func (d *Dispatcher) newPool(ci *channelInfo, sendCtx, base context.Context) *pool {
 	p := &pool{
 		d: d, ci: ci, sendCtx: sendCtx, base: base,
@@ -150,6 +154,8 @@ type worker struct {
 	abandonAt time.Time
 }
 
+// loop runs the tasks the fetcher hands out until it closes p.tasks, or
+// until the watchdog abandons the worker's call.
 func (w *worker) loop() {
 	p := w.p
 	for t := range p.tasks {
