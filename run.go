@@ -1023,7 +1023,7 @@ func (d *Dispatcher) nack(ctx context.Context, l Lease, delay time.Duration) {
 	}
 }
 
-// bury moves l to the dead jobs with reason; a failure is logged.
+// bury moves l to its queue's dead state with reason; a failure is logged.
 func (d *Dispatcher) bury(ctx context.Context, l Lease, reason string) {
 	if err := d.cfg.Queue.Bury(ctx, l, reason); err != nil {
 		d.log.WarnContext(ctx, "notify: bury", slog.String("job", l.Job.ID), slog.Any("error", err))
