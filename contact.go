@@ -3,9 +3,64 @@ package notify
 import (
 	"context"
 	"fmt"
+	"iter"
 	"strconv"
 	"time"
 )
+
+// contactField is a Contact field that holds a user's one address on a
+// channel.
+type contactField struct {
+	channel string // the channel the address reaches
+	name    string // the field's name, as a ValidationError names it
+	value   string
+}
+
+// addressFields lists c's fields that hold one address each, in the order
+// PutContact checks them. With addresses, it is the one place that knows
+// where a Contact keeps each kind of channel's addresses: the SMS phone
+// number in Phone, the email address in Email; every other channel is a
+// push platform, reached through the tokens of the Devices registered on
+// it.
+func (c *Contact) addressFields() [2]contactField {
+	return [2]contactField{
+		{channel: ChannelSMS, name: "Phone", value: c.Phone},
+		{channel: ChannelEmail, name: "Email", value: c.Email},
+	}
+}
+
+// addresses yields c's addresses on channel in a stable order, each with
+// when it was registered (zero but for a device): the field that holds
+// channel's address (see addressFields), or else the token of every device
+// registered on that platform. An empty value is no address.
+func (c *Contact) addresses(channel string) iter.Seq2[Address, time.Time] {
+	return func(yield func(Address, time.Time) bool) {
+		for _, f := range c.addressFields() {
+			if f.channel == channel {
+				if f.value != "" {
+					yield(Address{Channel: channel, Value: f.value}, time.Time{})
+				}
+				return
+			}
+		}
+		for _, dev := range c.Devices {
+			if dev.Platform == channel && dev.Token != "" {
+				if !yield(Address{Channel: channel, Value: dev.Token}, dev.RegisteredAt) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Addresses returns the contact's addresses on channel in a stable order.
+func (c *Contact) Addresses(channel string) []Address {
+	var out []Address
+	for a := range c.addresses(channel) {
+		out = append(out, a)
+	}
+	return out
+}
 
 // PutContact checks c's addresses as Send would and stores c in the Store.
 // An address a configured channel rejects (a phone number without its
@@ -19,11 +74,10 @@ func (d *Dispatcher) PutContact(ctx context.Context, c Contact) error {
 	if c.UserID == "" {
 		return invalid("UserID", "empty: a contact belongs to a user")
 	}
-	if err := d.checkAddress("Phone", ChannelSMS, c.Phone); err != nil {
-		return err
-	}
-	if err := d.checkAddress("Email", ChannelEmail, c.Email); err != nil {
-		return err
+	for _, f := range c.addressFields() {
+		if err := d.checkAddress(f.name, f.channel, f.value); err != nil {
+			return err
+		}
 	}
 	for i, dev := range c.Devices {
 		field := "Devices[" + strconv.Itoa(i) + "]"

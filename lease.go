@@ -164,16 +164,16 @@ func checkLeaseTiming(cfg *Config) error {
 	return nil
 }
 
-// extendLeases extends every lease of steps by ext and returns the
+// extendLeases extends every lease of execs by ext and returns the
 // earliest new deadline. It stops at the first error.
-func (d *Dispatcher) extendLeases(base context.Context, ext LeaseExtender, steps []step, by time.Duration) (time.Time, error) {
+func (d *Dispatcher) extendLeases(base context.Context, ext LeaseExtender, execs []execution, by time.Duration) (time.Time, error) {
 	ctx, cancel := context.WithTimeout(base, d.cfg.BackendTimeout)
 	defer cancel()
 	var earliest time.Time
-	for i := range steps {
-		dl, err := ext.Extend(ctx, steps[i].l, by)
+	for i := range execs {
+		dl, err := ext.Extend(ctx, execs[i].l, by)
 		if err != nil {
-			return time.Time{}, fmt.Errorf("extend the lease of %s: %w", steps[i].l.Job.ID, err)
+			return time.Time{}, fmt.Errorf("extend the lease of %s: %w", execs[i].l.Job.ID, err)
 		}
 		if earliest.IsZero() || dl.Before(earliest) {
 			earliest = dl

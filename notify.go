@@ -102,28 +102,6 @@ type Device struct {
 	RegisteredAt time.Time `json:"registered_at,omitzero"`
 }
 
-// Addresses returns the contact's addresses on channel in a stable order.
-func (c *Contact) Addresses(channel string) []Address {
-	var out []Address
-	switch channel {
-	case ChannelSMS:
-		if c.Phone != "" {
-			out = append(out, Address{Channel: channel, Value: c.Phone})
-		}
-	case ChannelEmail:
-		if c.Email != "" {
-			out = append(out, Address{Channel: channel, Value: c.Email})
-		}
-	default:
-		for _, d := range c.Devices {
-			if d.Platform == channel && d.Token != "" {
-				out = append(out, Address{Channel: channel, Value: d.Token})
-			}
-		}
-	}
-	return out
-}
-
 // Message is content rendered for one channel. Push uses Title, Subtitle,
 // Body and Data; SMS uses Body; email uses Subject, Text and HTML.
 // Deliveries of one notification on one channel share one rendered Message,

@@ -137,9 +137,8 @@ func (d *Dispatcher) runPruners(ctx context.Context, ps []Pruner) {
 	}
 }
 
-// runChannel is one channel's fetcher. A semaphore of ci.workers slots
-// bounds how many leases are held at once, so nothing is leased that no
-// worker is free to send (a lease waiting in a buffer could expire).
+// runChannel is one channel's fetcher and its pool of workers, until ctx
+// ends and the pool has drained.
 func (d *Dispatcher) runChannel(ctx context.Context, ci *channelInfo) {
 	// Sends outlive ctx by up to ShutdownGrace; the queue and log writes
 	// that follow them get bookkeepingTimeout more.
@@ -151,75 +150,120 @@ func (d *Dispatcher) runChannel(ctx context.Context, ci *channelInfo) {
 	// stacks, once grown by a send, stay grown.
 	p := d.newPool(ci, sendCtx, base)
 	defer p.deadlines.stop()
-	sem := p.sem
+	p.fetch(ctx)
+	p.drain(cancelBase, cancelSends)
+}
+
+// fetch leases jobs from the channel's queue and hands them to the
+// workers until ctx ends or the queue is closed. A semaphore of
+// ci.workers slots bounds how many leases are held at once, so nothing is
+// leased that no worker is free to send (a lease waiting in a buffer
+// could expire).
+func (p *pool) fetch(ctx context.Context) {
+	d, sem := p.d, p.sem
 	errDelay := 100 * time.Millisecond
 	rb := bounded{base: ctx, timeout: d.cfg.BackendTimeout + receiveWait}
 	defer rb.stop()
-
-fetch:
 	for {
 		n := sem.acquire(ctx, d.cfg.ReceiveBatch)
 		if n == 0 {
-			break fetch
+			return
 		}
 		// Receive blocks until a job is ready; the bound only keeps a
 		// queue that stopped answering from holding the fetcher forever.
 		rctx := rb.get()
-		leases, err := d.cfg.Queue.Receive(rctx, ci.queue, n)
+		leases, err := d.cfg.Queue.Receive(rctx, p.ci.queue, n)
 		timedOut := rctx.Err() != nil && ctx.Err() == nil
 		got := time.Now()
-		if len(leases) > n { // a backend that ignores max: return the surplus
-			for _, l := range leases[n:] {
-				d.log.WarnContext(ctx, "notify: queue returned more jobs than asked for; returning the surplus", slog.String("queue", ci.queue))
-				d.nack(p.deadlines.get(), l, 0)
-			}
-			leases = leases[:n]
-		}
+		leases = p.trim(ctx, leases, n)
 		sem.release(n - len(leases))
 		if err != nil && len(leases) == 0 {
-			if ctx.Err() != nil {
-				break fetch
+			if !p.receiveFailed(ctx, err, timedOut, &errDelay) {
+				return
 			}
-			if timedOut && errors.Is(err, context.DeadlineExceeded) {
-				continue // nothing was ready
-			}
-			if errors.Is(err, ErrClosed) {
-				d.log.ErrorContext(ctx, "notify: queue closed; channel stops delivering", slog.String("channel", ci.name))
-				break fetch
-			}
-			d.log.WarnContext(ctx, "notify: receive failed; retrying", slog.String("channel", ci.name), slog.Any("error", err))
-			select {
-			case <-time.After(errDelay):
-			case <-ctx.Done():
-				break fetch
-			}
-			errDelay = min(errDelay*2, 10*time.Second)
 			continue
 		}
 		errDelay = 100 * time.Millisecond
-		if len(leases) > 0 && sem.jammed() {
-			// Calls got stuck while Receive waited: stop leasing until
-			// some return (acquire waits for that).
-			for _, l := range leases {
-				d.nack(p.deadlines.get(), l, 0)
-			}
-			sem.release(len(leases))
-			continue
-		}
-		pre := d.precheckLimits(base, leases)
-		if ci.batcher != nil && len(leases) > 1 {
-			p.tasks <- task{leases: leases, pre: pre, got: got, batch: true}
-			continue
-		}
-		for i := range leases {
-			t := task{leases: leases[i : i+1], got: got}
-			if pre != nil {
-				t.dec = pre[i]
-			}
-			p.tasks <- t
-		}
+		p.dispatch(leases, got)
 	}
+}
 
+// trim returns to the queue the leases past the n asked for, which a
+// backend that ignores its max handed out, and returns the rest.
+func (p *pool) trim(ctx context.Context, leases []Lease, n int) []Lease {
+	if len(leases) <= n {
+		return leases
+	}
+	for _, l := range leases[n:] {
+		p.d.log.WarnContext(ctx, "notify: queue returned more jobs than asked for; returning the surplus", slog.String("queue", p.ci.queue))
+		p.d.nack(p.deadlines.get(), l, 0)
+	}
+	return leases[:n]
+}
+
+// receiveFailed deals with a Receive that failed and leased nothing. It
+// reports false when fetching is to stop (ctx ended, or the queue is
+// closed); otherwise, unless the Receive only found nothing ready within
+// its bound, it logs the error and waits *delay, then doubles it (up to
+// 10s).
+func (p *pool) receiveFailed(ctx context.Context, err error, timedOut bool, delay *time.Duration) bool {
+	d := p.d
+	if ctx.Err() != nil {
+		return false
+	}
+	if timedOut && errors.Is(err, context.DeadlineExceeded) {
+		return true // nothing was ready
+	}
+	if errors.Is(err, ErrClosed) {
+		d.log.ErrorContext(ctx, "notify: queue closed; channel stops delivering", slog.String("channel", p.ci.name))
+		return false
+	}
+	d.log.WarnContext(ctx, "notify: receive failed; retrying", slog.String("channel", p.ci.name), slog.Any("error", err))
+	select {
+	case <-time.After(*delay):
+	case <-ctx.Done():
+		return false
+	}
+	*delay = min(*delay*2, 10*time.Second)
+	return true
+}
+
+// dispatch hands leases, received at got, to the workers: all in one task
+// for a BatchSender, else one task each, with the rate limiter's
+// decisions made for the whole fetch (precheckLimits). While as many calls
+// as the channel has workers are stuck it returns them to the queue.
+func (p *pool) dispatch(leases []Lease, got time.Time) {
+	d, sem := p.d, p.sem
+	if len(leases) > 0 && sem.jammed() {
+		// Calls got stuck while Receive waited: stop leasing until
+		// some return (acquire waits for that).
+		for _, l := range leases {
+			d.nack(p.deadlines.get(), l, 0)
+		}
+		sem.release(len(leases))
+		return
+	}
+	pre := d.precheckLimits(p.base, leases)
+	if p.ci.batcher != nil && len(leases) > 1 {
+		p.tasks <- task{leases: leases, pre: pre, got: got, batch: true}
+		return
+	}
+	for i := range leases {
+		t := task{leases: leases[i : i+1], got: got}
+		if pre != nil {
+			t.dec = pre[i]
+		}
+		p.tasks <- t
+	}
+}
+
+// drain stops the pool once fetching has stopped: it waits up to
+// Config.ShutdownGrace for the in-flight sends, then cancels them
+// (cancelSends) and hurries the calls that ignore it. The bookkeeping
+// after the sends ends bookkeepingTimeout after the grace period
+// (cancelBase).
+func (p *pool) drain(cancelBase, cancelSends context.CancelFunc) {
+	d := p.d
 	close(p.tasks)
 	bk := time.AfterFunc(d.cfg.ShutdownGrace+bookkeepingTimeout, cancelBase)
 	defer bk.Stop()
@@ -230,7 +274,7 @@ fetch:
 	select {
 	case <-done:
 	case <-grace.C:
-		d.log.Warn("notify: shutdown grace period over; canceling in-flight sends", slog.String("channel", ci.name))
+		d.log.Warn("notify: shutdown grace period over; canceling in-flight sends", slog.String("channel", p.ci.name))
 		cancelSends()
 		p.hurry()
 		<-done
@@ -253,6 +297,7 @@ type slots struct {
 	wake  chan struct{} // one token: "free may have grown"
 }
 
+// newSlots returns n free slots; n stuck calls stop leasing.
 func newSlots(n int) *slots { return &slots{free: n, limit: n, wake: make(chan struct{}, 1)} }
 
 // acquire waits until at least one slot is free (and fewer calls than the
@@ -287,6 +332,7 @@ func (s *slots) release(n int) {
 	s.signal()
 }
 
+// signal wakes the waiting fetcher, if any, without blocking.
 func (s *slots) signal() {
 	select {
 	case s.wake <- struct{}{}:
@@ -316,19 +362,31 @@ func (s *slots) unstick() {
 	s.signal()
 }
 
-// deliveryIDs lists the deliveries of steps, for a log record.
-func deliveryIDs(steps []step) []string {
-	ids := make([]string, len(steps))
-	for i := range steps {
-		ids[i] = steps[i].d.ID
+// deliveryIDs lists the deliveries of execs, for a log record.
+func deliveryIDs(execs []execution) []string {
+	ids := make([]string, len(execs))
+	for i := range execs {
+		ids[i] = execs[i].del.ID
 	}
 	return ids
 }
 
-// step is one leased delivery on its way through the worker.
-type step struct {
+// execution is one lease's pass through a channel's worker, from its
+// receipt to its outcome, after River's job executor: one value per lease
+// handled, holding what each of its steps needs, so that none passes it
+// on. prepare runs the checks before the send; send calls the Channel
+// under the worker's watchdog (worker.sendBatch sends a batch of them);
+// conclude acts on the outcome, settling a final one with settle.
+type execution struct {
+	// p is the channel's pool: the send and bookkeeping contexts
+	// (p.sendCtx, p.base), the queue's optional capabilities and what
+	// this Run could not log.
+	p *pool
+	// bc bounds the backend calls (Config.BackendTimeout): the worker's,
+	// or the watchdog's for a call it abandoned.
+	bc      *bounded
 	l       Lease
-	d       *Delivery
+	del     *Delivery
 	attempt int
 	since   time.Time // when retrying started counting, for MaxAge
 }
@@ -372,111 +430,125 @@ func (d *Dispatcher) precheckLimits(ctx context.Context, leases []Lease) []*Deci
 	return out
 }
 
+// limitKey is the rate limiter's key of del: its user and category.
 func limitKey(del *Delivery) string { return del.UserID + "\x00" + del.Category }
+
+// execution starts the execution of l on w.
+func (w *worker) execution(l Lease) execution {
+	return execution{p: w.p, bc: &w.bc, l: l, del: l.Job.Delivery}
+}
 
 // handle takes one lease through the pipeline. pre, when not nil, is the
 // rate limiter's decision made for a whole fetch by precheckLimits.
-func (d *Dispatcher) handle(w *worker, l Lease, pre *Decision, got time.Time) {
-	s, ok := d.prepare(w.p, &w.bc, l, pre)
-	if !ok {
-		return
+func (w *worker) handle(l Lease, pre *Decision, got time.Time) {
+	e := w.execution(l)
+	if e.prepare(pre) {
+		e.send(w, got)
 	}
-	d.handleStep(w, s, got)
 }
 
-// handleStep sends one prepared delivery and acts on the outcome.
-func (d *Dispatcher) handleStep(w *worker, s step, got time.Time) {
+// send sends e's prepared delivery with Channel.Send under w's watchdog
+// and concludes the attempt. got is when its lease was received.
+func (e *execution) send(w *worker, got time.Time) {
 	p := w.p
-	w.one[0] = s // the watchdog keeps it: no allocation per send
-	steps := w.one[:]
-	ctx, cancel := w.begin(steps, got)
+	d := p.d
+	w.one[0] = *e // the watchdog keeps it: no allocation per send
+	execs := w.one[:]
+	ctx, cancel := w.begin(execs, got)
 	if ctx == nil {
-		d.noTimeLeft(w, steps)
+		w.noTimeLeft(execs)
 		return
 	}
-	ctx, span := d.tracing.startDeliver(ctx, s.d)
+	ctx, span := d.tracing.startDeliver(ctx, e.del)
 	start := time.Now()
-	res, err := d.call(ctx, p.ci, s.d)
+	res, err := d.call(ctx, p.ci, e.del)
 	took := time.Since(start)
 	cancel()
 	if !w.finish() {
-		d.returnedLate(p, steps, took, err)
+		w.returnedLate(execs, took, err)
 		endDeliver(span, Result{}, &stuckError{after: took})
 		return
 	}
 	d.metrics.sent(p.base, p.ci.name, took, err)
-	d.finish(p, &w.bc, steps[0], res, err) // its lease's deadline as extended
+	done := execs[0] // its lease's deadline as extended
+	done.conclude(res, err)
 	endDeliver(span, res, err)
 }
 
 // noTimeLeft returns leases whose remaining time cannot hold a send (the
 // checks before it took too long) to the queue, at once.
-func (d *Dispatcher) noTimeLeft(w *worker, steps []step) {
+func (w *worker) noTimeLeft(execs []execution) {
+	d := w.p.d
 	ctx := w.bc.get()
-	for _, s := range steps {
+	for _, e := range execs {
 		d.log.WarnContext(ctx, "notify: too little of the lease left to send; returning the job to the queue",
-			slog.String("delivery", s.d.ID), slog.Time("lease_deadline", s.l.Deadline))
-		d.nack(ctx, s.l, 0)
+			slog.String("delivery", e.del.ID), slog.Time("lease_deadline", e.l.Deadline))
+		d.nack(ctx, e.l, 0)
 	}
 }
 
 // returnedLate logs a Channel call that returned after the watchdog had
 // given up on it and settled its attempt.
-func (d *Dispatcher) returnedLate(p *pool, steps []step, took time.Duration, err error) {
-	d.log.Error("notify: an abandoned channel call returned; its outcome is dropped (the attempt was recorded as retrying, maybe sent)",
-		slog.String("channel", p.ci.name), slog.Any("deliveries", deliveryIDs(steps)), slog.Duration("after", took), slog.Any("error", err))
+func (w *worker) returnedLate(execs []execution, took time.Duration, err error) {
+	w.p.d.log.Error("notify: an abandoned channel call returned; its outcome is dropped (the attempt was recorded as retrying, maybe sent)",
+		slog.String("channel", w.p.ci.name), slog.Any("deliveries", deliveryIDs(execs)), slog.Duration("after", took), slog.Any("error", err))
 }
 
 // handleBatch prepares every lease, sends the ready ones with one SendBatch
-// and finishes each on its own.
-func (d *Dispatcher) handleBatch(w *worker, leases []Lease, pre []*Decision, got time.Time) {
-	p := w.p
-	steps := make([]step, 0, len(leases))
+// (those whose batch panicked before alone, with Send) and concludes each
+// on its own.
+func (w *worker) handleBatch(leases []Lease, pre []*Decision, got time.Time) {
+	execs := make([]execution, 0, len(leases))
 	for i, l := range leases {
 		var dec *Decision
 		if pre != nil {
 			dec = pre[i]
 		}
-		if s, ok := d.prepare(p, &w.bc, l, dec); ok {
-			steps = append(steps, s)
+		if e := w.execution(l); e.prepare(dec) {
+			execs = append(execs, e)
 		}
 	}
 	// Deliveries whose batch panicked before go alone, with Send.
-	batch := steps[:0]
-	for _, s := range steps {
-		if !p.alone(s.d) {
-			batch = append(batch, s)
+	batch := execs[:0]
+	for _, e := range execs {
+		if !w.p.alone(e.del) {
+			batch = append(batch, e)
 			continue
 		}
-		if d.handleStep(w, s, got); w.gone {
+		if e.send(w, got); w.gone {
 			return
 		}
 	}
-	steps = batch
-	switch len(steps) {
+	switch len(batch) {
 	case 0:
-		return
 	case 1:
-		d.handleStep(w, steps[0], got)
-		return
+		batch[0].send(w, got)
+	default:
+		w.sendBatch(batch, got)
 	}
-	ds := make([]*Delivery, len(steps))
-	for i := range steps {
-		ds[i] = steps[i].d
+}
+
+// sendBatch sends execs with one SendBatch under w's watchdog, capped by
+// the earliest deadline of their leases, and concludes each on its own.
+func (w *worker) sendBatch(execs []execution, got time.Time) {
+	p := w.p
+	d := p.d
+	ds := make([]*Delivery, len(execs))
+	for i := range execs {
+		ds[i] = execs[i].del
 	}
 	// One span per delivery, each in its own trace; the SendBatch call's
 	// context carries none of them.
 	var spans []trace.Span
 	if d.tracing != nil {
-		spans = make([]trace.Span, len(steps))
-		for i := range steps {
-			_, spans[i] = d.tracing.startDeliver(p.sendCtx, steps[i].d)
+		spans = make([]trace.Span, len(execs))
+		for i := range execs {
+			_, spans[i] = d.tracing.startDeliver(p.sendCtx, execs[i].del)
 		}
 	}
-	// The batch is capped by the earliest deadline of its leases.
-	ctx, cancel := w.begin(steps, got)
+	ctx, cancel := w.begin(execs, got)
 	if ctx == nil {
-		d.noTimeLeft(w, steps)
+		w.noTimeLeft(execs)
 		for _, sp := range spans {
 			sp.End()
 		}
@@ -487,16 +559,23 @@ func (d *Dispatcher) handleBatch(w *worker, leases []Lease, pre []*Decision, got
 	took := time.Since(start)
 	cancel()
 	if panicked {
-		p.suspect(steps)
+		p.suspect(execs)
 	}
 	if !w.finish() {
-		d.returnedLate(p, steps, took, nil)
+		w.returnedLate(execs, took, nil)
 		for _, sp := range spans {
 			endDeliver(sp, Result{}, &stuckError{after: took})
 		}
 		return
 	}
-	for i, s := range steps {
+	w.concludeBatch(execs, results, errs, took, spans)
+}
+
+// concludeBatch concludes each execution of a SendBatch with its own
+// answer; a delivery SendBatch did not answer has failed, retryably.
+func (w *worker) concludeBatch(execs []execution, results []Result, errs []error, took time.Duration, spans []trace.Span) {
+	p := w.p
+	for i, e := range execs {
 		var res Result
 		var err error
 		if i < len(results) {
@@ -505,10 +584,10 @@ func (d *Dispatcher) handleBatch(w *worker, leases []Lease, pre []*Decision, got
 		if i < len(errs) {
 			err = errs[i]
 		} else if i >= len(results) {
-			err = fmt.Errorf("channel %s: SendBatch answered %d of %d deliveries", p.ci.name, len(results), len(ds))
+			err = fmt.Errorf("channel %s: SendBatch answered %d of %d deliveries", p.ci.name, len(results), len(execs))
 		}
-		d.metrics.sent(p.base, p.ci.name, took, err)
-		d.finish(p, &w.bc, s, res, err)
+		p.d.metrics.sent(p.base, p.ci.name, took, err)
+		e.conclude(res, err)
 		if spans != nil {
 			endDeliver(spans[i], res, err)
 		}
@@ -517,124 +596,25 @@ func (d *Dispatcher) handleBatch(w *worker, leases []Lease, pre []*Decision, got
 
 // prepare runs the checks before a send: log state, expiry, opt-out, rate
 // limit, rendering. It settles the lease itself and reports false when
-// nothing is to be sent.
-//
-// A redelivery also counts the attempts of this Run whose outcome did not
-// reach the log (p.unlogged): it logs a final outcome decided earlier
-// instead of sending again, and gives up without sending once the
-// attempts reach Config.Retry.MaxAttempts.
-func (d *Dispatcher) prepare(p *pool, bc *bounded, l Lease, pre *Decision) (step, bool) {
-	del := l.Job.Delivery
-	base := bc.parent()
+// nothing is to be sent; otherwise it numbers the attempt.
+func (e *execution) prepare(pre *Decision) bool {
+	d, del := e.p.d, e.del
 	if del == nil {
-		d.log.ErrorContext(base, "notify: job without a delivery; burying it", slog.String("job", l.Job.ID), slog.String("queue", l.Job.Queue))
-		d.bury(bc.get(), l, "job carries no delivery")
-		return step{}, false
+		d.log.ErrorContext(e.bc.parent(), "notify: job without a delivery; burying it", slog.String("job", e.l.Job.ID), slog.String("queue", e.l.Job.Queue))
+		d.bury(e.bc.get(), e.l, "job carries no delivery")
+		return false
 	}
 	now := time.Now()
-	// On a first receipt (after Send or Replay) the log can hold nothing
-	// newer than "queued": only a redelivery needs to read it.
-	st := DeliveryState{Status: StatusQueued, Since: now}
-	if l.Attempt != 1 || del.Recheck {
-		var err error
-		st, err = d.cfg.Store.State(bc.get(), del.ID)
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			d.log.WarnContext(base, "notify: read delivery state; retrying later", slog.String("delivery", del.ID), slog.Any("error", err))
-			d.nack(bc.get(), l, time.Second)
-			return step{}, false
-		}
-		switch {
-		case st.Status == StatusDead:
-			// Dead in the log but leased (a Bury that lost its lease, or a
-			// Replay that raced another): back to the dead state.
-			d.bury(bc.get(), l, "dead in the log")
-			return step{}, false
-		case st.Status.Final():
-			// A redelivery of something already settled (a crash between
-			// the log write and the ack, or an expired lease): send nothing.
-			d.ack(bc.get(), l)
-			return step{}, false
-		}
-		if u, ok := p.unlogged.get(del.ID); ok {
-			if u.final.Status != "" {
-				d.log.InfoContext(base, "notify: logging an outcome decided by an earlier attempt, whose log write failed; not sending again",
-					slog.String("delivery", del.ID), slog.String("status", string(u.final.Status)))
-				d.settle(p, bc, l, del, u.final)
-				return step{}, false
-			}
-			st.Attempts += u.tries
-		}
-		if st.Attempts > 0 && d.cfg.Retry.GiveUp(st.Attempts, time.Time{}, now) {
-			// Only attempts whose outcome was not logged get here: a
-			// logged last attempt is dead already.
-			d.settle(p, bc, l, del, Event{Status: StatusDead, Attempt: st.Attempts,
-				Reason: fmt.Sprintf("gave up after %d attempts, some of whose outcomes could not be logged", st.Attempts)})
-			return step{}, false
-		}
+	st, ok := e.checkLog(now)
+	if !ok {
+		return false
 	}
 	if del.Expired(now) {
-		d.settle(p, bc, l, del, Event{Status: StatusExpired, Reason: ReasonExpired, Attempt: st.Attempts})
-		return step{}, false
+		e.settle(Event{Status: StatusExpired, Reason: ReasonExpired, Attempt: st.Attempts})
+		return false
 	}
-	if del.UserID != "" && !del.Critical {
-		ok, err := d.cfg.Store.Allowed(bc.get(), del.UserID, del.Category, del.Channel)
-		if err != nil {
-			d.log.WarnContext(base, "notify: read preferences; retrying later", slog.String("delivery", del.ID), slog.Any("error", err))
-			d.nack(bc.get(), l, time.Second)
-			return step{}, false
-		}
-		if !ok {
-			d.settle(p, bc, l, del, Event{Status: StatusSkipped, Reason: ReasonOptedOut})
-			return step{}, false
-		}
-	}
-	if st.Attempts == 0 && d.cfg.Limiter != nil && del.UserID != "" {
-		if pol := d.policy(del.Category); !pol.Limit.IsZero() {
-			var dec Decision
-			var err error
-			if pre != nil {
-				dec = *pre
-			} else {
-				dec, err = d.cfg.Limiter.Allow(bc.get(), limitKey(del), pol.Limit)
-			}
-			if err != nil {
-				d.log.WarnContext(base, "notify: rate limiter failed; deferring", slog.String("delivery", del.ID), slog.Any("error", err))
-				d.nack(bc.get(), l, time.Second)
-				return step{}, false
-			}
-			if !dec.Allowed {
-				if pol.OverLimit == OverLimitDrop {
-					d.settle(p, bc, l, del, Event{Status: StatusSkipped, Reason: ReasonRateLimit})
-					return step{}, false
-				}
-				wait := max(dec.RetryAfter, time.Millisecond)
-				d.record(bc.get(), del, Event{Status: StatusDeferred, Reason: "rate limited; retry in " + wait.String()})
-				d.nack(bc.get(), l, wait)
-				return step{}, false
-			}
-		}
-	}
-	if del.Message.IsZero() && del.Template != "" {
-		if d.cfg.Renderer == nil {
-			d.settle(p, bc, l, del, Event{Status: StatusFailed, Reason: "render: no Renderer configured", Attempt: st.Attempts})
-			return step{}, false
-		}
-		// Bounded like a backend call (Config.BackendTimeout).
-		rctx := bc.get()
-		msg, err := d.cfg.Renderer.Render(rctx, del)
-		if err != nil && rctx.Err() != nil && errors.Is(err, rctx.Err()) {
-			// Cut by the bound: counted as an attempt, so a template that
-			// never renders in time is given up at MaxAttempts.
-			d.log.WarnContext(base, "notify: render did not finish within Config.BackendTimeout; retrying later", slog.String("delivery", del.ID), slog.Any("error", err))
-			p.unlogged.add(del.ID, 1, nil)
-			d.nack(bc.get(), l, time.Second)
-			return step{}, false
-		}
-		if err != nil {
-			d.settle(p, bc, l, del, Event{Status: StatusFailed, Reason: "render: " + err.Error(), Attempt: st.Attempts})
-			return step{}, false
-		}
-		del.Message = msg
+	if !e.allowed() || !e.withinLimit(pre, st.Attempts) || !e.render(st.Attempts) {
+		return false
 	}
 	del.Attempt = st.Attempts + 1
 	since := st.Since
@@ -644,68 +624,224 @@ func (d *Dispatcher) prepare(p *pool, bc *bounded, l Lease, pre *Decision) (step
 	if del.SendAt.After(since) {
 		since = del.SendAt
 	}
-	return step{l: l, d: del, attempt: del.Attempt, since: since}, true
+	e.attempt, e.since = del.Attempt, since
+	return true
 }
 
-// finish acts on a send's outcome. An error of a send canceled by Run's
-// shutdown (p.sendCtx) is a retryable attempt that may have been sent.
-func (d *Dispatcher) finish(p *pool, bc *bounded, s step, res Result, err error) {
-	ci := p.ci
-	del := s.d
+// checkLog returns the delivery's state in the log, for its attempts so
+// far; on a first receipt (after Send or Replay) the log can hold nothing
+// newer than "queued", so only a redelivery reads it. It settles the
+// lease, or returns it to the queue when the log cannot be read, and
+// reports false when nothing is to be sent.
+//
+// A redelivery also counts the attempts of this Run whose outcome did not
+// reach the log (p.unlogged): it logs a final outcome decided earlier
+// instead of sending again, and gives up without sending once the
+// attempts reach Config.Retry.MaxAttempts.
+func (e *execution) checkLog(now time.Time) (DeliveryState, bool) {
+	d, del := e.p.d, e.del
+	st := DeliveryState{Status: StatusQueued, Since: now}
+	if e.l.Attempt == 1 && !del.Recheck {
+		return st, true
+	}
+	var err error
+	st, err = d.cfg.Store.State(e.bc.get(), del.ID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		d.log.WarnContext(e.bc.parent(), "notify: read delivery state; retrying later", slog.String("delivery", del.ID), slog.Any("error", err))
+		d.nack(e.bc.get(), e.l, time.Second)
+		return st, false
+	}
+	switch {
+	case st.Status == StatusDead:
+		// Dead in the log but leased (a Bury that lost its lease, or a
+		// Replay that raced another): back to the dead state.
+		d.bury(e.bc.get(), e.l, "dead in the log")
+		return st, false
+	case st.Status.Final():
+		// A redelivery of something already settled (a crash between
+		// the log write and the ack, or an expired lease): send nothing.
+		d.ack(e.bc.get(), e.l)
+		return st, false
+	}
+	if u, ok := e.p.unlogged.get(del.ID); ok {
+		if u.final.Status != "" {
+			d.log.InfoContext(e.bc.parent(), "notify: logging an outcome decided by an earlier attempt, whose log write failed; not sending again",
+				slog.String("delivery", del.ID), slog.String("status", string(u.final.Status)))
+			e.settle(u.final)
+			return st, false
+		}
+		st.Attempts += u.tries
+	}
+	if st.Attempts > 0 && d.cfg.Retry.GiveUp(st.Attempts, time.Time{}, now) {
+		// Only attempts whose outcome was not logged get here: a
+		// logged last attempt is dead already.
+		e.settle(Event{Status: StatusDead, Attempt: st.Attempts,
+			Reason: fmt.Sprintf("gave up after %d attempts, some of whose outcomes could not be logged", st.Attempts)})
+		return st, false
+	}
+	return st, true
+}
+
+// allowed re-checks the user's opt-out of a non-critical delivery. It
+// settles the lease as skipped when the user opted out since accept,
+// returns it to the queue when the Store cannot answer, and reports
+// whether the send goes on.
+func (e *execution) allowed() bool {
+	d, del := e.p.d, e.del
+	if del.UserID == "" || del.Critical {
+		return true
+	}
+	ok, err := d.cfg.Store.Allowed(e.bc.get(), del.UserID, del.Category, del.Channel)
+	if err != nil {
+		d.log.WarnContext(e.bc.parent(), "notify: read preferences; retrying later", slog.String("delivery", del.ID), slog.Any("error", err))
+		d.nack(e.bc.get(), e.l, time.Second)
+		return false
+	}
+	if !ok {
+		e.settle(Event{Status: StatusSkipped, Reason: ReasonOptedOut})
+	}
+	return ok
+}
+
+// withinLimit applies the category's per-user rate limit to a delivery
+// not attempted yet (attempts is 0), using pre, the decision made for its
+// whole fetch, when there is one. Over the limit it defers the lease, or
+// settles it as skipped under OverLimitDrop; a limiter that fails defers
+// it too. It reports whether the send goes on.
+func (e *execution) withinLimit(pre *Decision, attempts int) bool {
+	d, del := e.p.d, e.del
+	if attempts != 0 || d.cfg.Limiter == nil || del.UserID == "" {
+		return true
+	}
+	pol := d.policy(del.Category)
+	if pol.Limit.IsZero() {
+		return true
+	}
+	var dec Decision
+	var err error
+	if pre != nil {
+		dec = *pre
+	} else {
+		dec, err = d.cfg.Limiter.Allow(e.bc.get(), limitKey(del), pol.Limit)
+	}
+	switch {
+	case err != nil:
+		d.log.WarnContext(e.bc.parent(), "notify: rate limiter failed; deferring", slog.String("delivery", del.ID), slog.Any("error", err))
+		d.nack(e.bc.get(), e.l, time.Second)
+		return false
+	case dec.Allowed:
+		return true
+	case pol.OverLimit == OverLimitDrop:
+		e.settle(Event{Status: StatusSkipped, Reason: ReasonRateLimit})
+		return false
+	}
+	wait := max(dec.RetryAfter, time.Millisecond)
+	d.record(e.bc.get(), del, Event{Status: StatusDeferred, Reason: "rate limited; retry in " + wait.String()})
+	d.nack(e.bc.get(), e.l, wait)
+	return false
+}
+
+// render renders the template of a delivery that carries no message,
+// bounded like a backend call (Config.BackendTimeout). A template that
+// fails to render fails the delivery; one cut by the bound counts as an
+// attempt and goes back to the queue. attempts is the delivery's attempts
+// so far. It reports whether the send goes on.
+func (e *execution) render(attempts int) bool {
+	d, del := e.p.d, e.del
+	if !del.Message.IsZero() || del.Template == "" {
+		return true
+	}
+	if d.cfg.Renderer == nil {
+		e.settle(Event{Status: StatusFailed, Reason: "render: no Renderer configured", Attempt: attempts})
+		return false
+	}
+	rctx := e.bc.get()
+	msg, err := d.cfg.Renderer.Render(rctx, del)
+	if err != nil && rctx.Err() != nil && errors.Is(err, rctx.Err()) {
+		// Cut by the bound: counted as an attempt, so a template that
+		// never renders in time is given up at MaxAttempts.
+		d.log.WarnContext(e.bc.parent(), "notify: render did not finish within Config.BackendTimeout; retrying later", slog.String("delivery", del.ID), slog.Any("error", err))
+		e.p.unlogged.add(del.ID, 1, nil)
+		d.nack(e.bc.get(), e.l, time.Second)
+		return false
+	}
+	if err != nil {
+		e.settle(Event{Status: StatusFailed, Reason: "render: " + err.Error(), Attempt: attempts})
+		return false
+	}
+	del.Message = msg
+	return true
+}
+
+// conclude acts on a send's outcome: it settles a final one, and returns
+// the lease of a retryable or configuration error to the queue. An error
+// of a send canceled by Run's shutdown (p.sendCtx) is a retryable attempt
+// that may have been sent.
+func (e *execution) conclude(res Result, err error) {
+	d, del := e.p.d, e.del
 	if err == nil {
-		ev := Event{Status: StatusSent, Attempt: s.attempt, ProviderID: res.ProviderID}
+		ev := Event{Status: StatusSent, Attempt: e.attempt, ProviderID: res.ProviderID}
 		if res.Units > 1 {
 			ev.Reason = fmt.Sprintf("%d units", res.Units)
 		}
-		d.settle(p, bc, s.l, del, ev)
+		e.settle(ev)
 		return
 	}
-	ctx := bc.get()
+	ctx := e.bc.get()
 	oe := Classify(err)
-	interrupted := p.sendCtx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
+	interrupted := e.p.sendCtx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
 	if interrupted {
 		// Canceled by shutdown: the provider may or may not have it. Retry
 		// at once (by the next Run), within the retry policy.
 		oe = &OutcomeError{Outcome: OutcomeRetry, Err: fmt.Errorf("interrupted by shutdown: %w", err), MaybeSent: true}
 	}
-	ev := Event{Attempt: s.attempt, Reason: oe.Error(), MaybeSent: oe.MaybeSent}
+	ev := Event{Attempt: e.attempt, Reason: oe.Error(), MaybeSent: oe.MaybeSent}
 	switch oe.Outcome {
 	case OutcomePermanent:
 		ev.Status = StatusFailed
-		d.settle(p, bc, s.l, del, ev)
+		e.settle(ev)
 	case OutcomeInvalidRecipient:
 		ev.Status = StatusInvalid
 		d.act(ctx, del, oe, &ev)
-		d.settle(p, bc, s.l, del, ev)
+		e.settle(ev)
 	case OutcomeOptedOut:
 		ev.Status = StatusOptedOut
 		d.act(ctx, del, oe, &ev)
-		d.settle(p, bc, s.l, del, ev)
+		e.settle(ev)
 	case OutcomeConfig:
 		ev.Status = StatusConfig
 		ev.Reason += "; retry in " + d.cfg.ConfigErrorDelay.String()
 		d.log.ErrorContext(ctx, "notify: channel configuration error; the delivery stays queued until it is fixed",
-			slog.String("channel", ci.name), slog.String("delivery", del.ID), slog.Any("error", err))
+			slog.String("channel", e.p.ci.name), slog.String("delivery", del.ID), slog.Any("error", err))
 		d.record(ctx, del, ev)
-		d.nack(ctx, s.l, d.cfg.ConfigErrorDelay)
+		d.nack(ctx, e.l, d.cfg.ConfigErrorDelay)
 	default:
-		delay := d.cfg.Retry.Backoff(s.attempt, oe.RetryAfter)
-		if interrupted {
-			delay = 0
-		}
-		if d.cfg.Retry.GiveUp(s.attempt, s.since, time.Now().Add(delay)) {
-			ev.Status = StatusDead
-			d.settle(p, bc, s.l, del, ev)
-			return
-		}
-		ev.Status = StatusRetrying
-		ev.Reason += "; retry in " + delay.Round(time.Millisecond).String()
-		if d.record(ctx, del, ev) != nil {
-			// The next receipt counts this attempt all the same.
-			p.unlogged.add(del.ID, 1, nil)
-		}
-		d.nack(ctx, s.l, delay)
+		e.retry(ctx, ev, oe, interrupted)
 	}
+}
+
+// retry returns the lease of a retryable attempt to the queue after the
+// retry policy's backoff (at once when the attempt was interrupted by
+// shutdown), logged as retrying, or settles it as dead when the policy
+// gives up.
+func (e *execution) retry(ctx context.Context, ev Event, oe *OutcomeError, interrupted bool) {
+	d := e.p.d
+	delay := d.cfg.Retry.Backoff(e.attempt, oe.RetryAfter)
+	if interrupted {
+		delay = 0
+	}
+	if d.cfg.Retry.GiveUp(e.attempt, e.since, time.Now().Add(delay)) {
+		ev.Status = StatusDead
+		e.settle(ev)
+		return
+	}
+	ev.Status = StatusRetrying
+	ev.Reason += "; retry in " + delay.Round(time.Millisecond).String()
+	if d.record(ctx, e.del, ev) != nil {
+		// The next receipt counts this attempt all the same.
+		e.p.unlogged.add(e.del.ID, 1, nil)
+	}
+	d.nack(ctx, e.l, delay)
 }
 
 // act does what an invalid-recipient or opted-out verdict on del asks of
@@ -731,12 +867,13 @@ func (d *Dispatcher) act(ctx context.Context, del *Delivery, oe *OutcomeError, e
 // else goes back to the queue for unloggedDelay, and p remembers the
 // outcome of an attempt, so the next receipt in this Run logs it instead
 // of sending again.
-func (d *Dispatcher) settle(p *pool, bc *bounded, l Lease, del *Delivery, ev Event) {
+func (e *execution) settle(ev Event) {
 	if ev.Status == StatusSent {
-		d.settleSent(p, bc, l, del, ev)
+		e.settleSent(ev)
 		return
 	}
-	ctx := bc.get()
+	d, l, del := e.p.d, e.l, e.del
+	ctx := e.bc.get()
 	var logged bool
 	if ev.Status == StatusDead {
 		if logged = d.record(ctx, del, ev) == nil; logged {
@@ -746,12 +883,12 @@ func (d *Dispatcher) settle(p *pool, bc *bounded, l Lease, del *Delivery, ev Eve
 		logged, _ = d.logAndAck(ctx, l, del, &ev)
 	}
 	if logged {
-		p.unlogged.forget(del.ID)
+		e.p.unlogged.forget(del.ID)
 		return
 	}
 	if ev.Status.Attempted() {
 		fillEvent(&ev, del)
-		p.unlogged.add(del.ID, 0, &ev)
+		e.p.unlogged.add(del.ID, 0, &ev)
 	}
 	d.nack(ctx, l, unloggedDelay)
 }
@@ -789,21 +926,22 @@ func (d *Dispatcher) logAndAck(ctx context.Context, l Lease, del *Delivery, ev *
 // not be acked unlogged (its log would say queued forever) nor returned to
 // the queue (it would be sent again), so a failed log write is retried
 // with backoff for up to logRetryFor, extending the lease when the queue
-// can (l's deadline is the latest the worker knows of), and only until
+// can (e.l's deadline is the latest the worker knows of), and only until
 // the lease ends when it cannot. When it still fails the lease is left to
 // expire: the redelivery finds no final status and sends again, like a
 // crash during the provider call, and that is logged at error level as
 // maybe sent twice.
-func (d *Dispatcher) settleSent(p *pool, bc *bounded, l Lease, del *Delivery, ev Event) {
-	base := bc.parent()
-	ext := p.ext
+func (e *execution) settleSent(ev Event) {
+	d, l, del := e.p.d, e.l, e.del
+	base := e.bc.parent()
+	ext := e.p.ext
 	start := time.Now()
 	wait := 50 * time.Millisecond
 	var t *time.Timer
 	for try := 1; ; try++ {
-		logged, err := d.logAndAck(bc.get(), l, del, &ev)
+		logged, err := d.logAndAck(e.bc.get(), l, del, &ev)
 		if logged {
-			p.unlogged.forget(del.ID)
+			e.p.unlogged.forget(del.ID)
 			if try > 1 {
 				d.log.InfoContext(base, "notify: sent outcome logged after retrying", slog.String("delivery", del.ID), slog.Int("tries", try))
 			}
@@ -856,6 +994,8 @@ func fillEvent(ev *Event, del *Delivery) {
 	}
 }
 
+// record writes ev, stamped with del's identity, to the log and counts it
+// in the metrics. A failure is logged and returned.
 func (d *Dispatcher) record(ctx context.Context, del *Delivery, ev Event) error {
 	fillEvent(&ev, del)
 	err := d.cfg.Store.Record(ctx, ev)
@@ -868,18 +1008,22 @@ func (d *Dispatcher) record(ctx context.Context, del *Delivery, ev Event) error 
 	return err
 }
 
+// ack acks l; a failure is logged.
 func (d *Dispatcher) ack(ctx context.Context, l Lease) {
 	if err := d.cfg.Queue.Ack(ctx, l); err != nil {
 		d.log.WarnContext(ctx, "notify: ack", slog.String("job", l.Job.ID), slog.Any("error", err))
 	}
 }
 
+// nack returns l to the queue, visible again after delay; a failure is
+// logged.
 func (d *Dispatcher) nack(ctx context.Context, l Lease, delay time.Duration) {
 	if err := d.cfg.Queue.Nack(ctx, l, delay); err != nil {
 		d.log.WarnContext(ctx, "notify: nack", slog.String("job", l.Job.ID), slog.Any("error", err))
 	}
 }
 
+// bury moves l to its queue's dead state with reason; a failure is logged.
 func (d *Dispatcher) bury(ctx context.Context, l Lease, reason string) {
 	if err := d.cfg.Queue.Bury(ctx, l, reason); err != nil {
 		d.log.WarnContext(ctx, "notify: bury", slog.String("job", l.Job.ID), slog.Any("error", err))

@@ -163,6 +163,8 @@ type plan struct {
 	deliveries []Delivery
 }
 
+// newID returns a new time-ordered ID (a UUIDv7), or a random one (v4)
+// when that fails.
 func newID() string {
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -177,6 +179,41 @@ func (d *Dispatcher) plan(ctx context.Context, bc *bounded, n *Notification, now
 	if err := d.validate(n); err != nil {
 		return nil, err
 	}
+	pl := planner{d: d, ctx: ctx, bc: bc, n: *n, p: newPlan(n, now), category: categoryOf(n), now: now}
+	expires, err := expiry(n, now)
+	if err != nil {
+		return nil, err
+	}
+	if pl.contact, err = d.contactOf(bc, n.UserID); err != nil {
+		return nil, err
+	}
+	channels := d.channelsOf(n)
+	pl.base = Delivery{
+		NotificationID: pl.p.receipt.NotificationID, EventID: pl.p.receipt.EventID, UserID: n.UserID, Category: pl.category,
+		Locale: pl.contact.Locale, TimeZone: pl.contact.TimeZone, Template: n.Template, Data: n.Data,
+		Priority: n.Priority, Critical: n.Critical, CreatedAt: now, SendAt: n.SendAt,
+		ExpiresAt: expires, Metadata: n.Metadata, Trace: d.tracing.carrier(ctx),
+	}
+	for _, ch := range channels {
+		if err := pl.planChannel(ch); err != nil {
+			return nil, err
+		}
+	}
+	pl.addJobs()
+	if len(pl.p.events) == 0 {
+		// Nobody to reach (an unknown user, or one without an address on
+		// any channel): record that, so Status shows it and a repeated
+		// event ID is answered from the log.
+		for _, ch := range channels {
+			pl.skip(ch, "", ReasonNoAddress)
+		}
+	}
+	return pl.p, nil
+}
+
+// newPlan starts n's plan: a new notification ID, and a receipt that
+// carries n's event ID, or the notification ID when n has none.
+func newPlan(n *Notification, now time.Time) *plan {
 	nid := newID()
 	p := &plan{eventID: n.EventID, planned: now}
 	p.receipt.NotificationID = nid
@@ -184,10 +221,21 @@ func (d *Dispatcher) plan(ctx context.Context, bc *bounded, n *Notification, now
 	if n.EventID == "" {
 		p.receipt.EventID = nid
 	}
-	category := n.Category
-	if category == "" {
-		category = DefaultCategory
+	return p
+}
+
+// categoryOf is n's category, DefaultCategory when it names none.
+func categoryOf(n *Notification) string {
+	if n.Category == "" {
+		return DefaultCategory
 	}
+	return n.Category
+}
+
+// expiry is when n's deliveries expire (zero: never): TTL after n is due
+// (at SendAt, or now), or at ExpiresAt when that is earlier. A
+// notification that expires by the time it is due is invalid.
+func expiry(n *Notification, now time.Time) (time.Time, error) {
 	start := now
 	if n.SendAt.After(now) {
 		start = n.SendAt
@@ -200,150 +248,219 @@ func (d *Dispatcher) plan(ctx context.Context, bc *bounded, n *Notification, now
 		expires = n.ExpiresAt
 	}
 	if !expires.IsZero() && !expires.After(start) {
-		return nil, invalid("ExpiresAt", "expires at %s, before it is due at %s", expires.Format(time.RFC3339), start.Format(time.RFC3339))
+		return time.Time{}, invalid("ExpiresAt", "expires at %s, before it is due at %s", expires.Format(time.RFC3339), start.Format(time.RFC3339))
 	}
+	return expires, nil
+}
 
-	var contact Contact
-	if n.UserID != "" {
-		c, err := d.cfg.Store.Contact(bc.get(), n.UserID)
-		switch {
-		case errors.Is(err, ErrNotFound):
-		case err != nil:
-			return nil, fmt.Errorf("notify: look up contact of user %s: %w: %w", n.UserID, err, ErrNotQueued)
-		default:
-			contact = c
+// contactOf reads user's contact from the Store: the zero Contact when
+// user is empty or the Store has none.
+func (d *Dispatcher) contactOf(bc *bounded, user string) (Contact, error) {
+	if user == "" {
+		return Contact{}, nil
+	}
+	c, err := d.cfg.Store.Contact(bc.get(), user)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Contact{}, nil
+	case err != nil:
+		return Contact{}, fmt.Errorf("notify: look up contact of user %s: %w: %w", user, err, ErrNotQueued)
+	}
+	return c, nil
+}
+
+// channelsOf lists the channels n goes to, each once: the ones it names,
+// or every channel of the Dispatcher when it names none.
+func (d *Dispatcher) channelsOf(n *Notification) []string {
+	switch {
+	case len(n.Channels) == 0:
+		return d.names
+	case len(n.Channels) > 1:
+		return uniq(n.Channels)
+	}
+	return n.Channels
+}
+
+// planner works out one notification's plan, channel by channel: it holds
+// what the steps of plan share.
+type planner struct {
+	// n is a copy of the notification, not a pointer to it: escape
+	// analysis does not tell a planner's fields apart, and a pointer here
+	// would move every caller's Notification to the heap.
+	n        Notification
+	d        *Dispatcher
+	ctx      context.Context
+	bc       *bounded // bounds the Store calls
+	p        *plan    // what is worked out so far
+	category string
+	now      time.Time
+	contact  Contact  // the user's, as the Store has it
+	base     Delivery // what every delivery of n shares
+}
+
+// planChannel plans n's deliveries on ch: one per address of the user's
+// and of n.To on ch, unless the user opted out of the category there. An
+// opt-out, a stored address the channel rejects, and a channel n names
+// without an address to reach on it are recorded as skipped.
+func (pl *planner) planChannel(ch string) error {
+	targets := pl.targets(ch)
+	if len(targets) == 0 {
+		if len(pl.n.Channels) > 0 {
+			pl.p.receipt.Skipped = append(pl.p.receipt.Skipped, Skip{Channel: ch, Reason: ReasonNoAddress})
+			pl.skip(ch, "", ReasonNoAddress)
+		}
+		return nil
+	}
+	ok, err := pl.allowed(ch)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		pl.p.receipt.Skipped = append(pl.p.receipt.Skipped, Skip{Channel: ch, Reason: ReasonOptedOut})
+		for _, t := range targets {
+			pl.skip(ch, t.addr.Value, ReasonOptedOut)
+		}
+		return nil
+	}
+	opts, err := channelOptions(&pl.n, ch)
+	if err != nil {
+		return err
+	}
+	return pl.addDeliveries(ch, targets, opts)
+}
+
+// targets lists the addresses n goes to on ch, in order and each once: the
+// user's stored ones, then those of n.To.
+func (pl *planner) targets(ch string) []target {
+	var ts targetSet
+	if pl.n.UserID != "" {
+		for a, reg := range pl.contact.addresses(ch) {
+			ts.add(target{a, reg, -1})
 		}
 	}
-	channels := n.Channels
-	if len(channels) == 0 {
-		channels = d.names
-	} else if len(channels) > 1 {
-		channels = uniq(channels)
-	}
+	ts.addTo(pl.n.To, ch)
+	return ts.list
+}
 
-	base := Delivery{
-		NotificationID: nid, EventID: p.receipt.EventID, UserID: n.UserID, Category: category,
-		Locale: contact.Locale, TimeZone: contact.TimeZone, Template: n.Template, Data: n.Data,
-		Priority: n.Priority, Critical: n.Critical, CreatedAt: now, SendAt: n.SendAt,
-		ExpiresAt: expires, Metadata: n.Metadata, Trace: d.tracing.carrier(ctx),
+// allowed reports whether n's user allows n's category on ch. A critical
+// notification, or one without a user, is always allowed.
+func (pl *planner) allowed(ch string) (bool, error) {
+	n := &pl.n
+	if n.UserID == "" || n.Critical {
+		return true, nil
 	}
-	// skip logs a delivery that will not be attempted, so Status shows it
-	// and a repeated event ID finds the notification in the log.
-	skip := func(ch, address, reason string) {
-		p.events = append(p.events, Event{DeliveryID: deliveryID(nid, ch, address), NotificationID: nid, UserID: n.UserID,
-			Category: category, Channel: ch, Address: address, Status: StatusSkipped, Reason: reason, At: now})
+	ok, err := pl.d.cfg.Store.Allowed(pl.bc.get(), n.UserID, pl.category, ch)
+	if err != nil {
+		return false, fmt.Errorf("notify: look up preferences of user %s: %w: %w", n.UserID, err, ErrNotQueued)
 	}
-	for _, ch := range channels {
-		var ts targetSet // one delivery per address, in order
-		if n.UserID != "" {
-			switch ch {
-			case ChannelSMS, ChannelEmail:
-				for _, a := range contact.Addresses(ch) {
-					ts.add(target{a, time.Time{}, -1})
-				}
-			default: // push: every device on this platform
-				for _, dev := range contact.Devices {
-					if dev.Platform == ch && dev.Token != "" {
-						ts.add(target{Address{ch, dev.Token}, dev.RegisteredAt, -1})
-					}
-				}
+	return ok, nil
+}
+
+// channelOptions is n's options for ch as JSON, nil when it has none.
+func channelOptions(n *Notification, ch string) (json.RawMessage, error) {
+	o, ok := n.Options[ch]
+	if !ok || o == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(o)
+	if err != nil {
+		return nil, &ValidationError{Field: "Options." + ch, Reason: "does not marshal to JSON: " + err.Error(), Err: err}
+	}
+	return b, nil
+}
+
+// addDeliveries plans one delivery on ch per target, all sharing the
+// message rendered for the first, and keeps those the channel accepts
+// (see checkTarget).
+func (pl *planner) addDeliveries(ch string, targets []target, opts json.RawMessage) error {
+	ci := pl.d.channels[ch]
+	var msg Message
+	rendered, skipped := false, false
+	for _, t := range targets {
+		del := pl.base
+		del.ID = deliveryID(del.NotificationID, ch, t.addr.Value)
+		del.Channel = ch
+		del.Address = t.addr.Value
+		del.AddressRegisteredAt = t.reg
+		del.Options = opts
+		if !rendered {
+			var err error
+			if msg, err = pl.d.render(pl.ctx, &pl.n, &del); err != nil {
+				return err
 			}
+			rendered = true
 		}
-		ts.addTo(n.To, ch)
-		targets := ts.list
-		if len(targets) == 0 {
-			if len(n.Channels) > 0 {
-				p.receipt.Skipped = append(p.receipt.Skipped, Skip{Channel: ch, Reason: ReasonNoAddress})
-				skip(ch, "", ReasonNoAddress)
-			}
+		del.Message = msg
+		ok, err := pl.checkTarget(ci, &del, t)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			skipped = true
 			continue
 		}
-		if n.UserID != "" && !n.Critical {
-			ok, err := d.cfg.Store.Allowed(bc.get(), n.UserID, category, ch)
-			if err != nil {
-				return nil, fmt.Errorf("notify: look up preferences of user %s: %w: %w", n.UserID, err, ErrNotQueued)
-			}
-			if !ok {
-				p.receipt.Skipped = append(p.receipt.Skipped, Skip{Channel: ch, Reason: ReasonOptedOut})
-				for _, t := range targets {
-					skip(ch, t.addr.Value, ReasonOptedOut)
-				}
-				continue
-			}
-		}
-		var opts json.RawMessage
-		if o, ok := n.Options[ch]; ok && o != nil {
-			b, err := json.Marshal(o)
-			if err != nil {
-				return nil, &ValidationError{Field: "Options." + ch, Reason: "does not marshal to JSON: " + err.Error(), Err: err}
-			}
-			opts = b
-		}
-		var msg Message
-		rendered, skipped := false, false
-		for _, t := range targets {
-			del := base
-			del.ID = deliveryID(nid, ch, t.addr.Value)
-			del.Channel = ch
-			del.Address = t.addr.Value
-			del.AddressRegisteredAt = t.reg
-			del.Options = opts
-			if !rendered {
-				var err error
-				if msg, err = d.render(ctx, n, &del); err != nil {
-					return nil, err
-				}
-				rendered = true
-			}
-			del.Message = msg
-			if ci := d.channels[ch]; ci.validator != nil {
-				if err := ci.validator.Validate(&del); err != nil {
-					var ve *ValidationError
-					if !errors.As(err, &ve) {
-						ve = &ValidationError{Field: FieldAddress, Reason: err.Error(), Err: err}
-					}
-					if !ve.aboutAddress() {
-						return nil, ve
-					}
-					if t.to >= 0 { // the caller's own address: the caller's mistake
-						return nil, &ValidationError{Field: "To[" + strconv.Itoa(t.to) + "].Value", Reason: ve.Reason, Err: ve.Err}
-					}
-					// A stored address the channel rejects must not block the
-					// other channels (a password reset by email when the
-					// stored phone number is malformed): skip it, logged.
-					d.log.WarnContext(ctx, "notify: skipping a stored address the channel rejects; fix the contact",
-						slog.String("user", n.UserID), slog.String("channel", ch), slog.String("reason", ve.Reason))
-					skip(ch, t.addr.Value, ReasonInvalidAddress+": "+ve.Reason)
-					skipped = true
-					continue
-				}
-			}
-			p.deliveries = append(p.deliveries, del)
-		}
-		if skipped {
-			p.receipt.Skipped = append(p.receipt.Skipped, Skip{Channel: ch, Reason: ReasonInvalidAddress})
-		}
+		pl.p.deliveries = append(pl.p.deliveries, del)
 	}
-	if len(p.deliveries) > 0 {
-		p.jobs = make([]Job, len(p.deliveries))
-		p.receipt.Deliveries = make([]DeliveryRef, len(p.deliveries))
-		for i := range p.deliveries {
-			del := &p.deliveries[i]
-			p.jobs[i] = Job{ID: del.ID, Queue: d.channels[del.Channel].queue, NotBefore: del.SendAt, Delivery: del}
-			p.receipt.Deliveries[i] = DeliveryRef{ID: del.ID, Channel: del.Channel, Address: del.Address, Status: StatusQueued, Units: del.Units}
-			p.events = append(p.events, Event{DeliveryID: del.ID, NotificationID: nid, UserID: del.UserID,
-				Category: category, Channel: del.Channel, Address: del.Address, Status: StatusQueued, At: now})
-		}
+	if skipped {
+		pl.p.receipt.Skipped = append(pl.p.receipt.Skipped, Skip{Channel: ch, Reason: ReasonInvalidAddress})
 	}
-	if len(p.events) == 0 {
-		// Nobody to reach (an unknown user, or one without an address on
-		// any channel): record that, so Status shows it and a repeated
-		// event ID is answered from the log.
-		for _, ch := range channels {
-			skip(ch, "", ReasonNoAddress)
-		}
+	return nil
+}
+
+// checkTarget asks the channel's Validator, if any, about del, rendered
+// for target t. A verdict on the message, or on an address of n.To (the
+// caller's own mistake), fails the Send with a *ValidationError. A stored
+// address the channel rejects must not block the other channels (a
+// password reset by email when the stored phone number is malformed): it
+// is logged, recorded as skipped, and checkTarget reports false.
+func (pl *planner) checkTarget(ci *channelInfo, del *Delivery, t target) (bool, error) {
+	if ci.validator == nil {
+		return true, nil
 	}
-	return p, nil
+	err := ci.validator.Validate(del)
+	if err == nil {
+		return true, nil
+	}
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		ve = &ValidationError{Field: FieldAddress, Reason: err.Error(), Err: err}
+	}
+	if !ve.aboutAddress() {
+		return false, ve
+	}
+	if t.to >= 0 {
+		return false, &ValidationError{Field: "To[" + strconv.Itoa(t.to) + "].Value", Reason: ve.Reason, Err: ve.Err}
+	}
+	pl.d.log.WarnContext(pl.ctx, "notify: skipping a stored address the channel rejects; fix the contact",
+		slog.String("user", pl.n.UserID), slog.String("channel", del.Channel), slog.String("reason", ve.Reason))
+	pl.skip(del.Channel, t.addr.Value, ReasonInvalidAddress+": "+ve.Reason)
+	return false, nil
+}
+
+// addJobs makes of each planned delivery a job on its channel's queue, an
+// entry of the receipt and a queued event for the log.
+func (pl *planner) addJobs() {
+	p := pl.p
+	if len(p.deliveries) == 0 {
+		return
+	}
+	p.jobs = make([]Job, len(p.deliveries))
+	p.receipt.Deliveries = make([]DeliveryRef, len(p.deliveries))
+	for i := range p.deliveries {
+		del := &p.deliveries[i]
+		p.jobs[i] = Job{ID: del.ID, Queue: pl.d.channels[del.Channel].queue, NotBefore: del.SendAt, Delivery: del}
+		p.receipt.Deliveries[i] = DeliveryRef{ID: del.ID, Channel: del.Channel, Address: del.Address, Status: StatusQueued, Units: del.Units}
+		p.events = append(p.events, Event{DeliveryID: del.ID, NotificationID: del.NotificationID, UserID: del.UserID,
+			Category: pl.category, Channel: del.Channel, Address: del.Address, Status: StatusQueued, At: pl.now})
+	}
+}
+
+// skip logs a delivery that will not be attempted, so Status shows it and
+// a repeated event ID finds the notification in the log.
+func (pl *planner) skip(ch, address, reason string) {
+	nid := pl.p.receipt.NotificationID
+	pl.p.events = append(pl.p.events, Event{DeliveryID: deliveryID(nid, ch, address), NotificationID: nid, UserID: pl.n.UserID,
+		Category: pl.category, Channel: ch, Address: address, Status: StatusSkipped, Reason: reason, At: pl.now})
 }
 
 // uniq returns names without repeats, in order.

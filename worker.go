@@ -56,14 +56,16 @@ type pool struct {
 // maxSuspects bounds pool.suspects; past it the set starts over.
 const maxSuspects = 10_000
 
-func (p *pool) suspect(steps []step) {
+// suspect remembers the deliveries of execs, whose SendBatch panicked, to
+// be sent alone from then on.
+func (p *pool) suspect(execs []execution) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.suspects == nil || len(p.suspects)+len(steps) > maxSuspects {
-		p.suspects = make(map[string]struct{}, len(steps))
+	if p.suspects == nil || len(p.suspects)+len(execs) > maxSuspects {
+		p.suspects = make(map[string]struct{}, len(execs))
 	}
-	for i := range steps {
-		p.suspects[steps[i].d.ID] = struct{}{}
+	for i := range execs {
+		p.suspects[execs[i].del.ID] = struct{}{}
 	}
 }
 
@@ -75,6 +77,8 @@ func (p *pool) alone(del *Delivery) bool {
 	return ok
 }
 
+// newPool starts ci's workers: their sends run under sendCtx, their
+// bookkeeping under base.
 func (d *Dispatcher) newPool(ci *channelInfo, sendCtx, base context.Context) *pool {
 	p := &pool{
 		d: d, ci: ci, sendCtx: sendCtx, base: base,
@@ -127,17 +131,17 @@ func (p *pool) hurry() {
 // Channel call.
 type worker struct {
 	p     *pool
-	timer *time.Timer // runs fire; reused for every call
-	slots int         // slots held by the current task
-	one   [1]step     // the step of a single send
-	bc    bounded     // the current task's backend contexts
-	gone  bool        // the worker goroutine's own note: it was abandoned
+	timer *time.Timer  // runs fire; reused for every call
+	slots int          // slots held by the current task
+	one   [1]execution // the execution of a single send
+	bc    bounded      // the current task's backend contexts
+	gone  bool         // the worker goroutine's own note: it was abandoned
 
 	mu        sync.Mutex
 	gen       uint64 // counts watched calls
 	running   bool   // a call is watched
 	abandoned bool   // the watchdog gave up on the current call
-	steps     []step
+	execs     []execution
 	cancel    context.CancelFunc
 	started   time.Time
 	end       time.Time // the call's context deadline
@@ -150,6 +154,8 @@ type worker struct {
 	abandonAt time.Time
 }
 
+// loop runs the tasks the fetcher hands out until it closes p.tasks, or
+// until the watchdog abandons the worker's call.
 func (w *worker) loop() {
 	p := w.p
 	for t := range p.tasks {
@@ -194,17 +200,16 @@ func (w *worker) run(t task) {
 				slog.String("channel", w.p.ci.name), slog.Any("jobs", ids), slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
 		}
 	}()
-	d := w.p.d
 	w.bc = bounded{src: w.p.deadlines}
 	defer w.bc.stop()
 	if t.batch {
-		d.handleBatch(w, t.leases, t.pre, t.got)
+		w.handleBatch(t.leases, t.pre, t.got)
 		return
 	}
-	d.handle(w, t.leases[0], t.dec, t.got)
+	w.handle(t.leases[0], t.dec, t.got)
 }
 
-// begin starts watching a Channel call for steps and returns its context,
+// begin starts watching a Channel call for execs and returns its context,
 // or nil when the leases leave no time to send (the caller then returns
 // them to the queue). Every begin that returned a context is followed by
 // finish.
@@ -215,13 +220,13 @@ func (w *worker) run(t task) {
 // When the queue can extend leases, such leases are extended first, once;
 // an extension that fails (the lease is lost, or the queue does not
 // answer) leaves no time to send.
-func (w *worker) begin(steps []step, got time.Time) (context.Context, context.CancelFunc) {
+func (w *worker) begin(execs []execution, got time.Time) (context.Context, context.CancelFunc) {
 	p := w.p
 	d := p.d
 	now := time.Now()
 	var lease time.Time
-	for i := range steps {
-		if dl := steps[i].l.Deadline; !dl.IsZero() && (lease.IsZero() || dl.Before(lease)) {
+	for i := range execs {
+		if dl := execs[i].l.Deadline; !dl.IsZero() && (lease.IsZero() || dl.Before(lease)) {
 			lease = dl
 		}
 	}
@@ -237,12 +242,12 @@ func (w *worker) begin(steps []step, got time.Time) (context.Context, context.Ca
 		cutoff = lease.Add(-reserve)
 		if p.ext != nil && cutoff.Before(now.Add(margin)) {
 			by := extension(now, end, cutoff, reserve, leaseLen)
-			dl, err := d.extendLeases(p.base, p.ext, steps, by)
+			dl, err := d.extendLeases(p.base, p.ext, execs, by)
 			if err != nil {
 				d.log.Warn("notify: extend a lease before its send", slog.String("channel", p.ci.name), slog.Any("error", err))
 				return nil, nil
 			}
-			setDeadlines(steps, dl)
+			setDeadlines(execs, dl)
 			now = time.Now()
 			end = now.Add(d.cfg.SendTimeout)
 			cutoff = dl.Add(-reserve)
@@ -261,7 +266,7 @@ func (w *worker) begin(steps []step, got time.Time) (context.Context, context.Ca
 	w.mu.Lock()
 	w.gen++
 	w.running, w.abandoned, w.canceled, w.hurried, w.extending = true, false, false, false, false
-	w.steps, w.cancel, w.started, w.end, w.cutoff = steps, cancel, now, end, cutoff
+	w.execs, w.cancel, w.started, w.end, w.cutoff = execs, cancel, now, end, cutoff
 	w.reserve, w.leaseLen = reserve, leaseLen
 	w.abandonAt = end.Add(abandonGrace(reserve))
 	w.schedule(now)
@@ -270,16 +275,16 @@ func (w *worker) begin(steps []step, got time.Time) (context.Context, context.Ca
 }
 
 // setDeadlines records dl, the earliest deadline of an extension of every
-// lease of steps, as each one's deadline: no lease ends before it.
-func setDeadlines(steps []step, dl time.Time) {
-	for i := range steps {
-		steps[i].l.Deadline = dl
+// lease of execs, as each one's deadline: no lease ends before it.
+func setDeadlines(execs []execution, dl time.Time) {
+	for i := range execs {
+		execs[i].l.Deadline = dl
 	}
 }
 
 // finish stops watching the call. It reports false when the watchdog gave
 // up on it first: the attempt is settled and the caller must not touch
-// its steps again.
+// its executions again.
 func (w *worker) finish() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -288,7 +293,7 @@ func (w *worker) finish() bool {
 		return false
 	}
 	w.running = false
-	w.steps, w.cancel = nil, nil
+	w.execs, w.cancel = nil, nil
 	w.timer.Stop()
 	return true
 }
@@ -303,7 +308,7 @@ func (w *worker) unwatch() {
 	case w.running:
 		w.running = false
 		w.cancel()
-		w.steps, w.cancel = nil, nil
+		w.execs, w.cancel = nil, nil
 		w.timer.Stop()
 	case w.abandoned:
 		w.gone = true
@@ -360,10 +365,10 @@ func (w *worker) fire() {
 	now := time.Now()
 	if !now.Before(w.abandonAt) {
 		w.running, w.abandoned = false, true
-		steps, stuck := w.steps, &stuckError{after: now.Sub(w.started), shutdown: w.hurried}
-		w.steps = nil
+		execs, stuck := w.execs, &stuckError{after: now.Sub(w.started), shutdown: w.hurried}
+		w.execs = nil
 		w.mu.Unlock()
-		p.abandon(w, steps, stuck)
+		p.abandon(w, execs, stuck)
 		return
 	}
 	if w.needsExtension() && !w.extending {
@@ -371,14 +376,14 @@ func (w *worker) fire() {
 			// The leases could not be extended in time: stop the call
 			// before they end.
 			d.log.Warn("notify: lease could not be extended; canceling the send before the lease ends",
-				slog.String("channel", p.ci.name), slog.String("job", w.steps[0].l.Job.ID))
+				slog.String("channel", p.ci.name), slog.String("job", w.execs[0].l.Job.ID))
 			w.cancelSend(now)
 		} else {
 			w.extending = true
-			gen, steps := w.gen, w.steps
+			gen, execs := w.gen, w.execs
 			by := extension(now, w.end, w.cutoff, w.reserve, w.leaseLen)
 			w.mu.Unlock()
-			dl, err := d.extendLeases(p.base, p.ext, steps, by)
+			dl, err := d.extendLeases(p.base, p.ext, execs, by)
 			w.mu.Lock()
 			w.extending = false
 			if !w.running || w.gen != gen {
@@ -389,7 +394,7 @@ func (w *worker) fire() {
 			switch {
 			case err == nil:
 				w.cutoff = dl.Add(-w.reserve)
-				setDeadlines(w.steps, dl)
+				setDeadlines(w.execs, dl)
 			case errors.Is(err, ErrLeaseLost):
 				d.log.Warn("notify: lease lost while sending; canceling the send", slog.String("channel", p.ci.name), slog.Any("error", err))
 				w.cancelSend(now)
@@ -406,15 +411,16 @@ func (w *worker) fire() {
 // attempt that may have reached the provider, frees the worker's slots
 // and starts a replacement worker. The stuck goroutine counts against the
 // channel's stuck limit until the call returns.
-func (p *pool) abandon(w *worker, steps []step, stuck *stuckError) {
+func (p *pool) abandon(w *worker, execs []execution, stuck *stuckError) {
 	d := p.d
 	p.sem.stick()
 	d.log.Error("notify: channel call did not return after its deadline; abandoning it (the goroutine stays until it returns)",
-		slog.String("channel", p.ci.name), slog.Any("deliveries", deliveryIDs(steps)), slog.Duration("after", stuck.after))
+		slog.String("channel", p.ci.name), slog.Any("deliveries", deliveryIDs(execs)), slog.Duration("after", stuck.after))
 	oe := &OutcomeError{Outcome: OutcomeRetry, Err: stuck, MaybeSent: true}
 	bc := bounded{src: p.deadlines}
-	for _, s := range steps {
-		d.finish(p, &bc, s, Result{}, oe)
+	for _, e := range execs {
+		e.bc = &bc
+		e.conclude(Result{}, oe)
 	}
 	bc.stop()
 	p.spawn() // takes the abandoned worker's place in p.live
