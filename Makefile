@@ -1,6 +1,7 @@
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Every package of every module in go.work (the core and the modules beside
-# it: channels, postgres, sqs, redis, fault, examples, bench).
+# it: channels, postgres, sqs, redis, fault, examples; bench/ is built on its
+# own, GOWORK=off, so River does not raise the others' versions).
 PKGS := github.com/gonotify/notify/...
 
 .PHONY: test lint mods unit bench fmt chaos
@@ -21,7 +22,7 @@ lint: mods
 # mods: each module's go.mod names everything its packages and tests import,
 # so it builds on its own (as a user's go get sees it), not only inside go.work.
 mods:
-	@for m in $$(go list -m -f '{{.Dir}}'); do (cd $$m && GOWORK=off go list -deps -test ./... >/dev/null) || { echo "go.mod of $$m is incomplete: cd $$m && GOWORK=off go mod tidy"; exit 1; }; done
+	@for m in $$(go list -m -f '{{.Dir}}') $(CURDIR)/bench; do (cd $$m && GOWORK=off go list -deps -test ./... >/dev/null) || { echo "go.mod of $$m is incomplete: cd $$m && GOWORK=off go mod tidy"; exit 1; }; done
 
 unit:
 	./scripts/test.sh
