@@ -98,8 +98,15 @@ type Config struct {
 	// Logger receives the Dispatcher's logs. Default slog.Default().
 	Logger *slog.Logger
 	// MeterProvider receives the Dispatcher's OpenTelemetry metrics
-	// (MetricEvents, MetricSendDuration). Nil records none.
+	// (MetricEvents, MetricSendDuration, and the queue gauges
+	// MetricQueueJobs and MetricQueueOldestReady). Nil records none.
 	MeterProvider metric.MeterProvider
+	// QueueStatsMaxAge is how long a sample of the queues' Stats answers
+	// the queue gauges: collections within it reuse the sample, so however
+	// often (and by however many readers) the meter is collected, each
+	// process makes at most one Stats call per queue per QueueStatsMaxAge.
+	// Default 15s.
+	QueueStatsMaxAge time.Duration
 	// TracerProvider receives the Dispatcher's OpenTelemetry spans
 	// (SpanSend, SpanDeliver); each delivery carries its Send's trace
 	// context through the queue in Delivery.Trace. Nil records none.
@@ -149,6 +156,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PruneEvery == 0 {
 		c.PruneEvery = time.Hour
+	}
+	if c.QueueStatsMaxAge <= 0 {
+		c.QueueStatsMaxAge = 15 * time.Second
 	}
 	if c.BackendTimeout <= 0 {
 		c.BackendTimeout = 5 * time.Second

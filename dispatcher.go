@@ -86,6 +86,11 @@ func New(cfg Config) (*Dispatcher, error) {
 		return nil, fmt.Errorf("notify: create metrics: %w", err)
 	}
 	d.metrics = m
+	if cfg.MeterProvider != nil {
+		if _, err := registerQueueGauges(cfg.MeterProvider.Meter(meterName), d.names, cfg.QueueStatsMaxAge, d.Stats); err != nil {
+			return nil, fmt.Errorf("notify: create queue gauges: %w", err)
+		}
+	}
 	d.tracing = newTracing(cfg.TracerProvider)
 	d.logCapabilities()
 	return d, nil

@@ -21,6 +21,9 @@ const (
 	MetricSendDuration = "notify.send.duration"
 )
 
+// meterName names the Dispatcher's meter.
+const meterName = "github.com/gonotify/notify"
+
 // metrics holds the instruments and, per channel, the attribute sets built
 // once so recording allocates nothing.
 type metrics struct {
@@ -35,7 +38,7 @@ func newMetrics(mp metric.MeterProvider, channels []string) (*metrics, error) {
 	if mp == nil {
 		return nil, nil
 	}
-	meter := mp.Meter("github.com/gonotify/notify")
+	meter := mp.Meter(meterName)
 	m := &metrics{byStatus: map[string]map[Status]metric.AddOption{}, byResult: map[string][]metric.RecordOption{}}
 	var err error
 	if m.events, err = meter.Int64Counter(MetricEvents, metric.WithDescription("Delivery events by channel and status."), metric.WithUnit("{event}")); err != nil {
