@@ -76,7 +76,10 @@ const slack = 5 * time.Second
 // do, also for a lease no longer held (ErrLeaseLost, the event recorded);
 // and that both refuse an EventLog they cannot write to with
 // errors.ErrUnsupported, writing nothing. A queue declared with
-// NoCrossCallDedup must be a notify.RepeatEnqueuer that says so.
+// NoCrossCallDedup must be a notify.RepeatEnqueuer that says so. For a
+// notify.DeadLister, that dead jobs are listed newest first with attempts,
+// reason and burial time, that pages join up, that the Reason, Since and
+// Until filters select, and that a replayed job is no longer listed.
 //
 // features, when given, declares the contract's parts the backend does not
 // keep (see QueueFeatures); at most one.
@@ -129,6 +132,7 @@ func TestQueue(t *testing.T, newQueue func(t *testing.T, cfg QueueConfig) notify
 	run("RepeatEnqueuer", long, func(t *testing.T, q notify.Queue, _ string) { testRepeatEnqueuer(t, q, f) })
 	run("EnqueueLogged", long, func(t *testing.T, q notify.Queue, queue string) { testEnqueueLogged(t, q, queue, f) })
 	run("AckLogged", long, func(t *testing.T, q notify.Queue, queue string) { testAckLogged(t, q, queue, f) })
+	run("DeadLister", long, testDeadLister)
 }
 
 // timeout returns a context that ends after d and is canceled with the test.

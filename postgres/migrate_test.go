@@ -99,8 +99,9 @@ func TestQueueDeadListsBuriedJobs(t *testing.T) {
 	require.Len(t, ls, 1)
 	require.NoError(t, q.Bury(ctx, ls[0], "retries exhausted: 503"))
 
-	dead, err := q.Dead(ctx, "dead-q", 0)
+	page, err := q.Dead(ctx, notify.DeadQuery{Queue: "dead-q"})
 	require.NoError(t, err)
+	dead := page.Jobs
 	require.Len(t, dead, 1)
 	assert.Equal(t, "d1", dead[0].Job.ID)
 	assert.Equal(t, "retries exhausted: 503", dead[0].Reason)
@@ -109,9 +110,9 @@ func TestQueueDeadListsBuriedJobs(t *testing.T) {
 	assert.WithinDuration(t, time.Now(), dead[0].DiedAt, time.Minute)
 
 	require.NoError(t, q.Replay(ctx, "dead-q", "d1"))
-	dead, err = q.Dead(ctx, "dead-q", 0)
+	page, err = q.Dead(ctx, notify.DeadQuery{Queue: "dead-q"})
 	require.NoError(t, err)
-	assert.Empty(t, dead, "a replayed job is no longer dead")
+	assert.Empty(t, page.Jobs, "a replayed job is no longer dead")
 }
 
 func TestPrune(t *testing.T) {

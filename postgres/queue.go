@@ -127,7 +127,12 @@ func newQueue(pool *pgxpool.Pool, cfg Config) *Queue {
 					FILTER (WHERE state = 0 AND run_at <= now() AND (lease_until IS NULL OR lease_until <= now())), '0')
 			FROM {{schema}}.queue_jobs WHERE queue = $1`),
 			dead: sqlFor(s, `SELECT id, attempts, not_before, delivery, coalesce(dead_reason, ''), run_at
-				FROM {{schema}}.queue_jobs WHERE queue = $1 AND state = 1 ORDER BY run_at, id LIMIT $2`),
+				FROM {{schema}}.queue_jobs WHERE queue = $1 AND state = 1
+					AND ($2 = '' OR strpos(coalesce(dead_reason, ''), $2) > 0)
+					AND ($3::timestamptz IS NULL OR run_at >= $3)
+					AND ($4::timestamptz IS NULL OR run_at < $4)
+					AND ($5::timestamptz IS NULL OR (run_at, id) < ($5, $6))
+				ORDER BY run_at DESC, id DESC LIMIT $7`),
 		},
 	}
 	c.acks.run = c.runAcks
@@ -515,49 +520,57 @@ func (q *Queue) Stats(ctx context.Context, queue string) (notify.QueueStats, err
 	return s, nil
 }
 
-// DeadJob is a buried job, as Dead lists it.
-type DeadJob struct {
-	Job      notify.Job
-	Attempts int
-	Reason   string
-	DiedAt   time.Time
-}
+var _ notify.DeadLister = (*Queue)(nil)
 
-// Dead lists up to limit (default 100) of queue's dead jobs, oldest first,
-// for inspection before Replay.
-func (q *Queue) Dead(ctx context.Context, queue string, limit int) ([]DeadJob, error) {
+// Dead lists the dead jobs of dq.Queue that dq selects, newest first, for
+// inspection before Replay: one indexed query (queue_jobs_dead_by_time).
+func (q *Queue) Dead(ctx context.Context, dq notify.DeadQuery) (notify.DeadPage, error) {
 	if err := q.checkOpen(); err != nil {
-		return nil, err
+		return notify.DeadPage{}, err
 	}
-	if limit <= 0 {
-		limit = 100
-	}
-	rows, err := q.db.Query(ctx, q.core.sql.dead, queue, limit)
+	cur, err := notify.ParseDeadCursor(dq.Cursor)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list dead jobs of %s: %w", queue, err)
+		return notify.DeadPage{}, fmt.Errorf("postgres: list dead jobs of %s: %w", dq.Queue, err)
+	}
+	limit := dq.DeadLimit()
+	rows, err := q.db.Query(ctx, q.core.sql.dead, dq.Queue, dq.Reason, nullTime(dq.Since), nullTime(dq.Until),
+		nullTime(cur.DiedAt), cur.ID, limit+1)
+	if err != nil {
+		return notify.DeadPage{}, fmt.Errorf("postgres: list dead jobs of %s: %w", dq.Queue, err)
 	}
 	defer rows.Close()
-	var out []DeadJob
+	var out []notify.DeadJob
 	for rows.Next() {
-		var dj DeadJob
+		var dj notify.DeadJob
 		var nb pgtype.Timestamptz
 		var body []byte
 		if err := rows.Scan(&dj.Job.ID, &dj.Attempts, &nb, &body, &dj.Reason, &dj.DiedAt); err != nil {
-			return nil, fmt.Errorf("postgres: list dead jobs of %s: %w", queue, err)
+			return notify.DeadPage{}, fmt.Errorf("postgres: list dead jobs of %s: %w", dq.Queue, err)
 		}
-		dj.Job.Queue = queue
+		dj.Job.Queue = dq.Queue
 		if nb.Valid {
 			dj.Job.NotBefore = nb.Time
 		}
 		if err := json.Unmarshal(body, &dj.Job.Delivery); err != nil {
-			return nil, fmt.Errorf("postgres: list dead jobs of %s: decode job %s: %w", queue, dj.Job.ID, err)
+			return notify.DeadPage{}, fmt.Errorf("postgres: list dead jobs of %s: decode job %s: %w", dq.Queue, dj.Job.ID, err)
 		}
 		out = append(out, dj)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: list dead jobs of %s: %w", queue, err)
+		return notify.DeadPage{}, fmt.Errorf("postgres: list dead jobs of %s: %w", dq.Queue, err)
 	}
-	return out, nil
+	page := notify.DeadPage{Jobs: out}
+	if len(out) > limit {
+		page.Jobs = out[:limit:limit]
+		last := page.Jobs[limit-1]
+		page.Next = notify.DeadCursor{DiedAt: last.DiedAt, ID: last.Job.ID}.String()
+	}
+	return page, nil
+}
+
+// nullTime is t for a timestamptz parameter, NULL when t is zero.
+func nullTime(t time.Time) pgtype.Timestamptz {
+	return pgtype.Timestamptz{Time: t, Valid: !t.IsZero()}
 }
 
 // Close stops the Queue's listener and wakes blocked Receives, which return

@@ -86,6 +86,7 @@ type job struct {
 	readyAt time.Time // when the job last became ready
 	heapIdx int       // index in queue.timed, -1 when not there
 	reason  string    // why it was buried
+	died    time.Time // when it was buried
 }
 
 // queue is one named queue.
@@ -482,7 +483,7 @@ func (q *Queue) Nack(_ context.Context, l notify.Lease, delay time.Duration) err
 func (q *Queue) Bury(_ context.Context, l notify.Lease, reason string) error {
 	return q.withLease(&l, "bury", func(qu *queue, r *job) {
 		qu.remove(r)
-		r.state, r.reason, r.due = stateDead, reason, time.Time{}
+		r.state, r.reason, r.due, r.died = stateDead, reason, time.Time{}, time.Now()
 		qu.dead++
 		q.live.Add(-1)
 	})
@@ -508,7 +509,7 @@ func (q *Queue) Replay(_ context.Context, name, id string) error {
 	}
 	qu.dead--
 	q.live.Add(1) // even past MaxJobs: the job is already held
-	r.attempt, r.reason = 0, ""
+	r.attempt, r.reason, r.died = 0, "", time.Time{}
 	r.gen++
 	qu.makeReady(r, time.Now())
 	return nil
