@@ -63,12 +63,12 @@
 //     Record and then Enqueue or Ack: two round trips, and a failure
 //     between them is repaired by a retried Send or by the job's next
 //     receipt.
-//   - [DeadLister] (queue/memory, postgres.Queue). Looked for by
+//   - [DeadLister] (queue/memory, postgres.Queue, queue/sqs: its
+//     dead-letter queue, read whole on each call). Looked for by
 //     [Dispatcher.Dead] and [Dispatcher.ReplayDead]: dead deliveries listed
 //     newest first, page by page, filtered by reason and burial time.
-//     Without it both return an error wrapping errors.ErrUnsupported
-//     (queue/sqs does not list its dead-letter queue yet); Replay of one
-//     delivery ID still works.
+//     Without it both return an error wrapping errors.ErrUnsupported;
+//     Replay of one delivery ID still works.
 //   - [RepeatEnqueuer] (queue/sqs, which reports false). Looked for by a
 //     Send whose repeated event ID finds its original logged as queued:
 //     when Enqueue is not idempotent the original is not enqueued again.

@@ -125,22 +125,7 @@ func (q *Queue) Replay(ctx context.Context, queue, id string) error {
 
 func (q *Queue) replay(ctx context.Context, queue, main, dead, id string) (err error) {
 	var others []types.ChangeMessageVisibilityBatchRequestEntry
-	defer func() {
-		// Make the dead letters looked through visible again.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
-		defer cancel()
-		for len(others) > 0 {
-			n := min(len(others), maxBatch)
-			for i := range n {
-				others[i].Id = aws.String(strconv.Itoa(i))
-			}
-			if _, rerr := q.client.ChangeMessageVisibilityBatch(rctx, &sqs.ChangeMessageVisibilityBatchInput{
-				QueueUrl: aws.String(dead), Entries: others[:n]}); rerr != nil {
-				q.log.WarnContext(ctx, "sqs: replay: release dead letters", "queue", queue, "error", rerr)
-			}
-			others = others[n:]
-		}
-	}()
+	defer func() { q.releaseDead(ctx, queue, dead, others) }() // the dead letters looked through
 	seen := map[string]bool{}
 	var found []types.Message
 	confirmed := false

@@ -39,6 +39,7 @@ const (
 	defaultSendTries = 8                      // Config.MaxSendAttempts
 	sendTimeout      = 30 * time.Second       // one shared send, retries included
 	reasonAttr       = "notify_reason"        // message attribute Bury sets
+	attemptsAttr     = "notify_attempts"      // message attribute Bury sets: the lease's Attempt
 	attrReceiveCount = "ApproximateReceiveCount"
 	attrFirstReceive = "ApproximateFirstReceiveTimestamp"
 )

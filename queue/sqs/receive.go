@@ -302,7 +302,7 @@ func (q *Queue) poison(ctx context.Context, queue, url string, m types.Message, 
 	}
 	st := &leaseState{queue: queue, url: url, msgID: aws.ToString(m.MessageId), receipt: aws.ToString(m.ReceiptHandle),
 		body: aws.ToString(m.Body), job: notify.Job{ID: aws.ToString(m.MessageId)}}
-	if err := q.bury(ctx, st, dead, "not a notify job: "+cause.Error()); err != nil {
+	if err := q.bury(ctx, st, dead, "not a notify job: "+cause.Error(), 1); err != nil {
 		log.ErrorContext(ctx, "sqs: move a message that is not a notify job to the dead-letter queue", "error", err)
 		return
 	}

@@ -166,7 +166,7 @@ func (q *Queue) Bury(ctx context.Context, l notify.Lease, reason string) error {
 		err = errors.New("the queue has no dead-letter queue: give it a redrive policy or let Config.CreateQueues create it")
 	}
 	if err == nil {
-		err = q.bury(ctx, st, dead, reason)
+		err = q.bury(ctx, st, dead, reason, l.Attempt)
 	}
 	if err != nil {
 		if !errors.Is(err, notify.ErrLeaseLost) {
@@ -177,8 +177,9 @@ func (q *Queue) Bury(ctx context.Context, l notify.Lease, reason string) error {
 	return nil
 }
 
-// bury sends st's message to dead, then deletes it from its queue.
-func (q *Queue) bury(ctx context.Context, st *leaseState, dead, reason string) error {
+// bury sends st's message to dead, with the reason and the attempts it
+// took, then deletes it from its queue.
+func (q *Queue) bury(ctx context.Context, st *leaseState, dead, reason string, attempts int) error {
 	if len(reason) > 1024 {
 		reason = reason[:1024]
 	}
@@ -188,7 +189,8 @@ func (q *Queue) bury(ctx context.Context, st *leaseState, dead, reason string) e
 	in := &sqs.SendMessageInput{
 		QueueUrl: aws.String(dead), MessageBody: aws.String(st.body),
 		MessageAttributes: map[string]types.MessageAttributeValue{
-			reasonAttr: {DataType: aws.String("String"), StringValue: aws.String(reason)},
+			reasonAttr:   {DataType: aws.String("String"), StringValue: aws.String(reason)},
+			attemptsAttr: {DataType: aws.String("Number"), StringValue: aws.String(strconv.Itoa(attempts))},
 		},
 	}
 	if q.cfg.FIFO {
