@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gonotify/notify"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -211,4 +212,19 @@ func collectStrings(rows pgx.Rows, err error) ([]string, error) {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// Holder returns the owner holding key (one indexed read), or an error
+// wrapping notify.ErrNotFound when the key is free: never claimed, released
+// or expired. It claims nothing.
+func (d *Deduper) Holder(ctx context.Context, key string) (string, error) {
+	var owner string
+	err := d.db.QueryRow(ctx, d.sql.holder, key).Scan(&owner)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return "", fmt.Errorf("postgres: holder of %s: %w", key, notify.ErrNotFound)
+	case err != nil:
+		return "", fmt.Errorf("postgres: holder of %s: %w", key, err)
+	}
+	return owner, nil
 }
