@@ -56,23 +56,26 @@ type DeadLister interface {
 	Dead(ctx context.Context, q DeadQuery) (DeadPage, error)
 }
 
-// Page sizes of a DeadQuery.
+// Page sizes of a listing (DeadQuery, UserQuery).
 const (
-	defaultDeadLimit = 100
-	maxDeadLimit     = 1000
+	defaultPageLimit = 100
+	maxPageLimit     = 1000
 )
 
-// DeadLimit returns q's page size: Limit within [1, 1000], 100 when unset.
-// DeadLister implementations use it so all of them page alike.
-func (q DeadQuery) DeadLimit() int {
+// pageLimit is a listing's page size: limit within [1, 1000], 100 when unset.
+func pageLimit(limit int) int {
 	switch {
-	case q.Limit <= 0:
-		return defaultDeadLimit
-	case q.Limit > maxDeadLimit:
-		return maxDeadLimit
+	case limit <= 0:
+		return defaultPageLimit
+	case limit > maxPageLimit:
+		return maxPageLimit
 	}
-	return q.Limit
+	return limit
 }
+
+// PageLimit returns q's page size: Limit within [1, 1000], 100 when unset.
+// DeadLister implementations use it so all of them page alike.
+func (q DeadQuery) PageLimit() int { return pageLimit(q.Limit) }
 
 // Matches reports whether a job buried at diedAt for reason passes q's
 // Reason, Since and Until (not its Cursor).
@@ -82,37 +85,38 @@ func (q DeadQuery) Matches(reason string, diedAt time.Time) bool {
 		(q.Until.IsZero() || diedAt.Before(q.Until))
 }
 
-// DeadCursor is the position of a dead job in a newest-first listing,
-// encoded in DeadPage.Next. DeadLister implementations use it so that a
-// cursor means the same on every backend.
-type DeadCursor struct {
-	DiedAt time.Time
-	ID     string
+// PageCursor is a position in a newest-first listing (of dead jobs, of a
+// user's deliveries): the time and ID of the last item of a page, encoded
+// in the page's Next. Backends use it so that a cursor means the same on
+// every one.
+type PageCursor struct {
+	At time.Time
+	ID string
 }
 
-// String encodes c for DeadPage.Next.
-func (c DeadCursor) String() string {
-	return strconv.FormatInt(c.DiedAt.UnixNano(), 10) + ":" + c.ID
+// String encodes c for a page's Next.
+func (c PageCursor) String() string {
+	return strconv.FormatInt(c.At.UnixNano(), 10) + ":" + c.ID
 }
 
-// After reports whether a job buried at diedAt with that ID comes after c
-// in the listing (it is older, or as old with a smaller ID).
-func (c DeadCursor) After(diedAt time.Time, id string) bool {
-	return diedAt.Before(c.DiedAt) || (diedAt.Equal(c.DiedAt) && id < c.ID)
+// After reports whether an item at that time with that ID comes after c in
+// a newest-first listing (it is older, or as old with a smaller ID).
+func (c PageCursor) After(at time.Time, id string) bool {
+	return at.Before(c.At) || (at.Equal(c.At) && id < c.ID)
 }
 
-// ParseDeadCursor decodes a DeadQuery.Cursor; an empty one is the zero
-// DeadCursor (start at the newest). A malformed one is a *ValidationError.
-func ParseDeadCursor(s string) (DeadCursor, error) {
+// ParsePageCursor decodes a listing's Cursor; an empty one is the zero
+// PageCursor (start at the newest). A malformed one is a *ValidationError.
+func ParsePageCursor(s string) (PageCursor, error) {
 	if s == "" {
-		return DeadCursor{}, nil
+		return PageCursor{}, nil
 	}
 	ns, id, ok := strings.Cut(s, ":")
 	n, err := strconv.ParseInt(ns, 10, 64)
 	if !ok || err != nil || id == "" {
-		return DeadCursor{}, &ValidationError{Field: "Cursor", Reason: "not a cursor this listing returned (DeadPage.Next)"}
+		return PageCursor{}, &ValidationError{Field: "Cursor", Reason: "not a cursor this listing returned (a page's Next)"}
 	}
-	return DeadCursor{DiedAt: time.Unix(0, n), ID: id}, nil
+	return PageCursor{At: time.Unix(0, n), ID: id}, nil
 }
 
 // Dead lists channel's dead deliveries, newest first, a page at a time:

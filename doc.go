@@ -102,6 +102,10 @@
 //     (another process may have logged it), unless this Dispatcher saw its
 //     Send fail. Without it, such a claim is taken over until
 //     TakeoverWindow.
+//   - [UserLog] (store/memory, postgres.Store: index log_events_user).
+//     Looked for by [Dispatcher.UserDeliveries]: a user's deliveries newest
+//     first, paginated. Without it, UserDeliveries returns an error
+//     wrapping errors.ErrUnsupported.
 //   - [Pruner] (postgres.Store: log events past Config.Retention).
 //
 // On the [Deduper] (Config.Deduper):

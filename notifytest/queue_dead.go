@@ -48,7 +48,7 @@ func testDeadLister(t *testing.T, q notify.Queue, queue string) {
 			require.Less(t, pages, 20, "the listing does not end")
 			p, err := dl.Dead(ctx, dq)
 			require.NoError(t, err)
-			require.LessOrEqual(t, len(p.Jobs), dq.DeadLimit(), "a page larger than its Limit")
+			require.LessOrEqual(t, len(p.Jobs), dq.PageLimit(), "a page larger than its Limit")
 			for _, j := range p.Jobs {
 				ids = append(ids, j.Job.ID)
 			}

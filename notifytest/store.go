@@ -61,6 +61,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) notify.Store, features 
 	run("LogConcurrentRecord", testLogConcurrent)
 	run("RecordOnce", testRecordOnce)
 	run("RecordOnceReadsAsRecord", testRecordOnceReadsAsRecord)
+	run("UserLog", testUserLog)
 	t.Run("Prune", func(t *testing.T) { testStorePrune(t, newStore(t), UniqueName(t), f.Retention) }) // alone
 }
 

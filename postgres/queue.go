@@ -528,13 +528,13 @@ func (q *Queue) Dead(ctx context.Context, dq notify.DeadQuery) (notify.DeadPage,
 	if err := q.checkOpen(); err != nil {
 		return notify.DeadPage{}, err
 	}
-	cur, err := notify.ParseDeadCursor(dq.Cursor)
+	cur, err := notify.ParsePageCursor(dq.Cursor)
 	if err != nil {
 		return notify.DeadPage{}, fmt.Errorf("postgres: list dead jobs of %s: %w", dq.Queue, err)
 	}
-	limit := dq.DeadLimit()
+	limit := dq.PageLimit()
 	rows, err := q.db.Query(ctx, q.core.sql.dead, dq.Queue, dq.Reason, nullTime(dq.Since), nullTime(dq.Until),
-		nullTime(cur.DiedAt), cur.ID, limit+1)
+		nullTime(cur.At), cur.ID, limit+1)
 	if err != nil {
 		return notify.DeadPage{}, fmt.Errorf("postgres: list dead jobs of %s: %w", dq.Queue, err)
 	}
@@ -563,7 +563,7 @@ func (q *Queue) Dead(ctx context.Context, dq notify.DeadQuery) (notify.DeadPage,
 	if len(out) > limit {
 		page.Jobs = out[:limit:limit]
 		last := page.Jobs[limit-1]
-		page.Next = notify.DeadCursor{DiedAt: last.DiedAt, ID: last.Job.ID}.String()
+		page.Next = notify.PageCursor{At: last.DiedAt, ID: last.Job.ID}.String()
 	}
 	return page, nil
 }

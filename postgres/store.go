@@ -36,7 +36,7 @@ type storeCore struct {
 type storeSQL struct {
 	contact, putContact, deleteDevices, putDevices, removePhone, removeEmail, removeDevice string
 	allowed, setPreference                                                                 string
-	record, recordOnce, states, delivery, deliveries, prune                                string
+	record, recordOnce, states, delivery, deliveries, userDeliveries, prune                string
 }
 
 // eventCols are log_events' columns that an event sets.
@@ -94,6 +94,18 @@ func newStore(pool *pgxpool.Pool, cfg Config) *Store {
 		deliveries: sqlFor(s, `WITH e AS MATERIALIZED (
 				SELECT seq, `+eventCols+` FROM {{schema}}.log_events
 				WHERE delivery_id IN (SELECT delivery_id FROM {{schema}}.log_events WHERE notification_id = $1))
+			SELECT `+eventCols+` FROM e ORDER BY seq`),
+		// A user's deliveries (index log_events_user), newest first by
+		// their first event, after the cursor ($2, $3), $4 of them; then
+		// their events.
+		userDeliveries: sqlFor(s, `WITH d AS MATERIALIZED (
+				SELECT DISTINCT ON (delivery_id) delivery_id, at AS first_at FROM {{schema}}.log_events
+				WHERE user_id = $1 ORDER BY delivery_id, seq),
+			page AS MATERIALIZED (
+				SELECT delivery_id FROM d WHERE $2::timestamptz IS NULL OR (first_at, delivery_id) < ($2, $3)
+				ORDER BY first_at DESC, delivery_id DESC LIMIT $4),
+			e AS MATERIALIZED (
+				SELECT seq, `+eventCols+` FROM {{schema}}.log_events WHERE delivery_id IN (SELECT delivery_id FROM page))
 			SELECT `+eventCols+` FROM e ORDER BY seq`),
 		// SKIP LOCKED: processes pruning at once take different rows
 		// rather than waiting for (or deadlocking with) each other.
@@ -416,6 +428,12 @@ func (s *Store) Deliveries(ctx context.Context, notificationID string) ([]notify
 	if len(events) == 0 {
 		return nil, fmt.Errorf("postgres: log of notification %s: %w", notificationID, notify.ErrNotFound)
 	}
+	return recordsOf(events), nil
+}
+
+// recordsOf groups events (in seq order) by delivery, each delivery's
+// record in the order its first event came.
+func recordsOf(events []notify.Event) []notify.DeliveryRecord {
 	var order []string
 	by := map[string][]notify.Event{}
 	for _, e := range events {
@@ -428,7 +446,7 @@ func (s *Store) Deliveries(ctx context.Context, notificationID string) ([]notify
 	for _, id := range order {
 		out = append(out, notify.NewDeliveryRecord(by[id]))
 	}
-	return out, nil
+	return out
 }
 
 // pruneBatch is how many log rows one Prune statement deletes at most.

@@ -18,7 +18,7 @@ func (q *Queue) Dead(_ context.Context, dq notify.DeadQuery) (notify.DeadPage, e
 	if q.closed.Load() {
 		return notify.DeadPage{}, q.errClosed("dead")
 	}
-	cur, err := notify.ParseDeadCursor(dq.Cursor)
+	cur, err := notify.ParsePageCursor(dq.Cursor)
 	if err != nil {
 		return notify.DeadPage{}, fmt.Errorf("queue/memory: dead jobs of %q: %w", dq.Queue, err)
 	}
@@ -50,10 +50,10 @@ func (q *Queue) Dead(_ context.Context, dq notify.DeadQuery) (notify.DeadPage, e
 		return strings.Compare(b.Job.ID, a.Job.ID)
 	})
 	page := notify.DeadPage{Jobs: out}
-	if limit := dq.DeadLimit(); len(out) > limit {
+	if limit := dq.PageLimit(); len(out) > limit {
 		page.Jobs = out[:limit:limit]
 		last := page.Jobs[limit-1]
-		page.Next = notify.DeadCursor{DiedAt: last.DiedAt, ID: last.Job.ID}.String()
+		page.Next = notify.PageCursor{At: last.DiedAt, ID: last.Job.ID}.String()
 	}
 	return page, nil
 }

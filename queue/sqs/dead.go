@@ -36,7 +36,7 @@ const (
 // maxReceiveCount) has no reason of ours: its Reason says so, and its
 // Attempts is its receive count.
 func (q *Queue) Dead(ctx context.Context, dq notify.DeadQuery) (notify.DeadPage, error) {
-	cur, err := notify.ParseDeadCursor(dq.Cursor)
+	cur, err := notify.ParsePageCursor(dq.Cursor)
 	if err != nil {
 		return notify.DeadPage{}, fmt.Errorf("sqs: dead jobs of %s: %w", dq.Queue, err)
 	}
@@ -69,10 +69,10 @@ func (q *Queue) Dead(ctx context.Context, dq notify.DeadQuery) (notify.DeadPage,
 		return strings.Compare(b.Job.ID, a.Job.ID)
 	})
 	page := notify.DeadPage{Jobs: out}
-	if limit := dq.DeadLimit(); len(out) > limit {
+	if limit := dq.PageLimit(); len(out) > limit {
 		page.Jobs = out[:limit:limit]
 		last := page.Jobs[limit-1]
-		page.Next = notify.DeadCursor{DiedAt: last.DiedAt, ID: last.Job.ID}.String()
+		page.Next = notify.PageCursor{At: last.DiedAt, ID: last.Job.ID}.String()
 	}
 	return page, nil
 }
