@@ -22,6 +22,7 @@ const (
 	StatusOpened     Status = "opened"            // tracking
 	StatusClicked    Status = "clicked"           // tracking
 	StatusComplained Status = "complained"        // tracking: the recipient reported it as spam
+	StatusConverted  Status = "converted"         // tracking: the host's own goal (Dispatcher.Track)
 	// Provider feedback after "sent" (Dispatcher.Feedback): not attempts.
 	StatusDelivered   Status = "delivered"   // the provider reports it reached the recipient
 	StatusUndelivered Status = "undelivered" // the provider accepted it but could not deliver it; Reason says why
@@ -31,14 +32,14 @@ const (
 // checks it against this file), for code that needs one entry per status.
 var allStatuses = []Status{StatusQueued, StatusSent, StatusRetrying, StatusDeferred, StatusFailed, StatusDead,
 	StatusSkipped, StatusExpired, StatusInvalid, StatusOptedOut, StatusConfig, StatusReplayed, StatusOpened, StatusClicked,
-	StatusComplained, StatusDelivered, StatusUndelivered}
+	StatusComplained, StatusConverted, StatusDelivered, StatusUndelivered}
 
 // Final reports whether a delivery in status s will not be sent again
 // (short of Replay).
 func (s Status) Final() bool {
 	switch s {
 	case StatusSent, StatusFailed, StatusDead, StatusSkipped, StatusExpired,
-		StatusInvalid, StatusOptedOut, StatusOpened, StatusClicked, StatusComplained, StatusDelivered, StatusUndelivered:
+		StatusInvalid, StatusOptedOut, StatusOpened, StatusClicked, StatusComplained, StatusConverted, StatusDelivered, StatusUndelivered:
 		return true
 	}
 	return false
@@ -47,7 +48,7 @@ func (s Status) Final() bool {
 // tracking reports whether s records what the recipient did with a message
 // rather than where its delivery stands.
 func (s Status) tracking() bool {
-	return s == StatusOpened || s == StatusClicked || s == StatusComplained
+	return s == StatusOpened || s == StatusClicked || s == StatusComplained || s == StatusConverted
 }
 
 // reported reports whether s is a provider's report on a sent message.

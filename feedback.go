@@ -27,7 +27,8 @@ type Feedback struct {
 	Err error
 	// Engagement, when set, makes this a tracking report of what the
 	// recipient did with a delivered message: StatusOpened, StatusClicked,
-	// or StatusComplained (a spam report). It is recorded with that status
+	// StatusConverted (the host's own goal) or StatusComplained (a spam
+	// report). It is recorded with that status
 	// and does not change where the delivery stands; an Err beside it is
 	// not a delivery failure, only acted on (a complaint with an OptedOut
 	// error stores the opt-out).
@@ -67,8 +68,8 @@ func (d *Dispatcher) Feedback(ctx context.Context, fb Feedback) error {
 		return &ValidationError{Field: "DeliveryID", Reason: "is empty"}
 	}
 	if fb.Engagement != "" && !fb.Engagement.tracking() {
-		return &ValidationError{Field: "Engagement", Reason: fmt.Sprintf("is %q; want %q, %q, %q or empty",
-			fb.Engagement, StatusOpened, StatusClicked, StatusComplained)}
+		return &ValidationError{Field: "Engagement", Reason: fmt.Sprintf("is %q; want %q, %q, %q, %q or empty",
+			fb.Engagement, StatusOpened, StatusClicked, StatusComplained, StatusConverted)}
 	}
 	ds, err := d.cfg.Store.Delivery(ctx, fb.DeliveryID)
 	if err != nil {

@@ -109,6 +109,7 @@ func TestSendTokenAuthWireFormat(t *testing.T) {
 			"mutable-content": 1, "interruption-level": "time-sensitive"
 		},
 		"thread": "42",
+		"notify_delivery_id": "` + d.ID + `",
 		"deep": {"link": "app://chat/42"}
 	}`
 	assert.JSONEq(t, want, string(r.Body))

@@ -8,7 +8,9 @@
 // Message gives the alert (Title, Subtitle, Body) and custom data (Data);
 // everything else an iOS team sets (topic, push type, priority, collapse ID,
 // badge, sound, ...) comes from an [Options] value the host puts under
-// Notification.Options["apns"].
+// Notification.Options["apns"]. Every payload also carries the delivery's
+// ID under the top-level key "notify_delivery_id" (notify.PushDeliveryIDKey),
+// so the app can report an open (Dispatcher.Track).
 //
 // Guarantees and limits:
 //   - Validate rejects, at accept time and before anything is queued, a

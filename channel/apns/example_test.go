@@ -54,5 +54,5 @@ func Example() {
 	// Output:
 	// sent 0190c2a4-5d6e-7f00-8000-000000000001
 	// com.example.app order-42
-	// {"aps":{"alert":{"title":"Your order shipped","body":"Arrives Tuesday"},"sound":"default","thread-id":"orders"}}
+	// {"aps":{"alert":{"title":"Your order shipped","body":"Arrives Tuesday"},"sound":"default","thread-id":"orders"},"notify_delivery_id":"0190c2a4-5d6e-7f00-8000-000000000001"}
 }

@@ -302,7 +302,7 @@ func (c *Channel) build(d *notify.Delivery, now time.Time) (*apns2.Notification,
 		}
 	}
 
-	body := make(map[string]any, 1+len(d.Message.Data)+len(o.Custom))
+	body := make(map[string]any, 2+len(d.Message.Data)+len(o.Custom))
 	for k, v := range d.Message.Data {
 		body[k] = v
 	}
@@ -312,7 +312,13 @@ func (c *Channel) build(d *notify.Delivery, now time.Time) (*apns2.Notification,
 	if _, ok := body["aps"]; ok {
 		return nil, optErr("custom", `the key "aps" is APNs's own; rename the custom key`)
 	}
+	if _, ok := body[notify.PushDeliveryIDKey]; ok {
+		return nil, optErr("custom", "the key %q carries the delivery ID (notify.PushDeliveryIDKey); rename the data or custom key", notify.PushDeliveryIDKey)
+	}
 	body["aps"] = a
+	if d.ID != "" {
+		body[notify.PushDeliveryIDKey] = d.ID
+	}
 	payload, err := json.Marshal(body)
 	if err != nil {
 		return nil, optErr("custom", "does not marshal to JSON: %v", err)

@@ -7,7 +7,10 @@
 // a condition. Its Message gives the notification (Title, Body) and the data
 // payload (Data); everything else — Android priority, TTL, collapse key,
 // channel ID, APNs and webpush overrides, ... — comes from an [Options] value
-// the host puts under Notification.Options["fcm"].
+// the host puts under Notification.Options["fcm"]. Every message's data also
+// carries the delivery's ID under "notify_delivery_id"
+// (notify.PushDeliveryIDKey), so the app can report an open
+// (Dispatcher.Track).
 //
 // Guarantees and limits:
 //   - Validate runs, at accept time and before anything is queued, the SDK's

@@ -100,7 +100,7 @@ func TestSendWireFormat(t *testing.T) {
 	exp := strconv.FormatInt(d.ExpiresAt.Unix(), 10)
 	want := `{
 		"token": "` + tok(1) + `",
-		"data": {"thread": "42"},
+		"data": {"thread": "42", "notify_delivery_id": "` + d.ID + `"},
 		"notification": {"title": "Hello", "body": "You have a message", "image": "https://example.com/a.png"},
 		"android": {"priority": "high", "ttl": "3600s", "collapse_key": "chat-42",
 		            "notification": {"channel_id": "messages", "sound": "ping"}},
@@ -156,7 +156,9 @@ func TestSendMinimalAndTargets(t *testing.T) {
 			require.NoError(t, err)
 			reqs := srv.Requests()
 			require.Len(t, reqs, 1)
-			assert.JSONEq(t, tc.want, message(t, reqs[0]))
+			// Every push carries its delivery ID (notify.PushDeliveryIDKey).
+			want := strings.Replace(tc.want, `"thread":"42"`, `"thread":"42","notify_delivery_id":"`+d.ID+`"`, 1)
+			assert.JSONEq(t, want, message(t, reqs[0]))
 		})
 	}
 }
@@ -361,7 +363,9 @@ func TestValidate(t *testing.T) {
 	t.Cleanup(func() {
 		assert.Zero(t, srv.Hits(), "validation runs offline, and refused messages are never sent")
 	})
-	big := strings.Repeat("x", fcm.MaxPayload)
+	// At the limit with the delivery ID every push carries (a UUID under
+	// notify.PushDeliveryIDKey).
+	big := strings.Repeat("x", fcm.MaxPayload-len(notify.PushDeliveryIDKey)-36)
 	cases := []struct {
 		name    string
 		address string

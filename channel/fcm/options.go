@@ -109,14 +109,21 @@ func (c *Channel) build(d *notify.Delivery, now time.Time) (*messaging.Message, 
 	}
 
 	size := 0
-	if len(d.Message.Data) > 0 {
-		m.Data = make(map[string]string, len(d.Message.Data))
+	if len(d.Message.Data) > 0 || d.ID != "" {
+		m.Data = make(map[string]string, len(d.Message.Data)+1)
 		for k, v := range d.Message.Data {
 			if err := checkDataKey(k); err != nil {
 				return nil, &notify.ValidationError{Field: "Content", Reason: err.Error()}
 			}
+			if k == notify.PushDeliveryIDKey {
+				return nil, &notify.ValidationError{Field: "Content", Reason: fmt.Sprintf("the data key %q carries the delivery ID (notify.PushDeliveryIDKey); rename it", k)}
+			}
 			m.Data[k] = v
 			size += len(k) + len(v)
+		}
+		if d.ID != "" {
+			m.Data[notify.PushDeliveryIDKey] = d.ID
+			size += len(notify.PushDeliveryIDKey) + len(d.ID)
 		}
 	}
 	if d.Message.Title != "" || d.Message.Body != "" || o.ImageURL != "" {
