@@ -50,6 +50,9 @@ func (e *env) raw(t *testing.T, method, path string, body []byte, auth string) (
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
+	if len(body) > 0 {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()

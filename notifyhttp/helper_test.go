@@ -52,7 +52,7 @@ func newEnv(t testing.TB, mods ...func(*Config)) *env {
 	}
 	e.h, err = newHandler(cfg)
 	require.NoError(t, err)
-	e.srv = httptest.NewServer(e.h)
+	e.srv = httptest.NewServer(specCheck(t, e.h))
 	t.Cleanup(e.srv.Close)
 	e.admin, e.secret = e.newKey(t, ScopeAdmin)
 	e.c = e.client(t, e.admin.ID, e.secret)
