@@ -112,7 +112,7 @@ func specCheck(t testing.TB, next http.Handler) http.Handler {
 		}
 		out := &openapi3filter.ResponseValidationInput{
 			RequestValidationInput: in, Status: rec.Code, Header: rec.Header(),
-			Body: io.NopCloser(bytes.NewReader(rec.Body.Bytes())),
+			Body:    io.NopCloser(bytes.NewReader(rec.Body.Bytes())),
 			Options: &openapi3filter.Options{IncludeResponseStatus: true},
 		}
 		if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
