@@ -107,12 +107,10 @@ type authorization struct {
 // maxKeyIDLen bounds a key ID in a header.
 const maxKeyIDLen = 128
 
-var errMalformedAuth = errors.New("malformed Authorization header")
-
 // parseAuthorization parses "NOTIFY-HMAC-SHA256 key=K, ts=T, nonce=N,
 // sig=S": each parameter exactly once, in any order, separated by commas
 // with optional spaces; K 1 to 128 of [A-Za-z0-9._-], T decimal unix
-// seconds, N 16 to 64 of [A-Za-z0-9_-], S 64 lowercase hex digits. Anything else is errMalformedAuth with a reason.
+// seconds, N 16 to 64 of [A-Za-z0-9_-], S 64 lowercase hex digits. Anything else is an error saying what is wrong.
 func parseAuthorization(h string) (authorization, error) {
 	var a authorization
 	scheme, rest, ok := strings.Cut(h, " ")

@@ -30,10 +30,7 @@ type env struct {
 	admin  Key
 	secret string
 	c      *Client
-	logs   *logBuffer
 }
-
-type logBuffer struct{ w io.Writer }
 
 func newEnv(t testing.TB, mods ...func(*Config)) *env {
 	t.Helper()
