@@ -94,6 +94,8 @@ func capabilityNames(cfg *Config) []string {
 	}
 	f, dr = has[BatchDeduper](cfg.Deduper)
 	add("deduper", "BatchDeduper", f, dr)
+	f, dr = has[ClaimHolder](cfg.Deduper)
+	add("deduper", "ClaimHolder", f, dr)
 	f, dr = has[Pruner](cfg.Deduper)
 	add("deduper", "Pruner", f, dr)
 	f, dr = has[BatchLimiter](cfg.Limiter)

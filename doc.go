@@ -113,6 +113,9 @@
 //   - [BatchDeduper] (dedup/redis). Looked for by every Send that claims
 //     several event IDs (a SendBatch): it claims them with one ClaimBatch.
 //     Without it, one Claim each.
+//   - [ClaimHolder] (dedup/memory). Looked for by
+//     [Dispatcher.StatusByEvent] to read who holds an event ID. Without
+//     it, StatusByEvent probes with a Claim it releases at once.
 //   - [Pruner] (postgres.Deduper: expired claims).
 //
 // On the [Limiter] (Config.Limiter):

@@ -172,3 +172,18 @@ func (d *Deduper) Len() int {
 	}
 	return n
 }
+
+// Holder returns the owner holding key, or notify.ErrNotFound when the key
+// is free (never claimed, released or expired). It never fails otherwise.
+func (d *Deduper) Holder(_ context.Context, key string) (string, error) {
+	now := time.Since(d.start)
+	s := d.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.claims[key]; ok && c.expires > now {
+		return c.owner, nil
+	}
+	return "", notify.ErrNotFound
+}
+
+var _ notify.ClaimHolder = (*Deduper)(nil)
