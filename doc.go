@@ -113,9 +113,10 @@
 //   - [BatchDeduper] (dedup/redis). Looked for by every Send that claims
 //     several event IDs (a SendBatch): it claims them with one ClaimBatch.
 //     Without it, one Claim each.
-//   - [ClaimHolder] (dedup/memory). Looked for by
-//     [Dispatcher.StatusByEvent] to read who holds an event ID. Without
-//     it, StatusByEvent probes with a Claim it releases at once.
+//   - [ClaimHolder] (dedup/memory, dedup/redis, postgres.Deduper). Looked
+//     for by [Dispatcher.StatusByEvent] to read who holds an event ID.
+//     Without it, StatusByEvent returns an error wrapping
+//     errors.ErrUnsupported.
 //   - [Pruner] (postgres.Deduper: expired claims).
 //
 // On the [Limiter] (Config.Limiter):

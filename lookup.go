@@ -8,17 +8,13 @@ import (
 )
 
 // ClaimHolder is implemented by a Deduper that can say who holds a key
-// without claiming it (dedup/memory). StatusByEvent uses it; without it,
-// StatusByEvent probes with a short Claim (see there).
+// without claiming it (dedup/memory, dedup/redis, postgres.Deduper).
+// StatusByEvent needs it.
 type ClaimHolder interface {
 	// Holder returns the owner holding key, or ErrNotFound when the key is
 	// free (never claimed, released or expired).
 	Holder(ctx context.Context, key string) (string, error)
 }
-
-// statusProbeTTL is how long StatusByEvent's probing claim lasts should
-// its Release fail: a Send of that event meanwhile gets ErrInProgress.
-const statusProbeTTL = 2 * time.Second
 
 // StatusByEvent returns the log of every delivery of the notification that
 // claimed eventID, oldest first, and that notification's ID. It returns
@@ -27,11 +23,9 @@ const statusProbeTTL = 2 * time.Second
 // when the Dispatcher has no Deduper (an event ID is then not recorded
 // anywhere it can be looked up by).
 //
-// With a Deduper that implements ClaimHolder the lookup reads the claim.
-// Otherwise it probes: it claims eventID for a throwaway owner and, on
-// winning (no one held it), releases it at once. A Send of the same event
-// ID that runs during that instant answers ErrInProgress, which its caller
-// retries; were the Release to fail, the probe's claim lapses after 2s.
+// The lookup reads the claim (ClaimHolder) and claims nothing; with a
+// Deduper that cannot say who holds a key, StatusByEvent returns an error
+// wrapping errors.ErrUnsupported.
 func (d *Dispatcher) StatusByEvent(ctx context.Context, eventID string) (notificationID string, records []DeliveryRecord, err error) {
 	dd := d.cfg.Deduper
 	if dd == nil {
@@ -42,25 +36,13 @@ func (d *Dispatcher) StatusByEvent(ctx context.Context, eventID string) (notific
 	}
 	bctx, cancel := context.WithTimeout(ctx, d.cfg.BackendTimeout)
 	defer cancel()
-	var holder string
-	if ch, ok := As[ClaimHolder](dd); ok {
-		holder, err = ch.Holder(bctx, eventID)
-		if err != nil {
-			return "", nil, fmt.Errorf("notify: look up event %s: %w", eventID, err)
-		}
-	} else {
-		probe := "status-probe:" + newID()
-		claimed, h, err := dd.Claim(bctx, eventID, probe, statusProbeTTL)
-		if err != nil {
-			return "", nil, fmt.Errorf("notify: look up event %s: %w", eventID, err)
-		}
-		if claimed {
-			if err := dd.Release(context.WithoutCancel(bctx), eventID, probe); err != nil {
-				d.log.WarnContext(ctx, "notify: StatusByEvent could not release its probing claim; it lapses in 2s", "event_id", eventID, "error", err)
-			}
-			return "", nil, fmt.Errorf("notify: event %s: no notification holds it: %w", eventID, ErrNotFound)
-		}
-		holder = h
+	ch, ok := As[ClaimHolder](dd)
+	if !ok {
+		return "", nil, fmt.Errorf("notify: StatusByEvent: the Deduper (%T) cannot say who holds an event ID (it is not a ClaimHolder): %w", dd, errors.ErrUnsupported)
+	}
+	holder, err := ch.Holder(bctx, eventID)
+	if err != nil {
+		return "", nil, fmt.Errorf("notify: look up event %s: %w", eventID, err)
 	}
 	if holder == "" {
 		return "", nil, fmt.Errorf("notify: event %s: no notification holds it: %w", eventID, ErrNotFound)

@@ -12,8 +12,13 @@ import (
 	"github.com/gonotify/notify"
 )
 
-// plainDeduper hides dedup/memory's ClaimHolder, so StatusByEvent probes.
+// plainDeduper hides dedup/memory's ClaimHolder.
 type plainDeduper struct{ notify.Deduper }
+
+// wrappedDeduper keeps it, through Unwrap.
+type wrappedDeduper struct{ notify.Deduper }
+
+func (w wrappedDeduper) Unwrap() any { return w.Deduper }
 
 func TestStatusByEvent(t *testing.T) {
 	for _, tc := range []struct {
@@ -21,7 +26,7 @@ func TestStatusByEvent(t *testing.T) {
 		wrap func(notify.Deduper) notify.Deduper
 	}{
 		{"ClaimHolder", func(d notify.Deduper) notify.Deduper { return d }},
-		{"probe", func(d notify.Deduper) notify.Deduper { return plainDeduper{d} }},
+		{"ClaimHolder behind Unwrap", func(d notify.Deduper) notify.Deduper { return wrappedDeduper{d} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, func(c *notify.Config) { c.Deduper = tc.wrap(c.Deduper) })
@@ -30,7 +35,7 @@ func TestStatusByEvent(t *testing.T) {
 
 			_, _, err := h.d.StatusByEvent(ctx, "never-sent")
 			assert.ErrorIs(t, err, notify.ErrNotFound)
-			// The probe left nothing behind: the event can be sent.
+			// The lookup claimed nothing: the event can be sent.
 			r, err := h.d.Send(ctx, notify.Notification{EventID: "never-sent", UserID: "ana", Template: "welcome", Data: map[string]any{"name": "Ana"}})
 			require.NoError(t, err)
 			assert.False(t, r.Duplicate, "a lookup of an unsent event must not claim it")
@@ -48,6 +53,11 @@ func TestStatusByEvent(t *testing.T) {
 			assert.Equal(t, "EventID", ve.Field)
 		})
 	}
+	t.Run("no ClaimHolder", func(t *testing.T) {
+		h := newHarness(t, func(c *notify.Config) { c.Deduper = plainDeduper{c.Deduper} })
+		_, _, err := h.d.StatusByEvent(context.Background(), "e1")
+		assert.ErrorIs(t, err, errors.ErrUnsupported)
+	})
 	t.Run("no deduper", func(t *testing.T) {
 		h := newHarness(t, func(c *notify.Config) { c.Deduper = nil })
 		_, _, err := h.d.StatusByEvent(context.Background(), "e1")

@@ -25,8 +25,10 @@ import (
 // stands for: a notify.BatchDeduper's ClaimBatch answers as Claim for each
 // claim in turn would, also for repeats of a key within the batch, and
 // fails the claims Claim fails (with a context already done) holding
-// nothing; a notify.Pruner's Prune deletes expired claims, none before
-// they expire, and keeps live ones.
+// nothing; a notify.ClaimHolder's Holder answers a held key's owner and
+// ErrNotFound for a free, released or expired one, claiming nothing; a
+// notify.Pruner's Prune deletes expired claims, none before they expire,
+// and keeps live ones.
 func TestDeduper(t *testing.T, newDeduper func(t *testing.T) notify.Deduper) {
 	run := func(name string, f func(t *testing.T, d notify.Deduper, key string)) {
 		t.Run(name, func(t *testing.T) {
@@ -41,6 +43,7 @@ func TestDeduper(t *testing.T, newDeduper func(t *testing.T) notify.Deduper) {
 	run("Release", testDedupRelease)
 	run("Expiry", testDedupExpiry)
 	run("ClaimBatch", testClaimBatch)
+	run("ClaimHolder", testClaimHolder)
 	t.Run("Prune", func(t *testing.T) { testDedupPrune(t, newDeduper(t), UniqueName(t)) }) // alone: Prune's count is its own
 }
 

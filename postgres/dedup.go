@@ -214,6 +214,8 @@ func collectStrings(rows pgx.Rows, err error) ([]string, error) {
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
+var _ notify.ClaimHolder = (*Deduper)(nil)
+
 // Holder returns the owner holding key (one indexed read), or an error
 // wrapping notify.ErrNotFound when the key is free: never claimed, released
 // or expired. It claims nothing.

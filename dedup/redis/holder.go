@@ -26,3 +26,5 @@ func (d *Deduper) Holder(ctx context.Context, key string) (string, error) {
 	}
 	return owner, nil
 }
+
+var _ notify.ClaimHolder = (*Deduper)(nil)
