@@ -469,7 +469,8 @@ func (c *committer) enqueueFailed(ctx context.Context, idx []int, jobs []Job, er
 	for i, j := range jobs {
 		del := j.Delivery
 		evs[i] = Event{DeliveryID: del.ID, NotificationID: del.NotificationID, UserID: del.UserID, Category: del.Category,
-			Channel: del.Channel, Address: del.Address, Status: StatusFailed, Reason: reasonNotQueued + err.Error(), At: now}
+			Channel: del.Channel, Address: del.Address, Template: del.Template, Locale: del.Locale,
+			Status: StatusFailed, Reason: reasonNotQueued + err.Error(), At: now}
 	}
 	rerr := c.b.EventLog.Record(c.bc.get(), evs...)
 	if rerr != nil {

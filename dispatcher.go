@@ -123,7 +123,7 @@ func (d *Dispatcher) Replay(ctx context.Context, deliveryID string) error {
 	}
 	ev := Event{
 		DeliveryID: ds.DeliveryID, NotificationID: ds.NotificationID, UserID: ds.UserID,
-		Category: ds.Category, Channel: ds.Channel, Address: ds.Address,
+		Category: ds.Category, Channel: ds.Channel, Address: ds.Address, Template: ds.Template, Locale: ds.Locale,
 		Status: StatusReplayed, At: time.Now(),
 	}
 	// Record first: a job that becomes ready before the log says "replayed"

@@ -73,10 +73,15 @@ type Event struct {
 	Category       string `json:"category,omitempty"`
 	Channel        string `json:"channel"`
 	Address        string `json:"address,omitempty"`
-	Status         Status `json:"status"`
-	Reason         string `json:"reason,omitempty"`
-	Attempt        int    `json:"attempt,omitempty"`
-	ProviderID     string `json:"provider_id,omitempty"`
+	// Template and Locale are the notification's template name (empty for
+	// inline Content) and the recipient's locale, so that reports can be
+	// grouped by them.
+	Template   string `json:"template,omitempty"`
+	Locale     string `json:"locale,omitempty"`
+	Status     Status `json:"status"`
+	Reason     string `json:"reason,omitempty"`
+	Attempt    int    `json:"attempt,omitempty"`
+	ProviderID string `json:"provider_id,omitempty"`
 	// MaybeSent marks a failure after which the provider may have accepted
 	// the message anyway (a transport error or timeout): a retry may duplicate it.
 	MaybeSent bool      `json:"maybe_sent,omitempty"`
@@ -132,6 +137,8 @@ type DeliveryRecord struct {
 	Category       string    `json:"category,omitempty"`
 	Channel        string    `json:"channel"`
 	Address        string    `json:"address"`
+	Template       string    `json:"template,omitempty"`
+	Locale         string    `json:"locale,omitempty"`
 	Status         Status    `json:"status"`
 	Attempts       int       `json:"attempts"`
 	ProviderID     string    `json:"provider_id,omitempty"`
@@ -149,6 +156,7 @@ func NewDeliveryRecord(events []Event) DeliveryRecord {
 		if ds.DeliveryID == "" {
 			ds.DeliveryID, ds.NotificationID = e.DeliveryID, e.NotificationID
 			ds.UserID, ds.Category, ds.Channel, ds.Address = e.UserID, e.Category, e.Channel, e.Address
+			ds.Template, ds.Locale = e.Template, e.Locale
 		}
 		st.Apply(e)
 		if e.ProviderID != "" {

@@ -76,7 +76,7 @@ func (d *Dispatcher) Feedback(ctx context.Context, fb Feedback) error {
 		return fmt.Errorf("notify: feedback on delivery %s: %w", fb.DeliveryID, err)
 	}
 	del := &Delivery{ID: ds.DeliveryID, NotificationID: ds.NotificationID, UserID: ds.UserID,
-		Category: ds.Category, Channel: ds.Channel, Address: ds.Address}
+		Category: ds.Category, Channel: ds.Channel, Address: ds.Address, Template: ds.Template, Locale: ds.Locale}
 	ev := Event{Status: StatusDelivered, ProviderID: fb.ProviderID, At: fb.At, Reason: fb.Detail}
 	var oe *OutcomeError
 	if fb.Err != nil {

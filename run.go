@@ -989,6 +989,7 @@ func (d *Dispatcher) extendForLog(base context.Context, ext LeaseExtender, l *Le
 func fillEvent(ev *Event, del *Delivery) {
 	ev.DeliveryID, ev.NotificationID, ev.UserID = del.ID, del.NotificationID, del.UserID
 	ev.Category, ev.Channel, ev.Address = del.Category, del.Channel, del.Address
+	ev.Template, ev.Locale = del.Template, del.Locale
 	if ev.At.IsZero() {
 		ev.At = time.Now()
 	}

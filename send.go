@@ -451,7 +451,8 @@ func (pl *planner) addJobs() {
 		p.jobs[i] = Job{ID: del.ID, Queue: pl.d.channels[del.Channel].queue, NotBefore: del.SendAt, Delivery: del}
 		p.receipt.Deliveries[i] = DeliveryRef{ID: del.ID, Channel: del.Channel, Address: del.Address, Status: StatusQueued, Units: del.Units}
 		p.events = append(p.events, Event{DeliveryID: del.ID, NotificationID: del.NotificationID, UserID: del.UserID,
-			Category: pl.category, Channel: del.Channel, Address: del.Address, Status: StatusQueued, At: pl.now})
+			Category: pl.category, Channel: del.Channel, Address: del.Address, Template: del.Template, Locale: del.Locale,
+			Status: StatusQueued, At: pl.now})
 	}
 }
 
@@ -460,7 +461,8 @@ func (pl *planner) addJobs() {
 func (pl *planner) skip(ch, address, reason string) {
 	nid := pl.p.receipt.NotificationID
 	pl.p.events = append(pl.p.events, Event{DeliveryID: deliveryID(nid, ch, address), NotificationID: nid, UserID: pl.n.UserID,
-		Category: pl.category, Channel: ch, Address: address, Status: StatusSkipped, Reason: reason, At: pl.now})
+		Category: pl.category, Channel: ch, Address: address, Template: pl.base.Template, Locale: pl.base.Locale,
+		Status: StatusSkipped, Reason: reason, At: pl.now})
 }
 
 // uniq returns names without repeats, in order.

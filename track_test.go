@@ -37,6 +37,11 @@ func TestTrack(t *testing.T) {
 		assert.Equal(t, 1, count[notify.StatusOpened], "opened once")
 		assert.Equal(t, 1, count[notify.StatusConverted], "converted once")
 		assert.Equal(t, notify.StatusSent, ds[0].Status, "tracking does not change where the delivery stands")
+		// Every event names the template, so reports can group by it.
+		assert.Equal(t, "welcome", ds[0].Template)
+		for _, e := range ds[0].Events {
+			assert.Equal(t, "welcome", e.Template, "template of the %s event", e.Status)
+		}
 
 		var ve *notify.ValidationError
 		require.True(t, errors.As(h.d.Track(t.Context(), id, notify.StatusSent), &ve), "a kind that is not tracking")

@@ -220,7 +220,8 @@ func testPreferences(t *testing.T, s notify.Store, id string) {
 func event(n, d string, status notify.Status, attempt int, when time.Time) notify.Event {
 	return notify.Event{
 		DeliveryID: d, NotificationID: n, UserID: "u1", Category: "chat",
-		Channel: "sms", Address: "+15550103", Status: status, Attempt: attempt, At: when,
+		Channel: "sms", Address: "+15550103", Template: "order-shipped", Locale: "pt-BR",
+		Status: status, Attempt: attempt, At: when,
 	}
 }
 
@@ -237,6 +238,8 @@ func assertEvents(t *testing.T, want, got []notify.Event) {
 		assert.Equal(t, w.Category, g.Category, "Events[%d].Category", i)
 		assert.Equal(t, w.Channel, g.Channel, "Events[%d].Channel", i)
 		assert.Equal(t, w.Address, g.Address, "Events[%d].Address", i)
+		assert.Equal(t, w.Template, g.Template, "Events[%d].Template", i)
+		assert.Equal(t, w.Locale, g.Locale, "Events[%d].Locale", i)
 		assert.Equal(t, w.Status, g.Status, "Events[%d].Status", i)
 		assert.Equal(t, w.Reason, g.Reason, "Events[%d].Reason", i)
 		assert.Equal(t, w.Attempt, g.Attempt, "Events[%d].Attempt", i)
@@ -256,6 +259,8 @@ func assertStatus(t *testing.T, events []notify.Event, got notify.DeliveryRecord
 	assert.Equal(t, want.Category, got.Category, "DeliveryRecord.Category")
 	assert.Equal(t, want.Channel, got.Channel, "DeliveryRecord.Channel")
 	assert.Equal(t, want.Address, got.Address, "DeliveryRecord.Address")
+	assert.Equal(t, want.Template, got.Template, "DeliveryRecord.Template")
+	assert.Equal(t, want.Locale, got.Locale, "DeliveryRecord.Locale")
 	assert.Equal(t, want.Status, got.Status, "DeliveryRecord.Status")
 	assert.Equal(t, want.Attempts, got.Attempts, "DeliveryRecord.Attempts")
 	assert.Equal(t, want.ProviderID, got.ProviderID, "DeliveryRecord.ProviderID")

@@ -19,7 +19,7 @@ var (
 
 // eventLogSQL are the statements that write log events and queue rows at
 // once: data-modifying CTEs, one round trip and one transaction each. $1 to
-// $12 are the events' column arrays (eventArrays).
+// $14 are the events' column arrays (eventArrays).
 type eventLogSQL struct {
 	enqueue, ack string
 }
@@ -29,8 +29,8 @@ func newEventLogSQL(schema string) eventLogSQL {
 		// Every data-modifying CTE runs to completion whether or not the
 		// main query reads it; NOTIFY is sent at commit, as Enqueue's.
 		enqueue: sqlFor(schema, `WITH ev AS (`+insertEvents+`),
-			ins AS (`+insertJobs(13, false)+`)
-			`+notifyInserted(17)),
+			ins AS (`+insertJobs(15, false)+`)
+			`+notifyInserted(19)),
 		// The delete matches as Ack's does (lease tokens are unique across
 		// queues and jobs); it returns the tokens it deleted, so each
 		// caller learns whether its lease was still held. The events are
@@ -38,7 +38,7 @@ func newEventLogSQL(schema string) eventLogSQL {
 		ack: sqlFor(schema, `WITH ev AS (`+insertEvents+`),
 			d AS (
 				DELETE FROM {{schema}}.queue_jobs
-				WHERE queue = ANY($13::text[]) AND id = ANY($14::text[]) AND lease = ANY($15::int8[])
+				WHERE queue = ANY($15::text[]) AND id = ANY($16::text[]) AND lease = ANY($17::int8[])
 				RETURNING lease)
 			SELECT lease FROM d`),
 	}

@@ -40,13 +40,13 @@ type storeSQL struct {
 }
 
 // eventCols are log_events' columns that an event sets.
-const eventCols = `delivery_id, notification_id, user_id, category, channel, address, status, reason, attempt, provider_id, maybe_sent, at`
+const eventCols = `delivery_id, notification_id, user_id, category, channel, address, status, reason, attempt, provider_id, maybe_sent, at, template, locale`
 
-// insertEvents appends the events given as column arrays $1 to $12 (see
+// insertEvents appends the events given as column arrays $1 to $14 (see
 // eventArrays), in order. Queue's logged statements embed it in a CTE.
 const insertEvents = `INSERT INTO {{schema}}.log_events (` + eventCols + `)
 			SELECT ` + eventCols + ` FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-				$7::text[], $8::text[], $9::int4[], $10::text[], $11::bool[], $12::timestamptz[])
+				$7::text[], $8::text[], $9::int4[], $10::text[], $11::bool[], $12::timestamptz[], $13::text[], $14::text[])
 				WITH ORDINALITY AS u(` + eventCols + `, ord)
 			ORDER BY ord`
 
@@ -81,7 +81,7 @@ func newStore(pool *pgxpool.Pool, cfg Config) *Store {
 		// concurrent insert of the same key wait for this one's
 		// transaction and then do nothing.
 		recordOnce: sqlFor(s, `INSERT INTO {{schema}}.log_events (`+eventCols+`, report_key)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 			ON CONFLICT (delivery_id, report_key) WHERE report_key IS NOT NULL DO NOTHING`),
 		// The MATERIALIZED CTEs keep the planner on the delivery_id and
 		// notification_id indexes: without them it may walk the primary key
@@ -265,7 +265,8 @@ func (s *Store) RecordOnce(ctx context.Context, ev notify.Event, key string, the
 	var recorded bool
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, s.core.sql.recordOnce, ev.DeliveryID, ev.NotificationID, ev.UserID, ev.Category,
-			ev.Channel, ev.Address, string(ev.Status), ev.Reason, int32(ev.Attempt), ev.ProviderID, ev.MaybeSent, ev.At, key)
+			ev.Channel, ev.Address, string(ev.Status), ev.Reason, int32(ev.Attempt), ev.ProviderID, ev.MaybeSent, ev.At,
+			ev.Template, ev.Locale, key)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
@@ -298,13 +299,14 @@ func (s *Store) recordNow(ctx context.Context, db dbtx, events []notify.Event) e
 	return err
 }
 
-// eventArrays encodes events as the twelve column arrays ($1 to $12) of
+// eventArrays encodes events as the fourteen column arrays ($1 to $14) of
 // the log_events insert.
 func eventArrays(events []notify.Event) []any {
 	n := len(events)
 	var (
 		did, nid, uid, cat, ch, addr = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		status, reason, provider     = make([]string, n), make([]string, n), make([]string, n)
+		template, locale             = make([]string, n), make([]string, n)
 		attempt                      = make([]int32, n)
 		maybe                        = make([]bool, n)
 		at                           = make([]time.Time, n)
@@ -313,8 +315,9 @@ func eventArrays(events []notify.Event) []any {
 		did[i], nid[i], uid[i], cat[i], ch[i], addr[i] = e.DeliveryID, e.NotificationID, e.UserID, e.Category, e.Channel, e.Address
 		status[i], reason[i], provider[i] = string(e.Status), e.Reason, e.ProviderID
 		attempt[i], maybe[i], at[i] = int32(e.Attempt), e.MaybeSent, e.At
+		template[i], locale[i] = e.Template, e.Locale
 	}
-	return []any{did, nid, uid, cat, ch, addr, status, reason, attempt, provider, maybe, at}
+	return []any{did, nid, uid, cat, ch, addr, status, reason, attempt, provider, maybe, at, template, locale}
 }
 
 // State returns where a delivery stands (its events folded with
@@ -389,7 +392,7 @@ func scanEvents(rows pgx.Rows) ([]notify.Event, error) {
 		var status string
 		var attempt int32
 		if err := rows.Scan(&e.DeliveryID, &e.NotificationID, &e.UserID, &e.Category, &e.Channel, &e.Address,
-			&status, &e.Reason, &attempt, &e.ProviderID, &e.MaybeSent, &e.At); err != nil {
+			&status, &e.Reason, &attempt, &e.ProviderID, &e.MaybeSent, &e.At, &e.Template, &e.Locale); err != nil {
 			return nil, err
 		}
 		e.Status, e.Attempt = notify.Status(status), int(attempt)
