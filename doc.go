@@ -106,6 +106,10 @@
 //     Looked for by [Dispatcher.UserDeliveries]: a user's deliveries newest
 //     first, paginated. Without it, UserDeliveries returns an error
 //     wrapping errors.ErrUnsupported.
+//   - [Reporter] (store/memory with Tally; postgres.Store in SQL). Looked
+//     for by [Dispatcher.Report]: engagement per template, category,
+//     channel and day. Without it, Report returns an error wrapping
+//     errors.ErrUnsupported.
 //   - [Pruner] (postgres.Store: log events past Config.Retention).
 //
 // On the [Deduper] (Config.Deduper):

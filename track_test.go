@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -43,9 +44,30 @@ func TestTrack(t *testing.T) {
 			assert.Equal(t, "welcome", e.Template, "template of the %s event", e.Status)
 		}
 
+		// The open shows in the report: one push sent, one opened.
+		rows, err := h.d.Report(t.Context(), notify.ReportQuery{
+			Since: time.Now().Add(-time.Hour), Until: time.Now().Add(time.Hour), GroupBy: []string{notify.ByTemplate, notify.ByChannel},
+		})
+		require.NoError(t, err)
+		require.Len(t, rows, 1)
+		assert.Equal(t, notify.ReportRow{Template: "welcome", Channel: "apns", Deliveries: 1, Sent: 1, Opened: 1, OpenRate: 1}, rows[0])
+
 		var ve *notify.ValidationError
 		require.True(t, errors.As(h.d.Track(t.Context(), id, notify.StatusSent), &ve), "a kind that is not tracking")
 		assert.Equal(t, "kind", ve.Field)
 		assert.ErrorIs(t, h.d.Track(t.Context(), "no-such-delivery", notify.StatusOpened), notify.ErrNotFound)
 	})
+}
+
+// A Store that cannot compute reports makes Report say so; a bad query is
+// refused before the Store is asked.
+func TestReportErrors(t *testing.T) {
+	h := newHarness(t, func(c *notify.Config) { c.Store = struct{ notify.Store }{c.Store} })
+	now := time.Now()
+	_, err := h.d.Report(t.Context(), notify.ReportQuery{Since: now.Add(-time.Hour), Until: now})
+	assert.ErrorIs(t, err, errors.ErrUnsupported)
+	_, err = h.d.Report(t.Context(), notify.ReportQuery{Since: now, Until: now.Add(-time.Hour)})
+	var ve *notify.ValidationError
+	require.True(t, errors.As(err, &ve))
+	assert.Equal(t, "Until", ve.Field)
 }

@@ -62,6 +62,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) notify.Store, features 
 	run("RecordOnce", testRecordOnce)
 	run("RecordOnceReadsAsRecord", testRecordOnceReadsAsRecord)
 	run("UserLog", testUserLog)
+	run("Reporter", testReporter)
 	t.Run("Prune", func(t *testing.T) { testStorePrune(t, newStore(t), UniqueName(t), f.Retention) }) // alone
 }
 

@@ -1,0 +1,32 @@
+package memory
+
+import (
+	"context"
+	"slices"
+
+	"github.com/gonotify/notify"
+)
+
+var _ notify.Reporter = (*Store)(nil)
+
+// Report counts the deliveries queued in q's range (notify.Tally) over
+// every delivery the log holds, under its read lock: the log holds at most
+// Config.MaxNotifications notifications.
+func (s *Store) Report(_ context.Context, q notify.ReportQuery) ([]notify.ReportRow, error) {
+	if err := notify.CheckReportQuery(q); err != nil {
+		return nil, err
+	}
+	var all [][]notify.Event
+	s.logMu.RLock()
+	for _, d := range s.deliveries {
+		if len(d.events) > 0 && !d.events[0].At.After(q.Until) {
+			all = append(all, slices.Clone(d.events))
+		}
+	}
+	s.logMu.RUnlock()
+	records := make([]notify.DeliveryRecord, len(all))
+	for i, events := range all {
+		records[i] = notify.NewDeliveryRecord(events)
+	}
+	return notify.Tally(q, records), nil
+}
