@@ -35,8 +35,8 @@ func (s *Store) withTx(bt *boundTx) *Store { return &Store{b: s.b, bt: bt} }
 const eventCols = `delivery_id, notification_id, user_id, category, channel, address, status, reason, attempt, provider_id, maybe_sent, at`
 
 const (
-	sqlContact = `SELECT phone, email, locale, time_zone FROM contacts WHERE user_id = ?`
-	sqlDevices = `SELECT platform, token, registered_at FROM contact_devices WHERE user_id = ? ORDER BY position`
+	sqlContact    = `SELECT phone, email, locale, time_zone FROM contacts WHERE user_id = ?`
+	sqlDevices    = `SELECT platform, token, registered_at FROM contact_devices WHERE user_id = ? ORDER BY position`
 	sqlPutContact = `INSERT INTO contacts (user_id, phone, email, locale, time_zone, updated_at) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (user_id) DO UPDATE SET phone = excluded.phone, email = excluded.email,
 			locale = excluded.locale, time_zone = excluded.time_zone, updated_at = excluded.updated_at`
@@ -46,7 +46,7 @@ const (
 	sqlRemoveEmail   = `UPDATE contacts SET email = '', updated_at = ? WHERE user_id = ? AND email = ?`
 	sqlRemoveDevice  = `DELETE FROM contact_devices WHERE user_id = ?1 AND platform = ?2 AND token = ?3
 		AND (?4 IS NULL OR registered_at IS NULL OR registered_at < ?4)`
-	sqlAllowed = `SELECT min(allowed) FROM preferences WHERE user_id = ? AND category IN (?, '` + notify.AllCategories + `') AND channel = ?`
+	sqlAllowed       = `SELECT min(allowed) FROM preferences WHERE user_id = ? AND category IN (?, '` + notify.AllCategories + `') AND channel = ?`
 	sqlSetPreference = `INSERT INTO preferences (user_id, category, channel, allowed) VALUES (?, ?, ?, ?)
 		ON CONFLICT (user_id, category, channel) DO UPDATE SET allowed = excluded.allowed`
 	sqlInsertEvent = `INSERT INTO log_events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
