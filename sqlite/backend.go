@@ -144,7 +144,7 @@ func Open(path string, cfg Config) (*Backend, error) {
 	busy := fmt.Sprintf("_pragma=busy_timeout(%d)", cfg.BusyTimeout.Milliseconds())
 	name := (&url.URL{Path: abs}).EscapedPath()
 	b.wdb = sql.OpenDB(&connector{
-		dsn:    name + "?" + busy + "&_pragma=journal_mode(WAL)&_pragma=synchronous(" + cfg.Synchronous + ")&_pragma=foreign_keys(1)&_txlock=immediate",
+		dsn:    name + "?" + busy + "&_pragma=journal_mode(WAL)&_pragma=synchronous(" + cfg.Synchronous + ")&_pragma=foreign_keys(1)&_pragma=temp_store(MEMORY)&_txlock=immediate",
 		onOpen: b.hookWriter,
 	})
 	b.wdb.SetMaxOpenConns(1)
@@ -308,8 +308,14 @@ type boundTx struct {
 // write runs fn: through the writer (group commit) when bt is nil, else in
 // a savepoint of the host's transaction bt.
 func (b *Backend) write(ctx context.Context, bt *boundTx, fn writeFunc) error {
+	return b.writeIsolated(ctx, bt, fn, false)
+}
+
+// writeIsolated is write, with fn in a savepoint of its own from the
+// start when isolate is set (see writer.run).
+func (b *Backend) writeIsolated(ctx context.Context, bt *boundTx, fn writeFunc, isolate bool) error {
 	if bt == nil {
-		return b.w.do(ctx, fn)
+		return b.w.do(ctx, fn, isolate)
 	}
 	if bt.w != nil {
 		return bt.w.savepoint(ctx, fn)

@@ -84,7 +84,7 @@ func (b *Backend) Migrate(ctx context.Context) error {
 			}
 		}
 		return nil
-	})
+	}, true)
 	if err != nil {
 		return fmt.Errorf("sqlite: migrate %s: %w", b.path, err)
 	}

@@ -209,7 +209,9 @@ func (s *Store) RecordOnce(ctx context.Context, ev notify.Event, key string, the
 		return false, errors.New("sqlite: record once: empty key; give each distinct event its own key")
 	}
 	var recorded bool
-	err := s.b.write(ctx, s.bt, func(ctx context.Context, w *wtx) error {
+	// Isolated: then is the caller's code, run once unless another write
+	// of the transaction fails (then the batch runs again, and so does it).
+	err := s.b.writeIsolated(ctx, s.bt, func(ctx context.Context, w *wtx) error {
 		recorded = false
 		res, err := w.exec(ctx, sqlRecordOnce, ev.DeliveryID, ev.NotificationID, ev.UserID, ev.Category, ev.Channel, ev.Address,
 			string(ev.Status), ev.Reason, ev.Attempt, ev.ProviderID, ev.MaybeSent, nanos(ev.At), key)
@@ -226,7 +228,7 @@ func (s *Store) RecordOnce(ctx context.Context, ev notify.Event, key string, the
 		}
 		recorded = true
 		return nil
-	})
+	}, true)
 	if err != nil {
 		return false, fmt.Errorf("sqlite: record %s event of delivery %s once: %w", ev.Status, ev.DeliveryID, err)
 	}

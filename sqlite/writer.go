@@ -25,10 +25,13 @@ type writeFunc func(ctx context.Context, w *wtx) error
 
 // writeReq is one write waiting for the writer.
 type writeReq struct {
-	fn    writeFunc
-	err   error
-	state atomic.Int32 // reqPending, reqTaken or reqAbandoned
-	done  chan struct{}
+	fn writeFunc
+	// isolate runs fn in a savepoint even on the first pass (see run):
+	// for a write whose fn calls code of the caller's.
+	isolate bool
+	err     error
+	state   atomic.Int32 // reqPending, reqTaken or reqAbandoned
+	done    chan struct{}
 }
 
 const (
@@ -75,11 +78,11 @@ func newWriter(db *sql.DB) *writer {
 // commit's. A ctx that ends before the write starts takes it back (nothing
 // is written); one that ends while it runs returns ctx's error, and the
 // caller cannot know whether the write committed.
-func (w *writer) do(ctx context.Context, fn writeFunc) error {
+func (w *writer) do(ctx context.Context, fn writeFunc, isolate bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r := &writeReq{fn: fn, done: make(chan struct{})}
+	r := &writeReq{fn: fn, isolate: isolate, done: make(chan struct{})}
 	select {
 	case w.reqs <- r:
 	case <-w.stop:
@@ -141,7 +144,12 @@ func (w *writer) failPending() {
 	}
 }
 
-// run runs batch in one transaction.
+// run runs batch in one transaction. Writes run one after the other,
+// bare: a write that fails is rare (a full disk, a bug), so rather than a
+// savepoint around each (three more statements per write), the first
+// failure rolls the transaction back and the batch runs again with each
+// write in a savepoint of its own, where a failing write undoes only
+// itself. Writes marked isolate get their savepoint on the first pass too.
 func (w *writer) run(batch []*writeReq) {
 	live := batch[:0:0]
 	for _, r := range batch {
@@ -164,27 +172,41 @@ func (w *writer) run(batch []*writeReq) {
 			close(r.done)
 		}
 	}
-	tx, err := w.db.BeginTx(ctx, nil)
-	if err != nil {
-		finish(fmt.Errorf("sqlite: begin a transaction: %w", err))
-		return
-	}
-	t := &wtx{tx: tx, w: w}
-	if len(live) == 1 {
-		// Alone: the transaction is the write's own.
-		r := live[0]
-		r.err = r.fn(ctx, t)
-		if r.err != nil {
-			_ = tx.Rollback()
-			finish(nil)
+	var t *wtx
+	for pass := 0; ; pass++ {
+		tx, err := w.db.BeginTx(ctx, nil)
+		if err != nil {
+			finish(fmt.Errorf("sqlite: begin a transaction: %w", err))
 			return
 		}
-	} else {
-		for _, r := range live {
-			r.err = t.savepoint(ctx, r.fn)
+		t = &wtx{tx: tx, w: w}
+		if len(live) == 1 && !live[0].isolate {
+			// Alone: the transaction is the write's own.
+			r := live[0]
+			if r.err = r.fn(ctx, t); r.err != nil {
+				_ = tx.Rollback()
+				finish(nil)
+				return
+			}
+			break
 		}
+		failed := false
+		for _, r := range live {
+			if pass > 0 || r.isolate {
+				r.err = t.savepoint(ctx, r.fn)
+				continue
+			}
+			if r.err = r.fn(ctx, t); r.err != nil {
+				failed = true
+				break
+			}
+		}
+		if !failed {
+			break
+		}
+		_ = tx.Rollback()
 	}
-	if err := tx.Commit(); err != nil {
+	if err := t.tx.Commit(); err != nil {
 		finish(fmt.Errorf("sqlite: commit: %w", err))
 		return
 	}
