@@ -33,6 +33,16 @@
 // wrappers hide the backends' optional interfaces except the queue's
 // lease extension and visibility.
 //
+// TestFaultSQLite: the single-machine form, on one SQLite file (the
+// sqlite package). One process owns the file, so a child process (this
+// test binary again, TestFaultSQLiteProcess) both sends (32 retrying
+// callers, each receipt appended to a file with one write) and
+// delivers, with the same panicking and hanging channel; it is
+// SIGKILLed twice while it sends and once while it only delivers, and
+// started again on the same file each time, where it sends whatever has
+// no receipt yet (the caller's retry) and delivers what the file holds.
+// Linux only.
+//
 // TestFaultReplyProxy checks the proxy itself.
 //
 // Two classes of extra provider calls are counted and reported apart,

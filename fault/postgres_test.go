@@ -202,6 +202,7 @@ type deliverer struct {
 	t    *testing.T
 	env  []string
 	logs *tailBuffer
+	test string // the test the child runs; TestFaultDeliverer when empty
 
 	mu       sync.Mutex
 	deaths   map[int]time.Time // pid: when it was seen dead (SIGKILL or crash)
@@ -216,7 +217,12 @@ type deliverer struct {
 }
 
 func startDeliverer(t *testing.T, env []string) *deliverer {
-	d := &deliverer{t: t, env: env, logs: &tailBuffer{max: 128 << 10}, deaths: map[int]time.Time{},
+	return startChild(t, "", env)
+}
+
+// startChild runs test in child processes (see deliverer).
+func startChild(t *testing.T, test string, env []string) *deliverer {
+	d := &deliverer{t: t, env: env, test: test, logs: &tailBuffer{max: 128 << 10}, deaths: map[int]time.Time{},
 		killReq: make(chan chan struct{}), stopReq: make(chan chan error), done: make(chan struct{})}
 	go d.loop()
 	return d
@@ -229,7 +235,11 @@ type child struct {
 }
 
 func (d *deliverer) spawn() (*child, error) {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFaultDeliverer$", "-test.count=1")
+	test := d.test
+	if test == "" {
+		test = "TestFaultDeliverer"
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
 	cmd.Env = append(os.Environ(), d.env...)
 	cmd.Stdout, cmd.Stderr = d.logs, d.logs
 	// The child dies with this process, however this one ends.
