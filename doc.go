@@ -63,7 +63,7 @@
 //     Record and then Enqueue or Ack: two round trips, and a failure
 //     between them is repaired by a retried Send or by the job's next
 //     receipt.
-//   - [DeadLister] (queue/memory, postgres.Queue, queue/sqs: its
+//   - [DeadLister] (queue/memory, postgres.Queue, sqlite.Queue, queue/sqs: its
 //     dead-letter queue, read whole on each call). Looked for by
 //     [Dispatcher.Dead] and [Dispatcher.ReplayDead]: dead deliveries listed
 //     newest first, page by page, filtered by reason and burial time.
@@ -102,11 +102,13 @@
 //     (another process may have logged it), unless this Dispatcher saw its
 //     Send fail. Without it, such a claim is taken over until
 //     TakeoverWindow.
-//   - [UserLog] (store/memory, postgres.Store: index log_events_user).
+//   - [UserLog] (store/memory; postgres.Store and sqlite.Store: index
+//     log_events_user).
 //     Looked for by [Dispatcher.UserDeliveries]: a user's deliveries newest
 //     first, paginated. Without it, UserDeliveries returns an error
 //     wrapping errors.ErrUnsupported.
-//   - [Reporter] (store/memory with Tally; postgres.Store in SQL). Looked
+//   - [Reporter] (store/memory and sqlite.Store with Tally; postgres.Store
+//     in SQL). Looked
 //     for by [Dispatcher.Report]: engagement per template, category,
 //     channel and day. Without it, Report returns an error wrapping
 //     errors.ErrUnsupported.
@@ -117,7 +119,8 @@
 //   - [BatchDeduper] (dedup/redis). Looked for by every Send that claims
 //     several event IDs (a SendBatch): it claims them with one ClaimBatch.
 //     Without it, one Claim each.
-//   - [ClaimHolder] (dedup/memory, dedup/redis, postgres.Deduper). Looked
+//   - [ClaimHolder] (dedup/memory, dedup/redis, postgres.Deduper,
+//     sqlite.Deduper). Looked
 //     for by [Dispatcher.StatusByEvent] to read who holds an event ID.
 //     Without it, StatusByEvent returns an error wrapping
 //     errors.ErrUnsupported.

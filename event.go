@@ -173,3 +173,23 @@ func NewDeliveryRecord(events []Event) DeliveryRecord {
 	ds.Events = events
 	return ds
 }
+
+// GroupRecords groups events (in the order they were recorded) by
+// delivery: one DeliveryRecord per delivery, in the order of each one's
+// first event. EventLog implementations that read a notification's or a
+// user's events in one query use it.
+func GroupRecords(events []Event) []DeliveryRecord {
+	var order []string
+	by := map[string][]Event{}
+	for _, e := range events {
+		if _, ok := by[e.DeliveryID]; !ok {
+			order = append(order, e.DeliveryID)
+		}
+		by[e.DeliveryID] = append(by[e.DeliveryID], e)
+	}
+	out := make([]DeliveryRecord, 0, len(order))
+	for _, id := range order {
+		out = append(out, NewDeliveryRecord(by[id]))
+	}
+	return out
+}

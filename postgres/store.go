@@ -431,26 +431,9 @@ func (s *Store) Deliveries(ctx context.Context, notificationID string) ([]notify
 	if len(events) == 0 {
 		return nil, fmt.Errorf("postgres: log of notification %s: %w", notificationID, notify.ErrNotFound)
 	}
-	return recordsOf(events), nil
+	return notify.GroupRecords(events), nil
 }
 
-// recordsOf groups events (in seq order) by delivery, each delivery's
-// record in the order its first event came.
-func recordsOf(events []notify.Event) []notify.DeliveryRecord {
-	var order []string
-	by := map[string][]notify.Event{}
-	for _, e := range events {
-		if _, ok := by[e.DeliveryID]; !ok {
-			order = append(order, e.DeliveryID)
-		}
-		by[e.DeliveryID] = append(by[e.DeliveryID], e)
-	}
-	out := make([]notify.DeliveryRecord, 0, len(order))
-	for _, id := range order {
-		out = append(out, notify.NewDeliveryRecord(by[id]))
-	}
-	return out
-}
 
 // pruneBatch is how many log rows one Prune statement deletes at most.
 const pruneBatch = 10000

@@ -27,5 +27,5 @@ func (s *Store) UserDeliveries(ctx context.Context, q notify.UserQuery) (notify.
 		return notify.DeliveryPage{}, fmt.Errorf("postgres: deliveries of user %s: %w", q.UserID, err)
 	}
 	// The statement has applied the cursor; PageOf sorts and trims to limit.
-	return notify.PageOf(recordsOf(events), notify.PageCursor{}, limit), nil
+	return notify.PageOf(notify.GroupRecords(events), notify.PageCursor{}, limit), nil
 }

@@ -70,7 +70,11 @@ const (
 			min(CASE WHEN state = 0 AND run_at <= ?2 AND (lease_until IS NULL OR lease_until <= ?2) THEN coalesce(lease_until, run_at) END)
 		FROM queue_jobs WHERE queue = ?1`
 	sqlDead = `SELECT id, attempts, not_before, delivery, coalesce(dead_reason, ''), run_at
-		FROM queue_jobs WHERE queue = ? AND state = 1 ORDER BY run_at, id LIMIT ?`
+		FROM queue_jobs WHERE queue = ?1 AND state = 1
+			AND (?2 = '' OR instr(coalesce(dead_reason, ''), ?2) > 0)
+			AND (?3 IS NULL OR run_at >= ?3) AND (?4 IS NULL OR run_at < ?4)
+			AND (?5 IS NULL OR run_at < ?5 OR (run_at = ?5 AND id < ?6))
+		ORDER BY run_at DESC, id DESC LIMIT ?7`
 )
 
 func (q *Queue) checkOpen() error {
@@ -438,47 +442,60 @@ func (q *Queue) Stats(ctx context.Context, queue string) (notify.QueueStats, err
 	return s, nil
 }
 
-// DeadJob is a buried job, as Dead lists it.
-type DeadJob struct {
-	Job      notify.Job
-	Attempts int
-	Reason   string
-	DiedAt   time.Time
-}
+var _ notify.DeadLister = (*Queue)(nil)
 
-// Dead lists up to limit (default 100) of queue's dead jobs, oldest first,
-// for inspection before Replay.
-func (q *Queue) Dead(ctx context.Context, queue string, limit int) ([]DeadJob, error) {
+// Dead lists the dead jobs of dq.Queue that dq selects, newest first (by
+// when they were buried), for inspection before Replay: one query on the
+// queue_jobs_dead index.
+func (q *Queue) Dead(ctx context.Context, dq notify.DeadQuery) (notify.DeadPage, error) {
 	if err := q.checkOpen(); err != nil {
-		return nil, err
+		return notify.DeadPage{}, err
 	}
-	if limit <= 0 {
-		limit = 100
-	}
-	rows, err := q.b.reader(q.bt).QueryContext(ctx, sqlDead, queue, limit)
+	cur, err := notify.ParsePageCursor(dq.Cursor)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list dead jobs of %s: %w", queue, err)
+		return notify.DeadPage{}, fmt.Errorf("sqlite: list dead jobs of %s: %w", dq.Queue, err)
+	}
+	limit := dq.PageLimit()
+	var since, until, curAt any
+	if !dq.Since.IsZero() {
+		since = dq.Since.UnixNano()
+	}
+	if !dq.Until.IsZero() {
+		until = dq.Until.UnixNano()
+	}
+	if dq.Cursor != "" {
+		curAt = cur.At.UnixNano()
+	}
+	rows, err := q.b.reader(q.bt).QueryContext(ctx, sqlDead, dq.Queue, dq.Reason, since, until, curAt, cur.ID, limit+1)
+	if err != nil {
+		return notify.DeadPage{}, fmt.Errorf("sqlite: list dead jobs of %s: %w", dq.Queue, err)
 	}
 	defer rows.Close()
-	var out []DeadJob
+	var out []notify.DeadJob
 	for rows.Next() {
-		var dj DeadJob
+		var dj notify.DeadJob
 		var nb sql.NullInt64
 		var died int64
 		var body []byte
 		if err := rows.Scan(&dj.Job.ID, &dj.Attempts, &nb, &body, &dj.Reason, &died); err != nil {
-			return nil, fmt.Errorf("sqlite: list dead jobs of %s: %w", queue, err)
+			return notify.DeadPage{}, fmt.Errorf("sqlite: list dead jobs of %s: %w", dq.Queue, err)
 		}
-		dj.Job.Queue, dj.Job.NotBefore, dj.DiedAt = queue, fromNanos(nb), time.Unix(0, died)
+		dj.Job.Queue, dj.Job.NotBefore, dj.DiedAt = dq.Queue, fromNanos(nb), time.Unix(0, died)
 		if err := json.Unmarshal(body, &dj.Job.Delivery); err != nil {
-			return nil, fmt.Errorf("sqlite: list dead jobs of %s: decode job %s: %w", queue, dj.Job.ID, err)
+			return notify.DeadPage{}, fmt.Errorf("sqlite: list dead jobs of %s: decode job %s: %w", dq.Queue, dj.Job.ID, err)
 		}
 		out = append(out, dj)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list dead jobs of %s: %w", queue, err)
+		return notify.DeadPage{}, fmt.Errorf("sqlite: list dead jobs of %s: %w", dq.Queue, err)
 	}
-	return out, nil
+	page := notify.DeadPage{Jobs: out}
+	if len(out) > limit {
+		page.Jobs = out[:limit:limit]
+		last := page.Jobs[limit-1]
+		page.Next = notify.PageCursor{At: last.DiedAt, ID: last.Job.ID}.String()
+	}
+	return page, nil
 }
 
 // Close wakes blocked Receives, which return notify.ErrClosed, as does

@@ -32,7 +32,7 @@ func (s *Store) backend() *Backend { return s.b }
 func (s *Store) withTx(bt *boundTx) *Store { return &Store{b: s.b, bt: bt} }
 
 // eventCols are log_events' columns that an event sets.
-const eventCols = `delivery_id, notification_id, user_id, category, channel, address, status, reason, attempt, provider_id, maybe_sent, at`
+const eventCols = `delivery_id, notification_id, user_id, category, channel, address, status, reason, attempt, provider_id, maybe_sent, at, template, locale`
 
 const (
 	sqlContact    = `SELECT phone, email, locale, time_zone FROM contacts WHERE user_id = ?`
@@ -49,8 +49,8 @@ const (
 	sqlAllowed       = `SELECT min(allowed) FROM preferences WHERE user_id = ? AND category IN (?, '` + notify.AllCategories + `') AND channel = ?`
 	sqlSetPreference = `INSERT INTO preferences (user_id, category, channel, allowed) VALUES (?, ?, ?, ?)
 		ON CONFLICT (user_id, category, channel) DO UPDATE SET allowed = excluded.allowed`
-	sqlInsertEvent = `INSERT INTO log_events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	sqlRecordOnce  = `INSERT INTO log_events (` + eventCols + `, report_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	sqlInsertEvent = `INSERT INTO log_events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlRecordOnce  = `INSERT INTO log_events (` + eventCols + `, report_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (delivery_id, report_key) WHERE report_key IS NOT NULL DO NOTHING`
 	sqlStatuses   = `SELECT status FROM log_events WHERE delivery_id = ? ORDER BY seq`
 	sqlDelivery   = `SELECT ` + eventCols + ` FROM log_events WHERE delivery_id = ? ORDER BY seq`
@@ -168,7 +168,7 @@ func (s *Store) SetPreference(ctx context.Context, userID, category, channel str
 func insertEvents(ctx context.Context, w *wtx, events []notify.Event) error {
 	for _, e := range events {
 		if _, err := w.exec(ctx, sqlInsertEvent, e.DeliveryID, e.NotificationID, e.UserID, e.Category, e.Channel, e.Address,
-			string(e.Status), e.Reason, e.Attempt, e.ProviderID, e.MaybeSent, nanos(e.At)); err != nil {
+			string(e.Status), e.Reason, e.Attempt, e.ProviderID, e.MaybeSent, nanos(e.At), e.Template, e.Locale); err != nil {
 			return fmt.Errorf("insert event of delivery %s: %w", e.DeliveryID, err)
 		}
 	}
@@ -214,7 +214,7 @@ func (s *Store) RecordOnce(ctx context.Context, ev notify.Event, key string, the
 	err := s.b.writeIsolated(ctx, s.bt, func(ctx context.Context, w *wtx) error {
 		recorded = false
 		res, err := w.exec(ctx, sqlRecordOnce, ev.DeliveryID, ev.NotificationID, ev.UserID, ev.Category, ev.Channel, ev.Address,
-			string(ev.Status), ev.Reason, ev.Attempt, ev.ProviderID, ev.MaybeSent, nanos(ev.At), key)
+			string(ev.Status), ev.Reason, ev.Attempt, ev.ProviderID, ev.MaybeSent, nanos(ev.At), ev.Template, ev.Locale, key)
 		if err != nil {
 			return err
 		}
@@ -270,7 +270,7 @@ func scanEvents(rows *sql.Rows) ([]notify.Event, error) {
 		var status string
 		var at sql.NullInt64
 		if err := rows.Scan(&e.DeliveryID, &e.NotificationID, &e.UserID, &e.Category, &e.Channel, &e.Address,
-			&status, &e.Reason, &e.Attempt, &e.ProviderID, &e.MaybeSent, &at); err != nil {
+			&status, &e.Reason, &e.Attempt, &e.ProviderID, &e.MaybeSent, &at, &e.Template, &e.Locale); err != nil {
 			return nil, err
 		}
 		e.Status, e.At = notify.Status(status), fromNanos(at)
@@ -309,19 +309,7 @@ func (s *Store) Deliveries(ctx context.Context, notificationID string) ([]notify
 	if len(events) == 0 {
 		return nil, fmt.Errorf("sqlite: log of notification %s: %w", notificationID, notify.ErrNotFound)
 	}
-	var order []string
-	by := map[string][]notify.Event{}
-	for _, e := range events {
-		if _, ok := by[e.DeliveryID]; !ok {
-			order = append(order, e.DeliveryID)
-		}
-		by[e.DeliveryID] = append(by[e.DeliveryID], e)
-	}
-	out := make([]notify.DeliveryRecord, 0, len(order))
-	for _, id := range order {
-		out = append(out, notify.NewDeliveryRecord(by[id]))
-	}
-	return out, nil
+	return notify.GroupRecords(events), nil
 }
 
 // Prune deletes log events older than Config.Retention, in transactions

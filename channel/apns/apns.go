@@ -15,7 +15,6 @@ import (
 	"github.com/sideshow/apns2"
 	"github.com/sideshow/apns2/certificate"
 	"github.com/sideshow/apns2/token"
-	"golang.org/x/net/http2"
 )
 
 // Config configures a Channel. Give exactly one credential: a signing key
@@ -125,14 +124,9 @@ func New(cfg Config) (*Channel, error) {
 	if cfg.HTTPClient != nil {
 		client.HTTPClient = cfg.HTTPClient
 	} else if cfg.RootCAs != nil {
-		tr, ok := client.HTTPClient.Transport.(*http2.Transport)
-		if !ok {
-			return nil, fmt.Errorf("apns: unexpected apns2 transport %T; set Config.HTTPClient instead of RootCAs", client.HTTPClient.Transport)
+		if err := trustRoots(client, cfg.RootCAs); err != nil {
+			return nil, err
 		}
-		if tr.TLSClientConfig == nil {
-			tr.TLSClientConfig = &tls.Config{}
-		}
-		tr.TLSClientConfig.RootCAs = cfg.RootCAs
 	}
 	return &Channel{name: cfg.Name, client: client, cfg: cfg, tokenAuth: hasKey}, nil
 }

@@ -67,11 +67,14 @@ CREATE TABLE log_events (
 	provider_id     TEXT    NOT NULL DEFAULT '',
 	maybe_sent      INTEGER NOT NULL DEFAULT 0,
 	at              INTEGER,
+	template        TEXT    NOT NULL DEFAULT '',
+	locale          TEXT    NOT NULL DEFAULT '',
 	report_key      TEXT
 );
 CREATE INDEX log_events_delivery ON log_events (delivery_id, seq);
 CREATE INDEX log_events_notification ON log_events (notification_id);
 CREATE INDEX log_events_at ON log_events (at);
+CREATE INDEX log_events_user ON log_events (user_id) WHERE user_id <> '';
 CREATE UNIQUE INDEX log_events_report_key ON log_events (delivery_id, report_key) WHERE report_key IS NOT NULL;
 
 CREATE TABLE dedup_claims (
