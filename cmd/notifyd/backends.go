@@ -39,6 +39,8 @@ type backends struct {
 	// pings are what readiness checks, by backend name.
 	pings   map[string]func(ctx context.Context) error
 	closers []func()
+	// sqs is the SQS queue, when deliveries go through SQS.
+	sqs *sqs.Queue
 }
 
 // role records that backend plays each of roles.
@@ -162,7 +164,7 @@ func openBackends(ctx context.Context, cfg *Config, log *slog.Logger) (_ *backen
 		if err != nil {
 			return nil, err
 		}
-		b.queue = sq
+		b.queue, b.sqs = sq, sq
 		b.closers = append(b.closers, func() { _ = sq.Close() })
 		b.role("sqs", "queue")
 	}

@@ -41,6 +41,7 @@ type Config struct {
 	SQSEndpoint      string
 	SQSCreateQueues  bool
 	QueueVisibility  time.Duration
+	QueuePrefix      string
 	// A --sqlite PATH backend goes here: a durable single-file queue,
 	// store, deduper and key store, between embedded and PostgreSQL.
 
@@ -196,6 +197,7 @@ var settings = []setting{
 	str("sqs-region", "AWS region of the SQS queues: SQS carries the deliveries (needs --postgres-url for the log)", func(c *Config) *string { return &c.SQSRegion }),
 	str("sqs-endpoint", "SQS endpoint override (a local SQS server)", func(c *Config) *string { return &c.SQSEndpoint }),
 	boolean("sqs-create-queues", "create missing SQS queues (with their dead-letter queues)", func(c *Config) *bool { return &c.SQSCreateQueues }),
+	str("queue-prefix", "prefix of each channel's queue name (empty: notify.); SQS queues are named after it; one per environment sharing a backend", func(c *Config) *string { return &c.QueuePrefix }),
 	duration("queue-visibility", "lease of a received job before another worker may take it (0: the backend's default)", func(c *Config) *time.Duration { return &c.QueueVisibility }),
 
 	str("key-file", "embedded mode: JSON file of API keys, created with one fresh key when missing", func(c *Config) *string { return &c.KeyFile }),

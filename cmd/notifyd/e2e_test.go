@@ -35,27 +35,14 @@ import (
 // (whose receipt a client got) is delivered: printed by a console channel
 // and logged sent.
 func TestEndToEndPostgres(t *testing.T) {
-	pgURL := testenv.Need(t, "NOTIFY_TEST_POSTGRES_URL", "PostgreSQL")
-	schema := "notifyd_e2e_" + randomHex(6)
-	dropSchema(t, pgURL, schema)
-	encKey := make([]byte, 32)
-	_, _ = rand.Read(encKey)
 	// The backend's settings come through the environment, the rest
 	// through flags: both paths are exercised.
-	env := childEnv(
-		"NOTIFYD_POSTGRES_URL="+pgURL,
-		"NOTIFYD_POSTGRES_SCHEMA="+schema,
-		"NOTIFYD_KEY_ENCRYPTION_KEY="+base64.StdEncoding.EncodeToString(encKey),
-	)
+	env := postgresEnv(t)
 
 	// A key, made before the first serve (keys create migrates too).
-	var made madeKey
-	out := runNotifyd(t, env, "keys", "create", "--name", "e2e", "--scopes", "send,read", "--json")
-	if err := json.Unmarshal([]byte(out), &made); err != nil || made.ID == "" || !strings.HasPrefix(made.Secret, "nsk_") {
-		t.Fatalf("keys create: %q (%v)", out, err)
-	}
+	made := createKey(t, env, "send,read")
 	var listed []keyView
-	out = runNotifyd(t, env, "keys", "list", "--json")
+	out := runNotifyd(t, env, "keys", "list", "--json")
 	if err := json.Unmarshal([]byte(out), &listed); err != nil || len(listed) != 1 || listed[0].ID != made.ID ||
 		strings.Join(listed[0].Scopes, ",") != "send,read" || strings.Contains(out, made.Secret) {
 		t.Fatalf("keys list: %q (%v)", out, err)
@@ -204,6 +191,33 @@ func TestEndToEndPostgres(t *testing.T) {
 	if logs := srv.logs() + srv2.logs(); strings.Contains(logs, made.Secret) || strings.Contains(logs, rotated.Secret) {
 		t.Error("a secret appears in the logs")
 	}
+}
+
+// postgresEnv returns the environment of a notifyd on a fresh schema of
+// the test PostgreSQL (dropped when the test ends), plus extra.
+func postgresEnv(t *testing.T, extra ...string) []string {
+	t.Helper()
+	pgURL := testenv.Need(t, "NOTIFY_TEST_POSTGRES_URL", "PostgreSQL")
+	schema := "notifyd_e2e_" + randomHex(6)
+	dropSchema(t, pgURL, schema)
+	encKey := make([]byte, 32)
+	_, _ = rand.Read(encKey)
+	return childEnv(append([]string{
+		"NOTIFYD_POSTGRES_URL=" + pgURL,
+		"NOTIFYD_POSTGRES_SCHEMA=" + schema,
+		"NOTIFYD_KEY_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(encKey),
+	}, extra...)...)
+}
+
+// createKey makes a key with "notifyd keys create".
+func createKey(t *testing.T, env []string, scopes string) madeKey {
+	t.Helper()
+	var made madeKey
+	out := runNotifyd(t, env, "keys", "create", "--name", "e2e", "--scopes", scopes, "--json")
+	if err := json.Unmarshal([]byte(out), &made); err != nil || made.ID == "" || !strings.HasPrefix(made.Secret, "nsk_") {
+		t.Fatalf("keys create: %q (%v)", out, err)
+	}
+	return made
 }
 
 // smsNotification is a notification to one explicit phone number.

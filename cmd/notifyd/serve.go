@@ -84,6 +84,8 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		if err := bootstrapKeys(ctx, cfg, b.keys, stderr); err != nil {
 			return err
 		}
+	} else if cfg.KeyFile != "" || cfg.BootstrapKey != "" {
+		log.Warn("--key-file and NOTIFYD_BOOTSTRAP_KEY are for the embedded mode and are ignored: the keys are in the durable key store; make them with: notifyd keys create")
 	}
 
 	chs, err := buildChannels(ctx, cfg, log, stdout, stderr)
@@ -98,11 +100,19 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 
 	d, err := notify.New(notify.Config{
 		Queue: b.queue, Store: b.store, Deduper: b.dedup, Limiter: b.limiter,
-		Channels: chs.channels, DefaultWorkers: cfg.Workers, SendTimeout: cfg.SendTimeout,
+		Channels: chs.channels, DefaultWorkers: cfg.Workers, SendTimeout: cfg.SendTimeout, QueuePrefix: cfg.QueuePrefix,
 		Logger: log, MeterProvider: mp,
 	})
 	if err != nil {
 		return err
+	}
+	if b.sqs != nil {
+		// SQS has no ping: ask for the counts of one channel's queue.
+		queue := d.QueueName(chs.channels[0].Name())
+		b.pings["sqs"] = func(ctx context.Context) error {
+			_, err := b.sqs.Stats(ctx, queue)
+			return err
+		}
 	}
 	hooks, err := webhooks(cfg, d, log)
 	if err != nil {
