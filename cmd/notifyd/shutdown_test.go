@@ -54,7 +54,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if _, err := conn.Write(raw[:cut]); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(500 * time.Millisecond)
 
 	srv.signal(syscall.SIGTERM)
 	waitFor(t, 10*time.Second, "the shutdown to begin", func() bool {
