@@ -20,8 +20,12 @@ import (
 	"github.com/gonotify/notify/queue/sqs"
 	rmem "github.com/gonotify/notify/ratelimit/memory"
 	rredis "github.com/gonotify/notify/ratelimit/redis"
+	"github.com/gonotify/notify/sqlite"
 	smem "github.com/gonotify/notify/store/memory"
 )
+
+// defaultSQLite is the SQLite file notifyd uses when no backend is given.
+const defaultSQLite = "notifyd.db"
 
 // backends are the Dispatcher's backends and the API's key store, chosen
 // by the configuration.
@@ -31,8 +35,11 @@ type backends struct {
 	dedup   notify.Deduper
 	limiter notify.Limiter
 	keys    notifyhttp.KeyStore
-	// durable is false in the embedded mode: a restart loses everything.
+	// durable is false in the memory mode: a restart loses everything.
 	durable bool
+	// keysInMemory: the API keys come from --key-file or
+	// NOTIFYD_BOOTSTRAP_KEY (memory and SQLite modes), not a key store.
+	keysInMemory bool
 	// roles names each role's backend ("queue": "postgres"), for the
 	// start-up log.
 	roles map[string]string
@@ -78,7 +85,12 @@ func checkBackends(cfg *Config) error {
 	if cfg.PostgresURL != "" && cfg.KeyEncryptionKey == "" {
 		return errors.New("--postgres-url needs --key-encryption-key (or NOTIFYD_KEY_ENCRYPTION_KEY): the AES key that encrypts API secrets in the database; make one with: openssl rand -base64 32")
 	}
-	// A --sqlite PATH backend is checked here too: it excludes --postgres-url.
+	switch {
+	case cfg.SQLite != "" && cfg.PostgresURL != "":
+		return errors.New("--sqlite and --postgres-url both name the durable backend: give one")
+	case cfg.Memory && (cfg.SQLite != "" || cfg.PostgresURL != ""):
+		return errors.New("--memory keeps everything in memory: drop it, or drop --sqlite/--postgres-url")
+	}
 	return nil
 }
 
@@ -144,13 +156,36 @@ func openBackends(ctx context.Context, cfg *Config, log *slog.Logger) (_ *backen
 		b.pings["postgres"] = pool.Ping
 		b.role("postgres", "queue", "store", "dedup", "keys")
 		b.roles["schema"] = cfg.PostgresSchema
-	// case cfg.SQLite != "": the single-file durable backend goes here.
+	case !cfg.Memory:
+		path := cfg.SQLite
+		if path == "" {
+			path = defaultSQLite
+			log.Info("no backend given: using the SQLite file "+path+" (--sqlite PATH to choose it, --postgres-url for several machines, --memory for nothing durable)")
+		}
+		db, err := sqlite.Open(path, sqlite.Config{Visibility: cfg.QueueVisibility})
+		if err != nil {
+			return nil, fmt.Errorf("--sqlite %s: %w", path, err)
+		}
+		b.closers = append(b.closers, func() { _ = db.Close() })
+		if err := db.Migrate(ctx); err != nil {
+			return nil, fmt.Errorf("--sqlite %s: migrate: %w", path, err)
+		}
+		if cfg.KeyFile == "" {
+			cfg.KeyFile = path + ".keys" // keys that survive a restart, beside the data
+		}
+		b.queue, b.store, b.dedup, b.durable = db.Queue(), db.Store(), db.Deduper(), true
+		b.keys, b.keysInMemory = notifyhttp.NewMemoryKeys(), true
+		b.limiter = rmem.New(rmem.Config{})
+		b.pings["sqlite"] = db.DB().PingContext
+		b.role("sqlite", "queue", "store", "dedup")
+		b.role("key-file", "keys")
+		b.roles["sqlite"] = path
 	default:
 		b.queue = qmem.New(qmem.Config{Visibility: cfg.QueueVisibility})
 		b.store = smem.New(smem.Config{})
 		b.dedup = dmem.New(dmem.Config{})
 		b.limiter = rmem.New(rmem.Config{})
-		b.keys = notifyhttp.NewMemoryKeys()
+		b.keys, b.keysInMemory = notifyhttp.NewMemoryKeys(), true
 		q := b.queue
 		b.closers = append(b.closers, func() { _ = q.Close() })
 		b.role("memory", "queue", "store", "dedup", "keys")

@@ -42,8 +42,11 @@ type Config struct {
 	SQSCreateQueues  bool
 	QueueVisibility  time.Duration
 	QueuePrefix      string
-	// A --sqlite PATH backend goes here: a durable single-file queue,
-	// store, deduper and key store, between embedded and PostgreSQL.
+	// SQLite is the file of the single-machine durable backend (queue,
+	// store, dedup); it is the default, as notifyd.db, when no other
+	// backend is given. Memory keeps everything in process memory instead.
+	SQLite string
+	Memory bool
 
 	// API keys of the embedded mode (a durable key store needs none of
 	// these: use the keys command).
@@ -196,6 +199,8 @@ var settings = []setting{
 	integer("redis-db", "Redis database number", func(c *Config) *int { return &c.RedisDB }),
 	str("sqs-region", "AWS region of the SQS queues: SQS carries the deliveries (needs --postgres-url for the log)", func(c *Config) *string { return &c.SQSRegion }),
 	str("sqs-endpoint", "SQS endpoint override (a local SQS server)", func(c *Config) *string { return &c.SQSEndpoint }),
+	str("sqlite", "SQLite file: a durable queue, store and dedup on one machine, nothing to run (default notifyd.db when neither --postgres-url nor --memory is given)", func(c *Config) *string { return &c.SQLite }),
+	boolean("memory", "keep everything in this process's memory: nothing is durable (for trying notifyd)", func(c *Config) *bool { return &c.Memory }),
 	boolean("sqs-create-queues", "create missing SQS queues (with their dead-letter queues)", func(c *Config) *bool { return &c.SQSCreateQueues }),
 	str("queue-prefix", "prefix of each channel's queue name (empty: notify.); SQS queues are named after it; one per environment sharing a backend", func(c *Config) *string { return &c.QueuePrefix }),
 	duration("queue-visibility", "lease of a received job before another worker may take it (0: the backend's default)", func(c *Config) *time.Duration { return &c.QueueVisibility }),

@@ -110,12 +110,21 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	return w.b.Write(p)
 }
 
-// startServer starts "notifyd serve args..." and waits until it listens.
+// startServer starts "notifyd serve args..." in a fresh directory (where
+// the default SQLite file goes) and waits until it listens.
 func startServer(t *testing.T, env []string, args ...string) *server {
+	t.Helper()
+	return startServerIn(t, t.TempDir(), env, args...)
+}
+
+// startServerIn starts "notifyd serve args..." in dir and waits until it
+// listens.
+func startServerIn(t *testing.T, dir string, env []string, args ...string) *server {
 	t.Helper()
 	s := &server{t: t, exited: make(chan struct{})}
 	s.cmd = exec.Command(notifydBinary(t), append([]string{"serve"}, args...)...)
 	s.cmd.Env = env
+	s.cmd.Dir = dir
 	s.cmd.Stdout = lockedWriter{s, &s.stdout}
 	pr, pw := io.Pipe()
 	s.cmd.Stderr = pw
@@ -174,6 +183,14 @@ func startServer(t *testing.T, env []string, args ...string) *server {
 
 // url is the server's base URL.
 func (s *server) url() string { return "http://" + s.addr }
+
+// stdoutText returns what the server wrote to stdout so far (the console
+// channels' lines).
+func (s *server) stdoutText() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stdout.String()
+}
 
 // logs returns what the server wrote to stderr so far.
 func (s *server) logs() string {

@@ -79,8 +79,10 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	}
 	defer b.close()
 	if !b.durable {
-		log.Warn("NOTHING IS DURABLE: the queue, the notification log, contacts, dedup claims and API keys are in this process's memory; " +
-			"a restart or a crash loses every notification not yet sent. Use --postgres-url in production.")
+		log.Warn("NOTHING IS DURABLE (--memory): the queue, the notification log, contacts, dedup claims and API keys are in this process's memory; " +
+			"a restart or a crash loses every notification not yet sent. Use --sqlite PATH (one machine) or --postgres-url.")
+	}
+	if b.keysInMemory {
 		if err := bootstrapKeys(ctx, cfg, b.keys, stderr); err != nil {
 			return err
 		}

@@ -102,7 +102,7 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatalf("exit code %d after SIGTERM, want 0\n%s", code, srv.logs())
 	}
 	logs := srv.logs()
-	for _, want := range []string{"NOTHING IS DURABLE", `"msg":"requests drained; stopping deliveries"`, `"msg":"stopped"`, `"request_id":"in-flight-1"`} {
+	for _, want := range []string{"using the SQLite file notifyd.db", `"msg":"requests drained; stopping deliveries"`, `"msg":"stopped"`, `"request_id":"in-flight-1"`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the log lacks %s:\n%s", want, logs)
 		}
