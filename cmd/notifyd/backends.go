@@ -160,7 +160,7 @@ func openBackends(ctx context.Context, cfg *Config, log *slog.Logger) (_ *backen
 		path := cfg.SQLite
 		if path == "" {
 			path = defaultSQLite
-			log.Info("no backend given: using the SQLite file "+path+" (--sqlite PATH to choose it, --postgres-url for several machines, --memory for nothing durable)")
+			log.Info("no backend given: using the SQLite file " + path + " (--sqlite PATH to choose it, --postgres-url for several machines, --memory for nothing durable)")
 		}
 		db, err := sqlite.Open(path, sqlite.Config{Visibility: cfg.QueueVisibility})
 		if err != nil {
