@@ -434,7 +434,6 @@ func (s *Store) Deliveries(ctx context.Context, notificationID string) ([]notify
 	return notify.GroupRecords(events), nil
 }
 
-
 // pruneBatch is how many log rows one Prune statement deletes at most.
 const pruneBatch = 10000
 
