@@ -106,7 +106,9 @@ type Signer struct {
 	clickBase string // base + ClickPath
 	openBase  string // base + OpenPath
 	keys      [][]byte
-	pools     []sync.Pool // per key: hash.Hash (an HMAC), reset before use
+	pools     []sync.Pool // per key: *macState
+	prefixes  [4][]byte   // domain and kind: link click, link open, marker click, marker open
+	bufs      sync.Pool   // *[maxTokenBytes]byte, to decode tokens into
 }
 
 // New checks cfg and returns a Signer.
@@ -128,8 +130,13 @@ func New(cfg Config) (*Signer, error) {
 		}
 		k := append([]byte(nil), k...) // the caller's slice may change
 		s.keys = append(s.keys, k)
-		s.pools[i].New = func() any { return hmac.New(sha256.New, k) }
+		s.pools[i].New = func() any { return &macState{h: hmac.New(sha256.New, k)} }
 	}
+	for i, d := range []string{domainLink, domainMarker} {
+		s.prefixes[2*i] = append([]byte(d), kindClick)
+		s.prefixes[2*i+1] = append([]byte(d), kindOpen)
+	}
+	s.bufs.New = func() any { return new([maxTokenBytes]byte) }
 	return s, nil
 }
 
@@ -170,17 +177,34 @@ func b64(c byte) bool {
 // BaseURL returns Config.BaseURL without its trailing slash.
 func (s *Signer) BaseURL() string { return s.base }
 
+// macState is a pooled HMAC of one key, with room for its sum.
+type macState struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
+}
+
 // mac appends to dst the truncated MAC of domain, kind and body under key i.
 func (s *Signer) mac(dst []byte, i int, domain string, kind byte, body []byte) []byte {
-	h := s.pools[i].Get().(hash.Hash)
-	h.Reset()
-	h.Write([]byte(domain))
-	h.Write([]byte{kind})
-	h.Write(body)
-	var sum [sha256.Size]byte
-	out := h.Sum(sum[:0])
-	s.pools[i].Put(h)
-	return append(dst, out[:sigLen]...)
+	st := s.pools[i].Get().(*macState)
+	st.h.Reset()
+	st.h.Write(s.prefix(domain, kind))
+	st.h.Write(body)
+	out := st.h.Sum(st.sum[:0])
+	dst = append(dst, out[:sigLen]...)
+	s.pools[i].Put(st)
+	return dst
+}
+
+// prefix is what a MAC covers before the token: the domain and the kind.
+func (s *Signer) prefix(domain string, kind byte) []byte {
+	i := 0
+	if domain == domainMarker {
+		i = 2
+	}
+	if kind == kindOpen {
+		i++
+	}
+	return s.prefixes[i]
 }
 
 // verifyMAC reports whether sig is the MAC of domain, kind and body under
@@ -221,7 +245,8 @@ func checkTarget(target string) (string, error) {
 // appendToken appends the signed token of a link of kind for id (nil:
 // a marker) leading to target (normalized; empty for an open).
 func (s *Signer) appendToken(dst []byte, kind byte, id *deliveryID, target string) []byte {
-	var raw [maxTokenBytes]byte
+	raw := s.bufs.Get().(*[maxTokenBytes]byte)
+	defer s.bufs.Put(raw)
 	b := raw[:0]
 	flags := byte(0)
 	if rest, ok := strings.CutPrefix(target, "https://"); ok {
@@ -379,7 +404,8 @@ func parseToken(kind byte, token string, raw []byte) (parsed, error) {
 // verify checks a link's token and returns what it names. A marker is not
 // a link.
 func (s *Signer) verify(kind byte, token string) (link, error) {
-	var raw [maxTokenBytes]byte
+	raw := s.bufs.Get().(*[maxTokenBytes]byte)
+	defer s.bufs.Put(raw)
 	p, err := parseToken(kind, token, raw[:])
 	if err != nil || p.marker || !s.verifyMAC(domainLink, kind, p.body, p.sig) {
 		return link{}, errLink
@@ -506,7 +532,8 @@ func (s *Signer) resolve(deliveryID, text string) (string, bool) {
 	}
 	var out []byte
 	last := 0
-	var raw [maxTokenBytes]byte
+	raw := s.bufs.Get().(*[maxTokenBytes]byte)
+	defer s.bufs.Put(raw)
 	for i >= 0 {
 		j := i + len(prefix)
 		if j+2 < len(text) && (text[j] == kindClick || text[j] == kindOpen) && text[j+1] == '/' {
