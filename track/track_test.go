@@ -361,7 +361,7 @@ func TestStoreDownStillRedirectsFastAndRetries(t *testing.T) {
 		t0 := time.Now()
 		res := get(e.h, http.MethodGet, ls[i%2], browser)
 		require.Equal(t, http.StatusFound, res.StatusCode)
-		require.Less(t, time.Since(t0), 100*time.Millisecond, "the redirect does not wait for the store")
+		require.Less(t, time.Since(t0), 250*time.Millisecond, "the redirect does not wait for the store")
 	}
 	require.Eventually(t, func() bool { return e.h.Stats().Retries >= 4 }, 5*time.Second, time.Millisecond)
 	require.Positive(t, e.h.Stats().Pending)
@@ -379,7 +379,7 @@ func TestSlowStoreDoesNotSlowRedirects(t *testing.T) {
 	e := newEnv(t, track.HandlerConfig{Workers: 1})
 	_, sent := e.send(t, longURL, notify.Address{Channel: notify.ChannelEmail, Value: "ana@example.com"})
 	ls := links(sent[0].Message.HTML)
-	e.store.delay.Store(int64(500 * time.Millisecond))
+	e.store.delay.Store(int64(2 * time.Second))
 	calls := e.store.calls.Load()
 	require.Equal(t, http.StatusFound, get(e.h, http.MethodGet, ls[0], browser).StatusCode)
 	require.Eventually(t, func() bool { return e.store.calls.Load() > calls }, 5*time.Second, time.Millisecond)
@@ -388,9 +388,9 @@ func TestSlowStoreDoesNotSlowRedirects(t *testing.T) {
 	for i := range 50 {
 		t1 := time.Now()
 		require.Equal(t, http.StatusFound, get(e.h, http.MethodGet, ls[i%2], browser).StatusCode)
-		require.Less(t, time.Since(t1), 50*time.Millisecond)
+		require.Less(t, time.Since(t1), 250*time.Millisecond)
 	}
-	require.Less(t, time.Since(t0), 250*time.Millisecond, "50 redirects while one write takes 500ms")
+	require.Less(t, time.Since(t0), time.Second, "50 redirects while one write takes 2s")
 	e.store.delay.Store(0)
 	closeHandler(t, e.h)
 	total, _ := hits(t, e.tracked(t, sent[0].ID, notify.StatusClicked))
