@@ -48,6 +48,11 @@ type Config struct {
 	SQLite string
 	Memory bool
 
+	// Content: a JSON file of templates, and tracking links.
+	Templates    string
+	TrackBaseURL string
+	TrackKeys    string // base64 HMAC keys, comma-separated, newest first
+
 	// API keys of the embedded mode (a durable key store needs none of
 	// these: use the keys command).
 	KeyFile      string
@@ -205,6 +210,9 @@ var settings = []setting{
 	str("queue-prefix", "prefix of each channel's queue name (empty: notify.); SQS queues are named after it; one per environment sharing a backend", func(c *Config) *string { return &c.QueuePrefix }),
 	duration("queue-visibility", "lease of a received job before another worker may take it (0: the backend's default)", func(c *Config) *time.Duration { return &c.QueueVisibility }),
 
+	str("templates", "JSON file of templates: {\"name\": {\"locale or empty\": {\"push\": {\"title\", \"body\"}, \"sms\": {\"body\"}, \"email\": {\"subject\", \"text\", \"html\"}}}} (without it only inline content can be sent)", func(c *Config) *string { return &c.Templates }),
+	str("track-base-url", "public URL of this server for tracking links (clicks /t/c/..., opens /t/o/...); with --track-keys, templates get trackClick, trackOpen and trackPixel", func(c *Config) *string { return &c.TrackBaseURL }),
+	secretStr("track-keys", "HMAC keys of tracking links: base64, comma-separated, newest first (openssl rand -base64 32)", func(c *Config) *string { return &c.TrackKeys }),
 	str("key-file", "embedded mode: JSON file of API keys, created with one fresh key when missing", func(c *Config) *string { return &c.KeyFile }),
 	secretStr("bootstrap-key", "embedded mode: one API key as id:secret:scopes (prefer the variable NOTIFYD_BOOTSTRAP_KEY)", func(c *Config) *string { return &c.BootstrapKey }),
 

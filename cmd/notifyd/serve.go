@@ -20,6 +20,7 @@ import (
 
 	"github.com/gonotify/notify"
 	"github.com/gonotify/notify/notifyhttp"
+	"github.com/gonotify/notify/track"
 )
 
 // newLogger returns the JSON logger of cfg.LogLevel, writing to w, that
@@ -100,9 +101,24 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 			slog.String("channel", name), slog.String("out", cfg.ConsoleOut))
 	}
 
+	signer, err := openSigner(cfg)
+	if err != nil {
+		return err
+	}
+	renderer, err := loadTemplates(cfg, signer)
+	if err != nil {
+		return err
+	}
+	channels := chs.channels
+	if signer != nil {
+		channels = make([]notify.Channel, len(chs.channels))
+		for i, ch := range chs.channels {
+			channels[i] = signer.Wrap(ch) // each delivery's own signed links
+		}
+	}
 	d, err := notify.New(notify.Config{
-		Queue: b.queue, Store: b.store, Deduper: b.dedup, Limiter: b.limiter,
-		Channels: chs.channels, DefaultWorkers: cfg.Workers, SendTimeout: cfg.SendTimeout, QueuePrefix: cfg.QueuePrefix,
+		Queue: b.queue, Store: b.store, Deduper: b.dedup, Limiter: b.limiter, Renderer: renderer,
+		Channels: channels, DefaultWorkers: cfg.Workers, SendTimeout: cfg.SendTimeout, QueuePrefix: cfg.QueuePrefix,
 		Logger: log, MeterProvider: mp,
 	})
 	if err != nil {
@@ -119,6 +135,13 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	hooks, err := webhooks(cfg, d, log)
 	if err != nil {
 		return err
+	}
+	var tracker *track.Handler
+	if signer != nil {
+		if tracker, err = track.NewHandler(track.HandlerConfig{Signer: signer, Recorder: d, Logger: log}); err != nil {
+			return err
+		}
+		hooks["/t/"] = tracker // clicks and opens sign themselves
 	}
 	api, err := notifyhttp.New(notifyhttp.Config{
 		Dispatcher: d, Keys: b.keys, Replay: b.dedup, Limiter: b.limiter, Webhooks: hooks,
@@ -178,6 +201,12 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	if err := srv.Shutdown(shCtx); err != nil {
 		log.Warn("in-flight requests did not finish in time; closing them", slog.Any("error", err))
 		_ = srv.Close()
+	}
+	if tracker != nil {
+		// Write the clicks and opens still held before the process ends.
+		if err := tracker.Close(shCtx); err != nil {
+			log.Error("tracking: some clicks or opens were not recorded", slog.Any("error", err))
+		}
 	}
 	log.Info("requests drained; stopping deliveries")
 	stopRun()
