@@ -91,3 +91,29 @@ func (d *Dispatcher) SendTx(ctx context.Context, tx Tx, n Notification) (Receipt
 	}
 	return d.sendWith(ctx, b, n)
 }
+
+// CheckOwned is for backends' Tx.Bind: it returns nil when v, the
+// Dispatcher's backend in role ("Queue", "Store" or "Deduper"), is or
+// unwraps to (see As) mine, the binder's own; otherwise a
+// *ForeignBackendError naming role and binder and saying what v is. other
+// describes a value of mine's type that is not mine ("the Store of another
+// postgres.Backend (schema \"x\")").
+func CheckOwned[T comparable](role, binder string, v any, mine T, other func(T) string) error {
+	got, ok := As[T](v)
+	if ok && got == mine {
+		return nil
+	}
+	var reason string
+	var zero T
+	switch {
+	case v == nil:
+		reason = "it has none"
+	case ok && got == zero:
+		reason = fmt.Sprintf("it is a nil %T", mine)
+	case !ok:
+		reason = fmt.Sprintf("it is a %T, which neither is nor unwraps to a %T", v, mine)
+	default:
+		reason = "it is " + other(got)
+	}
+	return &ForeignBackendError{Backend: role, Binder: binder, Reason: reason}
+}

@@ -165,14 +165,14 @@ func (t txBinder) Bind(ab notify.AcceptBackends) (notify.AcceptBackends, error) 
 	if b == nil || t.tx == nil {
 		return notify.AcceptBackends{}, fmt.Errorf("postgres: Tx needs a Backend and a transaction (pool.Begin): %w", notify.ErrNotQueued)
 	}
-	if err := owned(b, "Queue", ab.Queue, b.queue); err != nil {
+	if err := notify.CheckOwned("Queue", b.String(), ab.Queue, b.queue, another[*Queue]("Queue")); err != nil {
 		return notify.AcceptBackends{}, err
 	}
-	if err := owned(b, "Store", ab.EventLog, b.store); err != nil {
+	if err := notify.CheckOwned("Store", b.String(), ab.EventLog, b.store, another[*Store]("Store")); err != nil {
 		return notify.AcceptBackends{}, err
 	}
 	if ab.Deduper != nil {
-		if err := owned(b, "Deduper", ab.Deduper, b.dedup); err != nil {
+		if err := notify.CheckOwned("Deduper", b.String(), ab.Deduper, b.dedup, another[*Deduper]("Deduper")); err != nil {
 			return notify.AcceptBackends{}, err
 		}
 	}
@@ -183,32 +183,11 @@ func (t txBinder) Bind(ab notify.AcceptBackends) (notify.AcceptBackends, error) 
 	}, nil
 }
 
-// schemaOwner is a Backend's Queue, Store or Deduper.
-type schemaOwner interface {
-	comparable
-	ownSchema() string
-}
-
-// owned returns nil when v is, or unwraps to, mine; else a
-// *notify.ForeignBackendError saying what v is.
-func owned[T schemaOwner](b *Backend, role string, v any, mine T) error {
-	got, ok := notify.As[T](v)
-	if ok && got == mine {
-		return nil
+// another describes a Queue, Store or Deduper of another Backend.
+func another[T interface{ ownSchema() string }](role string) func(T) string {
+	return func(v T) string {
+		return fmt.Sprintf("the %s of another postgres.Backend (schema %q)", role, v.ownSchema())
 	}
-	var reason string
-	var zero T
-	switch {
-	case v == nil:
-		reason = "it has none"
-	case ok && got == zero:
-		reason = fmt.Sprintf("it is a nil %T", mine)
-	case !ok:
-		reason = fmt.Sprintf("it is a %T, which neither is nor unwraps to a %T", v, mine)
-	default:
-		reason = fmt.Sprintf("it is the %s of another postgres.Backend (schema %q)", role, got.ownSchema())
-	}
-	return &notify.ForeignBackendError{Backend: role, Binder: b.String(), Reason: reason}
 }
 
 func (q *Queue) ownSchema() string   { return q.core.cfg.Schema }

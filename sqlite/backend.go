@@ -386,14 +386,14 @@ func (t txBinder) Bind(ab notify.AcceptBackends) (notify.AcceptBackends, error) 
 	if b == nil || t.tx == nil {
 		return notify.AcceptBackends{}, fmt.Errorf("sqlite: Tx needs a Backend and a transaction (Backend.DB().BeginTx): %w", notify.ErrNotQueued)
 	}
-	if err := owned(b, "Queue", ab.Queue, b.queue); err != nil {
+	if err := notify.CheckOwned("Queue", b.String(), ab.Queue, b.queue, another[*Queue]("Queue")); err != nil {
 		return notify.AcceptBackends{}, err
 	}
-	if err := owned(b, "Store", ab.EventLog, b.store); err != nil {
+	if err := notify.CheckOwned("Store", b.String(), ab.EventLog, b.store, another[*Store]("Store")); err != nil {
 		return notify.AcceptBackends{}, err
 	}
 	if ab.Deduper != nil {
-		if err := owned(b, "Deduper", ab.Deduper, b.dedup); err != nil {
+		if err := notify.CheckOwned("Deduper", b.String(), ab.Deduper, b.dedup, another[*Deduper]("Deduper")); err != nil {
 			return notify.AcceptBackends{}, err
 		}
 	}
@@ -405,32 +405,11 @@ func (t txBinder) Bind(ab notify.AcceptBackends) (notify.AcceptBackends, error) 
 	}, nil
 }
 
-// backendOwner is a Backend's Queue, Store or Deduper.
-type backendOwner interface {
-	comparable
-	backend() *Backend
-}
-
-// owned returns nil when v is, or unwraps to, mine; else a
-// *notify.ForeignBackendError saying what v is.
-func owned[T backendOwner](b *Backend, role string, v any, mine T) error {
-	got, ok := notify.As[T](v)
-	if ok && got == mine {
-		return nil
+// another describes a Queue, Store or Deduper of another Backend.
+func another[T interface{ backend() *Backend }](role string) func(T) string {
+	return func(v T) string {
+		return fmt.Sprintf("the %s of another sqlite.Backend (%s)", role, v.backend().path)
 	}
-	var reason string
-	var zero T
-	switch {
-	case v == nil:
-		reason = "it has none"
-	case ok && got == zero:
-		reason = fmt.Sprintf("it is a nil %T", mine)
-	case !ok:
-		reason = fmt.Sprintf("it is a %T, which neither is nor unwraps to a %T", v, mine)
-	default:
-		reason = fmt.Sprintf("it is the %s of another sqlite.Backend (%s)", role, got.backend().path)
-	}
-	return &notify.ForeignBackendError{Backend: role, Binder: b.String(), Reason: reason}
 }
 
 // nanos encodes t for an INTEGER column: Unix nanoseconds, NULL for the
