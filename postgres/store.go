@@ -35,7 +35,7 @@ type storeCore struct {
 
 type storeSQL struct {
 	contact, putContact, deleteDevices, putDevices, removePhone, removeEmail, removeDevice string
-	lockContact, takeToken, updateDevice, insertDevice, upsertDevice, pruneDevices        string
+	lockContact, takeToken, updateDevice, insertDevice, upsertDevice, pruneDevices         string
 	allowed, setPreference                                                                 string
 	record, recordOnce, states, delivery, deliveries, userDeliveries, prune                string
 }
@@ -101,8 +101,8 @@ func newStore(pool *pgxpool.Pool, cfg Config) *Store {
 				locale = CASE WHEN contact_devices.user_id = EXCLUDED.user_id AND $4::int4 IS NULL THEN contact_devices.locale ELSE EXCLUDED.locale END,
 				registered_at = now(), last_seen = now()`),
 		pruneDevices: sqlFor(s, `DELETE FROM {{schema}}.contact_devices WHERE coalesce(last_seen, registered_at) < $1`),
-		removePhone: sqlFor(s, `UPDATE {{schema}}.contacts SET phone = '', updated_at = now() WHERE user_id = $1 AND phone = $2`),
-		removeEmail: sqlFor(s, `UPDATE {{schema}}.contacts SET email = '', updated_at = now() WHERE user_id = $1 AND email = $2`),
+		removePhone:  sqlFor(s, `UPDATE {{schema}}.contacts SET phone = '', updated_at = now() WHERE user_id = $1 AND phone = $2`),
+		removeEmail:  sqlFor(s, `UPDATE {{schema}}.contacts SET email = '', updated_at = now() WHERE user_id = $1 AND email = $2`),
 		removeDevice: sqlFor(s, `DELETE FROM {{schema}}.contact_devices
 			WHERE user_id = $1 AND platform = $2 AND token = $3
 			AND ($4::timestamptz IS NULL OR registered_at IS NULL OR registered_at < $4)`),

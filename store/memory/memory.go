@@ -48,8 +48,8 @@ type Store struct {
 }
 
 var (
-	_ notify.Store        = (*Store)(nil)
-	_ notify.OnceRecorder = (*Store)(nil)
+	_ notify.Store          = (*Store)(nil)
+	_ notify.OnceRecorder   = (*Store)(nil)
 	_ notify.DeviceRegistry = (*Store)(nil)
 )
 
