@@ -88,6 +88,8 @@ func capabilityNames(cfg *Config) []string {
 	add("store", "OnceRecorder", f, dr)
 	f, dr = has[Pruner](s)
 	add("store", "Pruner", f, dr)
+	f, dr = has[DeviceRegistry](s)
+	add("store", "DeviceRegistry", f, dr)
 	if isProcessLocal(s) {
 		_, dr = s.(processLocal)
 		add("store", "ProcessLocal", true, dr)

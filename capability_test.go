@@ -207,7 +207,7 @@ func TestNewLogsCapabilities(t *testing.T) {
 	assert.Equal(t, "*memory.Limiter", got[0]["limiter"].String())
 	assert.Equal(t, []string{
 		"queue.LeaseExtender", "queue.VisibilityReporter",
-		"store.OnceRecorder(unwrapped)", "store.Pruner(unwrapped)", "store.ProcessLocal(unwrapped)",
+		"store.OnceRecorder(unwrapped)", "store.Pruner(unwrapped)", "store.DeviceRegistry(unwrapped)", "store.ProcessLocal(unwrapped)",
 		"deduper.BatchDeduper",
 		"channel.fcm.BatchSender", "channel.sms.Validator", "channel.email.BatchSender(unwrapped)",
 	}, got[0]["capabilities"].Any())

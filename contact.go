@@ -80,14 +80,7 @@ func (d *Dispatcher) PutContact(ctx context.Context, c Contact) error {
 		}
 	}
 	for i, dev := range c.Devices {
-		field := "Devices[" + strconv.Itoa(i) + "]"
-		if dev.Platform == "" {
-			return invalid(field+".Platform", "empty: name the push channel (%q or %q)", ChannelAPNs, ChannelFCM)
-		}
-		if dev.Token == "" {
-			return invalid(field+".Token", "empty device token")
-		}
-		if err := d.checkAddress(field+".Token", dev.Platform, dev.Token); err != nil {
+		if err := d.checkDevice("Devices["+strconv.Itoa(i)+"].", &dev); err != nil {
 			return err
 		}
 	}

@@ -113,6 +113,12 @@
 //     channel and day. Without it, Report returns an error wrapping
 //     errors.ErrUnsupported.
 //   - [Pruner] (postgres.Store: log events past Config.Retention).
+//   - [DeviceRegistry] (store/memory, postgres.Store, sqlite.Store).
+//     Looked for by [Dispatcher.RegisterDevice], UnregisterDevice,
+//     RefreshDevice and PruneDevices: one device registered or removed
+//     atomically, each token with one owner. Without it, those return an
+//     error wrapping errors.ErrUnsupported; PutContact and RemoveDevice
+//     work on every Store.
 //
 // On the [Deduper] (Config.Deduper):
 //

@@ -92,14 +92,29 @@ type Contact struct {
 	TimeZone string `json:"time_zone,omitempty"` // IANA name
 }
 
-// Device is one push registration.
+// Device is one push registration. A token has one owner: a Store that
+// is a DeviceRegistry moves a token another user holds to the user who
+// registers (or puts) it.
 type Device struct {
 	// Platform names the push channel that reaches the device: "apns" or "fcm".
 	Platform string `json:"platform"`
 	Token    string `json:"token"`
+	// App names the app the token was issued to: the APNs topic (the
+	// bundle ID) or the FCM app (the Android package), as the app reported
+	// it. It is stored for the host; the channels send with the topic or
+	// project they are configured with.
+	App string `json:"app,omitempty"`
+	// Locale is the device's BCP 47 language tag ("pt-BR"), as the app
+	// reported it. It is stored for the host; Send renders in the
+	// contact's Locale.
+	Locale string `json:"locale,omitempty"`
 	// RegisteredAt is when the app last registered the token. An APNs 410
 	// removes the token only if it was registered before the 410's timestamp.
 	RegisteredAt time.Time `json:"registered_at,omitzero"`
+	// LastSeen is when the app last registered or refreshed the token;
+	// DeviceRegistry.PruneDevices removes the devices not seen since a
+	// given time. Zero: unknown (then RegisteredAt counts).
+	LastSeen time.Time `json:"last_seen,omitzero"`
 }
 
 // Message is content rendered for one channel. Push uses Title, Subtitle,

@@ -175,11 +175,12 @@ func (c *Client) Contact(ctx context.Context, userID string) (notify.Contact, er
 }
 
 // RegisterDevice adds a device to the user's contact, or refreshes its
-// registration time (admin scope); it returns the contact as stored.
-func (c *Client) RegisterDevice(ctx context.Context, userID string, dev notify.Device) (notify.Contact, error) {
-	var ct notify.Contact
-	err := c.do(ctx, http.MethodPost, "/v1/users/"+url.PathEscape(userID)+"/devices", nil, dev, &ct)
-	return ct, err
+// registration time (admin scope); it returns the contact as stored, and
+// the user the token was taken from if another user held it.
+func (c *Client) RegisterDevice(ctx context.Context, userID string, dev notify.Device) (DeviceRegistered, error) {
+	var r DeviceRegistered
+	err := c.do(ctx, http.MethodPost, "/v1/users/"+url.PathEscape(userID)+"/devices", nil, dev, &r)
+	return r, err
 }
 
 // UnregisterDevice removes a device token from the user's contact (admin

@@ -522,10 +522,22 @@ func (h *handler) putContact(q *request) *Problem {
 	return nil
 }
 
-// registerDevice adds (or refreshes) one device on the user's contact: a
+// DeviceRegistered is the answer to POST /v1/users/{id}/devices: the
+// user's contact as stored after the registration, and the user the
+// token was taken from, if another user held it.
+type DeviceRegistered struct {
+	notify.Contact
+	// MovedFrom is the user who held the token before; empty when no other
+	// user did (or the Store is not a notify.DeviceRegistry).
+	MovedFrom string `json:"moved_from,omitempty"`
+}
+
+// registerDevice adds (or refreshes) one device on the user's contact.
+// With a Store that is a notify.DeviceRegistry it registers that device
+// alone (Dispatcher.RegisterDevice): concurrent registrations all land,
+// and a token another user held moves to this one. Otherwise it is a
 // read-modify-write of the contact, so two registrations for one user at
-// the same instant may lose one of them (the last write wins); a device
-// registry without that race is a later change.
+// the same instant may lose one of them (the last write wins).
 func (h *handler) registerDevice(q *request) *Problem {
 	var dev notify.Device
 	if p := decode(q, "", &dev); p != nil {
@@ -540,8 +552,27 @@ func (h *handler) registerDevice(q *request) *Problem {
 	if dev.RegisteredAt.IsZero() {
 		dev.RegisteredAt = h.now().UTC().Truncate(time.Millisecond)
 	}
+	if dev.LastSeen.IsZero() {
+		dev.LastSeen = h.now().UTC().Truncate(time.Millisecond)
+	}
 	ctx := q.r.Context()
 	user := q.params[0]
+	if h.cfg.Dispatcher.HasDeviceRegistry() {
+		reg, err := h.cfg.Dispatcher.RegisterDevice(ctx, user, dev)
+		if err != nil {
+			var ve *notify.ValidationError
+			if errors.As(err, &ve) && ve.Field != "UserID" {
+				return validation(strings.ToLower(ve.Field), ve.Reason)
+			}
+			return h.problemFor(q, err, contactType, "")
+		}
+		c, err := h.cfg.Dispatcher.Contact(ctx, user)
+		if err != nil {
+			return h.problemFor(q, err, nil, "")
+		}
+		writeJSON(q.w, http.StatusOK, DeviceRegistered{Contact: c, MovedFrom: reg.MovedFrom})
+		return nil
+	}
 	c, err := h.cfg.Dispatcher.Contact(ctx, user)
 	switch {
 	case errors.Is(err, notify.ErrNotFound):
@@ -565,7 +596,7 @@ func (h *handler) registerDevice(q *request) *Problem {
 		}
 		return h.problemFor(q, err, contactType, "")
 	}
-	writeJSON(q.w, http.StatusOK, c)
+	writeJSON(q.w, http.StatusOK, DeviceRegistered{Contact: c})
 	return nil
 }
 
@@ -581,7 +612,11 @@ func (h *handler) unregisterDevice(q *request) *Problem {
 	if token == "" {
 		return validation("token", "the token query parameter is required")
 	}
-	if err := h.cfg.Dispatcher.RemoveDevice(q.r.Context(), q.params[0], platform, token); err != nil {
+	remove := h.cfg.Dispatcher.RemoveDevice
+	if h.cfg.Dispatcher.HasDeviceRegistry() {
+		remove = h.cfg.Dispatcher.UnregisterDevice
+	}
+	if err := remove(q.r.Context(), q.params[0], platform, token); err != nil {
 		return h.problemFor(q, err, nil, "")
 	}
 	q.w.WriteHeader(http.StatusNoContent)

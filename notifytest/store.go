@@ -34,7 +34,13 @@ import (
 // back as Record's would. A notify.Pruner: Prune deletes exactly the log
 // events older than StoreFeatures.Retention (which a Pruner must declare),
 // also the older events of a delivery that keeps newer ones, and says how
-// many.
+// many. A notify.DeviceRegistry: one device registered, refreshed or
+// unregistered without touching the rest of the contact; a token with one
+// owner (registering, refreshing or putting a token another user holds
+// moves it, and RegisterDevice says from whom), also when two users
+// register it at once; 50 devices of one user registered at once all
+// kept; PruneDevices removing exactly the devices not seen since the
+// given time.
 //
 // features, when given, says what the suite cannot learn from the store
 // (see StoreFeatures); at most one.
@@ -62,8 +68,13 @@ func TestStore(t *testing.T, newStore func(t *testing.T) notify.Store, features 
 	run("RecordOnce", testRecordOnce)
 	run("RecordOnceReadsAsRecord", testRecordOnceReadsAsRecord)
 	run("UserLog", testUserLog)
+	run("DeviceRegister", testDeviceRegister)
+	run("DeviceMove", testDeviceMove)
+	run("DeviceRefresh", testDeviceRefresh)
+	run("DeviceConcurrent", testDeviceConcurrent)
 	run("Reporter", testReporter)
 	t.Run("Prune", func(t *testing.T) { testStorePrune(t, newStore(t), UniqueName(t), f.Retention) }) // alone
+	t.Run("DevicePrune", func(t *testing.T) { testDevicePrune(t, newStore(t), UniqueName(t)) })       // alone
 }
 
 // at returns a fixed instant plus d, at microsecond precision (what
@@ -86,7 +97,10 @@ func assertContact(t *testing.T, want, got notify.Contact) {
 		w, g := want.Devices[i], got.Devices[i]
 		assert.Equal(t, w.Platform, g.Platform, "Devices[%d].Platform", i)
 		assert.Equal(t, w.Token, g.Token, "Devices[%d].Token", i)
+		assert.Equal(t, w.App, g.App, "Devices[%d].App", i)
+		assert.Equal(t, w.Locale, g.Locale, "Devices[%d].Locale", i)
 		assert.True(t, w.RegisteredAt.Equal(g.RegisteredAt), "Devices[%d].RegisteredAt: want %v, got %v", i, w.RegisteredAt, g.RegisteredAt)
+		assert.True(t, w.LastSeen.Equal(g.LastSeen), "Devices[%d].LastSeen: want %v, got %v", i, w.LastSeen, g.LastSeen)
 	}
 }
 
@@ -96,8 +110,11 @@ func testContact(t *testing.T, s notify.Store, id string) {
 	assert.ErrorIs(t, err, notify.ErrNotFound, "Contact of an unknown user")
 
 	c := notify.Contact{
-		UserID:   id,
-		Devices:  []notify.Device{{Platform: "apns", Token: "tok-a", RegisteredAt: at(0)}, {Platform: "fcm", Token: "tok-b", RegisteredAt: at(time.Hour)}},
+		UserID: id,
+		Devices: []notify.Device{
+			{Platform: "apns", Token: id + "-tok-a", App: "com.example.app", Locale: "pt-PT", RegisteredAt: at(0), LastSeen: at(time.Minute)},
+			{Platform: "fcm", Token: id + "-tok-b", RegisteredAt: at(time.Hour)},
+		},
 		Phone:    "+15550101",
 		Email:    "ana@example.com",
 		Locale:   "pt-BR",
@@ -113,8 +130,8 @@ func testContact(t *testing.T, s notify.Store, id string) {
 	c.Devices[1].Token = "changed too"
 	again, err := s.Contact(ctx, id)
 	require.NoError(t, err)
-	assert.Equal(t, "tok-a", again.Devices[0].Token, "changing a returned Contact changed the stored one")
-	assert.Equal(t, "tok-b", again.Devices[1].Token, "changing a put Contact changed the stored one")
+	assert.Equal(t, id+"-tok-a", again.Devices[0].Token, "changing a returned Contact changed the stored one")
+	assert.Equal(t, id+"-tok-b", again.Devices[1].Token, "changing a put Contact changed the stored one")
 
 	// Put replaces.
 	c2 := notify.Contact{UserID: id, Email: "new@example.com"}
@@ -162,21 +179,21 @@ func testRemoveAddress(t *testing.T, s notify.Store, id string) {
 func testRemoveDeviceToken(t *testing.T, s notify.Store, id string) {
 	ctx := timeout(t, 20*time.Second)
 	c := notify.Contact{UserID: id, Devices: []notify.Device{
-		{Platform: "apns", Token: "old", RegisteredAt: at(0)},
-		{Platform: "fcm", Token: "fresh", RegisteredAt: at(2 * time.Hour)},
-		{Platform: "apns", Token: "keep", RegisteredAt: at(0)},
+		{Platform: "apns", Token: id + "-old", RegisteredAt: at(0)},
+		{Platform: "fcm", Token: id + "-fresh", RegisteredAt: at(2 * time.Hour)},
+		{Platform: "apns", Token: id + "-keep", RegisteredAt: at(0)},
 	}}
 	require.NoError(t, s.PutContact(ctx, c))
 	verdict := at(time.Hour) // the provider said "dead" between the two registrations
 
-	require.NoError(t, s.RemoveAddress(ctx, id, "apns", "old", verdict))
-	require.NoError(t, s.RemoveAddress(ctx, id, "fcm", "fresh", verdict))
+	require.NoError(t, s.RemoveAddress(ctx, id, "apns", id+"-old", verdict))
+	require.NoError(t, s.RemoveAddress(ctx, id, "fcm", id+"-fresh", verdict))
 	got, err := s.Contact(ctx, id)
 	require.NoError(t, err)
 	assertContact(t, notify.Contact{UserID: id, Devices: c.Devices[1:]}, got)
 
 	// A zero registeredBefore removes the token whatever its registration.
-	require.NoError(t, s.RemoveAddress(ctx, id, "fcm", "fresh", time.Time{}))
+	require.NoError(t, s.RemoveAddress(ctx, id, "fcm", id+"-fresh", time.Time{}))
 	got, err = s.Contact(ctx, id)
 	require.NoError(t, err)
 	assertContact(t, notify.Contact{UserID: id, Devices: c.Devices[2:]}, got)

@@ -35,6 +35,7 @@ type storeCore struct {
 
 type storeSQL struct {
 	contact, putContact, deleteDevices, putDevices, removePhone, removeEmail, removeDevice string
+	lockContact, takeToken, updateDevice, insertDevice, upsertDevice, pruneDevices         string
 	allowed, setPreference                                                                 string
 	record, recordOnce, states, delivery, deliveries, userDeliveries, prune                string
 }
@@ -57,7 +58,10 @@ func newStore(pool *pgxpool.Pool, cfg Config) *Store {
 		contact: sqlFor(s, `SELECT c.phone, c.email, c.locale, c.time_zone,
 				coalesce(array_agg(d.platform ORDER BY d.position) FILTER (WHERE d.user_id IS NOT NULL), '{}'),
 				coalesce(array_agg(d.token ORDER BY d.position) FILTER (WHERE d.user_id IS NOT NULL), '{}'),
-				coalesce(array_agg(d.registered_at ORDER BY d.position) FILTER (WHERE d.user_id IS NOT NULL), '{}')
+				coalesce(array_agg(d.registered_at ORDER BY d.position) FILTER (WHERE d.user_id IS NOT NULL), '{}'),
+				coalesce(array_agg(d.app ORDER BY d.position) FILTER (WHERE d.user_id IS NOT NULL), '{}'),
+				coalesce(array_agg(d.locale ORDER BY d.position) FILTER (WHERE d.user_id IS NOT NULL), '{}'),
+				coalesce(array_agg(d.last_seen ORDER BY d.position) FILTER (WHERE d.user_id IS NOT NULL), '{}')
 			FROM {{schema}}.contacts c LEFT JOIN {{schema}}.contact_devices d ON d.user_id = c.user_id
 			WHERE c.user_id = $1 GROUP BY c.user_id`),
 		putContact: sqlFor(s, `INSERT INTO {{schema}}.contacts (user_id, phone, email, locale, time_zone, updated_at)
@@ -65,11 +69,40 @@ func newStore(pool *pgxpool.Pool, cfg Config) *Store {
 			ON CONFLICT (user_id) DO UPDATE SET phone = EXCLUDED.phone, email = EXCLUDED.email,
 				locale = EXCLUDED.locale, time_zone = EXCLUDED.time_zone, updated_at = now()`),
 		deleteDevices: sqlFor(s, `DELETE FROM {{schema}}.contact_devices WHERE user_id = $1`),
-		putDevices: sqlFor(s, `INSERT INTO {{schema}}.contact_devices (user_id, position, platform, token, registered_at)
-			SELECT $1, u.ord, u.platform, u.token, u.reg
-			FROM unnest($2::text[], $3::text[], $4::timestamptz[]) WITH ORDINALITY AS u(platform, token, reg, ord)`),
-		removePhone: sqlFor(s, `UPDATE {{schema}}.contacts SET phone = '', updated_at = now() WHERE user_id = $1 AND phone = $2`),
-		removeEmail: sqlFor(s, `UPDATE {{schema}}.contacts SET email = '', updated_at = now() WHERE user_id = $1 AND email = $2`),
+		// A token another user holds moves to this one (the unique index
+		// contact_devices_token; the caller lists each token once).
+		putDevices: sqlFor(s, `INSERT INTO {{schema}}.contact_devices (user_id, position, platform, token, registered_at, app, locale, last_seen)
+			SELECT $1, u.ord, u.platform, u.token, u.reg, u.app, u.locale, u.seen
+			FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::timestamptz[])
+				WITH ORDINALITY AS u(platform, token, reg, app, locale, seen, ord)
+			ON CONFLICT (platform, token) DO UPDATE SET user_id = EXCLUDED.user_id, position = EXCLUDED.position,
+				registered_at = EXCLUDED.registered_at, app = EXCLUDED.app, locale = EXCLUDED.locale, last_seen = EXCLUDED.last_seen`),
+		// The registry's statements run in a transaction that first
+		// creates or locks the user's contact row (lockContact), so that
+		// one user's registrations run one at a time and take positions
+		// that do not collide; PutContact's upsert of that row locks it
+		// too.
+		lockContact: sqlFor(s, `INSERT INTO {{schema}}.contacts (user_id, updated_at) VALUES ($1, now())
+			ON CONFLICT (user_id) DO UPDATE SET updated_at = now()`),
+		takeToken: sqlFor(s, `DELETE FROM {{schema}}.contact_devices WHERE platform = $2 AND token = $3 AND user_id <> $1 RETURNING user_id`),
+		updateDevice: sqlFor(s, `UPDATE {{schema}}.contact_devices SET app = $4, locale = $5, registered_at = $6, last_seen = $7
+			WHERE user_id = $1 AND platform = $2 AND token = $3`),
+		insertDevice: sqlFor(s, `INSERT INTO {{schema}}.contact_devices (user_id, position, platform, token, app, locale, registered_at, last_seen)
+			SELECT $1, coalesce(max(position), 0) + 1, $2, $3, $4, $5, $6, $7 FROM {{schema}}.contact_devices WHERE user_id = $1
+			ON CONFLICT (platform, token) DO NOTHING`),
+		// RefreshDevice's new token: at position $4 (the old token's, or
+		// after the user's last), keeping App and Locale ($5, $6) unless
+		// the user had the new token already; taken from any other owner.
+		upsertDevice: sqlFor(s, `INSERT INTO {{schema}}.contact_devices (user_id, position, platform, token, app, locale, registered_at, last_seen)
+			SELECT $1, coalesce($4::int4, max(position) + 1, 1), $2, $3, $5, $6, now(), now() FROM {{schema}}.contact_devices WHERE user_id = $1
+			ON CONFLICT (platform, token) DO UPDATE SET user_id = EXCLUDED.user_id,
+				position = CASE WHEN contact_devices.user_id = EXCLUDED.user_id AND $4::int4 IS NULL THEN contact_devices.position ELSE EXCLUDED.position END,
+				app = CASE WHEN contact_devices.user_id = EXCLUDED.user_id AND $4::int4 IS NULL THEN contact_devices.app ELSE EXCLUDED.app END,
+				locale = CASE WHEN contact_devices.user_id = EXCLUDED.user_id AND $4::int4 IS NULL THEN contact_devices.locale ELSE EXCLUDED.locale END,
+				registered_at = now(), last_seen = now()`),
+		pruneDevices: sqlFor(s, `DELETE FROM {{schema}}.contact_devices WHERE coalesce(last_seen, registered_at) < $1`),
+		removePhone:  sqlFor(s, `UPDATE {{schema}}.contacts SET phone = '', updated_at = now() WHERE user_id = $1 AND phone = $2`),
+		removeEmail:  sqlFor(s, `UPDATE {{schema}}.contacts SET email = '', updated_at = now() WHERE user_id = $1 AND email = $2`),
 		removeDevice: sqlFor(s, `DELETE FROM {{schema}}.contact_devices
 			WHERE user_id = $1 AND platform = $2 AND token = $3
 			AND ($4::timestamptz IS NULL OR registered_at IS NULL OR registered_at < $4)`),
@@ -125,8 +158,9 @@ func (s *Store) withTx(tx pgx.Tx) *Store { return &Store{core: s.core, db: tx} }
 func (s *Store) Contact(ctx context.Context, userID string) (notify.Contact, error) {
 	c := notify.Contact{UserID: userID}
 	var platforms, tokens []string
-	var regs []pgtype.Timestamptz
-	err := s.db.QueryRow(ctx, s.core.sql.contact, userID).Scan(&c.Phone, &c.Email, &c.Locale, &c.TimeZone, &platforms, &tokens, &regs)
+	var apps, locales []string
+	var regs, seen []pgtype.Timestamptz
+	err := s.db.QueryRow(ctx, s.core.sql.contact, userID).Scan(&c.Phone, &c.Email, &c.Locale, &c.TimeZone, &platforms, &tokens, &regs, &apps, &locales, &seen)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return notify.Contact{}, fmt.Errorf("postgres: contact of user %s: %w", userID, notify.ErrNotFound)
 	}
@@ -134,9 +168,12 @@ func (s *Store) Contact(ctx context.Context, userID string) (notify.Contact, err
 		return notify.Contact{}, fmt.Errorf("postgres: contact of user %s: %w", userID, err)
 	}
 	for i := range platforms {
-		dev := notify.Device{Platform: platforms[i], Token: tokens[i]}
-		if i < len(regs) && regs[i].Valid {
+		dev := notify.Device{Platform: platforms[i], Token: tokens[i], App: apps[i], Locale: locales[i]}
+		if regs[i].Valid {
 			dev.RegisteredAt = regs[i].Time
+		}
+		if seen[i].Valid {
+			dev.LastSeen = seen[i].Time
 		}
 		c.Devices = append(c.Devices, dev)
 	}
@@ -144,17 +181,23 @@ func (s *Store) Contact(ctx context.Context, userID string) (notify.Contact, err
 }
 
 // PutContact replaces the user's contact and devices, in one transaction.
+// A device token c lists twice is kept once, in its first place; a token
+// another user holds is taken from them (see notify.DeviceRegistry).
 func (s *Store) PutContact(ctx context.Context, c notify.Contact) error {
 	if c.UserID == "" {
 		return errors.New("postgres: put contact: UserID is empty")
 	}
-	platforms := make([]string, len(c.Devices))
-	tokens := make([]string, len(c.Devices))
-	regs := make([]pgtype.Timestamptz, len(c.Devices))
-	for i, d := range c.Devices {
-		platforms[i], tokens[i] = d.Platform, d.Token
-		if !d.RegisteredAt.IsZero() {
-			regs[i] = pgtype.Timestamptz{Time: d.RegisteredAt, Valid: true}
+	n := len(c.Devices)
+	platforms, tokens := make([]string, 0, n), make([]string, 0, n)
+	apps, locales := make([]string, 0, n), make([]string, 0, n)
+	regs, seen := make([]pgtype.Timestamptz, 0, n), make([]pgtype.Timestamptz, 0, n)
+	listed := make(map[[2]string]bool, n)
+	for _, d := range c.Devices {
+		if k := [2]string{d.Platform, d.Token}; !listed[k] {
+			listed[k] = true
+			platforms, tokens = append(platforms, d.Platform), append(tokens, d.Token)
+			apps, locales = append(apps, d.App), append(locales, d.Locale)
+			regs, seen = append(regs, timestamptz(d.RegisteredAt)), append(seen, timestamptz(d.LastSeen))
 		}
 	}
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
@@ -165,7 +208,7 @@ func (s *Store) PutContact(ctx context.Context, c notify.Contact) error {
 			return err
 		}
 		if len(c.Devices) > 0 {
-			if _, err := tx.Exec(ctx, s.core.sql.putDevices, c.UserID, platforms, tokens, regs); err != nil {
+			if _, err := tx.Exec(ctx, s.core.sql.putDevices, c.UserID, platforms, tokens, regs, apps, locales, seen); err != nil {
 				return err
 			}
 		}

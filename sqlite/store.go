@@ -36,15 +36,20 @@ const eventCols = `delivery_id, notification_id, user_id, category, channel, add
 
 const (
 	sqlContact    = `SELECT phone, email, locale, time_zone FROM contacts WHERE user_id = ?`
-	sqlDevices    = `SELECT platform, token, registered_at FROM contact_devices WHERE user_id = ? ORDER BY position`
+	sqlDevices    = `SELECT platform, token, registered_at, app, locale, last_seen FROM contact_devices WHERE user_id = ? ORDER BY position`
 	sqlPutContact = `INSERT INTO contacts (user_id, phone, email, locale, time_zone, updated_at) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (user_id) DO UPDATE SET phone = excluded.phone, email = excluded.email,
 			locale = excluded.locale, time_zone = excluded.time_zone, updated_at = excluded.updated_at`
 	sqlDeleteDevices = `DELETE FROM contact_devices WHERE user_id = ?`
-	sqlPutDevice     = `INSERT INTO contact_devices (user_id, position, platform, token, registered_at) VALUES (?, ?, ?, ?, ?)`
-	sqlRemovePhone   = `UPDATE contacts SET phone = '', updated_at = ? WHERE user_id = ? AND phone = ?`
-	sqlRemoveEmail   = `UPDATE contacts SET email = '', updated_at = ? WHERE user_id = ? AND email = ?`
-	sqlRemoveDevice  = `DELETE FROM contact_devices WHERE user_id = ?1 AND platform = ?2 AND token = ?3
+	// A token another user holds moves to this one (the unique index
+	// contact_devices_token).
+	sqlPutDevice = `INSERT INTO contact_devices (user_id, position, platform, token, registered_at, app, locale, last_seen)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (platform, token) DO UPDATE SET user_id = excluded.user_id, position = excluded.position,
+			registered_at = excluded.registered_at, app = excluded.app, locale = excluded.locale, last_seen = excluded.last_seen`
+	sqlRemovePhone  = `UPDATE contacts SET phone = '', updated_at = ? WHERE user_id = ? AND phone = ?`
+	sqlRemoveEmail  = `UPDATE contacts SET email = '', updated_at = ? WHERE user_id = ? AND email = ?`
+	sqlRemoveDevice = `DELETE FROM contact_devices WHERE user_id = ?1 AND platform = ?2 AND token = ?3
 		AND (?4 IS NULL OR registered_at IS NULL OR registered_at < ?4)`
 	sqlAllowed       = `SELECT min(allowed) FROM preferences WHERE user_id = ? AND category IN (?, '` + notify.AllCategories + `') AND channel = ?`
 	sqlSetPreference = `INSERT INTO preferences (user_id, category, channel, allowed) VALUES (?, ?, ?, ?)
@@ -78,11 +83,11 @@ func (s *Store) Contact(ctx context.Context, userID string) (notify.Contact, err
 	defer rows.Close()
 	for rows.Next() {
 		var dev notify.Device
-		var reg sql.NullInt64
-		if err := rows.Scan(&dev.Platform, &dev.Token, &reg); err != nil {
+		var reg, seen sql.NullInt64
+		if err := rows.Scan(&dev.Platform, &dev.Token, &reg, &dev.App, &dev.Locale, &seen); err != nil {
 			return notify.Contact{}, fmt.Errorf("sqlite: devices of user %s: %w", userID, err)
 		}
-		dev.RegisteredAt = fromNanos(reg)
+		dev.RegisteredAt, dev.LastSeen = fromNanos(reg), fromNanos(seen)
 		c.Devices = append(c.Devices, dev)
 	}
 	if err := rows.Err(); err != nil {
@@ -92,6 +97,8 @@ func (s *Store) Contact(ctx context.Context, userID string) (notify.Contact, err
 }
 
 // PutContact replaces the user's contact and devices, in one transaction.
+// A device token c lists twice is kept once, in its first place; a token
+// another user holds is taken from them (see notify.DeviceRegistry).
 func (s *Store) PutContact(ctx context.Context, c notify.Contact) error {
 	if c.UserID == "" {
 		return errors.New("sqlite: put contact: UserID is empty")
@@ -103,8 +110,14 @@ func (s *Store) PutContact(ctx context.Context, c notify.Contact) error {
 		if _, err := w.exec(ctx, sqlDeleteDevices, c.UserID); err != nil {
 			return err
 		}
+		listed := make(map[[2]string]bool, len(c.Devices))
 		for i, d := range c.Devices {
-			if _, err := w.exec(ctx, sqlPutDevice, c.UserID, i, d.Platform, d.Token, nanos(d.RegisteredAt)); err != nil {
+			k := [2]string{d.Platform, d.Token}
+			if listed[k] {
+				continue
+			}
+			listed[k] = true
+			if _, err := w.exec(ctx, sqlPutDevice, c.UserID, i, d.Platform, d.Token, nanos(d.RegisteredAt), d.App, d.Locale, nanos(d.LastSeen)); err != nil {
 				return err
 			}
 		}

@@ -38,8 +38,14 @@ CREATE TABLE contact_devices (
 	platform      TEXT    NOT NULL,
 	token         TEXT    NOT NULL,
 	registered_at INTEGER,
+	app           TEXT    NOT NULL DEFAULT '',
+	locale        TEXT    NOT NULL DEFAULT '',
+	last_seen     INTEGER,
 	PRIMARY KEY (user_id, position)
 );
+-- A (platform, token) pair has one owner across users
+-- (notify.DeviceRegistry).
+CREATE UNIQUE INDEX contact_devices_token ON contact_devices (platform, token);
 
 CREATE TABLE preferences (
 	user_id  TEXT    NOT NULL,

@@ -31,6 +31,7 @@ type Store struct {
 
 	mu       sync.RWMutex // contacts and preferences
 	contacts map[string]notify.Contact
+	owners   map[deviceKey]string // who holds each device token
 	optOuts  map[prefKey]struct{}
 
 	logMu      sync.RWMutex
@@ -47,8 +48,9 @@ type Store struct {
 }
 
 var (
-	_ notify.Store        = (*Store)(nil)
-	_ notify.OnceRecorder = (*Store)(nil)
+	_ notify.Store          = (*Store)(nil)
+	_ notify.OnceRecorder   = (*Store)(nil)
+	_ notify.DeviceRegistry = (*Store)(nil)
 )
 
 type prefKey struct{ user, category, channel string }
@@ -83,6 +85,7 @@ func New(cfg Config) *Store {
 		maxNotifications: cfg.MaxNotifications,
 		retention:        cfg.Retention,
 		contacts:         make(map[string]notify.Contact),
+		owners:           make(map[deviceKey]string),
 		optOuts:          make(map[prefKey]struct{}),
 		deliveries:       make(map[string]*delivery),
 		notifs:           make(map[string]*notification),
@@ -106,15 +109,32 @@ func (s *Store) Contact(_ context.Context, userID string) (notify.Contact, error
 	return cloneContact(c), nil
 }
 
-// PutContact stores a copy of c, replacing the user's contact.
+// PutContact stores a copy of c, replacing the user's contact. A device
+// token c lists twice is kept once, in its first place; a token another
+// user holds is taken from them (see notify.DeviceRegistry).
 func (s *Store) PutContact(_ context.Context, c notify.Contact) error {
 	if c.UserID == "" {
 		return fmt.Errorf("store/memory: put contact: empty UserID; give the contact its user's ID")
 	}
-	c = cloneContact(c)
+	seen := make(map[deviceKey]bool, len(c.Devices))
+	devs := make([]notify.Device, 0, len(c.Devices))
+	for _, d := range c.Devices {
+		k := deviceKey{d.Platform, d.Token}
+		if !seen[k] {
+			seen[k] = true
+			devs = append(devs, d)
+		}
+	}
+	c.Devices = devs
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.contacts[c.UserID].Devices {
+		delete(s.owners, deviceKey{d.Platform, d.Token})
+	}
+	for _, d := range c.Devices {
+		s.takeToken(c.UserID, deviceKey{d.Platform, d.Token})
+	}
 	s.contacts[c.UserID] = c
-	s.mu.Unlock()
 	return nil
 }
 
@@ -142,10 +162,14 @@ func (s *Store) RemoveAddress(_ context.Context, userID, channel, address string
 	default:
 		// c.Devices is the store's own slice: build a new one so that copies
 		// handed out earlier are not changed under their holders.
+		before := len(c.Devices)
 		c.Devices = slices.DeleteFunc(slices.Clone(c.Devices), func(d notify.Device) bool {
 			return d.Platform == channel && d.Token == address &&
 				(registeredBefore.IsZero() || d.RegisteredAt.Before(registeredBefore))
 		})
+		if len(c.Devices) < before {
+			delete(s.owners, deviceKey{channel, address})
+		}
 	}
 	s.contacts[userID] = c
 	return nil
