@@ -52,3 +52,9 @@ func TestEnqueueSameIDsOppositeOrders(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 20*100, st.Ready, "each job once")
 }
+
+func TestQueueGauges(t *testing.T) {
+	pool, schema := testDB(t)
+	pg := newPG(t, pool, postgres.Config{Schema: schema})
+	notifytest.TestQueueGauges(t, pg.Queue(), pg.Store())
+}

@@ -68,3 +68,8 @@ func TestAccepter(t *testing.T) {
 		return notifytest.AcceptBackends{Queue: b.Queue(), EventLog: b.Store(), Deduper: b.Deduper(), Foreign: smem.New(smem.Config{})}
 	})
 }
+
+func TestQueueGauges(t *testing.T) {
+	b := open(t, sqlite.Config{})
+	notifytest.TestQueueGauges(t, b.Queue(), b.Store())
+}

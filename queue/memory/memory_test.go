@@ -6,6 +6,7 @@ import (
 	"github.com/gonotify/notify"
 	"github.com/gonotify/notify/notifytest"
 	"github.com/gonotify/notify/queue/memory"
+	smem "github.com/gonotify/notify/store/memory"
 )
 
 func TestConformance(t *testing.T) {
@@ -14,4 +15,10 @@ func TestConformance(t *testing.T) {
 		t.Cleanup(func() { _ = q.Close() })
 		return q
 	})
+}
+
+func TestQueueGauges(t *testing.T) {
+	q := memory.New(memory.Config{})
+	t.Cleanup(func() { _ = q.Close() })
+	notifytest.TestQueueGauges(t, q, smem.New(smem.Config{}))
 }
