@@ -165,20 +165,15 @@ func Tally(q ReportQuery, records []DeliveryRecord) []ReportRow {
 	return out
 }
 
+// failedStatuses are the final statuses a Report counts as failed.
+var failedStatuses = []Status{StatusFailed, StatusDead, StatusInvalid, StatusOptedOut, StatusUndelivered, StatusExpired}
+
 // failedStatus reports whether a delivery that ended in s failed.
-func failedStatus(s Status) bool {
-	switch s {
-	case StatusFailed, StatusDead, StatusInvalid, StatusOptedOut, StatusUndelivered, StatusExpired:
-		return true
-	}
-	return false
-}
+func failedStatus(s Status) bool { return slices.Contains(failedStatuses, s) }
 
 // FailedStatuses lists the final statuses a Report counts as failed, for
 // Reporters that count in a database.
-func FailedStatuses() []Status {
-	return []Status{StatusFailed, StatusDead, StatusInvalid, StatusOptedOut, StatusUndelivered, StatusExpired}
-}
+func FailedStatuses() []Status { return slices.Clone(failedStatuses) }
 
 // SortReport sorts rows by their dimensions and fills in their rates.
 func SortReport(rows []ReportRow) {

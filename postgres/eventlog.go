@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/internal/sqlbackend"
 )
 
 var (
@@ -79,10 +80,8 @@ func sameDatabase(a, b *pgxpool.Pool) bool {
 }
 
 func checkEvents(events []notify.Event) error {
-	for i, e := range events {
-		if e.DeliveryID == "" {
-			return fmt.Errorf("postgres: record event %d: DeliveryID is empty", i)
-		}
+	if err := sqlbackend.CheckEvents(events); err != nil {
+		return fmt.Errorf("postgres: %w", err)
 	}
 	return nil
 }

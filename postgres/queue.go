@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/internal/sqlbackend"
 )
 
 // Queue is a notify.Queue on PostgreSQL, a Backend's (Backend.Queue). All
@@ -189,16 +190,13 @@ type jobRow struct {
 
 // jobRows checks and encodes jobs.
 func jobRows(jobs []notify.Job) ([]jobRow, error) {
+	bodies, err := sqlbackend.JobBodies(jobs)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
 	rows := make([]jobRow, len(jobs))
 	for i, j := range jobs {
-		if j.Queue == "" || j.ID == "" {
-			return nil, fmt.Errorf("postgres: enqueue job %d: queue and ID must be set (queue %q, ID %q)", i, j.Queue, j.ID)
-		}
-		b, err := json.Marshal(j.Delivery)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: enqueue job %s: encode delivery: %w", j.ID, err)
-		}
-		rows[i] = jobRow{queue: j.Queue, id: j.ID, body: string(b)}
+		rows[i] = jobRow{queue: j.Queue, id: j.ID, body: bodies[i]}
 		if !j.NotBefore.IsZero() {
 			rows[i].notBefore = pgtype.Timestamptz{Time: j.NotBefore, Valid: true}
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/internal/sqlbackend"
 )
 
 var (
@@ -120,16 +121,13 @@ type jobRow struct {
 
 // jobRows checks and encodes jobs.
 func jobRows(jobs []notify.Job) ([]jobRow, error) {
+	bodies, err := sqlbackend.JobBodies(jobs)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
 	rows := make([]jobRow, len(jobs))
 	for i, j := range jobs {
-		if j.Queue == "" || j.ID == "" {
-			return nil, fmt.Errorf("sqlite: enqueue job %d: queue and ID must be set (queue %q, ID %q)", i, j.Queue, j.ID)
-		}
-		b, err := json.Marshal(j.Delivery)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: enqueue job %s: encode delivery: %w", j.ID, err)
-		}
-		rows[i] = jobRow{queue: j.Queue, id: j.ID, body: string(b), notBefore: j.NotBefore}
+		rows[i] = jobRow{queue: j.Queue, id: j.ID, body: bodies[i], notBefore: j.NotBefore}
 	}
 	return rows, nil
 }
@@ -543,10 +541,8 @@ func (q *Queue) sameDeduper(dd notify.Deduper) error {
 }
 
 func checkEvents(events []notify.Event) error {
-	for i, e := range events {
-		if e.DeliveryID == "" {
-			return fmt.Errorf("sqlite: record event %d: DeliveryID is empty", i)
-		}
+	if err := sqlbackend.CheckEvents(events); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
 	}
 	return nil
 }
