@@ -160,13 +160,19 @@ func (f *failedSends) has(nid string) bool {
 // boundedFor returns the bounded contexts for a Send's backend calls under
 // the caller's ctx: ctx itself when its deadline comes within
 // Config.BackendTimeout; a shared deadline carrying ctx's values when ctx
-// can never be canceled (no allocation per call); else one context with a
-// deadline, shared by the Send's calls.
+// can never be canceled (no allocation per call, none at all when ctx
+// carries no values); else one context with a deadline, shared by the
+// Send's calls.
 func (d *Dispatcher) boundedFor(ctx context.Context) *bounded {
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d.cfg.BackendTimeout {
 		return &bounded{fixed: ctx}
 	}
 	if ctx.Done() == nil {
+		if ctx == context.Background() || ctx == context.TODO() {
+			// No values to carry: the Dispatcher's own, shared by every
+			// such Send (its get and stop change nothing in it).
+			return &d.sendBounded
+		}
 		return &bounded{src: d.sendDeadlines, vals: ctx}
 	}
 	return &bounded{base: ctx, timeout: d.cfg.BackendTimeout}
@@ -227,7 +233,7 @@ func (c *committer) fail(i int, err error) {
 // deliveries. It returns nil when every plan is written (or answered from
 // the log as a duplicate), else an error per plan (nil for the others).
 func (d *Dispatcher) commit(ctx context.Context, bc *bounded, b AcceptBackends, plans []*plan) []error {
-	c := &committer{d: d, bc: bc, b: b, plans: plans}
+	c := committer{d: d, bc: bc, b: b, plans: plans}
 	if b.Deduper == nil {
 		for _, p := range plans {
 			p.eventID = "" // nothing to claim with
@@ -236,7 +242,7 @@ func (d *Dispatcher) commit(ctx context.Context, bc *bounded, b AcceptBackends, 
 	now := time.Now()
 	for _, p := range plans {
 		if now.Sub(p.planned) > restampAfter {
-			p.restamp(newID())
+			p.restamp(d.ids.newID())
 		}
 	}
 	c.markRepeats()

@@ -27,6 +27,10 @@ type Dispatcher struct {
 	// sendDeadlines bound the backend calls of Sends whose context can
 	// never be canceled.
 	sendDeadlines *deadlines
+	// sendBounded bounds the calls of Sends whose context carries no
+	// values and can never be canceled (see boundedFor).
+	sendBounded bounded
+	ids         idClock // notification IDs
 }
 
 type channelInfo struct {
@@ -59,6 +63,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	}
 	d := &Dispatcher{cfg: cfg, log: cfg.Logger, channels: make(map[string]*channelInfo, len(cfg.Channels))}
 	d.sendDeadlines = newDeadlines(context.Background(), cfg.BackendTimeout)
+	d.sendBounded = bounded{src: d.sendDeadlines}
 	for i, ch := range cfg.Channels {
 		if ch == nil {
 			return nil, fmt.Errorf("notify: Config.Channels[%d] is nil", i)

@@ -278,15 +278,19 @@ func (b *bounded) stop() {
 
 // deadlines is bounded shared by many goroutines: one context with a
 // deadline serves every call made while it has at least half its timeout
-// left, so the per-call cost of a bounded backend call is a lock, not a
-// context and a timer.
+// left, so the per-call cost of a bounded backend call is an atomic load,
+// not a context and a timer. One timer per deadlines (not per call) marks
+// the current context stale when half its timeout has passed; the next get
+// replaces it.
 type deadlines struct {
 	base    context.Context
 	timeout time.Duration
 
+	cur   atomic.Pointer[context.Context]
+	stale atomic.Bool
+
 	mu         sync.Mutex
-	ctx        context.Context
-	until      time.Time
+	timer      *time.Timer // sets stale; nil until the first context
 	cancel     context.CancelFunc
 	prevCancel context.CancelFunc
 }
@@ -296,21 +300,33 @@ func newDeadlines(base context.Context, timeout time.Duration) *deadlines {
 }
 
 func (s *deadlines) get() context.Context {
-	now := time.Now()
+	// The timer marks a context stale; its Err covers a timer that runs
+	// late, and a canceled base.
+	if c := s.cur.Load(); c != nil && !s.stale.Load() && (*c).Err() == nil {
+		return *c
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ctx == nil || s.until.Sub(now) < s.timeout/2 || s.ctx.Err() != nil {
-		// A context handed out until now may still be in use until its
-		// deadline; the one before it is past its deadline by now (it was
-		// replaced at least timeout/2 ago, with at most timeout/2 left).
-		if s.prevCancel != nil {
-			s.prevCancel()
-		}
-		s.prevCancel = s.cancel
-		s.until = now.Add(s.timeout)
-		s.ctx, s.cancel = context.WithDeadline(s.base, s.until)
+	if c := s.cur.Load(); c != nil && !s.stale.Load() && (*c).Err() == nil {
+		return *c
 	}
-	return s.ctx
+	// A context handed out until now may still be in use until its
+	// deadline; the one before it is past its deadline by now (it was
+	// replaced at least timeout/2 ago, with at most timeout/2 left).
+	if s.prevCancel != nil {
+		s.prevCancel()
+	}
+	s.prevCancel = s.cancel
+	ctx, cancel := context.WithDeadline(s.base, time.Now().Add(s.timeout))
+	s.cancel = cancel
+	s.stale.Store(false)
+	s.cur.Store(&ctx)
+	if s.timer == nil {
+		s.timer = time.AfterFunc(s.timeout/2, func() { s.stale.Store(true) })
+	} else {
+		s.timer.Reset(s.timeout / 2)
+	}
+	return ctx
 }
 
 // stop releases every context s handed out.
@@ -322,7 +338,11 @@ func (s *deadlines) stop() {
 			c()
 		}
 	}
-	s.ctx, s.cancel, s.prevCancel = nil, nil, nil
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.cur.Store(nil)
+	s.cancel, s.prevCancel = nil, nil
 }
 
 // valuesOf is a context whose deadline and cancellation are one context's

@@ -14,7 +14,7 @@ import (
 // written; every ID derived from the old one follows.
 func TestRestampMovesEveryDerivedID(t *testing.T) {
 	p := &plan{planned: time.Now().Add(-time.Minute)}
-	old := newID()
+	old := new(idClock).newID()
 	p.receipt.NotificationID, p.receipt.EventID = old, "e1"
 	p.deliveries = []Delivery{{ID: deliveryID(old, "sms", "+1"), NotificationID: old, EventID: "e1", Channel: "sms", Address: "+1"}}
 	p.jobs = []Job{{ID: p.deliveries[0].ID, Delivery: &p.deliveries[0]}}
@@ -24,7 +24,7 @@ func TestRestampMovesEveryDerivedID(t *testing.T) {
 		{DeliveryID: deliveryID(old, "email", ""), NotificationID: old, Channel: "email", Status: StatusSkipped},
 	}
 	time.Sleep(2 * time.Millisecond)
-	nid := newID()
+	nid := new(idClock).newID()
 	p.restamp(nid)
 
 	assert.Equal(t, nid, p.receipt.NotificationID)

@@ -463,7 +463,7 @@ func (e *execution) send(w *worker, got time.Time) {
 	start := time.Now()
 	res, err := d.call(ctx, p.ci, e.del)
 	took := time.Since(start)
-	cancel()
+	cancel(nil)
 	if !w.finish() {
 		w.returnedLate(execs, took, err)
 		endDeliver(span, Result{}, &stuckError{after: took})
@@ -557,7 +557,7 @@ func (w *worker) sendBatch(execs []execution, got time.Time) {
 	start := time.Now()
 	results, errs, panicked := d.callBatch(ctx, p.ci, ds)
 	took := time.Since(start)
-	cancel()
+	cancel(nil)
 	if panicked {
 		p.suspect(execs)
 	}

@@ -2,12 +2,14 @@ package notify
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -82,7 +84,7 @@ func (d *Dispatcher) sendWith(ctx context.Context, b AcceptBackends, n Notificat
 	if err != nil {
 		return Receipt{}, err
 	}
-	if errs := d.commit(ctx, bc, b, []*plan{p}); errs != nil {
+	if errs := d.commit(ctx, bc, b, p.alone()); errs != nil {
 		return Receipt{}, errs[0]
 	}
 	return p.receipt, nil
@@ -161,16 +163,57 @@ type plan struct {
 	err        error // why commit failed it
 	planned    time.Time
 	deliveries []Delivery
+
+	// The usual notification has one delivery: its job, receipt entry and
+	// event live in the plan's own allocation. (Its Delivery does not: the
+	// queue may hold that long after the plan is garbage.)
+	oneJob   [1]Job
+	oneRef   [1]DeliveryRef
+	oneEvent [1]Event
+	self     [1]*plan // see alone
+	// targetBuf backs the targets of the channel being planned.
+	targetBuf [2]target
 }
 
-// newID returns a new time-ordered ID (a UUIDv7), or a random one (v4)
-// when that fails.
-func newID() string {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return uuid.NewString()
+// alone returns the plans of a Send of p alone, without allocating.
+func (p *plan) alone() []*plan {
+	p.self[0] = p
+	return p.self[:]
+}
+
+// idClock makes a Dispatcher's notification IDs: UUIDv7s, strictly
+// increasing within the Dispatcher (as uuid.NewV7 makes them within the
+// process), without allocating beyond the ID's string.
+type idClock struct {
+	last atomic.Int64 // unix milliseconds << 12 | sub-millisecond sequence
+}
+
+// newID returns a new time-ordered ID (a UUIDv7): 48 bits of Unix
+// milliseconds, 12 bits of the fraction of the millisecond (bumped to stay
+// above the last ID's), 62 random bits.
+func (c *idClock) newID() string {
+	var u uuid.UUID
+	_, _ = rand.Read(u[8:]) // crypto/rand.Read never returns an error
+	nano := time.Now().UnixNano()
+	milli := nano / 1_000_000
+	stamp := milli<<12 | (nano-milli*1_000_000)>>8
+	for {
+		last := c.last.Load()
+		if stamp <= last {
+			stamp = last + 1
+		}
+		if c.last.CompareAndSwap(last, stamp) {
+			break
+		}
 	}
-	return id.String()
+	milli = stamp >> 12
+	for i := range 6 {
+		u[i] = byte(milli >> (40 - 8*i))
+	}
+	u[6] = 0x70 | byte(stamp>>8)&0x0f // version 7
+	u[7] = byte(stamp)
+	u[8] = 0x80 | u[8]&0x3f // RFC 9562 variant
+	return u.String()
 }
 
 // plan validates n and works out its deliveries: reads contacts and
@@ -179,7 +222,7 @@ func (d *Dispatcher) plan(ctx context.Context, bc *bounded, n *Notification, now
 	if err := d.validate(n); err != nil {
 		return nil, err
 	}
-	pl := planner{d: d, ctx: ctx, bc: bc, n: *n, p: newPlan(n, now), category: categoryOf(n), now: now}
+	pl := planner{d: d, ctx: ctx, bc: bc, n: *n, p: newPlan(n, now, d.ids.newID()), category: categoryOf(n), now: now}
 	expires, err := expiry(n, now)
 	if err != nil {
 		return nil, err
@@ -211,11 +254,11 @@ func (d *Dispatcher) plan(ctx context.Context, bc *bounded, n *Notification, now
 	return pl.p, nil
 }
 
-// newPlan starts n's plan: a new notification ID, and a receipt that
+// newPlan starts n's plan: the new notification ID nid, and a receipt that
 // carries n's event ID, or the notification ID when n has none.
-func newPlan(n *Notification, now time.Time) *plan {
-	nid := newID()
+func newPlan(n *Notification, now time.Time, nid string) *plan {
 	p := &plan{eventID: n.EventID, planned: now}
+	p.events = p.oneEvent[:0]
 	p.receipt.NotificationID = nid
 	p.receipt.EventID = n.EventID
 	if n.EventID == "" {
@@ -332,7 +375,7 @@ func (pl *planner) planChannel(ch string) error {
 // targets lists the addresses n goes to on ch, in order and each once: the
 // user's stored ones, then those of n.To.
 func (pl *planner) targets(ch string) []target {
-	var ts targetSet
+	ts := targetSet{list: pl.p.targetBuf[:0]} // one channel's at a time
 	if pl.n.UserID != "" {
 		for a, reg := range pl.contact.addresses(ch) {
 			ts.add(target{a, reg, -1})
@@ -377,7 +420,13 @@ func (pl *planner) addDeliveries(ch string, targets []target, opts json.RawMessa
 	var msg Message
 	rendered, skipped := false, false
 	for _, t := range targets {
-		del := pl.base
+		// Built in place, in one allocation for the channel's targets.
+		p := pl.p
+		if cap(p.deliveries) == 0 {
+			p.deliveries = make([]Delivery, 0, len(targets))
+		}
+		p.deliveries = append(p.deliveries, pl.base)
+		del := &p.deliveries[len(p.deliveries)-1]
 		del.ID = deliveryID(del.NotificationID, ch, t.addr.Value)
 		del.Channel = ch
 		del.Address = t.addr.Value
@@ -385,21 +434,24 @@ func (pl *planner) addDeliveries(ch string, targets []target, opts json.RawMessa
 		del.Options = opts
 		if !rendered {
 			var err error
-			if msg, err = pl.d.render(pl.ctx, &pl.n, &del); err != nil {
+			if msg, err = pl.d.render(pl.ctx, &pl.n, del); err != nil {
+				p.deliveries = p.deliveries[:len(p.deliveries)-1]
 				return err
 			}
 			rendered = true
 		}
 		del.Message = msg
-		ok, err := pl.checkTarget(ci, &del, t)
+		ok, err := pl.checkTarget(ci, del, t)
+		if err != nil || !ok {
+			p.deliveries[len(p.deliveries)-1] = Delivery{}
+			p.deliveries = p.deliveries[:len(p.deliveries)-1]
+		}
 		if err != nil {
 			return err
 		}
 		if !ok {
 			skipped = true
-			continue
 		}
-		pl.p.deliveries = append(pl.p.deliveries, del)
 	}
 	if skipped {
 		pl.p.receipt.Skipped = append(pl.p.receipt.Skipped, Skip{Channel: ch, Reason: ReasonInvalidAddress})
@@ -444,8 +496,12 @@ func (pl *planner) addJobs() {
 	if len(p.deliveries) == 0 {
 		return
 	}
-	p.jobs = make([]Job, len(p.deliveries))
-	p.receipt.Deliveries = make([]DeliveryRef, len(p.deliveries))
+	if len(p.deliveries) == 1 {
+		p.jobs, p.receipt.Deliveries = p.oneJob[:], p.oneRef[:]
+	} else {
+		p.jobs = make([]Job, len(p.deliveries))
+		p.receipt.Deliveries = make([]DeliveryRef, len(p.deliveries))
+	}
 	for i := range p.deliveries {
 		del := &p.deliveries[i]
 		p.jobs[i] = Job{ID: del.ID, Queue: pl.d.channels[del.Channel].queue, NotBefore: del.SendAt, Delivery: del}

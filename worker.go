@@ -120,7 +120,7 @@ func (p *pool) hurry() {
 		w.mu.Lock()
 		if w.running {
 			w.hurried = true
-			w.cancelSend(now)
+			w.cancelSend(now, nil)
 			w.schedule(now)
 		}
 		w.mu.Unlock()
@@ -142,7 +142,7 @@ type worker struct {
 	running   bool   // a call is watched
 	abandoned bool   // the watchdog gave up on the current call
 	execs     []execution
-	cancel    context.CancelFunc
+	cancel    context.CancelCauseFunc
 	started   time.Time
 	end       time.Time // the call's context deadline
 	cutoff    time.Time // the call must end by then for its leases to hold; zero: unknown
@@ -220,7 +220,7 @@ func (w *worker) run(t task) {
 // When the queue can extend leases, such leases are extended first, once;
 // an extension that fails (the lease is lost, or the queue does not
 // answer) leaves no time to send.
-func (w *worker) begin(execs []execution, got time.Time) (context.Context, context.CancelFunc) {
+func (w *worker) begin(execs []execution, got time.Time) (context.Context, context.CancelCauseFunc) {
 	p := w.p
 	d := p.d
 	now := time.Now()
@@ -262,7 +262,10 @@ func (w *worker) begin(execs []execution, got time.Time) (context.Context, conte
 	if !end.After(now) {
 		return nil, nil
 	}
-	ctx, cancel := context.WithDeadline(p.sendCtx, end)
+	// The watchdog's timer, reused for every call, cancels the context at
+	// end: no timer per send.
+	cctx, cancel := context.WithCancelCause(p.sendCtx)
+	ctx := &attemptCtx{Context: cctx, deadline: end}
 	w.mu.Lock()
 	w.gen++
 	w.running, w.abandoned, w.canceled, w.hurried, w.extending = true, false, false, false, false
@@ -272,6 +275,25 @@ func (w *worker) begin(execs []execution, got time.Time) (context.Context, conte
 	w.schedule(now)
 	w.mu.Unlock()
 	return ctx, cancel
+}
+
+// attemptCtx is a Channel call's context: it ends with the worker's
+// cancel, with Run's send context, or at its deadline, when the worker's
+// watchdog cancels it with context.DeadlineExceeded as the cause (and Err
+// reports that, as a context.WithDeadline would).
+type attemptCtx struct {
+	context.Context
+	deadline time.Time
+}
+
+func (c *attemptCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+
+func (c *attemptCtx) Err() error {
+	err := c.Context.Err()
+	if err != nil && context.Cause(c.Context) == context.DeadlineExceeded {
+		return context.DeadlineExceeded
+	}
+	return err
 }
 
 // setDeadlines records dl, the earliest deadline of an extension of every
@@ -307,7 +329,7 @@ func (w *worker) unwatch() {
 	switch {
 	case w.running:
 		w.running = false
-		w.cancel()
+		w.cancel(nil)
 		w.execs, w.cancel = nil, nil
 		w.timer.Stop()
 	case w.abandoned:
@@ -324,10 +346,14 @@ func (w *worker) needsExtension() bool {
 		w.cutoff.Before(w.end.Add(-extendSlack(w.reserve)/2))
 }
 
-// schedule sets the timer for the watch's next event: an extension at
-// half the time left before the cutoff, or giving up. w.mu is held.
+// schedule sets the timer for the watch's next event: the call's
+// deadline, an extension at half the time left before the cutoff, or
+// giving up. w.mu is held.
 func (w *worker) schedule(now time.Time) {
 	next := w.abandonAt
+	if !w.canceled && w.end.Before(next) {
+		next = w.end
+	}
 	if w.needsExtension() {
 		// Half the time left, but not in ever shorter steps near the
 		// cutoff when extensions keep failing.
@@ -340,14 +366,15 @@ func (w *worker) schedule(now time.Time) {
 	w.timer.Reset(max(next.Sub(now), 0))
 }
 
-// cancelSend ends the call's context early and gives it a grace period to
-// return. w.mu is held.
-func (w *worker) cancelSend(now time.Time) {
+// cancelSend ends the call's context (early, unless cause is
+// context.DeadlineExceeded) and gives it a grace period to return. w.mu is
+// held.
+func (w *worker) cancelSend(now time.Time, cause error) {
 	if w.canceled {
 		return
 	}
 	w.canceled = true
-	w.cancel()
+	w.cancel(cause)
 	if at := now.Add(abandonGrace(w.reserve)); at.Before(w.abandonAt) {
 		w.abandonAt = at
 	}
@@ -371,13 +398,16 @@ func (w *worker) fire() {
 		p.abandon(w, execs, stuck)
 		return
 	}
+	if !w.canceled && !now.Before(w.end) {
+		w.cancelSend(now, context.DeadlineExceeded) // the call's deadline
+	}
 	if w.needsExtension() && !w.extending {
 		if !now.Before(w.cutoff) {
 			// The leases could not be extended in time: stop the call
 			// before they end.
 			d.log.Warn("notify: lease could not be extended; canceling the send before the lease ends",
 				slog.String("channel", p.ci.name), slog.String("job", w.execs[0].l.Job.ID))
-			w.cancelSend(now)
+			w.cancelSend(now, nil)
 		} else {
 			w.extending = true
 			gen, execs := w.gen, w.execs
@@ -397,7 +427,7 @@ func (w *worker) fire() {
 				setDeadlines(w.execs, dl)
 			case errors.Is(err, ErrLeaseLost):
 				d.log.Warn("notify: lease lost while sending; canceling the send", slog.String("channel", p.ci.name), slog.Any("error", err))
-				w.cancelSend(now)
+				w.cancelSend(now, nil)
 			default:
 				d.log.Warn("notify: extend lease; trying again", slog.String("channel", p.ci.name), slog.Any("error", err))
 			}

@@ -15,7 +15,8 @@
 //     with a delay) and leases sit in a min-heap keyed by the instant they
 //     become ready. Receive blocks without polling and wakes at that instant.
 //   - Enqueue, Receive and Ack allocate little: a Receive allocates its lease
-//     slice and one block of Delivery copies, whatever the batch size;
+//     slice and one block of Delivery copies, whatever the batch size (one
+//     allocation for both when it leases one job);
 //     job records are reused.
 //   - Safe for concurrent use. No goroutine is started; nothing outlives Close.
 //

@@ -365,8 +365,14 @@ func (q *Queue) Receive(ctx context.Context, name string, max int) ([]notify.Lea
 
 // lease hands out n ready jobs until deadline. qu.mu is held.
 func (qu *queue) lease(n int, deadline time.Time) []notify.Lease {
-	leases := make([]notify.Lease, n)
-	ds := make([]notify.Delivery, n)
+	var leases []notify.Lease
+	var ds []notify.Delivery
+	if n == 1 {
+		one := new(oneLease) // one allocation for the usual single lease
+		leases, ds = one.l[:], one.d[:]
+	} else {
+		leases, ds = make([]notify.Lease, n), make([]notify.Delivery, n)
+	}
 	for i := range leases {
 		r := qu.popReady()
 		r.attempt++
@@ -386,6 +392,12 @@ func (qu *queue) lease(n int, deadline time.Time) []notify.Lease {
 		}
 	}
 	return leases
+}
+
+// oneLease holds a single lease and its Delivery copy.
+type oneLease struct {
+	l [1]notify.Lease
+	d [1]notify.Delivery
 }
 
 // receipt names a lease generation after a Replay; generation 0 has none.

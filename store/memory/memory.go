@@ -74,6 +74,7 @@ type notification struct {
 	pinned     bool
 	deliveries []*delivery
 	inline     [1]*delivery // the usual single delivery, in the same allocation
+	firstDel   delivery     // the first delivery's record, in the same allocation too
 }
 
 // New returns an empty Store.
@@ -230,7 +231,12 @@ func (s *Store) deliveryOf(e *notify.Event, now time.Time) *delivery {
 			s.notifs[e.NotificationID] = n
 			s.pushNotification(n)
 		}
-		d = &delivery{n: n}
+		if len(n.deliveries) == 0 {
+			d = &n.firstDel
+		} else {
+			d = &delivery{}
+		}
+		d.n = n
 		d.events = d.inline[:0]
 		s.deliveries[e.DeliveryID] = d
 		n.deliveries = append(n.deliveries, d)
