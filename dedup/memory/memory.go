@@ -4,23 +4,42 @@
 // Guarantees:
 //   - Claims are atomic: of many simultaneous claims of one key exactly one
 //     wins, and every loser learns the holder.
-//   - A claim lasts its ttl; after that the key is free again.
-//   - Memory is bounded by Config.MaxKeys: expired claims are dropped as new
-//     ones arrive, and when the bound is reached the oldest claim is evicted
-//     (and its key can be claimed again before its ttl).
+//   - A claim lasts its ttl; after that the key is free again. A live claim
+//     is never dropped before its ttl: when Config.MaxKeys live claims are
+//     held, Claim of a new key refuses with an error wrapping ErrFull (the
+//     Dispatcher's Send then fails with notify.ErrNotQueued, nothing
+//     stored) rather than forget an older claim and let its event be sent
+//     twice.
+//   - Memory is bounded by Config.MaxKeys, counted across the whole
+//     Deduper: claims whose ttl has passed are dropped, oldest first, as
+//     new ones arrive. A claim costs about 160 bytes of heap with a
+//     UUID owner (the Dispatcher's notification IDs) and a short key, plus
+//     the key's length: the default 1,000,000 claims hold about 160 MiB.
+//     Size MaxKeys above the claims made within a ttl (Config.DedupTTL
+//     times the peak Send rate).
 //   - Safe for concurrent use; keys are spread over shards, each with its
 //     own lock. No goroutine is started.
 //
 // Limits:
 //   - Claims live in one process: two processes each with its own Deduper do
 //     not see each other's claims. Use dedup/redis across processes.
+//   - Claims are dropped in the order they were made. With one ttl for
+//     every claim (as the Dispatcher's DedupTTL) that is the order they
+//     expire in; with mixed ttls, an expired claim made after a longer one
+//     still live is dropped only when that one expires, and counts
+//     against MaxKeys until then.
 package memory
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/gonotify/notify"
 )
@@ -28,10 +47,14 @@ import (
 // Config configures a Deduper. The zero value is usable.
 type Config struct {
 	// MaxKeys bounds how many claims are held. When a new claim would pass
-	// it, expired claims are dropped and then the oldest live ones. Default
-	// 1,000,000.
+	// it, expired claims are dropped; when every claim held is live, Claim
+	// refuses with an error wrapping ErrFull. Default 1,000,000.
 	MaxKeys int
 }
+
+// ErrFull is wrapped by the error of a Claim refused because
+// Config.MaxKeys live claims are held.
+var ErrFull = errors.New("dedup/memory: full of live claims")
 
 const shards = 16
 
@@ -40,6 +63,8 @@ const shards = 16
 type Deduper struct {
 	seed   maphash.Seed
 	start  time.Time // times are kept as offsets from start
+	max    int64
+	held   atomic.Int64 // claims in every shard's map, expired or not
 	shards [shards]shard
 }
 
@@ -47,9 +72,10 @@ var _ notify.Deduper = (*Deduper)(nil)
 
 type shard struct {
 	mu     sync.Mutex
-	max    int
 	seq    uint64
 	claims map[string]claim
+	// others holds the owners of claims that are not canonical UUIDs.
+	others map[string]string
 	// order lists claims oldest first; order[head:] is live. An entry whose
 	// seq no longer matches its key's claim is stale (released, expired or
 	// claimed again) and is skipped.
@@ -57,11 +83,15 @@ type shard struct {
 	head  int
 }
 
+// claim is one key's claim. Its owner is kept as 16 bytes when it is a
+// canonical UUID (no string per claim), else in shard.others.
 type claim struct {
-	owner   string
+	id      uuid.UUID
 	expires time.Duration // offset from Deduper.start
-	seq     uint64
+	seq     uint64        // top bit: the owner is in shard.others
 }
+
+const otherOwner = 1 << 63
 
 type entry struct {
 	key string
@@ -73,10 +103,9 @@ func New(cfg Config) *Deduper {
 	if cfg.MaxKeys <= 0 {
 		cfg.MaxKeys = 1_000_000
 	}
-	d := &Deduper{seed: maphash.MakeSeed(), start: time.Now()}
-	per := max(cfg.MaxKeys/shards, 1)
+	d := &Deduper{seed: maphash.MakeSeed(), start: time.Now(), max: int64(cfg.MaxKeys)}
 	for i := range d.shards {
-		d.shards[i] = shard{max: per, claims: make(map[string]claim)}
+		d.shards[i] = shard{claims: make(map[string]claim)}
 	}
 	return d
 }
@@ -85,9 +114,18 @@ func (d *Deduper) shard(key string) *shard {
 	return &d.shards[maphash.String(d.seed, key)%shards]
 }
 
+// owner returns c's owner. s.mu is held.
+func (s *shard) owner(key string, c claim) string {
+	if c.seq&otherOwner != 0 {
+		return s.others[key]
+	}
+	return c.id.String()
+}
+
 // Claim claims key for owner for ttl. It reports whether this call won and,
 // when it did not, the owner that holds the key. A ttl <= 0 claims nothing
-// and wins. It never fails.
+// and wins. It fails only when Config.MaxKeys live claims are held (an
+// error wrapping ErrFull): then nothing is claimed.
 func (d *Deduper) Claim(_ context.Context, key, owner string, ttl time.Duration) (bool, string, error) {
 	if ttl <= 0 {
 		return true, "", nil
@@ -96,14 +134,88 @@ func (d *Deduper) Claim(_ context.Context, key, owner string, ttl time.Duration)
 	s := d.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c, ok := s.claims[key]; ok && c.expires > now {
-		return false, c.owner, nil
+	for swept := false; ; swept = true {
+		c, ok := s.claims[key]
+		if ok && c.expires > now {
+			return false, s.owner(key, c), nil
+		}
+		d.dropExpired(s, now)
+		if _, ok = s.claims[key]; ok || d.reserve() {
+			break // an expired claim of key still held is replaced in place
+		}
+		if swept {
+			held := d.held.Load()
+			return false, "", fmt.Errorf("dedup/memory: claim %q: %d live claims held, at most %d (Config.MaxKeys): %w; raise MaxKeys above the claims made within a ttl, or retry once some expire",
+				key, held, d.max, ErrFull)
+		}
+		// Full: drop what has expired in the other shards, then look again.
+		s.mu.Unlock()
+		d.sweep(now, s)
+		s.mu.Lock()
 	}
-	s.evict(now)
 	s.seq++
-	s.claims[key] = claim{owner: owner, expires: now + ttl, seq: s.seq}
+	c := claim{expires: now + ttl, seq: s.seq}
+	if id, ok := canonicalUUID(owner); ok {
+		c.id = id
+		delete(s.others, key)
+	} else {
+		c.seq |= otherOwner
+		if s.others == nil {
+			s.others = make(map[string]string)
+		}
+		s.others[key] = owner
+	}
+	s.claims[key] = c
 	s.push(entry{key: key, seq: s.seq})
 	return true, "", nil
+}
+
+// canonicalUUID parses s when it is a UUID in canonical form (lowercase,
+// hyphenated), which its String gives back exactly.
+func canonicalUUID(s string) (uuid.UUID, bool) {
+	if len(s) != 36 {
+		return uuid.UUID{}, false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return uuid.UUID{}, false
+			}
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f':
+		default:
+			return uuid.UUID{}, false
+		}
+	}
+	id, err := uuid.Parse(s)
+	return id, err == nil
+}
+
+// reserve counts one more claim unless MaxKeys are held.
+func (d *Deduper) reserve() bool {
+	for {
+		n := d.held.Load()
+		if n >= d.max {
+			return false
+		}
+		if d.held.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// sweep drops the expired claims of every shard but skip (whose lock the
+// caller held).
+func (d *Deduper) sweep(now time.Duration, skip *shard) {
+	for i := range d.shards {
+		s := &d.shards[i]
+		if s == skip {
+			continue
+		}
+		s.mu.Lock()
+		d.dropExpired(s, now)
+		s.mu.Unlock()
+	}
 }
 
 // Release drops key if owner holds it; otherwise it does nothing. It never
@@ -112,24 +224,33 @@ func (d *Deduper) Release(_ context.Context, key, owner string) error {
 	s := d.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c, ok := s.claims[key]; ok && c.owner == owner {
-		delete(s.claims, key)
+	if c, ok := s.claims[key]; ok && s.owner(key, c) == owner {
+		d.forget(s, key, c)
 	}
 	return nil
 }
 
-// evict drops stale and expired entries from the head of order, then the
-// oldest live claims while the shard is full. s.mu is held.
-func (s *shard) evict(now time.Duration) {
+// forget deletes key's claim c. s.mu is held.
+func (d *Deduper) forget(s *shard, key string, c claim) {
+	delete(s.claims, key)
+	if c.seq&otherOwner != 0 {
+		delete(s.others, key)
+	}
+	d.held.Add(-1)
+}
+
+// dropExpired drops stale entries and expired claims from the head of
+// s.order, up to the first live claim. s.mu is held.
+func (d *Deduper) dropExpired(s *shard, now time.Duration) {
 	for s.head < len(s.order) {
 		e := s.order[s.head]
 		c, ok := s.claims[e.key]
-		live := ok && c.seq == e.seq
-		if live && c.expires > now && len(s.claims) < s.max {
+		live := ok && c.seq&^otherOwner == e.seq
+		if live && c.expires > now {
 			break
 		}
 		if live {
-			delete(s.claims, e.key)
+			d.forget(s, e.key, c)
 		}
 		s.order[s.head] = entry{}
 		s.head++
@@ -146,11 +267,11 @@ func (s *shard) push(e entry) {
 		clear(s.order[n:])
 		s.order, s.head = s.order[:n], 0
 	}
-	if len(s.order)-s.head > 2*s.max+16 {
+	if n := len(s.order) - s.head; n > 2*len(s.claims)+16 {
 		// Released keys leave stale entries behind; drop them.
 		live := s.order[:0]
 		for _, o := range s.order[s.head:] {
-			if c, ok := s.claims[o.key]; ok && c.seq == o.seq {
+			if c, ok := s.claims[o.key]; ok && c.seq&^otherOwner == o.seq {
 				live = append(live, o)
 			}
 		}
@@ -162,16 +283,7 @@ func (s *shard) push(e entry) {
 
 // Len returns how many claims are held, expired ones not yet dropped
 // included. It is meant for tests and metrics.
-func (d *Deduper) Len() int {
-	n := 0
-	for i := range d.shards {
-		s := &d.shards[i]
-		s.mu.Lock()
-		n += len(s.claims)
-		s.mu.Unlock()
-	}
-	return n
-}
+func (d *Deduper) Len() int { return int(d.held.Load()) }
 
 // Holder returns the owner holding key, or notify.ErrNotFound when the key
 // is free (never claimed, released or expired). It never fails otherwise.
@@ -181,7 +293,7 @@ func (d *Deduper) Holder(_ context.Context, key string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c, ok := s.claims[key]; ok && c.expires > now {
-		return c.owner, nil
+		return s.owner(key, c), nil
 	}
 	return "", notify.ErrNotFound
 }

@@ -63,16 +63,29 @@ func TestBounded(t *testing.T) {
 		}
 		assert.LessOrEqual(t, d.Len(), maxKeys, "expired claims were kept")
 
-		// Live claims past the bound evict the oldest.
-		for i := range 10 * maxKeys {
+		// Live claims fill the bound exactly, across shards; past it a new
+		// key is refused and no live claim is dropped.
+		for i := range maxKeys {
 			ok, _, err := d.Claim(ctx, fmt.Sprintf("long-%d", i), "n", time.Hour)
-			require.NoError(t, err)
+			require.NoError(t, err, "claim %d of %d", i, maxKeys)
 			require.True(t, ok)
 		}
-		assert.LessOrEqual(t, d.Len(), maxKeys, "live claims past MaxKeys were kept")
-		ok, holder, _ := d.Claim(ctx, fmt.Sprintf("long-%d", 10*maxKeys-1), "other", time.Hour)
-		assert.False(t, ok, "the newest claim must survive eviction")
-		assert.Equal(t, "n", holder)
+		assert.Equal(t, maxKeys, d.Len())
+		ok, _, err := d.Claim(ctx, "one-too-many", "n", time.Hour)
+		require.ErrorIs(t, err, memory.ErrFull, "a claim past MaxKeys live ones is refused")
+		assert.False(t, ok)
+		for i := range maxKeys {
+			ok, holder, err := d.Claim(ctx, fmt.Sprintf("long-%d", i), "other", time.Hour)
+			require.NoError(t, err)
+			require.False(t, ok, "live claim %d was dropped before its ttl", i)
+			require.Equal(t, "n", holder)
+		}
+		// Once they expire, new claims take their place.
+		time.Sleep(time.Hour)
+		ok, _, err = d.Claim(ctx, "one-too-many", "n", time.Hour)
+		require.NoError(t, err)
+		assert.True(t, ok)
+		assert.LessOrEqual(t, d.Len(), maxKeys)
 
 		// Claim and release churn does not grow memory either.
 		for i := range 100 * maxKeys {
@@ -82,4 +95,32 @@ func TestBounded(t *testing.T) {
 		}
 		assert.LessOrEqual(t, d.Len(), maxKeys)
 	})
+}
+
+// Owners that are canonical UUIDs are stored as 16 bytes, others as
+// strings; either way Claim and Holder give them back, and Release
+// matches them exactly.
+func TestOwners(t *testing.T) {
+	ctx := context.Background()
+	d := memory.New(memory.Config{})
+	for _, owner := range []string{"0190f5a0-1c2b-7d3e-8f40-5a6b7c8d9e0f", "0190F5A0-1C2B-7D3E-8F40-5A6B7C8D9E0F", "{0190f5a0-1c2b-7d3e-8f40-5a6b7c8d9e0f}", "n1", ""} {
+		key := "k" + owner
+		ok, _, err := d.Claim(ctx, key, owner, time.Hour)
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, holder, err := d.Claim(ctx, key, "other", time.Hour)
+		require.NoError(t, err)
+		assert.False(t, ok)
+		assert.Equal(t, owner, holder)
+		got, err := d.Holder(ctx, key)
+		require.NoError(t, err)
+		assert.Equal(t, owner, got)
+		require.NoError(t, d.Release(ctx, key, "other"))
+		_, err = d.Holder(ctx, key)
+		require.NoError(t, err, "another owner's release leaves the claim")
+		require.NoError(t, d.Release(ctx, key, owner))
+		_, err = d.Holder(ctx, key)
+		require.ErrorIs(t, err, notify.ErrNotFound)
+	}
+	assert.Zero(t, d.Len())
 }

@@ -24,11 +24,17 @@
 //   - Nothing survives the process: jobs, leases and dead jobs are lost when
 //     it exits. Use a durable backend (PostgreSQL, SQS, Redis) across
 //     processes or restarts.
-//   - Memory grows with the number of jobs held. Live jobs (ready, delayed
-//     and leased) are bounded by Config.MaxJobs: past it Enqueue returns an
+//   - Memory grows with the number of jobs held: about 225 bytes of the
+//     Queue's own per job (its record, map entry and place in the FIFO), on
+//     top of the Delivery the job carries. Live jobs (ready, delayed and
+//     leased) are bounded by Config.MaxJobs: past it Enqueue returns an
 //     error wrapping notify.ErrQueueFull, which Dispatcher.Send passes on
 //     for the caller to retry later. Dead jobs are not bounded; they stay
 //     until replayed.
+//   - Memory follows the backlog down as well as up: a queue's index and
+//     lists are made anew, smaller, once they hold under a quarter of their
+//     peak, so draining a backlog of 1,000,000 jobs leaves well under 1 MiB
+//     behind (it kept 62 MiB when they never shrank).
 //   - Jobs are stored as the *notify.Delivery given to Enqueue: the caller
 //     must not modify a Delivery after enqueueing it. Receive hands out
 //     shallow copies, so a receiver may set fields such as Attempt.

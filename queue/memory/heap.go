@@ -26,6 +26,9 @@ func (qu *queue) remove(r *job) {
 	qu.timed[last] = nil
 	qu.timed = qu.timed[:last]
 	r.heapIdx = -1
+	if c := cap(qu.timed); c >= minShrink && last < c/(2*shrinkBelow) {
+		qu.timed = append(make([]*job, 0, 2*last), qu.timed...)
+	}
 	if i != last {
 		if !qu.down(i) {
 			qu.up(i)

@@ -101,12 +101,24 @@ type queue struct {
 	timed []*job
 	dead  int
 	free  []*job // records to reuse
+	// peak is the most jobs held since jobs was last made: a map does not
+	// shrink, so release makes it anew when it drops below peak/shrinkBelow.
+	peak int
 	// wake holds a token when a waiting Receive should look again.
 	wake chan struct{}
 }
 
 // maxFree bounds the records a queue keeps for reuse.
 const maxFree = 1024
+
+// A queue's map and slices are made anew, smaller, once they hold less
+// than 1/shrinkBelow of what they held at their peak (and that peak was
+// over minShrink): memory held after a backlog drains follows what is
+// left, and the copying costs O(1) per job removed.
+const (
+	shrinkBelow = 4
+	minShrink   = 4096
+)
 
 func (q *Queue) errClosed(op string) error {
 	return fmt.Errorf("queue/memory: %s: %w", op, notify.ErrClosed)
@@ -234,6 +246,7 @@ func (qu *queue) add(j *notify.Job, now time.Time) bool {
 	r := qu.record()
 	r.id, r.d = j.ID, j.Delivery
 	qu.jobs[j.ID] = r
+	qu.peak = max(qu.peak, len(qu.jobs))
 	if j.NotBefore.After(now) {
 		r.state, r.due = stateDelayed, j.NotBefore
 		qu.push(r)
@@ -257,6 +270,13 @@ func (qu *queue) record() *job {
 // release forgets r and keeps its record for reuse.
 func (qu *queue) release(r *job) {
 	delete(qu.jobs, r.id)
+	if qu.peak >= minShrink && len(qu.jobs) < qu.peak/shrinkBelow {
+		jobs := make(map[string]*job, len(qu.jobs))
+		for id, r := range qu.jobs {
+			jobs[id] = r
+		}
+		qu.jobs, qu.peak = jobs, len(jobs)
+	}
 	*r = job{heapIdx: -1}
 	if len(qu.free) < maxFree {
 		qu.free = append(qu.free, r)
@@ -290,6 +310,9 @@ func (qu *queue) popReady() *job {
 	qu.head++
 	if qu.head == len(qu.ready) {
 		qu.ready, qu.head = qu.ready[:0], 0
+		if cap(qu.ready) >= minShrink {
+			qu.ready = nil // drained: the next backlog grows its own
+		}
 	}
 	return r
 }
