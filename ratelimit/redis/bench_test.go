@@ -26,7 +26,7 @@ func benchLimiter(b *testing.B) (*ratelimit.Limiter, *redistest.RoundTrips) {
 		b.Fatal(err)
 	}
 	// Load the script, so the figures are the steady state.
-	if _, err := l.Allow(context.Background(), "warm", benchLimit); err != nil {
+	if _, err := l.Allow(context.Background(), notify.LimitRequest{Key: "warm", Limit: benchLimit}); err != nil {
 		b.Fatal(err)
 	}
 	return l, rt
@@ -45,7 +45,7 @@ func BenchmarkAllow(b *testing.B) {
 	before := rt.Count()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		if _, err := l.Allow(ctx, fmt.Sprint("user-", i%1000), benchLimit); err != nil {
+		if _, err := l.Allow(ctx, notify.LimitRequest{Key: fmt.Sprint("user-", i%1000), Limit: benchLimit}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -64,7 +64,7 @@ func BenchmarkAllowParallel(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := l.Allow(ctx, fmt.Sprint("user-", seq.Add(1)%1000), benchLimit); err != nil {
+			if _, err := l.Allow(ctx, notify.LimitRequest{Key: fmt.Sprint("user-", seq.Add(1)%1000), Limit: benchLimit}); err != nil {
 				b.Error(err)
 				return
 			}
