@@ -134,7 +134,8 @@ func TestIDWindow(t *testing.T) {
 // while it remembers an ID, and dropped once the ID expires.
 func TestEvictionKeepsIDs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := memory.New(memory.Config{}) // no key is dropped for room: every drop is a sweep
+		// No key is dropped for room: every drop is a sweep.
+		l := memory.New(memory.Config{})
 		limit := notify.Limit{Rate: 10, Per: time.Minute} // TAT passes after 6s, IDs after 1m
 		for i := range 2000 {
 			_, err := l.Allow(t.Context(), notify.LimitRequest{Key: fmt.Sprint("k", i), ID: "n", Limit: limit})
