@@ -14,10 +14,11 @@
 -- KEYS[1]  the key
 -- ARGV[1]  emission interval T = Per/Rate in µs (integer >= 1)
 -- ARGV[2]  burst B (integer >= 1)
--- ARGV[3]  the event's ID, or "" (counted every time)
--- ARGV[4]  "1" to count the event even over the limit (force), else "0"
--- ARGV[5]  window W in µs: how long an ID is remembered
--- ARGV[6]  how many IDs the key remembers at most
+-- ARGV[3]  the event's ID, or "" (counted every time); absent: ""
+-- ARGV[4]  "1" to count the event even over the limit (force), else "0";
+--          absent: "0"
+-- ARGV[5]  window W in µs: how long an ID is remembered (with an ID)
+-- ARGV[6]  how many IDs the key remembers at most (with an ID)
 -- Returns {allowed (1 or 0), remaining, retry_after_us}. A denied event,
 -- or an ID already counted, writes nothing.
 if redis.replicate_commands then
@@ -26,7 +27,7 @@ end
 local key = KEYS[1]
 local t = tonumber(ARGV[1])
 local b = tonumber(ARGV[2])
-local id = ARGV[3]
+local id = ARGV[3] or ''
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 

@@ -157,7 +157,8 @@ func (l *Limiter) Allow(ctx context.Context, req notify.LimitRequest) (notify.De
 // emission interval in whole microseconds, the burst, the ID, force, the
 // window an ID is remembered (Per, or the burst's span when longer) and
 // how many IDs the key remembers: as many events as the limit allows in
-// the window, plus one.
+// the window, plus one. An event without ID or Force passes the first two
+// only.
 func scriptArgs(req notify.LimitRequest) ([]any, error) {
 	limit := req.Limit
 	rate := int64(limit.Rate)
@@ -171,6 +172,9 @@ func scriptArgs(req notify.LimitRequest) ([]any, error) {
 	}
 	if burst > maxSpan/interval {
 		return nil, fmt.Errorf("limit %d per %s with burst %d spans more than 2^52µs; use a smaller Burst or Per", limit.Rate, limit.Per, burst)
+	}
+	if req.ID == "" && !req.Force {
+		return []any{interval, burst}, nil // the script's defaults: no ID, not forced
 	}
 	window := min(max(limit.Per.Microseconds(), burst*interval), maxSpan)
 	ids := min(burst+window/interval+1, math.MaxInt32)
