@@ -278,3 +278,35 @@ func TestUserLimitCountsCritical(t *testing.T) {
 		})
 	})
 }
+
+// TestUserLimitNotSpentByCategoryDenials: a notification its category's
+// limit holds back is not counted against Config.UserLimit.
+func TestUserLimitNotSpentByCategoryDenials(t *testing.T) {
+	limiterModes(t, func(t *testing.T, wrap func(notify.Limiter) notify.Limiter) {
+		synctest.Test(t, func(t *testing.T) {
+			h, _ := limitedHarness(t, wrap, func(c *notify.Config) {
+				c.Categories = map[string]notify.CategoryPolicy{"chat": {Limit: notify.Limit{Rate: 1, Per: 24 * time.Hour}, OverLimit: notify.OverLimitDrop}}
+				c.UserLimit = notify.Limit{Rate: 3, Per: 24 * time.Hour}
+				c.UserOverLimit = notify.OverLimitDrop
+			})
+			h.run(t)
+			var ids []string
+			for _, e := range []string{"c1", "c2", "c3", "n1", "n2", "n3"} {
+				cat := "chat"
+				if e[0] == 'n' {
+					cat = "news"
+				}
+				ids = append(ids, sendTo(t, h, e, cat, false).NotificationID)
+				synctest.Wait()
+			}
+			want := []map[notify.Status]int{
+				{notify.StatusSent: 5}, {notify.StatusSkipped: 5}, {notify.StatusSkipped: 5}, // chat: one a day
+				{notify.StatusSent: 5}, {notify.StatusSent: 5}, {notify.StatusSkipped: 5}, // news: the rest of UserLimit
+			}
+			for i, id := range ids {
+				assert.Equal(t, want[i], statuses(t, h, id), "notification %d", i+1)
+			}
+			assertBatched(t, h)
+		})
+	})
+}
