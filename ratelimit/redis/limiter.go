@@ -140,8 +140,9 @@ func (l *Limiter) Allow(ctx context.Context, req notify.LimitRequest) (notify.De
 	if err := ctx.Err(); err != nil {
 		return notify.Decision{}, fmt.Errorf("ratelimit/redis: allow %q: %w", req.Key, err)
 	}
+	keys := []string{l.cfg.Prefix + req.Key}
 	res, err := await.Do(ctx, func() ([]int64, error) {
-		return l.script.Run(ctx, l.rdb, []string{l.cfg.Prefix + req.Key}, args...).Int64Slice()
+		return l.script.Run(ctx, l.rdb, keys, args...).Int64Slice()
 	}, nil, nil)
 	if err == nil {
 		var d notify.Decision
