@@ -173,10 +173,17 @@ type Decision struct {
 
 // Limiter counts events per key. Safe for concurrent use.
 type Limiter interface {
-	// Allow counts one event for key under limit and says whether it is
-	// within the limit. A denied event is not counted. A limit that IsZero
-	// allows everything.
-	Allow(ctx context.Context, key string, limit Limit) (Decision, error)
+	// Allow counts the event req describes for req.Key under req.Limit
+	// and says whether it is within the limit. A denied event is not
+	// counted. A limit that IsZero allows everything and counts nothing.
+	//
+	// An event with an ID is counted once: while the key remembers the ID
+	// (for the limit's window, see LimitRequest.ID), asking again answers
+	// Allowed without counting it again. So a call retried after a timeout
+	// or a lost reply never counts its event twice, and the Dispatcher
+	// counts a notification once, under its ID, however many deliveries
+	// ask.
+	Allow(ctx context.Context, req LimitRequest) (Decision, error)
 }
 
 // Deduper claims keys (event IDs) once within a time window. Safe for
@@ -200,10 +207,28 @@ type Renderer interface {
 	Render(ctx context.Context, d *Delivery) (Message, error)
 }
 
-// LimitRequest is one event of a BatchLimiter's AllowBatch.
+// LimitRequest is one event asked about by Limiter.Allow or
+// BatchLimiter.AllowBatch.
 type LimitRequest struct {
-	Key   string
+	// Key is what the event counts against: the Dispatcher's keys are a
+	// user and category, and a user across every category (Config.UserLimit).
+	Key string
+	// ID, when not empty, names the event so that it is counted once for
+	// Key. While Key remembers ID, an event with it is Allowed without
+	// being counted again (Remaining is then what is left after it). An
+	// ID is remembered once its event is counted (a denied event is not),
+	// for the limit's window: Per, or Burst*Per/Rate when that is longer.
+	// Limiters bound how many IDs a key remembers; past that bound (only
+	// reached by events counted with Force) the oldest are forgotten.
+	// Empty: every call counts an event.
+	ID string
+	// Limit is the rate; a Limit that IsZero allows everything.
 	Limit Limit
+	// Force counts the event even over the limit, and answers Allowed
+	// (with Remaining 0 when the limit was spent): later events of Key
+	// then wait for it too. The Dispatcher forces Critical notifications
+	// through Config.UserLimit.
+	Force bool
 }
 
 // BatchLimiter is implemented by limiters that answer many events in one

@@ -49,7 +49,7 @@ func (b *batchLimiter) AllowBatch(ctx context.Context, reqs []notify.LimitReques
 	b.requests.Add(int64(len(reqs)))
 	out := make([]notify.Decision, len(reqs))
 	for i, r := range reqs {
-		out[i], _ = b.Allow(ctx, r.Key, r.Limit)
+		out[i], _ = b.Allow(ctx, r)
 	}
 	return out, nil
 }

@@ -16,7 +16,8 @@ type Config struct {
 	Store Store
 	// Deduper claims event IDs. Nil disables de-duplication.
 	Deduper Deduper
-	// Limiter enforces each category's Limit per user. Nil disables rate limits.
+	// Limiter enforces each category's Limit per user, and UserLimit. Nil
+	// disables rate limits.
 	Limiter Limiter
 	// Renderer renders templates. Required when notifications name a Template.
 	Renderer Renderer
@@ -37,6 +38,17 @@ type Config struct {
 	// Categories holds each category's policy; others get DefaultCategory.
 	Categories    map[string]CategoryPolicy
 	DefaultPolicy CategoryPolicy
+	// UserLimit is a per-user rate limit across every category; zero means
+	// none. Like a category's Limit it counts a notification once, however
+	// many deliveries it has, and a delivery is sent only when both allow
+	// it. Critical notifications are counted against it but never deferred
+	// or dropped by it (nor by a Limiter that fails on it). It needs a
+	// Limiter.
+	UserLimit Limit
+	// UserOverLimit says what happens to a delivery over UserLimit: the
+	// default OverLimitDefer, or OverLimitDrop (recorded as skipped with
+	// ReasonUserLimit).
+	UserOverLimit OverLimit
 
 	Retry RetryPolicy
 	// DedupTTL is how long an event ID stays claimed. Default 24h.
@@ -116,6 +128,9 @@ type Config struct {
 // CategoryPolicy is how one category of notifications is treated.
 type CategoryPolicy struct {
 	// Limit is the per-user rate limit for the category; zero means none.
+	// It counts notifications: one sent to a user's three devices, email
+	// and phone spends one event of the limit, checked by each delivery's
+	// first attempt under the notification's ID (see LimitRequest.ID).
 	Limit Limit
 	// OverLimit says what happens to a delivery over the limit.
 	OverLimit OverLimit

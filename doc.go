@@ -135,8 +135,9 @@
 // On the [Limiter] (Config.Limiter):
 //
 //   - [BatchLimiter] (ratelimit/redis). Looked for by Run for each batch
-//     of leases it fetches: the first attempts in rate-limited categories
-//     are checked with one AllowBatch. Without it, one Allow per delivery.
+//     of leases it fetches: the first attempts of rate-limited deliveries
+//     are checked with one AllowBatch (two when both a category's Limit and
+//     Config.UserLimit apply). Without it, one Allow per delivery and limit.
 //
 // [Pruner] on the Store, the Deduper and the Queue: [Dispatcher.Run] calls
 // Prune on each that has it (each value once) every Config.PruneEvery.

@@ -56,7 +56,8 @@ type Notification struct {
 
 	Priority Priority `json:"priority,omitempty"`
 	// Critical notifications (a password reset, a fraud alert) bypass opt-out.
-	// They are still rate limited.
+	// They are still limited by their category's Limit; Config.UserLimit
+	// counts them but never holds them back.
 	Critical bool `json:"critical,omitempty"`
 	// SendAt schedules the notification; zero means now.
 	SendAt time.Time `json:"send_at,omitzero"`
@@ -236,6 +237,9 @@ const (
 	ReasonExpired   = "expired"
 	ReasonDelivered = "already_delivered"
 	ReasonRateLimit = "rate_limited"
+	// ReasonUserLimit: over Config.UserLimit, the user's limit across
+	// categories, under OverLimitDrop.
+	ReasonUserLimit = "user_rate_limited"
 	// ReasonInvalidAddress: an address from the Store that the channel
 	// rejects (say, a phone number without its country code). The other
 	// channels still deliver; fix the contact.

@@ -391,48 +391,6 @@ type execution struct {
 	since   time.Time // when retrying started counting, for MaxAge
 }
 
-// precheckLimits asks a BatchLimiter, in one call, about the fetched
-// leases that are first receipts in a rate-limited category. It returns
-// decisions aligned with leases (nil where none was made), or nil. A
-// delivery found skippable afterwards (opted out since accept) has then
-// used up an event of its user's limit; the price of one round trip per
-// batch instead of one per delivery.
-func (d *Dispatcher) precheckLimits(ctx context.Context, leases []Lease) []*Decision {
-	bl, ok := As[BatchLimiter](d.cfg.Limiter)
-	if !ok || len(leases) < 2 {
-		return nil
-	}
-	now := time.Now()
-	var reqs []LimitRequest
-	var idx []int
-	for i, l := range leases {
-		del := l.Job.Delivery
-		if del == nil || del.UserID == "" || l.Attempt != 1 || del.Expired(now) {
-			continue
-		}
-		if pol := d.policy(del.Category); !pol.Limit.IsZero() {
-			reqs = append(reqs, LimitRequest{Key: limitKey(del), Limit: pol.Limit})
-			idx = append(idx, i)
-		}
-	}
-	if len(reqs) < 2 {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, d.cfg.BackendTimeout)
-	decs, errs := bl.AllowBatch(ctx, reqs)
-	cancel()
-	out := make([]*Decision, len(leases))
-	for j, i := range idx {
-		if j < len(decs) && (j >= len(errs) || errs[j] == nil) {
-			out[i] = &decs[j]
-		}
-	}
-	return out
-}
-
-// limitKey is the rate limiter's key of del: its user and category.
-func limitKey(del *Delivery) string { return del.UserID + "\x00" + del.Category }
-
 // execution starts the execution of l on w.
 func (w *worker) execution(l Lease) execution {
 	return execution{p: w.p, bc: &w.bc, l: l, del: l.Job.Delivery}
@@ -701,44 +659,6 @@ func (e *execution) allowed() bool {
 		e.settle(Event{Status: StatusSkipped, Reason: ReasonOptedOut})
 	}
 	return ok
-}
-
-// withinLimit applies the category's per-user rate limit to a delivery
-// not attempted yet (attempts is 0), using pre, the decision made for its
-// whole fetch, when there is one. Over the limit it defers the lease, or
-// settles it as skipped under OverLimitDrop; a limiter that fails defers
-// it too. It reports whether the send goes on.
-func (e *execution) withinLimit(pre *Decision, attempts int) bool {
-	d, del := e.p.d, e.del
-	if attempts != 0 || d.cfg.Limiter == nil || del.UserID == "" {
-		return true
-	}
-	pol := d.policy(del.Category)
-	if pol.Limit.IsZero() {
-		return true
-	}
-	var dec Decision
-	var err error
-	if pre != nil {
-		dec = *pre
-	} else {
-		dec, err = d.cfg.Limiter.Allow(e.bc.get(), limitKey(del), pol.Limit)
-	}
-	switch {
-	case err != nil:
-		d.log.WarnContext(e.bc.parent(), "notify: rate limiter failed; deferring", slog.String("delivery", del.ID), slog.Any("error", err))
-		d.nack(e.bc.get(), e.l, time.Second)
-		return false
-	case dec.Allowed:
-		return true
-	case pol.OverLimit == OverLimitDrop:
-		e.settle(Event{Status: StatusSkipped, Reason: ReasonRateLimit})
-		return false
-	}
-	wait := max(dec.RetryAfter, time.Millisecond)
-	d.record(e.bc.get(), del, Event{Status: StatusDeferred, Reason: "rate limited; retry in " + wait.String()})
-	d.nack(e.bc.get(), e.l, wait)
-	return false
 }
 
 // render renders the template of a delivery that carries no message,

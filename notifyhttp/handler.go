@@ -305,7 +305,7 @@ func (h *handler) authenticate(q *request, scope Scope) *Problem {
 		return forbidden("the key lacks the " + string(scope) + " scope")
 	}
 	if h.cfg.Limiter != nil && k.Limit != nil && !k.Limit.IsZero() {
-		dec, err := h.cfg.Limiter.Allow(ctx, "notifyhttp-key:"+k.ID, *k.Limit)
+		dec, err := h.cfg.Limiter.Allow(ctx, notify.LimitRequest{Key: "notifyhttp-key:" + k.ID, Limit: *k.Limit})
 		if err != nil {
 			h.log.ErrorContext(ctx, "notifyhttp: limiter", slog.String("request_id", q.id), slog.Any("error", err))
 			return unavailable()

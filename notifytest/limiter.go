@@ -23,6 +23,14 @@ import (
 // again once RetryAfter has passed, and that of many concurrent events on
 // one key exactly Burst are allowed.
 //
+// Events with an ID (notify.LimitRequest.ID) are counted once per key: the
+// suite checks that repeats are Allowed without being counted (Remaining
+// and RetryAfter show what was counted), also when many ask at once; that
+// a denied ID is not remembered, and is counted once allowed; that IDs are
+// forgotten once the limit's window has passed; that Force counts over
+// the limit and answers Allowed; and that a key remembers the newest IDs
+// but not all of any number of forced ones.
+//
 // When the limiter is a notify.BatchLimiter (found with notify.As, so a
 // wrapper with Unwrap is checked too), the suite also checks AllowBatch
 // against Allow: the same events get the decisions and errors Allow would
@@ -43,6 +51,13 @@ func TestLimiter(t *testing.T, newLimiter func(t *testing.T) notify.Limiter) {
 	run("KeysAreIndependent", testLimiterKeys)
 	run("AllowsAgainAfterRetryAfter", testLimiterWait)
 	run("Concurrent", testLimiterConcurrent)
+	run("IDCountedOnce", testLimiterIDOnce)
+	run("IDsPerKey", testLimiterIDKeys)
+	run("DeniedIDAsksAgain", testLimiterIDDenied)
+	run("IDForgottenAfterWindow", testLimiterIDWindow)
+	run("IDConcurrent", testLimiterIDConcurrent)
+	run("Force", testLimiterForce)
+	run("ForcedIDsBounded", testLimiterIDBound)
 	run("AllowBatch", testAllowBatch)
 }
 
@@ -58,8 +73,13 @@ func assertRetryAfter(t *testing.T, d notify.Decision, interval time.Duration, s
 
 func allow(t *testing.T, l notify.Limiter, key string, limit notify.Limit) notify.Decision {
 	t.Helper()
-	d, err := l.Allow(timeout(t, 10*time.Second), key, limit)
-	require.NoError(t, err, "Allow")
+	return allowReq(t, l, notify.LimitRequest{Key: key, Limit: limit})
+}
+
+func allowReq(t *testing.T, l notify.Limiter, req notify.LimitRequest) notify.Decision {
+	t.Helper()
+	d, err := l.Allow(timeout(t, 10*time.Second), req)
+	require.NoError(t, err, "Allow %+v", req)
 	return d
 }
 
@@ -145,7 +165,7 @@ func testLimiterConcurrent(t *testing.T, l notify.Limiter, key string) {
 	for range goroutines {
 		wg.Go(func() {
 			<-start
-			d, err := l.Allow(ctx, key, limit)
+			d, err := l.Allow(ctx, notify.LimitRequest{Key: key, Limit: limit})
 			if !assert.NoError(t, err) {
 				return
 			}

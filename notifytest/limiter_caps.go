@@ -17,8 +17,9 @@ import (
 // the same events, asked with one AllowBatch on keys of their own and with
 // one Allow each, in turn, on other keys, get the same decisions (events
 // of one key within the batch count against each other) and the same
-// errors, and leave the same counts behind; with a context already done,
-// the same events fail and none is counted.
+// errors, and leave the same counts behind, also for events with IDs
+// (asked several times within the batch) and forced ones; with a context
+// already done, the same events fail and none is counted.
 func testAllowBatch(t *testing.T, l notify.Limiter, key string) {
 	bl, ok := notify.As[notify.BatchLimiter](l)
 	if !ok {
@@ -32,15 +33,25 @@ func testAllowBatch(t *testing.T, l notify.Limiter, key string) {
 	cases := []struct {
 		key   string
 		limit notify.Limit
+		id    string
+		force bool
 	}{
-		{"a", burst3}, {"b", burst2}, {"a", burst3}, {"a", burst3},
-		{"a", burst3}, // the fourth of a burst of three: denied
-		{"zero", notify.Limit{}},
-		{"spent", burst2}, // spent before the batch
-		{"vast", vast},
-		{"b", burst2},
-		{"b", burst2}, // the third of a burst of two: denied
-		{"a", burst3},
+		{"a", burst3, "", false}, {"b", burst2, "", false}, {"a", burst3, "", false}, {"a", burst3, "", false},
+		{"a", burst3, "", false}, // the fourth of a burst of three: denied
+		{"zero", notify.Limit{}, "", false},
+		{"spent", burst2, "", false}, // spent before the batch
+		{"vast", vast, "", false},
+		{"b", burst2, "", false},
+		{"b", burst2, "", false}, // the third of a burst of two: denied
+		{"a", burst3, "", false},
+		// One notification's deliveries: counted once within the batch.
+		{"c", burst3, "n1", false}, {"c", burst3, "n1", false}, {"c", burst3, "n2", false},
+		{"c", burst3, "n1", false}, {"c", burst3, "n3", false},
+		{"c", burst3, "n4", false}, // the fourth notification: denied
+		{"c", burst3, "n2", false}, // remembered: allowed
+		{"c", burst3, "n4", true},  // forced over the limit
+		{"c", burst3, "n4", false}, // remembered once forced
+		{"spent", burst2, "n1", true},
 	}
 	ctx := timeout(t, 20*time.Second)
 	done, cancel := context.WithCancel(ctx)
@@ -59,7 +70,7 @@ func testAllowBatch(t *testing.T, l notify.Limiter, key string) {
 		start := time.Now()
 		reqs := make([]notify.LimitRequest, len(cases))
 		for i, c := range cases {
-			reqs[i] = notify.LimitRequest{Key: batchKey(c.key), Limit: c.limit}
+			reqs[i] = notify.LimitRequest{Key: batchKey(c.key), ID: c.id, Limit: c.limit, Force: c.force}
 		}
 		decisions, errs := bl.AllowBatch(round.ctx, reqs)
 		require.Len(t, decisions, len(reqs), "%s: AllowBatch answers each request", round.name)
@@ -72,7 +83,7 @@ func testAllowBatch(t *testing.T, l notify.Limiter, key string) {
 		singles := make([]notify.Decision, len(cases))
 		serrs := make([]error, len(cases))
 		for i, c := range cases {
-			singles[i], serrs[i] = l.Allow(round.ctx, singleKey(c.key), c.limit)
+			singles[i], serrs[i] = l.Allow(round.ctx, notify.LimitRequest{Key: singleKey(c.key), ID: c.id, Limit: c.limit, Force: c.force})
 		}
 		// Both runs' keys started counting as far apart as the runs: their
 		// RetryAfters may differ by no more than the time both took.
@@ -106,7 +117,7 @@ func testAllowBatch(t *testing.T, l notify.Limiter, key string) {
 		for _, c := range []struct {
 			key   string
 			limit notify.Limit
-		}{{"a", burst3}, {"b", burst2}, {"spent", burst2}, {"zero", notify.Limit{}}} {
+		}{{"a", burst3}, {"b", burst2}, {"spent", burst2}, {"zero", notify.Limit{}}, {"c", burst3}} {
 			b := allow(t, l, batchKey(c.key), c.limit)
 			s := allow(t, l, singleKey(c.key), c.limit)
 			assert.Equal(t, s.Allowed, b.Allowed, "%s: the next event of key %q after AllowBatch and after the single Allows", round.name, c.key)

@@ -4,16 +4,22 @@
 // It implements GCRA (the generic cell rate algorithm): under
 // notify.Limit{Rate, Per, Burst}, Burst events (Rate when Burst is 0) are
 // allowed at once, then one every Per/Rate. A key's whole state is one
-// instant, its theoretical arrival time (TAT).
+// instant, its theoretical arrival time (TAT), and the IDs of the events
+// it counted when they had one.
 //
 // Guarantees:
 //   - Exactly the limit: of any number of concurrent events on one key, no
 //     more are allowed than the limit permits. A denied event is not counted.
 //   - RetryAfter is exact: the time until the next event would be allowed.
-//   - Memory is bounded: a key whose TAT has passed is in the same state as
-//     a key never seen, so it is dropped; and at most Config.MaxKeys keys
-//     are held (past that, busy keys chosen at random are dropped, and each
-//     starts afresh with its full burst).
+//   - An event with an ID (notify.LimitRequest.ID) is counted once: its key
+//     remembers the ID for the limit's window (Per, or Burst*Per/Rate when
+//     longer), and answers a repeat Allowed without counting it.
+//   - Memory is bounded: a key whose TAT has passed and whose IDs have
+//     expired is in the same state as a key never seen, so it is dropped;
+//     a key remembers at most as many IDs as its limit allows events in the
+//     window, plus one (forced events past that forget the oldest); and at
+//     most Config.MaxKeys keys are held (past that, busy keys chosen at
+//     random are dropped, and each starts afresh with its full burst).
 //   - Safe for concurrent use; keys are spread over shards, each with its
 //     own lock. No goroutine is started.
 //
@@ -25,6 +31,7 @@ package memory
 import (
 	"context"
 	"hash/maphash"
+	"math"
 	"sync"
 	"time"
 
@@ -52,11 +59,56 @@ var _ notify.Limiter = (*Limiter)(nil)
 type shard struct {
 	mu  sync.Mutex
 	max int
-	// tat holds each key's theoretical arrival time, as an offset from
-	// Limiter.start.
-	tat map[string]time.Duration
+	// keys holds each key's state.
+	keys map[string]state
 	// sweepAt is the size at which idle keys are next swept.
 	sweepAt int
+}
+
+// state is one key's: its theoretical arrival time, as an offset from
+// Limiter.start, and the IDs of the events it counted, if any had one.
+type state struct {
+	tat time.Duration
+	ids *idSet
+}
+
+// idle reports whether s is the same as no state at now: its TAT has
+// passed and it remembers no ID.
+func (s state) idle(now time.Duration) bool {
+	return s.tat <= now && (s.ids == nil || s.ids.until <= now)
+}
+
+// idSet is the IDs a key remembers, each until its expiry, in the order
+// they were counted.
+type idSet struct {
+	expiry map[string]time.Duration
+	order  []string
+	until  time.Duration // the latest expiry
+}
+
+// expire forgets the IDs whose expiry has passed at now. IDs counted
+// under one limit expire in the order they were counted.
+func (s *idSet) expire(now time.Duration) {
+	for len(s.order) > 0 && s.expiry[s.order[0]] <= now {
+		s.drop()
+	}
+}
+
+// drop forgets the oldest ID.
+func (s *idSet) drop() {
+	delete(s.expiry, s.order[0])
+	s.order[0] = ""
+	s.order = s.order[1:]
+}
+
+// add remembers id until expiry, forgetting the oldest IDs past limit.
+func (s *idSet) add(id string, expiry time.Duration, limit int) {
+	s.expiry[id] = expiry
+	s.order = append(s.order, id)
+	s.until = max(s.until, expiry)
+	for len(s.order) > limit {
+		s.drop()
+	}
 }
 
 // minSweep is the smallest shard size at which idle keys are swept.
@@ -70,14 +122,18 @@ func New(cfg Config) *Limiter {
 	l := &Limiter{seed: maphash.MakeSeed(), start: time.Now()}
 	per := max(cfg.MaxKeys/shards, 1)
 	for i := range l.shards {
-		l.shards[i] = shard{max: per, tat: make(map[string]time.Duration), sweepAt: min(minSweep, per)}
+		l.shards[i] = shard{max: per, keys: make(map[string]state), sweepAt: min(minSweep, per)}
 	}
 	return l
 }
 
-// Allow counts one event for key under limit. A limit that IsZero allows
-// everything and holds no state. It never fails.
-func (l *Limiter) Allow(_ context.Context, key string, limit notify.Limit) (notify.Decision, error) {
+// Allow counts the event req describes under req.Limit. A limit that
+// IsZero allows everything and holds no state. An event with an ID is
+// counted once while its key remembers it (see notify.LimitRequest); a key
+// remembers at most as many IDs as the limit allows events in its window,
+// plus one. It never fails.
+func (l *Limiter) Allow(_ context.Context, req notify.LimitRequest) (notify.Decision, error) {
+	limit := req.Limit
 	if limit.IsZero() {
 		return notify.Decision{Allowed: true}, nil
 	}
@@ -89,52 +145,76 @@ func (l *Limiter) Allow(_ context.Context, key string, limit notify.Limit) (noti
 	if interval <= 0 {
 		interval = 1
 	}
-	tolerance := interval * time.Duration(burst)
+	tolerance := time.Duration(math.MaxInt64)
+	if int64(burst) <= math.MaxInt64/int64(interval) {
+		tolerance = interval * time.Duration(burst)
+	}
+	remaining := func(tat, now time.Duration) int {
+		return int(max(tolerance-(tat-now), 0) / interval)
+	}
 
 	now := time.Since(l.start)
-	s := &l.shards[maphash.String(l.seed, key)%shards]
+	s := &l.shards[maphash.String(l.seed, req.Key)%shards]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tat, ok := s.tat[key]
-	if !ok || tat < now {
-		tat = now
+	st, ok := s.keys[req.Key]
+	tat := max(st.tat, now)
+	if st.ids != nil {
+		st.ids.expire(now)
+		if _, seen := st.ids.expiry[req.ID]; seen && req.ID != "" {
+			return notify.Decision{Allowed: true, Remaining: remaining(tat, now)}, nil
+		}
 	}
 	next := tat + interval
-	if wait := next - now; wait > tolerance {
+	if wait := next - now; wait > tolerance && !req.Force {
 		return notify.Decision{RetryAfter: wait - tolerance}, nil
 	}
 	if !ok {
 		s.makeRoom(now)
 	}
-	s.tat[key] = next
-	return notify.Decision{Allowed: true, Remaining: int((tolerance - (next - now)) / interval)}, nil
+	st.tat = next
+	if req.ID != "" {
+		if st.ids == nil {
+			st.ids = &idSet{expiry: make(map[string]time.Duration)}
+		}
+		window := max(limit.Per, tolerance)
+		st.ids.add(req.ID, now+min(window, math.MaxInt64-now), maxIDs(burst, window, interval))
+	}
+	s.keys[req.Key] = st
+	return notify.Decision{Allowed: true, Remaining: remaining(next, now)}, nil
+}
+
+// maxIDs is how many IDs a key remembers: as many events as the limit
+// allows within window, plus one. Only forced events go past it.
+func maxIDs(burst int, window, interval time.Duration) int {
+	return int(min(int64(burst)+int64(window/interval)+1, math.MaxInt32))
 }
 
 // makeRoom drops idle keys when the shard has grown to its sweep size, and
 // some busy keys when it is still full. s.mu is held.
 func (s *shard) makeRoom(now time.Duration) {
-	if len(s.tat) < s.sweepAt {
+	if len(s.keys) < s.sweepAt {
 		return
 	}
-	for k, t := range s.tat {
-		if t <= now {
-			delete(s.tat, k)
+	for k, st := range s.keys {
+		if st.idle(now) {
+			delete(s.keys, k)
 		}
 	}
-	if len(s.tat) >= s.max {
+	if len(s.keys) >= s.max {
 		// Still full of busy keys: drop an eighth of them, chosen by map
 		// iteration order (random), so that the next sweep is far off.
-		drop := len(s.tat) - s.max*7/8
-		for k := range s.tat {
+		drop := len(s.keys) - s.max*7/8
+		for k := range s.keys {
 			if drop <= 0 {
 				break
 			}
-			delete(s.tat, k)
+			delete(s.keys, k)
 			drop--
 		}
 	}
 	// Sweep again when the shard has doubled: amortized O(1) per new key.
-	s.sweepAt = min(max(2*len(s.tat), minSweep), s.max)
+	s.sweepAt = min(max(2*len(s.keys), minSweep), s.max)
 }
 
 // Len returns how many keys are held. It is meant for tests and metrics.
@@ -143,7 +223,7 @@ func (l *Limiter) Len() int {
 	for i := range l.shards {
 		s := &l.shards[i]
 		s.mu.Lock()
-		n += len(s.tat)
+		n += len(s.keys)
 		s.mu.Unlock()
 	}
 	return n

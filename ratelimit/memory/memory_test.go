@@ -22,7 +22,7 @@ func TestConformance(t *testing.T) {
 
 func allow(t *testing.T, l *memory.Limiter, key string, limit notify.Limit) notify.Decision {
 	t.Helper()
-	d, err := l.Allow(context.Background(), key, limit)
+	d, err := l.Allow(context.Background(), notify.LimitRequest{Key: key, Limit: limit})
 	require.NoError(t, err)
 	return d
 }
@@ -93,5 +93,65 @@ func TestEviction(t *testing.T) {
 		assert.LessOrEqual(t, l.Len(), maxKeys, "MaxKeys was passed")
 		// The most recent key is still limited.
 		assert.False(t, allow(t, l, fmt.Sprintf("busy-%d", 5*maxKeys-1), busy).Allowed)
+	})
+}
+
+// TestIDWindow checks, to the nanosecond, how long a key remembers an ID:
+// Per, or the burst's span when it is longer.
+func TestIDWindow(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		limit  notify.Limit
+		window time.Duration
+	}{
+		{"Per", notify.Limit{Rate: 3, Per: time.Hour}, time.Hour},
+		{"burst span", notify.Limit{Rate: 2, Per: time.Hour, Burst: 6}, 3 * time.Hour},
+		{"small burst", notify.Limit{Rate: 4, Per: time.Hour, Burst: 1}, time.Hour},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := memory.New(memory.Config{})
+				req := notify.LimitRequest{Key: "k", ID: "n1", Limit: c.limit}
+				first, err := l.Allow(t.Context(), req)
+				require.NoError(t, err)
+				require.True(t, first.Allowed)
+				time.Sleep(c.window - time.Nanosecond)
+				d, err := l.Allow(t.Context(), req)
+				require.NoError(t, err)
+				assert.True(t, d.Allowed, "one nanosecond before the window ends: remembered")
+				assert.Equal(t, 1, l.Len(), "the key is held while it remembers an ID")
+				time.Sleep(time.Nanosecond)
+				// Forgotten, n1 counts afresh: the burst less one.
+				d, err = l.Allow(t.Context(), req)
+				require.NoError(t, err)
+				assert.Equal(t, first, d, "at the window's end the ID is forgotten and counted again")
+			})
+		})
+	}
+}
+
+// TestEvictionKeepsIDs checks that a key whose TAT has passed is kept
+// while it remembers an ID, and dropped once the ID expires.
+func TestEvictionKeepsIDs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// No key is dropped for room: every drop is a sweep.
+		l := memory.New(memory.Config{})
+		limit := notify.Limit{Rate: 10, Per: time.Minute} // TAT passes after 6s, IDs after 1m
+		for i := range 2000 {
+			_, err := l.Allow(t.Context(), notify.LimitRequest{Key: fmt.Sprint("k", i), ID: "n", Limit: limit})
+			require.NoError(t, err)
+			if i == 0 {
+				time.Sleep(10 * time.Second) // k0's TAT has passed; its ID has not
+			}
+		}
+		d, err := l.Allow(t.Context(), notify.LimitRequest{Key: "k0", ID: "n", Limit: limit})
+		require.NoError(t, err)
+		assert.Equal(t, notify.Decision{Allowed: true, Remaining: 10}, d, "k0 was swept while it remembered n: n was counted again")
+		time.Sleep(time.Minute)
+		for i := range 2000 {
+			_, err := l.Allow(t.Context(), notify.LimitRequest{Key: fmt.Sprint("j", i), Limit: limit})
+			require.NoError(t, err)
+		}
+		assert.Less(t, l.Len(), 3000, "keys whose IDs expired were not swept")
 	})
 }

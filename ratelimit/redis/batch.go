@@ -11,7 +11,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// Request is one event of an AllowBatch: Allow's key and limit.
+// Request is one event of an AllowBatch: what Allow takes.
 type Request = notify.LimitRequest
 
 // AllowBatch answers many Allows in one round trip: one pipeline of script
@@ -40,12 +40,12 @@ func (l *Limiter) AllowBatch(ctx context.Context, reqs []Request) (decisions []n
 			decisions[i] = notify.Decision{Allowed: true}
 			continue
 		}
-		interval, burst, err := params(r.Limit)
+		args, err := scriptArgs(r)
 		if err != nil {
 			setErr(i, fmt.Errorf("ratelimit/redis: allow %q: %w", r.Key, err))
 			continue
 		}
-		calls = append(calls, batchCall{i: i, interval: interval, burst: burst})
+		calls = append(calls, batchCall{i: i, args: args})
 	}
 	if len(calls) == 0 {
 		return decisions, errs
@@ -106,10 +106,9 @@ func (l *Limiter) AllowBatch(ctx context.Context, reqs []Request) (decisions []n
 
 // batchCall is one request of an AllowBatch that asks Redis.
 type batchCall struct {
-	i        int // index into reqs
-	interval int64
-	burst    int64
-	cmd      *goredis.Cmd
+	i    int   // index into reqs
+	args []any // the script's arguments
+	cmd  *goredis.Cmd
 }
 
 // exec runs calls' scripts in one pipeline, and those Redis did not know
@@ -121,9 +120,9 @@ func (l *Limiter) exec(ctx context.Context, reqs []Request, calls []batchCall) [
 		for j := range cs {
 			keys := []string{l.cfg.Prefix + reqs[cs[j].i].Key}
 			if eval {
-				cs[j].cmd = l.script.Eval(ctx, pipe, keys, cs[j].interval, cs[j].burst)
+				cs[j].cmd = l.script.Eval(ctx, pipe, keys, cs[j].args...)
 			} else {
-				cs[j].cmd = l.script.EvalSha(ctx, pipe, keys, cs[j].interval, cs[j].burst)
+				cs[j].cmd = l.script.EvalSha(ctx, pipe, keys, cs[j].args...)
 			}
 		}
 		_, _ = pipe.Exec(ctx) // each command carries its own error

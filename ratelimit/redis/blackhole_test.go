@@ -42,7 +42,7 @@ func TestBlackHoledRedisReturnsWithCtx(t *testing.T) {
 				return ctx
 			}
 			timed("Allow", deadline(), func(ctx context.Context) {
-				d, err := l.Allow(ctx, "k", lim)
+				d, err := l.Allow(ctx, notify.LimitRequest{Key: "k", Limit: lim})
 				if policy == ratelimit.FailOpen {
 					assert.NoError(t, err)
 					assert.True(t, d.Allowed, "fail-open: Redis did not answer in time")
@@ -79,7 +79,7 @@ func TestBlackHoledRedisReturnsWithCtx(t *testing.T) {
 			}
 			opens := l.FailOpens()
 			timed("Allow (canceled)", canceled(), func(ctx context.Context) {
-				_, err := l.Allow(ctx, "k", lim)
+				_, err := l.Allow(ctx, notify.LimitRequest{Key: "k", Limit: lim})
 				assert.ErrorIs(t, err, context.Canceled)
 			})
 			timed("AllowBatch (canceled)", canceled(), func(ctx context.Context) {

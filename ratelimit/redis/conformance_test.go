@@ -29,8 +29,8 @@ func TestLimiterBatch(t *testing.T) {
 
 type batchLimiter struct{ l *ratelimit.Limiter }
 
-func (b batchLimiter) Allow(ctx context.Context, key string, limit notify.Limit) (notify.Decision, error) {
-	ds, errs := b.l.AllowBatch(ctx, []ratelimit.Request{{Key: key, Limit: limit}})
+func (b batchLimiter) Allow(ctx context.Context, req notify.LimitRequest) (notify.Decision, error) {
+	ds, errs := b.l.AllowBatch(ctx, []ratelimit.Request{req})
 	if errs != nil {
 		return ds[0], errs[0]
 	}

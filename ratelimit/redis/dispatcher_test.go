@@ -139,8 +139,8 @@ type countingLimiter struct {
 	errs atomic.Int64
 }
 
-func (c *countingLimiter) Allow(ctx context.Context, key string, limit notify.Limit) (notify.Decision, error) {
-	d, err := c.Limiter.Allow(ctx, key, limit)
+func (c *countingLimiter) Allow(ctx context.Context, req notify.LimitRequest) (notify.Decision, error) {
+	d, err := c.Limiter.Allow(ctx, req)
 	if err != nil {
 		c.errs.Add(1)
 	}

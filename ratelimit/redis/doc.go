@@ -3,7 +3,8 @@
 //
 // It implements GCRA (the generic cell rate algorithm) in a Lua script
 // (gcra.lua) that runs atomically on the Redis server: one round trip and one
-// key per Allow, the key holding a single timestamp.
+// key per Allow, the key a sorted set holding the key's timestamp and the IDs
+// of the events it counted (notify.LimitRequest.ID).
 //
 // Guarantees:
 //   - Semantics of [notify.Limit]: Burst events at once (0 means Rate), then
@@ -14,6 +15,10 @@
 //     instance shares, so clock skew between hosts does not matter.
 //   - Atomic per key: concurrent Allows from any number of processes never
 //     let more than the limit through.
+//   - An event with an ID is counted once: the key remembers the ID for the
+//     limit's window (Per, or Burst*Per/Rate when longer) and answers a
+//     repeat Allowed without counting it, also when the repeat is a retry
+//     of an Allow whose reply was lost. Force counts over the limit.
 //   - Failure policy ([Config].FailurePolicy): when Redis cannot be reached,
 //     or the call's ctx deadline passes before it answers, [FailOpen] (the
 //     default) allows the event, logs a warning and counts it
@@ -33,9 +38,14 @@
 //     at least 1µs (at most a million events per second per key), and
 //     Per*Burst/Rate must stay under 2^52µs (about 142 years).
 //   - Keys are Config.Prefix + key; one key per limited user and category,
-//     expiring as soon as the key's state is back to a full burst.
-//   - A call whose reply is lost (a timeout) and that the client retries
-//     may count one event twice: the error is on the side of sending less.
+//     expiring as soon as the key's state is back to a full burst and its
+//     IDs are forgotten. A key remembers at most as many IDs as its limit
+//     allows events in the window, plus one (forced events past that forget
+//     the oldest). A key of another type (earlier versions wrote the
+//     timestamp in a string) is taken over, afresh.
+//   - A call without an ID whose reply is lost (a timeout) and that the
+//     client retries may count one event twice: the error is on the side of
+//     sending less. With an ID it counts once.
 //   - A goroutine left behind ends when the client gives up on Redis (its
 //     ReadTimeout or WriteTimeout; ctx stops its retries) and holds one of
 //     the client's connections until then; an Allow it completes still

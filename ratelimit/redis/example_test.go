@@ -45,7 +45,7 @@ func ExampleLimiter_Allow() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	dec, err := limiter.Allow(context.Background(), "user-42", notify.Limit{Rate: 3, Per: time.Minute})
+	dec, err := limiter.Allow(context.Background(), notify.LimitRequest{Key: "user-42", Limit: notify.Limit{Rate: 3, Per: time.Minute}})
 	switch {
 	case err != nil:
 		fmt.Println("Redis is failing; try later:", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -117,27 +118,31 @@ func New(rdb goredis.UniversalClient, cfg Config) (*Limiter, error) {
 // counter metric: while it grows, limits are not enforced.
 func (l *Limiter) FailOpens() int64 { return l.failOpens.Load() }
 
-// Allow counts one event for key under limit, atomically on Redis, and says
-// whether it is within the limit. A denied event is not counted. A zero
-// limit (limit.IsZero) allows everything and does not touch Redis.
+// Allow counts the event req describes for req.Key under req.Limit,
+// atomically on Redis, and says whether it is within the limit. A denied
+// event is not counted. An event with an ID is counted once while the key
+// remembers it (see notify.LimitRequest.ID): so retrying an Allow whose
+// reply was lost never counts its event twice. A zero limit
+// (limit.IsZero) allows everything and does not touch Redis.
 //
 // When Redis cannot answer, or ctx's deadline passes before it does, the
 // result follows Config.FailurePolicy (under FailClosed the error then
 // wraps context.DeadlineExceeded). When ctx is canceled first, or is done
 // already, Allow returns ctx's error under either policy.
-func (l *Limiter) Allow(ctx context.Context, key string, limit notify.Limit) (notify.Decision, error) {
-	if limit.IsZero() {
+func (l *Limiter) Allow(ctx context.Context, req notify.LimitRequest) (notify.Decision, error) {
+	if req.Limit.IsZero() {
 		return notify.Decision{Allowed: true}, nil
 	}
-	interval, burst, err := params(limit)
+	args, err := scriptArgs(req)
 	if err != nil {
-		return notify.Decision{}, fmt.Errorf("ratelimit/redis: allow %q: %w", key, err)
+		return notify.Decision{}, fmt.Errorf("ratelimit/redis: allow %q: %w", req.Key, err)
 	}
 	if err := ctx.Err(); err != nil {
-		return notify.Decision{}, fmt.Errorf("ratelimit/redis: allow %q: %w", key, err)
+		return notify.Decision{}, fmt.Errorf("ratelimit/redis: allow %q: %w", req.Key, err)
 	}
+	keys := []string{l.cfg.Prefix + req.Key}
 	res, err := await.Do(ctx, func() ([]int64, error) {
-		return l.script.Run(ctx, l.rdb, []string{l.cfg.Prefix + key}, interval, burst).Int64Slice()
+		return l.script.Run(ctx, l.rdb, keys, args...).Int64Slice()
 	}, nil, nil)
 	if err == nil {
 		var d notify.Decision
@@ -146,25 +151,39 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit notify.Limit) (no
 			return d, nil
 		}
 	}
-	return l.failed(ctx, key, err)
+	return l.failed(ctx, req.Key, err)
 }
 
-// params converts limit into the script's arguments: the emission interval
-// in whole microseconds and the burst.
-func params(limit notify.Limit) (interval, burst int64, err error) {
+// scriptArgs converts req into the script's arguments (see gcra.lua): the
+// emission interval in whole microseconds, the burst, the ID, force, the
+// window an ID is remembered (Per, or the burst's span when longer) and
+// how many IDs the key remembers: as many events as the limit allows in
+// the window, plus one. An event without ID or Force passes the first two
+// only.
+func scriptArgs(req notify.LimitRequest) ([]any, error) {
+	limit := req.Limit
 	rate := int64(limit.Rate)
-	interval = (limit.Per.Microseconds() + rate/2) / rate
+	interval := (limit.Per.Microseconds() + rate/2) / rate
 	if interval < 1 {
 		interval = 1
 	}
-	burst = int64(limit.Burst)
+	burst := int64(limit.Burst)
 	if burst <= 0 {
 		burst = rate
 	}
 	if burst > maxSpan/interval {
-		return 0, 0, fmt.Errorf("limit %d per %s with burst %d spans more than 2^52µs; use a smaller Burst or Per", limit.Rate, limit.Per, burst)
+		return nil, fmt.Errorf("limit %d per %s with burst %d spans more than 2^52µs; use a smaller Burst or Per", limit.Rate, limit.Per, burst)
 	}
-	return interval, burst, nil
+	if req.ID == "" && !req.Force {
+		return []any{interval, burst}, nil // the script's defaults: no ID, not forced
+	}
+	window := min(max(limit.Per.Microseconds(), burst*interval), maxSpan)
+	ids := min(burst+window/interval+1, math.MaxInt32)
+	force := "0"
+	if req.Force {
+		force = "1"
+	}
+	return []any{interval, burst, req.ID, force, window, ids}, nil
 }
 
 // decision reads the script's reply {allowed, remaining, retry_after_us}.

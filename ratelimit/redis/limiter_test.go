@@ -58,14 +58,14 @@ func TestAllowExact(t *testing.T) {
 				key := fmt.Sprintf("%s/user-%d", t.Name(), round)
 				start := time.Now()
 				for i := range burst {
-					d, err := l.Allow(ctx, key, lim)
+					d, err := l.Allow(ctx, notify.LimitRequest{Key: key, Limit: lim})
 					require.NoError(t, err)
 					assert.True(t, d.Allowed, "event %d of a burst of %d", i+1, burst)
 					assert.Equal(t, burst-1-i, d.Remaining, "remaining after event %d", i+1)
 					assert.Zero(t, d.RetryAfter)
 				}
 				for range 2 {
-					d, err := l.Allow(ctx, key, lim)
+					d, err := l.Allow(ctx, notify.LimitRequest{Key: key, Limit: lim})
 					elapsed := time.Since(start)
 					require.NoError(t, err)
 					assert.False(t, d.Allowed, "the event after a full burst")
@@ -86,19 +86,19 @@ func TestAllowRefills(t *testing.T) {
 	ctx := context.Background()
 	lim := notify.Limit{Rate: 1, Per: time.Second, Burst: 2} // one a second: round trips refill nothing
 	for range 2 {
-		d, err := l.Allow(ctx, "k", lim)
+		d, err := l.Allow(ctx, notify.LimitRequest{Key: "k", Limit: lim})
 		require.NoError(t, err)
 		require.True(t, d.Allowed)
 	}
-	d, err := l.Allow(ctx, "k", lim)
+	d, err := l.Allow(ctx, notify.LimitRequest{Key: "k", Limit: lim})
 	require.NoError(t, err)
 	require.False(t, d.Allowed)
 	time.Sleep(d.RetryAfter)
-	d, err = l.Allow(ctx, "k", lim)
+	d, err = l.Allow(ctx, notify.LimitRequest{Key: "k", Limit: lim})
 	require.NoError(t, err)
 	assert.True(t, d.Allowed, "allowed after waiting RetryAfter")
 	assert.Zero(t, d.Remaining)
-	d, err = l.Allow(ctx, "k", lim)
+	d, err = l.Allow(ctx, notify.LimitRequest{Key: "k", Limit: lim})
 	require.NoError(t, err)
 	assert.False(t, d.Allowed, "one interval refills one event, not more")
 }
@@ -120,7 +120,7 @@ func TestAllowSharedAcrossInstances(t *testing.T) {
 		}
 		wg.Go(func() {
 			for range 10 {
-				d, err := l.Allow(context.Background(), "user-1", lim)
+				d, err := l.Allow(context.Background(), notify.LimitRequest{Key: "user-1", Limit: lim})
 				if !assert.NoError(t, err) {
 					return
 				}
@@ -139,7 +139,7 @@ func TestAllowZeroLimitTouchesNothing(t *testing.T) {
 	prefix := redistest.Prefix(t)
 	l := newLimiter(t, rdb, ratelimit.Config{Prefix: prefix})
 	for range 5 {
-		d, err := l.Allow(context.Background(), "k", notify.Limit{})
+		d, err := l.Allow(context.Background(), notify.LimitRequest{Key: "k", Limit: notify.Limit{}})
 		require.NoError(t, err)
 		assert.True(t, d.Allowed)
 	}
@@ -152,7 +152,7 @@ func TestAllowKeyLayoutAndExpiry(t *testing.T) {
 	rdb := redistest.Client(t)
 	prefix := redistest.Prefix(t)
 	l := newLimiter(t, rdb, ratelimit.Config{Prefix: prefix})
-	_, err := l.Allow(context.Background(), "user:42", notify.Limit{Rate: 2, Per: 10 * time.Second})
+	_, err := l.Allow(context.Background(), notify.LimitRequest{Key: "user:42", Limit: notify.Limit{Rate: 2, Per: 10 * time.Second}})
 	require.NoError(t, err)
 	ttl, err := rdb.PTTL(context.Background(), prefix+"user:42").Result()
 	require.NoError(t, err)
@@ -161,9 +161,64 @@ func TestAllowKeyLayoutAndExpiry(t *testing.T) {
 	assert.LessOrEqual(t, ttl, 5*time.Second)
 }
 
+// TestAllowIDKeyLayout checks what an event with an ID leaves on Redis:
+// one sorted set that lives as long as the ID is remembered (the limit's
+// window), and holds a bounded number of IDs however many are forced.
+func TestAllowIDKeyLayout(t *testing.T) {
+	rdb := redistest.Client(t)
+	prefix := redistest.Prefix(t)
+	l := newLimiter(t, rdb, ratelimit.Config{Prefix: prefix})
+	ctx := context.Background()
+	lim := notify.Limit{Rate: 2, Per: 10 * time.Second}
+	_, err := l.Allow(ctx, notify.LimitRequest{Key: "user:42", ID: "n1", Limit: lim})
+	require.NoError(t, err)
+	typ, err := rdb.Type(ctx, prefix+"user:42").Result()
+	require.NoError(t, err)
+	assert.Equal(t, "zset", typ)
+	ttl, err := rdb.PTTL(ctx, prefix+"user:42").Result()
+	require.NoError(t, err)
+	// The ID is remembered for Per (10s), longer than the TAT (5s).
+	assert.Greater(t, ttl, 9*time.Second)
+	assert.LessOrEqual(t, ttl, 10*time.Second)
+
+	// An event without an ID does not cut the IDs' life short.
+	_, err = l.Allow(ctx, notify.LimitRequest{Key: "user:42", Limit: lim})
+	require.NoError(t, err)
+	ttl, err = rdb.PTTL(ctx, prefix+"user:42").Result()
+	require.NoError(t, err)
+	assert.Greater(t, ttl, 9*time.Second)
+
+	// Forced IDs: at most burst + window/interval + 1 = 5 remembered.
+	for i := range 50 {
+		d, err := l.Allow(ctx, notify.LimitRequest{Key: "user:42", ID: fmt.Sprint("f", i), Limit: lim, Force: true})
+		require.NoError(t, err)
+		require.True(t, d.Allowed)
+	}
+	n, err := rdb.ZCard(ctx, prefix+"user:42").Result()
+	require.NoError(t, err)
+	assert.Equal(t, int64(5+1), n, "the IDs and the TAT")
+	score, err := rdb.ZScore(ctx, prefix+"user:42", "t").Result()
+	require.NoError(t, err, "the TAT is kept when IDs are forgotten")
+	assert.Positive(t, score)
+}
+
+// TestAllowStringKeyStartsAfresh checks that a key of another type (as
+// earlier versions wrote: the TAT in a string) is taken over, with the
+// full burst, instead of failing every Allow.
+func TestAllowStringKeyStartsAfresh(t *testing.T) {
+	rdb := redistest.Client(t)
+	prefix := redistest.Prefix(t)
+	l := newLimiter(t, rdb, ratelimit.Config{Prefix: prefix, FailurePolicy: ratelimit.FailClosed})
+	ctx := context.Background()
+	require.NoError(t, rdb.Set(ctx, prefix+"k", "99999999999999999", time.Minute).Err())
+	d, err := l.Allow(ctx, notify.LimitRequest{Key: "k", Limit: notify.Limit{Rate: 3, Per: time.Hour}})
+	require.NoError(t, err)
+	assert.Equal(t, notify.Decision{Allowed: true, Remaining: 2}, d)
+}
+
 func TestAllowRejectsHugeLimit(t *testing.T) {
 	l := newLimiter(t, redistest.Client(t), ratelimit.Config{})
-	_, err := l.Allow(context.Background(), "k", notify.Limit{Rate: 1, Per: 100 * 365 * 24 * time.Hour, Burst: 1000})
+	_, err := l.Allow(context.Background(), notify.LimitRequest{Key: "k", Limit: notify.Limit{Rate: 1, Per: 100 * 365 * 24 * time.Hour, Burst: 1000}})
 	assert.ErrorContains(t, err, "2^52")
 }
 
@@ -206,7 +261,7 @@ func TestFailOpen(t *testing.T) {
 	l := newLimiter(t, deadClient(t), ratelimit.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	lim := notify.Limit{Rate: 1, Per: time.Hour}
 	for range 3 {
-		d, err := l.Allow(context.Background(), "k", lim)
+		d, err := l.Allow(context.Background(), notify.LimitRequest{Key: "k", Limit: lim})
 		require.NoError(t, err)
 		assert.True(t, d.Allowed, "fail-open allows when Redis is unreachable")
 	}
@@ -222,7 +277,7 @@ func TestFailOpen(t *testing.T) {
 func TestFailClosed(t *testing.T) {
 	l := newLimiter(t, deadClient(t), ratelimit.Config{FailurePolicy: ratelimit.FailClosed})
 	lim := notify.Limit{Rate: 1, Per: time.Hour}
-	d, err := l.Allow(context.Background(), "k", lim)
+	d, err := l.Allow(context.Background(), notify.LimitRequest{Key: "k", Limit: lim})
 	assert.Error(t, err)
 	assert.False(t, d.Allowed)
 	ds, errs := l.AllowBatch(context.Background(), []ratelimit.Request{{Key: "a", Limit: lim}, {Key: "b"}})
@@ -238,7 +293,7 @@ func TestCanceledContextIsAnErrorUnderFailOpen(t *testing.T) {
 	l := newLimiter(t, deadClient(t), ratelimit.Config{})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := l.Allow(ctx, "k", notify.Limit{Rate: 1, Per: time.Hour})
+	_, err := l.Allow(ctx, notify.LimitRequest{Key: "k", Limit: notify.Limit{Rate: 1, Per: time.Hour}})
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Zero(t, l.FailOpens())
 }
@@ -253,12 +308,12 @@ func TestStalledRedisFailsOpen(t *testing.T) {
 	t.Cleanup(func() { _ = admin.Close() })
 	l := newLimiter(t, rdb, ratelimit.Config{})
 	lim := notify.Limit{Rate: 1, Per: time.Hour}
-	d, err := l.Allow(context.Background(), "k", lim) // loads the script, opens a connection
+	d, err := l.Allow(context.Background(), notify.LimitRequest{Key: "k", Limit: lim}) // loads the script, opens a connection
 	require.NoError(t, err)
 	require.True(t, d.Allowed)
 	require.NoError(t, admin.Do(context.Background(), "CLIENT", "PAUSE", "2000", "ALL").Err())
 	t.Cleanup(func() { admin.Do(context.Background(), "CLIENT", "UNPAUSE") })
-	d, err = l.Allow(context.Background(), "k", lim)
+	d, err = l.Allow(context.Background(), notify.LimitRequest{Key: "k", Limit: lim})
 	require.NoError(t, err)
 	assert.True(t, d.Allowed, "fail-open, though the limit is spent: Redis did not answer")
 	assert.EqualValues(t, 1, l.FailOpens())
