@@ -153,13 +153,13 @@ func (b *browser) attr(sel, name string) string {
 // count returns how many nodes sel matches.
 func (b *browser) count(sel string) int {
 	b.t.Helper()
-	return get(b, chromedp.Evaluate[int](`document.querySelectorAll(` + strconv.Quote(sel) + `).length`))
+	return get(b, chromedp.Evaluate[int](`document.querySelectorAll(`+strconv.Quote(sel)+`).length`))
 }
 
 // ns reads the data-n numbers of the cells sel matches.
 func (b *browser) ns(sel string) []int {
 	b.t.Helper()
-	vals := get(b, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll(` + strconv.Quote(sel) + `), e => e.getAttribute("data-n"))`))
+	vals := get(b, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll(`+strconv.Quote(sel)+`), e => e.getAttribute("data-n"))`))
 	var out []int
 	for _, v := range vals {
 		n, err := strconv.Atoi(v)
