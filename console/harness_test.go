@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -217,13 +216,4 @@ func (e *env) deadIDs() []string {
 		ids = append(ids, j.Job.ID)
 	}
 	return ids
-}
-
-func contains(body string, subs ...string) bool {
-	for _, s := range subs {
-		if !strings.Contains(body, s) {
-			return false
-		}
-	}
-	return true
 }
