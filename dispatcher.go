@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -100,6 +101,10 @@ func New(cfg Config) (*Dispatcher, error) {
 	d.logCapabilities()
 	return d, nil
 }
+
+// Channels returns the names of the Dispatcher's channels, sorted. The
+// slice is the caller's to keep.
+func (d *Dispatcher) Channels() []string { return slices.Clone(d.names) }
 
 // QueueName returns the name of the queue that carries channel's deliveries.
 func (d *Dispatcher) QueueName(channel string) string { return d.cfg.QueuePrefix + channel }

@@ -58,6 +58,13 @@ type Config struct {
 	KeyFile      string
 	BootstrapKey string // id:secret:scopes
 
+	// The operator console at /console/, behind a login with an admin
+	// key.
+	OperatorConsole              bool
+	OperatorConsoleReadOnly      bool
+	OperatorConsoleSecureCookies bool
+	OperatorConsoleKey           string // base64; signs sessions and CSRF tokens
+
 	// Dispatcher.
 	Workers     int
 	SendTimeout time.Duration
@@ -215,6 +222,11 @@ var settings = []setting{
 	secretStr("track-keys", "HMAC keys of tracking links: base64, comma-separated, newest first (openssl rand -base64 32)", func(c *Config) *string { return &c.TrackKeys }),
 	str("key-file", "embedded mode: JSON file of API keys, created with one fresh key when missing", func(c *Config) *string { return &c.KeyFile }),
 	secretStr("bootstrap-key", "embedded mode: one API key as id:secret:scopes (prefer the variable NOTIFYD_BOOTSTRAP_KEY)", func(c *Config) *string { return &c.BootstrapKey }),
+
+	boolean("operator-console", "serve the operator console (queues, dead letters, search, engagement) at /console/; log in with an admin key's ID and secret", func(c *Config) *bool { return &c.OperatorConsole }),
+	boolean("operator-console-read-only", "the operator console shows, never replays", func(c *Config) *bool { return &c.OperatorConsoleReadOnly }),
+	boolean("operator-console-secure-cookies", "mark the console's cookies Secure on plain HTTP too (set it when TLS ends at a proxy in front)", func(c *Config) *bool { return &c.OperatorConsoleSecureCookies }),
+	secretStr("operator-console-key", "base64 key (32 bytes or more) signing console sessions; the same on every instance behind one address (default: a random key per start, which logs everyone out on restart)", func(c *Config) *string { return &c.OperatorConsoleKey }),
 
 	integer("workers", "concurrent sends per channel (0: the library's default, 8)", func(c *Config) *int { return &c.Workers }),
 	duration("send-timeout", "bound on one provider call (0: the library's default, 30s)", func(c *Config) *time.Duration { return &c.SendTimeout }),

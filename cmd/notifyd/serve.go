@@ -153,6 +153,13 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metricsHandler)
 	mux.Handle("/", api)
+	if cfg.OperatorConsole {
+		oc, err := newOperatorConsole(cfg, d, b.keys, log)
+		if err != nil {
+			return err
+		}
+		mux.Handle(consolePath+"/", oc)
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
