@@ -41,6 +41,11 @@
 //     statement (one round trip, one transaction). The Dispatcher uses
 //     them: a claim exists if and only if its deliveries do, and a round
 //     trip is saved on each side of a delivery.
+//   - Queue is a [notify.EventLogCanceler]: [Queue.Cancel] deletes the
+//     unleased jobs among some IDs in one statement (a job being leased
+//     is either deleted or leased, never both: row locks decide), and
+//     [Queue.CancelLogged] also records their canceled events in it, for
+//     notify.Dispatcher.Cancel.
 //   - Concurrent Enqueue, EnqueueLogged, Ack, AckLogged, Record, State and
 //     Claim calls on one value are combined into one statement each (group
 //     commit): a call returns once its own rows are committed, an idle

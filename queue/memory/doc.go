@@ -17,6 +17,9 @@
 //   - Enqueue, Receive and Ack allocate little: a Receive allocates its lease
 //     slice and one block of Delivery copies, whatever the batch size;
 //     job records are reused.
+//   - The Queue is a notify.Canceler: Cancel removes ready and delayed
+//     jobs under the queue's lock, so a job is removed or leased, never
+//     both.
 //   - Safe for concurrent use. No goroutine is started; nothing outlives Close.
 //
 // Limits:
