@@ -15,12 +15,14 @@ import (
 // receipt of a receive.
 type Canceler interface {
 	// Cancel removes the jobs of queue with these IDs that are ready or
-	// delayed (by NotBefore, a Nack's delay, or a lease that ran out), and
+	// delayed (by NotBefore or a Nack's delay) and hold no lease, and
 	// returns the IDs it removed. Each removal is atomic against Receive:
 	// a job is either removed, never to be handed out again, or leased and
 	// left as it is. Jobs that are leased, dead or not on the queue are
-	// left as they are and not returned. It is idempotent: an ID removed
-	// once is not returned again.
+	// left as they are and not returned, and so is a job whose last lease
+	// ran out without an Ack, Nack or Bury (its receiver may have sent it)
+	// until a Nack returns it. It is idempotent: an ID removed once is not
+	// returned again.
 	Cancel(ctx context.Context, queue string, ids []string) (canceled []string, err error)
 }
 
@@ -54,9 +56,11 @@ type CancelResult struct {
 	// Cancel answers as the first did.
 	Canceled []DeliveryRef `json:"canceled,omitempty"`
 	// TooLate are out of Cancel's reach: sent (Status sent, or a
-	// provider's report on it), or in flight — leased by a worker that is
-	// sending it now, or logged by a Send that has not finished putting
-	// it on its queue (Status not final). Cancel does not stop a send in
+	// provider's report on it), or in flight (Status not final) — leased
+	// by a worker that is sending it now, leased by one whose lease ran
+	// out before it logged an outcome (it may have been sent: a crash
+	// during the provider call), or logged by a Send that has not
+	// finished putting it on its queue. Cancel does not stop a send in
 	// flight: such a delivery ends as its attempt does (sent, or retried
 	// and then cancelable by another Cancel).
 	TooLate []DeliveryRef `json:"too_late,omitempty"`
@@ -75,8 +79,9 @@ func (s Status) reachedProvider() bool {
 // that have not been sent: those waiting on their queue (a SendAt in the
 // future, deferred by a rate limit, waiting for a retry's backoff, or
 // ready and not yet leased) are removed from it and logged canceled. A
-// delivery that a worker holds at that moment is not stopped: it is
-// reported in TooLate, as are the ones already sent. The result lists
+// delivery that a worker holds at that moment, or held until its lease ran
+// out, is not stopped: it is reported in TooLate, as are the ones already
+// sent. The result lists
 // every delivery once (see CancelResult); Cancel may be called again, and
 // answers as before for what it canceled.
 //
@@ -96,9 +101,6 @@ func (s Status) reachedProvider() bool {
 // logged in one transaction; otherwise it is removed, then logged: when
 // that log write fails, Cancel returns an error, and the delivery, though
 // gone from its queue and never to be sent, stays queued in the log.
-//
-// Cancel counts on the Dispatcher's guarantee that an attempt never
-// outlives its lease: a job whose lease ran out is taken back as unsent.
 func (d *Dispatcher) Cancel(ctx context.Context, eventID string) (CancelResult, error) {
 	if d.cfg.Deduper == nil {
 		return CancelResult{}, errors.New("notify: Cancel by event ID needs a Deduper: without one, event IDs are not recorded (Config.Deduper); use CancelNotification")
@@ -226,7 +228,7 @@ func (d *Dispatcher) cancelJobs(ctx context.Context, c Canceler, q string, recs 
 		cancel()
 		if !errors.Is(err, errors.ErrUnsupported) {
 			if err != nil {
-				return removed, fmt.Errorf("notify: cancel %d deliveries on queue %s: %w (nothing was removed or logged; call Cancel again)", len(ids), q, err)
+				return removed, fmt.Errorf("notify: cancel %d deliveries on queue %s: %w (each job is removed with its canceled event or not at all; call Cancel again: it answers from the log)", len(ids), q, err)
 			}
 			d.countCanceled(ctx, events, removed)
 			return removed, nil

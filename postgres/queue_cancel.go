@@ -12,9 +12,10 @@ import (
 
 var _ notify.EventLogCanceler = (*Queue)(nil)
 
-// unleased selects the live jobs no lease holds: ready, delayed, or whose
-// lease ran out (Receive's own test).
-const unleased = `state = 0 AND (lease_until IS NULL OR lease_until <= now())`
+// unleased selects the live jobs that hold no lease: never received, or
+// returned by Nack (or Replay), which clears it. A job whose lease ran out
+// keeps it until received again: its receiver may have sent it.
+const unleased = `state = 0 AND lease IS NULL`
 
 // cancelSQL deletes the unleased jobs of queue $1 among the IDs $2.
 // A job a Receive is leasing holds its row lock: the DELETE waits for it,
@@ -36,8 +37,10 @@ const cancelLoggedSQL = `WITH d AS (
 	SELECT id FROM d`
 
 // Cancel deletes, in one statement, the jobs of queue with these IDs that
-// are ready or delayed (or whose lease ran out), and returns their IDs. A
-// job a receiver holds, a dead job and an unknown ID are left as they are.
+// are ready or delayed and hold no lease, and returns their IDs. A job a
+// receiver holds, one whose last lease ran out without an Ack, Nack or
+// Bury (its receiver may have sent it), a dead job and an unknown ID are
+// left as they are.
 // Bound to a transaction by Backend.Tx, the deletion commits with it.
 func (q *Queue) Cancel(ctx context.Context, queue string, ids []string) ([]string, error) {
 	if err := q.checkOpen(); err != nil {

@@ -3,24 +3,24 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/gonotify/notify"
 )
 
 var _ notify.EventLogCanceler = (*Queue)(nil)
 
-// sqlCancel deletes a job that no lease holds: ready, delayed, or whose
-// lease ran out (Receive's own test).
-const sqlCancel = `DELETE FROM queue_jobs
-	WHERE queue = ? AND id = ? AND state = 0 AND (lease_until IS NULL OR lease_until <= ?)`
+// sqlCancel deletes a live job that holds no lease: never received, or
+// returned by Nack (or Replay), which clears it. A job whose lease ran out
+// keeps it until received again: its receiver may have sent it.
+const sqlCancel = `DELETE FROM queue_jobs WHERE queue = ? AND id = ? AND state = 0 AND lease IS NULL`
 
 // Cancel deletes the jobs of queue with these IDs that are ready or
-// delayed (or whose lease ran out), in one transaction shared with
-// concurrent writes, and returns their IDs. Every write, Receive's
-// included, runs on the one write connection, so a job is either deleted
-// or leased, never both. A job a receiver holds, a dead job and an unknown
-// ID are left as they are.
+// delayed and hold no lease, in one transaction shared with concurrent
+// writes, and returns their IDs. Every write, Receive's included, runs on
+// the one write connection, so a job is either deleted or leased, never
+// both. A job a receiver holds, one whose last lease ran out without an
+// Ack, Nack or Bury (its receiver may have sent it), a dead job and an
+// unknown ID are left as they are.
 func (q *Queue) Cancel(ctx context.Context, queue string, ids []string) ([]string, error) {
 	if err := q.checkOpen(); err != nil {
 		return nil, err
@@ -88,10 +88,9 @@ func (q *Queue) CancelLogged(ctx context.Context, log notify.EventLog, queue str
 // cancelRows deletes the unleased jobs of queue among ids in w's
 // transaction and returns the IDs it deleted.
 func cancelRows(ctx context.Context, w *wtx, queue string, ids []string) ([]string, error) {
-	now := time.Now().UnixNano()
 	var got []string
 	for _, id := range ids {
-		res, err := w.exec(ctx, sqlCancel, queue, id, now)
+		res, err := w.exec(ctx, sqlCancel, queue, id)
 		if err != nil {
 			return nil, fmt.Errorf("delete job %s: %w", id, err)
 		}

@@ -10,11 +10,12 @@ import (
 var _ notify.Canceler = (*Queue)(nil)
 
 // Cancel removes the jobs of the named queue with these IDs that are ready
-// or delayed (a lease that ran out counts as ready) and returns the IDs it
-// removed, in the order given. It holds the queue's lock throughout, so a
-// job is either removed or leased by a Receive, never both. Leased, dead
-// and unknown IDs are left as they are. A removed job no longer counts
-// toward Config.MaxJobs.
+// or delayed and hold no lease, and returns the IDs it removed, in the
+// order given. It holds the queue's lock throughout, so a job is either
+// removed or leased by a Receive, never both. Leased, dead and unknown IDs
+// are left as they are, and so is a job whose last lease ran out without
+// an Ack, Nack or Bury (its receiver may have sent it) until a Nack
+// returns it. A removed job no longer counts toward Config.MaxJobs.
 func (q *Queue) Cancel(_ context.Context, name string, ids []string) ([]string, error) {
 	if q.closed.Load() {
 		return nil, q.errClosed("cancel")
@@ -32,6 +33,9 @@ func (q *Queue) Cancel(_ context.Context, name string, ids []string) ([]string, 
 		r := qu.jobs[id]
 		if r == nil {
 			continue // unknown, or given twice
+		}
+		if r.lapsed {
+			continue // its last receiver may have sent it
 		}
 		switch r.state {
 		case stateDelayed:

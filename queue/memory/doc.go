@@ -18,8 +18,9 @@
 //     slice and one block of Delivery copies, whatever the batch size;
 //     job records are reused.
 //   - The Queue is a notify.Canceler: Cancel removes ready and delayed
-//     jobs under the queue's lock, so a job is removed or leased, never
-//     both.
+//     jobs that hold no lease under the queue's lock, so a job is removed
+//     or leased, never both; a job whose lease ran out unsettled is left
+//     until a receiver Nacks it.
 //   - Safe for concurrent use. No goroutine is started; nothing outlives Close.
 //
 // Limits:
