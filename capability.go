@@ -81,6 +81,10 @@ func capabilityNames(cfg *Config) []string {
 	add("queue", "VisibilityReporter", f, dr)
 	f, dr = has[RepeatEnqueuer](q)
 	add("queue", "RepeatEnqueuer", f, dr)
+	f, dr = has[Canceler](q)
+	add("queue", "Canceler", f, dr)
+	f, dr = has[EventLogCanceler](q)
+	add("queue", "EventLogCanceler", f, dr)
 	f, dr = has[Pruner](q)
 	add("queue", "Pruner", f, dr)
 	s := cfg.Store

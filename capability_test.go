@@ -206,7 +206,7 @@ func TestNewLogsCapabilities(t *testing.T) {
 	assert.Equal(t, "*notify_test.batchDeduper", got[0]["deduper"].String())
 	assert.Equal(t, "*memory.Limiter", got[0]["limiter"].String())
 	assert.Equal(t, []string{
-		"queue.LeaseExtender", "queue.VisibilityReporter",
+		"queue.LeaseExtender", "queue.VisibilityReporter", "queue.Canceler",
 		"store.OnceRecorder(unwrapped)", "store.Pruner(unwrapped)", "store.DeviceRegistry(unwrapped)", "store.ProcessLocal(unwrapped)",
 		"deduper.BatchDeduper",
 		"channel.fcm.BatchSender", "channel.sms.Validator", "channel.email.BatchSender(unwrapped)",

@@ -86,6 +86,17 @@
 //     the reserve, on a queue that cannot extend leases. Run takes the
 //     length of a lease from it. Without it, New cannot check, and Run
 //     takes the length of a lease from Lease.Deadline.
+//   - [Canceler] (queue/memory, postgres.Queue, sqlite.Queue; not
+//     queue/sqs, which cannot delete a message it has not received).
+//     Looked for by [Dispatcher.Cancel] and CancelNotification, which take
+//     a notification's unsent jobs off their queues. Without it, both
+//     return an error wrapping errors.ErrUnsupported, having changed
+//     nothing.
+//   - [EventLogCanceler] (postgres.Queue, sqlite.Queue). Looked for by
+//     Cancel: each job is removed and logged canceled in one transaction.
+//     Without it, or when it answers errors.ErrUnsupported, Cancel removes
+//     the jobs and then records their events; a failure between the two
+//     leaves a delivery that will not be sent logged as queued.
 //   - [Pruner]: see below.
 //
 // On the [Store] (Config.Store):

@@ -19,6 +19,7 @@ const (
 	StatusOptedOut   Status = "opted_out"         // the provider says the user opted out; stored
 	StatusConfig     Status = "config_error"      // our credentials or settings are wrong; kept queued
 	StatusReplayed   Status = "replayed"          // a dead delivery was queued again by Replay
+	StatusCanceled   Status = "canceled"          // removed from its queue unsent by Dispatcher.Cancel
 	StatusOpened     Status = "opened"            // tracking
 	StatusClicked    Status = "clicked"           // tracking
 	StatusComplained Status = "complained"        // tracking: the recipient reported it as spam
@@ -31,14 +32,14 @@ const (
 // allStatuses lists every Status constant above (event_internal_test.go
 // checks it against this file), for code that needs one entry per status.
 var allStatuses = []Status{StatusQueued, StatusSent, StatusRetrying, StatusDeferred, StatusFailed, StatusDead,
-	StatusSkipped, StatusExpired, StatusInvalid, StatusOptedOut, StatusConfig, StatusReplayed, StatusOpened, StatusClicked,
+	StatusSkipped, StatusExpired, StatusInvalid, StatusOptedOut, StatusConfig, StatusReplayed, StatusCanceled, StatusOpened, StatusClicked,
 	StatusComplained, StatusConverted, StatusDelivered, StatusUndelivered}
 
 // Final reports whether a delivery in status s will not be sent again
 // (short of Replay).
 func (s Status) Final() bool {
 	switch s {
-	case StatusSent, StatusFailed, StatusDead, StatusSkipped, StatusExpired,
+	case StatusSent, StatusFailed, StatusDead, StatusSkipped, StatusExpired, StatusCanceled,
 		StatusInvalid, StatusOptedOut, StatusOpened, StatusClicked, StatusComplained, StatusConverted, StatusDelivered, StatusUndelivered:
 		return true
 	}

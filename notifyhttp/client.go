@@ -152,6 +152,25 @@ func (c *Client) StatusByEvent(ctx context.Context, eventID string) (string, []n
 	return sr.NotificationID, sr.Deliveries, err
 }
 
+// Cancel cancels the unsent deliveries of the notification sent for
+// eventID (send scope), as notify.Dispatcher.Cancel does:
+// notify.ErrNotFound for an unknown event, errors.ErrUnsupported when the
+// server's queue cannot take jobs back. A retried Cancel answers as the
+// first did.
+func (c *Client) Cancel(ctx context.Context, eventID string) (notify.CancelResult, error) {
+	var res notify.CancelResult
+	err := c.do(ctx, http.MethodPost, "/v1/events/"+url.PathEscape(eventID)+":cancel", nil, nil, &res)
+	return res, err
+}
+
+// CancelNotification cancels the unsent deliveries of a notification by
+// its ID (send scope), as notify.Dispatcher.CancelNotification does.
+func (c *Client) CancelNotification(ctx context.Context, notificationID string) (notify.CancelResult, error) {
+	var res notify.CancelResult
+	err := c.do(ctx, http.MethodPost, "/v1/notifications/"+url.PathEscape(notificationID)+":cancel", nil, nil, &res)
+	return res, err
+}
+
 // Replay queues a dead delivery again (admin scope); notify.ErrNotFound,
 // notify.ErrNotDead.
 func (c *Client) Replay(ctx context.Context, deliveryID string) error {

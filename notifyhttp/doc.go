@@ -1,5 +1,5 @@
 // Package notifyhttp is notify's HTTP API as an http.Handler: send, status,
-// replay, contacts and preferences under /v1, authenticated by signed
+// cancel, replay, contacts and preferences under /v1, authenticated by signed
 // requests (appKey and appSecret), with RFC 9457 problem details for every
 // error; and Client, a Go client that signs, retries safely and returns the
 // library's typed errors. cmd/notifyd serves it. The OpenAPI document is
@@ -51,8 +51,9 @@
 // types, unknown fields, invalid UTF-8, data after the value. 413: a body
 // over Config.MaxBodyBytes. 422: validation (*notify.ValidationError). 404:
 // unknown IDs. 409: notify.ErrInProgress (retry the same request) or a
-// replay of a delivery that is not dead. 503: a backend failed; retry the
-// same request, with the same event_id. A 500 comes only from a bug (a
-// recovered panic). Internal error text is never answered: it is logged
+// replay of a delivery that is not dead. 501: the backends cannot do it
+// (cancel on an SQS queue; errors.ErrUnsupported). 503: a backend failed;
+// retry the same request, with the same event_id. A 500 comes only from a
+// bug (a recovered panic). Internal error text is never answered: it is logged
 // with the request ID.
 package notifyhttp

@@ -96,6 +96,8 @@ var routes = []route{
 	{"POST", seg("v1", "notifications:batch"), ScopeSend, (*handler).sendBatch},
 	{"GET", seg("v1", "notifications", "{}"), ScopeRead, (*handler).status},
 	{"GET", seg("v1", "events", "{}"), ScopeRead, (*handler).statusByEvent},
+	{"POST", seg("v1", "notifications", "{}:cancel"), ScopeSend, (*handler).cancelNotification},
+	{"POST", seg("v1", "events", "{}:cancel"), ScopeSend, (*handler).cancelEvent},
 	{"POST", seg("v1", "deliveries", "{}:replay"), ScopeAdmin, (*handler).replay},
 	{"GET", seg("v1", "users", "{}", "contact"), ScopeRead, (*handler).getContact},
 	{"PUT", seg("v1", "users", "{}", "contact"), ScopeAdmin, (*handler).putContact},
@@ -374,6 +376,10 @@ func (h *handler) problemFor(q *request, err error, t reflect.Type, prefix strin
 		return newProblem(http.StatusConflict, ProblemNotDead, "Not dead", "the delivery is not dead: only dead deliveries can be replayed")
 	case errors.Is(err, notify.ErrNotFound):
 		return newProblem(http.StatusNotFound, ProblemNotFound, "Not found", "nothing is known by that ID")
+	case errors.Is(err, errors.ErrUnsupported):
+		h.log.WarnContext(q.r.Context(), "notifyhttp: not supported by the backends", slog.String("request_id", q.id), slog.Any("error", err))
+		return newProblem(http.StatusNotImplemented, ProblemUnsupported, "Not supported",
+			"the server's backends cannot do this (say, cancel on an SQS queue); nothing was changed")
 	case errors.Is(err, notify.ErrNotQueued):
 		h.log.WarnContext(q.r.Context(), "notifyhttp: nothing queued", slog.String("request_id", q.id), slog.Any("error", err))
 		p := newProblem(http.StatusServiceUnavailable, ProblemNotQueued, "Not queued", "nothing was queued (the queue is full or a backend failed); retry the same request")
@@ -475,6 +481,27 @@ func (h *handler) statusByEvent(q *request) *Problem {
 		return h.problemFor(q, err, nil, "")
 	}
 	writeJSON(q.w, http.StatusOK, StatusResponse{NotificationID: nid, EventID: q.params[0], Deliveries: nonNil(recs)})
+	return nil
+}
+
+// cancelNotification serves POST /v1/notifications/{id}:cancel.
+func (h *handler) cancelNotification(q *request) *Problem {
+	res, err := h.cfg.Dispatcher.CancelNotification(q.r.Context(), q.params[0])
+	return h.canceled(q, res, err)
+}
+
+// cancelEvent serves POST /v1/events/{eventID}:cancel.
+func (h *handler) cancelEvent(q *request) *Problem {
+	res, err := h.cfg.Dispatcher.Cancel(q.r.Context(), q.params[0])
+	return h.canceled(q, res, err)
+}
+
+// canceled answers a cancel with its notify.CancelResult.
+func (h *handler) canceled(q *request, res notify.CancelResult, err error) *Problem {
+	if err != nil {
+		return h.problemFor(q, err, nil, "")
+	}
+	writeJSON(q.w, http.StatusOK, res)
 	return nil
 }
 

@@ -48,7 +48,8 @@ func (p *Problem) Error() string {
 
 // Is maps a problem to the notify package's sentinel errors and this
 // package's: ErrNotFound, ErrInProgress, ErrNotDead, ErrNotQueued,
-// ErrUnauthorized, ErrForbidden, ErrRateLimited, ErrUnavailable.
+// errors.ErrUnsupported, ErrUnauthorized, ErrForbidden, ErrRateLimited,
+// ErrUnavailable.
 func (p *Problem) Is(target error) bool {
 	switch target {
 	case notify.ErrNotFound:
@@ -59,6 +60,8 @@ func (p *Problem) Is(target error) bool {
 		return p.Type == ProblemNotDead
 	case notify.ErrNotQueued:
 		return p.Type == ProblemNotQueued
+	case errors.ErrUnsupported:
+		return p.Type == ProblemUnsupported
 	case ErrUnauthorized:
 		return p.Status == http.StatusUnauthorized
 	case ErrForbidden:
@@ -92,6 +95,7 @@ const (
 	ProblemMethod       = "urn:notify:problem:method-not-allowed"
 	ProblemInProgress   = "urn:notify:problem:in-progress"
 	ProblemNotDead      = "urn:notify:problem:not-dead"
+	ProblemUnsupported  = "urn:notify:problem:unsupported"
 	ProblemRateLimited  = "urn:notify:problem:rate-limited"
 	ProblemNotQueued    = "urn:notify:problem:not-queued"
 	ProblemUnavailable  = "urn:notify:problem:unavailable"

@@ -79,7 +79,15 @@ const slack = 5 * time.Second
 // NoCrossCallDedup must be a notify.RepeatEnqueuer that says so. For a
 // notify.DeadLister, that dead jobs are listed newest first with attempts,
 // reason and burial time, that pages join up, that the Reason, Since and
-// Until filters select, and that a replayed job is no longer listed.
+// Until filters select, and that a replayed job is no longer listed. For
+// a notify.Canceler, that Cancel removes ready and delayed jobs that hold
+// no lease and returns their IDs, leaves leased, dead and unknown ones as
+// they are, and one whose lease ran out unsettled until it is Nacked,
+// removes nothing twice, and never lets a job be both received and
+// canceled while receivers race it. For a
+// notify.EventLogCanceler (which needs QueueFeatures.EventLog), that
+// CancelLogged removes and logs as Cancel then Record of the removed jobs'
+// events do, and refuses an EventLog it cannot write to, removing nothing.
 //
 // features, when given, declares the contract's parts the backend does not
 // keep (see QueueFeatures); at most one.
@@ -133,6 +141,10 @@ func TestQueue(t *testing.T, newQueue func(t *testing.T, cfg QueueConfig) notify
 	run("EnqueueLogged", long, func(t *testing.T, q notify.Queue, queue string) { testEnqueueLogged(t, q, queue, f) })
 	run("AckLogged", long, func(t *testing.T, q notify.Queue, queue string) { testAckLogged(t, q, queue, f) })
 	run("DeadLister", long, testDeadLister)
+	run("Cancel", long, testCancel)
+	run("CancelLapsedLease", short, testCancelLapsedLease)
+	run("CancelRace", long, testCancelRace)
+	run("CancelLogged", long, func(t *testing.T, q notify.Queue, queue string) { testCancelLogged(t, q, queue, f) })
 }
 
 // timeout returns a context that ends after d and is canceled with the test.

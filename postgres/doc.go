@@ -41,6 +41,12 @@
 //     statement (one round trip, one transaction). The Dispatcher uses
 //     them: a claim exists if and only if its deliveries do, and a round
 //     trip is saved on each side of a delivery.
+//   - Queue is a [notify.EventLogCanceler]: [Queue.Cancel] deletes, in
+//     one statement, the jobs among some IDs that hold no lease (one
+//     whose lease ran out unsettled is kept until a Nack clears it); a
+//     job being leased is either deleted or leased, never both (row locks
+//     decide). [Queue.CancelLogged] also records their canceled events
+//     in that statement, for notify.Dispatcher.Cancel.
 //   - Concurrent Enqueue, EnqueueLogged, Ack, AckLogged, Record, State and
 //     Claim calls on one value are combined into one statement each (group
 //     commit): a call returns once its own rows are committed, an idle

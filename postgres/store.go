@@ -45,11 +45,15 @@ const eventCols = `delivery_id, notification_id, user_id, category, channel, add
 
 // insertEvents appends the events given as column arrays $1 to $14 (see
 // eventArrays), in order. Queue's logged statements embed it in a CTE.
-const insertEvents = `INSERT INTO {{schema}}.log_events (` + eventCols + `)
+const insertEvents = insertEventsFrom + `
+			ORDER BY ord`
+
+// insertEventsFrom is insertEvents without its ORDER BY, for a statement
+// that adds a WHERE on u's columns (cancelLogged).
+const insertEventsFrom = `INSERT INTO {{schema}}.log_events (` + eventCols + `)
 			SELECT ` + eventCols + ` FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
 				$7::text[], $8::text[], $9::int4[], $10::text[], $11::bool[], $12::timestamptz[], $13::text[], $14::text[])
-				WITH ORDINALITY AS u(` + eventCols + `, ord)
-			ORDER BY ord`
+				WITH ORDINALITY AS u(` + eventCols + `, ord)`
 
 // newStore returns the Store of cfg (with its defaults) on pool.
 func newStore(pool *pgxpool.Pool, cfg Config) *Store {

@@ -46,6 +46,11 @@
 //     records log events and enqueues jobs, and [Queue.EnqueueLogged] and
 //     [Queue.AckLogged] record and enqueue or ack, each in one
 //     transaction: a claim exists if and only if its deliveries do.
+//   - Queue is a [notify.EventLogCanceler]: [Queue.Cancel] deletes the
+//     jobs among some IDs that hold no lease (one whose lease ran out
+//     unsettled is kept until a Nack clears it), and [Queue.CancelLogged]
+//     records their canceled events in the same transaction, for
+//     notify.Dispatcher.Cancel.
 //   - Store is a [notify.OnceRecorder] (a unique index decides) and a
 //     [notify.Pruner] (log events past Config.Retention); Deduper is a
 //     [notify.BatchDeduper] and a [notify.Pruner] (expired claims).

@@ -18,6 +18,10 @@
 //     slice and one block of Delivery copies, whatever the batch size (one
 //     allocation for both when it leases one job);
 //     job records are reused.
+//   - The Queue is a notify.Canceler: Cancel removes ready and delayed
+//     jobs that hold no lease under the queue's lock, so a job is removed
+//     or leased, never both; a job whose lease ran out unsettled is left
+//     until a receiver Nacks it.
 //   - Safe for concurrent use. No goroutine is started; nothing outlives Close.
 //
 // Limits:

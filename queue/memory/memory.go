@@ -85,8 +85,11 @@ type job struct {
 	due     time.Time
 	readyAt time.Time // when the job last became ready
 	heapIdx int       // index in queue.timed, -1 when not there
-	reason  string    // why it was buried
-	died    time.Time // when it was buried
+	// lapsed marks a ready job whose last lease ran out unsettled: its
+	// receiver may have sent it, so Cancel leaves it. Nack clears it.
+	lapsed bool
+	reason string    // why it was buried
+	died   time.Time // when it was buried
 }
 
 // queue is one named queue.
@@ -322,6 +325,7 @@ func (qu *queue) promote(now time.Time) {
 	for len(qu.timed) > 0 && !qu.timed[0].due.After(now) {
 		r := qu.timed[0]
 		qu.remove(r)
+		r.lapsed = r.lapsed || r.state == stateLeased
 		qu.makeReady(r, r.due)
 	}
 }
@@ -503,6 +507,7 @@ func (q *Queue) withLease(l *notify.Lease, op string, f func(qu *queue, r *job))
 func (q *Queue) Nack(_ context.Context, l notify.Lease, delay time.Duration) error {
 	return q.withLease(&l, "nack", func(qu *queue, r *job) {
 		qu.remove(r)
+		r.lapsed = false
 		now := time.Now()
 		if delay <= 0 {
 			qu.makeReady(r, now)
@@ -544,7 +549,7 @@ func (q *Queue) Replay(_ context.Context, name, id string) error {
 	}
 	qu.dead--
 	q.live.Add(1) // even past MaxJobs: the job is already held
-	r.attempt, r.reason, r.died = 0, "", time.Time{}
+	r.attempt, r.reason, r.died, r.lapsed = 0, "", time.Time{}, false
 	r.gen++
 	qu.makeReady(r, time.Now())
 	return nil
