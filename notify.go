@@ -56,7 +56,9 @@ type Notification struct {
 
 	Priority Priority `json:"priority,omitempty"`
 	// Critical notifications (a password reset, a fraud alert) bypass opt-out.
-	// They are still rate limited.
+	// They are still rate limited, and never bypass the consent an opt-in
+	// category asks for: Send refuses a critical notification in an opt-in
+	// category (CategoryPolicy.OptIn).
 	Critical bool `json:"critical,omitempty"`
 	// SendAt schedules the notification; zero means now.
 	SendAt time.Time `json:"send_at,omitzero"`
@@ -232,6 +234,9 @@ type Skip struct {
 // Reasons recorded with skipped deliveries.
 const (
 	ReasonOptedOut  = "opted_out"
+	// ReasonNotOptedIn: the category is opt-in (CategoryPolicy.OptIn)
+	// and the user has not allowed it on the channel.
+	ReasonNotOptedIn = "not_opted_in"
 	ReasonNoAddress = "no_address"
 	ReasonExpired   = "expired"
 	ReasonDelivered = "already_delivered"

@@ -101,6 +101,7 @@ var routes = []route{
 	{"PUT", seg("v1", "users", "{}", "contact"), ScopeAdmin, (*handler).putContact},
 	{"POST", seg("v1", "users", "{}", "devices"), ScopeAdmin, (*handler).registerDevice},
 	{"DELETE", seg("v1", "users", "{}", "devices"), ScopeAdmin, (*handler).unregisterDevice},
+	{"GET", seg("v1", "users", "{}", "preferences"), ScopeRead, (*handler).listPreferences},
 	{"GET", seg("v1", "users", "{}", "preferences", "{}", "{}"), ScopeRead, (*handler).getPreference},
 	{"PUT", seg("v1", "users", "{}", "preferences", "{}", "{}"), ScopeAdmin, (*handler).putPreference},
 }
@@ -374,6 +375,8 @@ func (h *handler) problemFor(q *request, err error, t reflect.Type, prefix strin
 		return newProblem(http.StatusConflict, ProblemNotDead, "Not dead", "the delivery is not dead: only dead deliveries can be replayed")
 	case errors.Is(err, notify.ErrNotFound):
 		return newProblem(http.StatusNotFound, ProblemNotFound, "Not found", "nothing is known by that ID")
+	case errors.Is(err, errors.ErrUnsupported):
+		return newProblem(http.StatusNotImplemented, ProblemUnsupported, "Not implemented", "this server's backends do not support the call")
 	case errors.Is(err, notify.ErrNotQueued):
 		h.log.WarnContext(q.r.Context(), "notifyhttp: nothing queued", slog.String("request_id", q.id), slog.Any("error", err))
 		p := newProblem(http.StatusServiceUnavailable, ProblemNotQueued, "Not queued", "nothing was queued (the queue is full or a backend failed); retry the same request")
@@ -629,6 +632,26 @@ type Preference struct {
 	Category string `json:"category"`
 	Channel  string `json:"channel"`
 	Allowed  bool   `json:"allowed"`
+}
+
+// Preferences is every setting of one user, as GET
+// /v1/users/{id}/preferences answers: by category, then channel.
+type Preferences struct {
+	UserID      string              `json:"user_id"`
+	Preferences []notify.Preference `json:"preferences"`
+}
+
+func (h *handler) listPreferences(q *request) *Problem {
+	user := q.params[0]
+	ps, err := h.cfg.Dispatcher.Preferences(q.r.Context(), user)
+	if err != nil {
+		return h.problemFor(q, err, nil, "")
+	}
+	if ps == nil {
+		ps = []notify.Preference{}
+	}
+	writeJSON(q.w, http.StatusOK, Preferences{UserID: user, Preferences: ps})
+	return nil
 }
 
 func (h *handler) getPreference(q *request) *Problem {

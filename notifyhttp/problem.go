@@ -96,6 +96,7 @@ const (
 	ProblemNotQueued    = "urn:notify:problem:not-queued"
 	ProblemUnavailable  = "urn:notify:problem:unavailable"
 	ProblemInternal     = "urn:notify:problem:internal"
+	ProblemUnsupported  = "urn:notify:problem:unsupported"
 )
 
 func newProblem(status int, typ, title, detail string) *Problem {
