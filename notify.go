@@ -234,9 +234,6 @@ type Skip struct {
 // Reasons recorded with skipped deliveries.
 const (
 	ReasonOptedOut  = "opted_out"
-	// ReasonNotOptedIn: the category is opt-in (CategoryPolicy.OptIn)
-	// and the user has not allowed it on the channel.
-	ReasonNotOptedIn = "not_opted_in"
 	ReasonNoAddress = "no_address"
 	ReasonExpired   = "expired"
 	ReasonDelivered = "already_delivered"
@@ -245,6 +242,9 @@ const (
 	// rejects (say, a phone number without its country code). The other
 	// channels still deliver; fix the contact.
 	ReasonInvalidAddress = "invalid_address"
+	// ReasonNotOptedIn: the category is opt-in (CategoryPolicy.OptIn)
+	// and the user has not allowed it on the channel.
+	ReasonNotOptedIn = "not_opted_in"
 )
 
 // Result is what a Channel reports for a send the provider accepted.

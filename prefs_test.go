@@ -258,4 +258,3 @@ func TestConsentOf(t *testing.T) {
 	assert.True(t, notify.ConsentAllowed.Allows(true))
 	assert.False(t, notify.ConsentOptedOut.Allows(false))
 }
-
