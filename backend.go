@@ -117,15 +117,19 @@ type Contacts interface {
 	RemoveAddress(ctx context.Context, userID, channel, address string, registeredBefore time.Time) error
 }
 
-// Preferences holds opt-outs per user, category and channel. Everything is
-// allowed until set otherwise.
+// Preferences holds each user's settings per category and channel: opt-outs,
+// and the explicit allows an opt-in category (CategoryPolicy.OptIn) needs.
+// A setting may name AllCategories as its category and AllChannels as its
+// channel; see Consent for which setting wins.
 type Preferences interface {
-	// Allowed reports whether the user accepts category on channel: false
-	// when either category or AllCategories is opted out on channel. It is
-	// the answer the Dispatcher acts on.
-	Allowed(ctx context.Context, userID, category, channel string) (bool, error)
+	// Consent returns what the user's settings say about category on
+	// channel, by the precedence documented on Consent (ConsentOf
+	// computes it): ConsentUnset when nothing applies. The Dispatcher
+	// applies the category's policy to it (Consent.Allows).
+	Consent(ctx context.Context, userID, category, channel string) (Consent, error)
 	// SetPreference allows or opts the user out of category (or of every
-	// category, with AllCategories) on channel.
+	// category, with AllCategories) on channel (or on every channel, with
+	// AllChannels), replacing what that setting was.
 	SetPreference(ctx context.Context, userID, category, channel string, allowed bool) error
 }
 

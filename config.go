@@ -134,6 +134,16 @@ type CategoryPolicy struct {
 	Limit Limit
 	// OverLimit says what happens to a delivery over the limit.
 	OverLimit OverLimit
+	// OptIn makes the category opt-in (marketing under consent rules):
+	// nothing of it is sent to a user on a channel until the user
+	// explicitly allows the category there (SetPreference with the
+	// category, on the channel or AllChannels; an allow of AllCategories
+	// is not consent). Deliveries without it are skipped
+	// (ReasonNotOptedIn), at accept time and again at delivery time.
+	// Send refuses a notification of an opt-in category that names no
+	// user, or is Critical. Default false: everything is allowed until
+	// the user opts out.
+	OptIn bool
 }
 
 // OverLimit is what happens to a delivery over its rate limit.

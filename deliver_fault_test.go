@@ -245,11 +245,11 @@ func (s *faultStore) Record(ctx context.Context, evs ...notify.Event) error {
 	return s.Store.Record(ctx, evs...)
 }
 
-func (s *faultStore) Allowed(ctx context.Context, userID, category, channel string) (bool, error) {
+func (s *faultStore) Consent(ctx context.Context, userID, category, channel string) (notify.Consent, error) {
 	if s.blackhole.Load() {
-		return false, s.hole(ctx)
+		return notify.ConsentUnset, s.hole(ctx)
 	}
-	return s.Store.Allowed(ctx, userID, category, channel)
+	return s.Store.Consent(ctx, userID, category, channel)
 }
 
 // A sent outcome whose log write fails is written again until it lands:
@@ -396,7 +396,7 @@ type slowOnceStore struct {
 	seen map[string]bool
 }
 
-func (s *slowOnceStore) Allowed(ctx context.Context, userID, category, channel string) (bool, error) {
+func (s *slowOnceStore) Consent(ctx context.Context, userID, category, channel string) (notify.Consent, error) {
 	if s.on.Load() {
 		s.mu.Lock()
 		first := !s.seen[userID]
@@ -409,11 +409,11 @@ func (s *slowOnceStore) Allowed(ctx context.Context, userID, category, channel s
 			select {
 			case <-time.After(s.slow):
 			case <-ctx.Done():
-				return false, ctx.Err()
+				return notify.ConsentUnset, ctx.Err()
 			}
 		}
 	}
-	return s.Store.Allowed(ctx, userID, category, channel)
+	return s.Store.Consent(ctx, userID, category, channel)
 }
 
 // A lease that expires during the checks before the send (a slow but
@@ -635,12 +635,12 @@ type panickingStore struct {
 	calls  atomic.Int64
 }
 
-func (s *panickingStore) Allowed(ctx context.Context, userID, category, channel string) (bool, error) {
+func (s *panickingStore) Consent(ctx context.Context, userID, category, channel string) (notify.Consent, error) {
 	if s.on.Load() && userID == s.poison {
 		s.calls.Add(1)
 		panic("store client bug")
 	}
-	return s.Store.Allowed(ctx, userID, category, channel)
+	return s.Store.Consent(ctx, userID, category, channel)
 }
 
 // A delivery whose handling panics outside the Channel call (here in the

@@ -73,6 +73,9 @@ func New(cfg Config) (*Dispatcher, error) {
 		if name == "" {
 			return nil, fmt.Errorf("notify: Config.Channels[%d] has an empty Name", i)
 		}
+		if name == AllChannels {
+			return nil, fmt.Errorf("notify: Config.Channels[%d] is named %q, which is reserved for preferences of every channel (AllChannels)", i, name)
+		}
 		if _, dup := d.channels[name]; dup {
 			return nil, fmt.Errorf("notify: two channels are named %q; channel names must be unique", name)
 		}

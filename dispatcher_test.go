@@ -215,10 +215,10 @@ func TestOutcomes(t *testing.T) {
 			assert.Empty(t, c.Phone)
 		}},
 		{"opted out is stored", notify.OptedOut(cause), notify.StatusOptedOut, func(t *testing.T, h *harness) {
-			ok, err := h.store.Allowed(t.Context(), "ana", "default", "sms")
+			ok, err := h.d.Allowed(t.Context(), "ana", "default", "sms")
 			require.NoError(t, err)
 			assert.False(t, ok)
-			ok, err = h.store.Allowed(t.Context(), "ana", "default", "email")
+			ok, err = h.d.Allowed(t.Context(), "ana", "default", "email")
 			require.NoError(t, err)
 			assert.True(t, ok, "only that channel")
 		}},

@@ -130,6 +130,11 @@
 //     atomically, each token with one owner. Without it, those return an
 //     error wrapping errors.ErrUnsupported; PutContact and RemoveDevice
 //     work on every Store.
+//   - [PreferenceLister] (store/memory, postgres.Store, sqlite.Store).
+//     Looked for by [Dispatcher.Preferences]: every setting of a user,
+//     for a settings screen. Without it, Preferences returns an error
+//     wrapping errors.ErrUnsupported; Allowed and SetPreference work on
+//     every Store.
 //
 // On the [Deduper] (Config.Deduper):
 //

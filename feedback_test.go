@@ -70,7 +70,7 @@ func TestFeedbackOptOutSkipsTheNextSMS(t *testing.T) {
 		err := h.d.Feedback(t.Context(), notify.Feedback{DeliveryID: r.Deliveries[0].ID,
 			Err: notify.OptedOut(errors.New("21610 unsubscribed recipient"))})
 		require.NoError(t, err)
-		ok, err := h.store.Allowed(t.Context(), "ana", "news", "sms")
+		ok, err := h.d.Allowed(t.Context(), "ana", "news", "sms")
 		require.NoError(t, err)
 		assert.False(t, ok, "the opt-out is stored for the delivery's category")
 		n := welcome("fb-after")
@@ -150,7 +150,7 @@ func TestFeedbackComplaint(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, notify.StatusDelivered, st[0].Status)
 		assert.Equal(t, notify.StatusComplained, st[0].Events[len(st[0].Events)-1].Status)
-		ok, err := h.store.Allowed(t.Context(), "ana", "news", "sms")
+		ok, err := h.d.Allowed(t.Context(), "ana", "news", "sms")
 		require.NoError(t, err)
 		assert.False(t, ok, "the complaint is stored as an opt-out")
 	})

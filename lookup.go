@@ -71,24 +71,40 @@ func (d *Dispatcher) RemoveDevice(ctx context.Context, userID, platform, token s
 }
 
 // Allowed reports whether the user accepts category on channel, as Send
-// would decide it (see Preferences.Allowed).
+// would decide it for a notification that is not critical: the user's
+// Consent under the category's policy (see Consent and
+// CategoryPolicy.OptIn).
 func (d *Dispatcher) Allowed(ctx context.Context, userID, category, channel string) (bool, error) {
 	bctx, cancel := context.WithTimeout(ctx, d.cfg.BackendTimeout)
 	defer cancel()
-	return d.cfg.Store.Allowed(bctx, userID, category, channel)
+	c, err := d.cfg.Store.Consent(bctx, userID, category, channel)
+	if err != nil {
+		return false, err
+	}
+	return c.Allows(d.policy(category).OptIn), nil
 }
 
 // SetPreference allows or opts the user out of category (or of every
-// category, with AllCategories) on channel.
+// category, with AllCategories) on channel (or on every channel, with
+// AllChannels). See Consent for which setting wins when several apply.
+// Each of userID, category and channel must be set, at most 255 bytes of
+// UTF-8; a bad one is a *ValidationError naming it, and nothing is
+// stored.
 func (d *Dispatcher) SetPreference(ctx context.Context, userID, category, channel string, allowed bool) error {
-	if userID == "" {
-		return invalid("UserID", "empty")
+	if err := checkPreferenceField("UserID", userID); err != nil {
+		return err
 	}
 	if category == "" {
 		return invalid("Category", "empty: name a category, or %q for every category", AllCategories)
 	}
+	if err := checkPreferenceField("Category", category); err != nil {
+		return err
+	}
 	if channel == "" {
-		return invalid("Channel", "empty")
+		return invalid("Channel", "empty: name a channel, or %q for every channel", AllChannels)
+	}
+	if err := checkPreferenceField("Channel", channel); err != nil {
+		return err
 	}
 	bctx, cancel := context.WithTimeout(ctx, d.cfg.BackendTimeout)
 	defer cancel()

@@ -57,7 +57,9 @@ type Notification struct {
 	Priority Priority `json:"priority,omitempty"`
 	// Critical notifications (a password reset, a fraud alert) bypass opt-out.
 	// They are still limited by their category's Limit; Config.UserLimit
-	// counts them but never holds them back.
+	// counts them but never holds them back. They never bypass the consent
+	// an opt-in category asks for: Send refuses a critical notification in
+	// an opt-in category (CategoryPolicy.OptIn).
 	Critical bool `json:"critical,omitempty"`
 	// SendAt schedules the notification; zero means now.
 	SendAt time.Time `json:"send_at,omitzero"`
@@ -244,6 +246,9 @@ const (
 	// rejects (say, a phone number without its country code). The other
 	// channels still deliver; fix the contact.
 	ReasonInvalidAddress = "invalid_address"
+	// ReasonNotOptedIn: the category is opt-in (CategoryPolicy.OptIn)
+	// and the user has not allowed it on the channel.
+	ReasonNotOptedIn = "not_opted_in"
 )
 
 // Result is what a Channel reports for a send the provider accepted.

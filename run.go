@@ -640,25 +640,24 @@ func (e *execution) checkLog(now time.Time) (DeliveryState, bool) {
 	return st, true
 }
 
-// allowed re-checks the user's opt-out of a non-critical delivery. It
-// settles the lease as skipped when the user opted out since accept,
-// returns it to the queue when the Store cannot answer, and reports
-// whether the send goes on.
+// allowed re-checks the user's preferences (see
+// Dispatcher.preferenceSkip). It settles the lease as skipped when the
+// user opted out since accept (or has not opted in to an opt-in
+// category), returns it to the queue when the Store cannot answer, and
+// reports whether the send goes on.
 func (e *execution) allowed() bool {
 	d, del := e.p.d, e.del
-	if del.UserID == "" || del.Critical {
-		return true
-	}
-	ok, err := d.cfg.Store.Allowed(e.bc.get(), del.UserID, del.Category, del.Channel)
+	reason, err := d.preferenceSkip(e.bc.get(), del.UserID, del.Category, del.Channel, del.Critical)
 	if err != nil {
 		d.log.WarnContext(e.bc.parent(), "notify: read preferences; retrying later", slog.String("delivery", del.ID), slog.Any("error", err))
 		d.nack(e.bc.get(), e.l, time.Second)
 		return false
 	}
-	if !ok {
-		e.settle(Event{Status: StatusSkipped, Reason: ReasonOptedOut})
+	if reason != "" {
+		e.settle(Event{Status: StatusSkipped, Reason: reason})
+		return false
 	}
-	return ok
+	return true
 }
 
 // render renders the template of a delivery that carries no message,

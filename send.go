@@ -354,14 +354,14 @@ func (pl *planner) planChannel(ch string) error {
 		}
 		return nil
 	}
-	ok, err := pl.allowed(ch)
+	reason, err := pl.allowed(ch)
 	if err != nil {
 		return err
 	}
-	if !ok {
-		pl.p.receipt.Skipped = append(pl.p.receipt.Skipped, Skip{Channel: ch, Reason: ReasonOptedOut})
+	if reason != "" {
+		pl.p.receipt.Skipped = append(pl.p.receipt.Skipped, Skip{Channel: ch, Reason: reason})
 		for _, t := range targets {
-			pl.skip(ch, t.addr.Value, ReasonOptedOut)
+			pl.skip(ch, t.addr.Value, reason)
 		}
 		return nil
 	}
@@ -385,18 +385,16 @@ func (pl *planner) targets(ch string) []target {
 	return ts.list
 }
 
-// allowed reports whether n's user allows n's category on ch. A critical
-// notification, or one without a user, is always allowed.
-func (pl *planner) allowed(ch string) (bool, error) {
+// allowed applies n's user's preferences for n's category on ch: it
+// returns "" when the deliveries go out, or why they are skipped (see
+// Dispatcher.preferenceSkip).
+func (pl *planner) allowed(ch string) (string, error) {
 	n := &pl.n
-	if n.UserID == "" || n.Critical {
-		return true, nil
-	}
-	ok, err := pl.d.cfg.Store.Allowed(pl.bc.get(), n.UserID, pl.category, ch)
+	reason, err := pl.d.preferenceSkip(pl.bc.get(), n.UserID, pl.category, ch, n.Critical)
 	if err != nil {
-		return false, fmt.Errorf("notify: look up preferences of user %s: %w: %w", n.UserID, err, ErrNotQueued)
+		return "", fmt.Errorf("notify: look up preferences of user %s: %w: %w", n.UserID, err, ErrNotQueued)
 	}
-	return ok, nil
+	return reason, nil
 }
 
 // channelOptions is n's options for ch as JSON, nil when it has none.

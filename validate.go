@@ -36,6 +36,9 @@ func (d *Dispatcher) validate(n *Notification) error {
 	if n.Category == AllCategories {
 		return invalid("Category", "%q is reserved for opt-outs of every category (AllCategories)", AllCategories)
 	}
+	if err := d.checkConsentPolicy(n); err != nil {
+		return err
+	}
 	switch {
 	case n.Template == "" && n.Content == nil:
 		return invalid("Template", "no content: set Template (with Data) or Content")

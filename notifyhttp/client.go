@@ -216,8 +216,17 @@ func (c *Client) Preference(ctx context.Context, userID, category, channel strin
 	return p.Allowed, err
 }
 
+// Preferences lists every setting of the user, by category and then
+// channel (read scope), for a settings screen.
+func (c *Client) Preferences(ctx context.Context, userID string) ([]notify.Preference, error) {
+	var ps Preferences
+	err := c.do(ctx, http.MethodGet, "/v1/users/"+url.PathEscape(userID)+"/preferences", nil, nil, &ps)
+	return ps.Preferences, err
+}
+
 // SetPreference allows or opts the user out of category (notify.AllCategories:
-// every category) on channel (admin scope).
+// every category) on channel (notify.AllChannels: every channel) (admin
+// scope). See notify.Consent for which setting wins.
 func (c *Client) SetPreference(ctx context.Context, userID, category, channel string, allowed bool) error {
 	return c.do(ctx, http.MethodPut, prefPath(userID, category, channel), nil, map[string]bool{"allowed": allowed}, nil)
 }

@@ -103,6 +103,7 @@ var routes = []route{
 	{"PUT", seg("v1", "users", "{}", "contact"), ScopeAdmin, (*handler).putContact},
 	{"POST", seg("v1", "users", "{}", "devices"), ScopeAdmin, (*handler).registerDevice},
 	{"DELETE", seg("v1", "users", "{}", "devices"), ScopeAdmin, (*handler).unregisterDevice},
+	{"GET", seg("v1", "users", "{}", "preferences"), ScopeRead, (*handler).listPreferences},
 	{"GET", seg("v1", "users", "{}", "preferences", "{}", "{}"), ScopeRead, (*handler).getPreference},
 	{"PUT", seg("v1", "users", "{}", "preferences", "{}", "{}"), ScopeAdmin, (*handler).putPreference},
 }
@@ -656,6 +657,26 @@ type Preference struct {
 	Category string `json:"category"`
 	Channel  string `json:"channel"`
 	Allowed  bool   `json:"allowed"`
+}
+
+// Preferences is every setting of one user, as GET
+// /v1/users/{id}/preferences answers: by category, then channel.
+type Preferences struct {
+	UserID      string              `json:"user_id"`
+	Preferences []notify.Preference `json:"preferences"`
+}
+
+func (h *handler) listPreferences(q *request) *Problem {
+	user := q.params[0]
+	ps, err := h.cfg.Dispatcher.Preferences(q.r.Context(), user)
+	if err != nil {
+		return h.problemFor(q, err, nil, "")
+	}
+	if ps == nil {
+		ps = []notify.Preference{}
+	}
+	writeJSON(q.w, http.StatusOK, Preferences{UserID: user, Preferences: ps})
+	return nil
 }
 
 func (h *handler) getPreference(q *request) *Problem {

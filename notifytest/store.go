@@ -21,7 +21,10 @@ import (
 //
 // It checks contacts (put, get, replace, ErrNotFound, RemoveAddress of
 // phones, emails and device tokens honouring registeredBefore),
-// preferences (allowed by default, per user, category and channel) and the
+// preferences (Consent unset until set, then allowed or opted out, per
+// user, category and channel; the wildcards AllCategories and AllChannels
+// with the precedence of notify.Consent, checked against notify.ConsentOf
+// for every combination of settings) and the
 // log (Record, then State with DeliveryState.Apply's attempt counting,
 // Delivery, Deliveries oldest first with events in order, ErrNotFound for
 // what was never recorded, and concurrent Records losing nothing).
@@ -34,7 +37,8 @@ import (
 // back as Record's would. A notify.Pruner: Prune deletes exactly the log
 // events older than StoreFeatures.Retention (which a Pruner must declare),
 // also the older events of a delivery that keeps newer ones, and says how
-// many. A notify.DeviceRegistry: one device registered, refreshed or
+// many. A notify.PreferenceLister: every setting listed once, by category
+// then channel, with its latest value and time. A notify.DeviceRegistry: one device registered, refreshed or
 // unregistered without touching the rest of the contact; a token with one
 // owner (registering, refreshing or putting a token another user holds
 // moves it, and RegisterDevice says from whom), also when two users
@@ -61,6 +65,10 @@ func TestStore(t *testing.T, newStore func(t *testing.T) notify.Store, features 
 	run("RemoveAddress", testRemoveAddress)
 	run("RemoveDeviceToken", testRemoveDeviceToken)
 	run("Preferences", testPreferences)
+	run("PreferencesAllChannels", testPreferencesAllChannels)
+	run("PreferencesConsent", testPreferencesConsent)
+	run("PreferencesPrecedence", testPreferencesPrecedence)
+	run("PreferenceLister", testPreferenceLister)
 	run("LogState", testLogState)
 	run("LogDeliveries", testLogDeliveries)
 	run("LogNotFound", testLogNotFound)
@@ -197,41 +205,6 @@ func testRemoveDeviceToken(t *testing.T, s notify.Store, id string) {
 	got, err = s.Contact(ctx, id)
 	require.NoError(t, err)
 	assertContact(t, notify.Contact{UserID: id, Devices: c.Devices[2:]}, got)
-}
-
-func testPreferences(t *testing.T, s notify.Store, id string) {
-	ctx := timeout(t, 20*time.Second)
-	other := id + "-other"
-	allowed := func(user, category, channel string) bool {
-		t.Helper()
-		ok, err := s.Allowed(ctx, user, category, channel)
-		require.NoError(t, err)
-		return ok
-	}
-	assert.True(t, allowed(id, "marketing", "sms"), "everything is allowed until set otherwise")
-
-	require.NoError(t, s.SetPreference(ctx, id, "marketing", "sms", false))
-	assert.False(t, allowed(id, "marketing", "sms"), "after opting out")
-	assert.True(t, allowed(id, "marketing", "email"), "another channel of the category")
-	assert.True(t, allowed(id, "security", "sms"), "another category on the channel")
-	assert.True(t, allowed(other, "marketing", "sms"), "another user")
-
-	require.NoError(t, s.SetPreference(ctx, id, "marketing", "sms", false), "setting the same preference twice")
-	assert.False(t, allowed(id, "marketing", "sms"))
-	require.NoError(t, s.SetPreference(ctx, id, "marketing", "sms", true))
-	assert.True(t, allowed(id, "marketing", "sms"), "after opting in again")
-
-	// An opt-out of every category (an SMS STOP) answers for each category
-	// on that channel, as the Dispatcher would act on it.
-	require.NoError(t, s.SetPreference(ctx, id, notify.AllCategories, "sms", false))
-	assert.False(t, allowed(id, "marketing", "sms"), "after opting out of every category on the channel")
-	assert.False(t, allowed(id, "security", "sms"), "after opting out of every category on the channel")
-	assert.True(t, allowed(id, "marketing", "email"), "another channel after an opt-out of every category")
-	assert.True(t, allowed(other, "marketing", "sms"), "another user after an opt-out of every category")
-	require.NoError(t, s.SetPreference(ctx, id, "marketing", "sms", true))
-	assert.False(t, allowed(id, "marketing", "sms"), "a category's opt-in does not lift an opt-out of every category")
-	require.NoError(t, s.SetPreference(ctx, id, notify.AllCategories, "sms", true))
-	assert.True(t, allowed(id, "marketing", "sms"), "after opting in to every category again")
 }
 
 // event returns an event of delivery d of notification n.
@@ -479,9 +452,9 @@ func testRecordOnce(t *testing.T, s notify.Store, id string) {
 	wg.Wait()
 	assert.EqualValues(t, 1, recorded.Load(), "concurrent RecordOnce calls with one key that recorded")
 	assert.EqualValues(t, 1, acted.Load(), "concurrent RecordOnce calls with one key that ran then")
-	allowed, err := s.Allowed(ctx, id, "alerts", "sms")
+	consent, err := s.Consent(ctx, id, "alerts", "sms")
 	require.NoError(t, err)
-	assert.False(t, allowed, "then's write was kept")
+	assert.Equal(t, notify.ConsentOptedOut, consent, "then's write was kept")
 	ds, err := s.Delivery(ctx, d)
 	require.NoError(t, err)
 	require.Len(t, ds.Events, 3, "queued, sent and one delivered")

@@ -13,6 +13,8 @@ import (
 	"github.com/gonotify/notify"
 )
 
+var _ notify.PreferenceLister = (*Store)(nil)
+
 // Store is a notify.Store on PostgreSQL, a Backend's (Backend.Store):
 // contacts (with their devices), preferences (user x category x channel)
 // and the notification log (one row per event, indexed by delivery and by
@@ -36,7 +38,7 @@ type storeCore struct {
 type storeSQL struct {
 	contact, putContact, deleteDevices, putDevices, removePhone, removeEmail, removeDevice string
 	lockContact, takeToken, updateDevice, insertDevice, upsertDevice, pruneDevices         string
-	allowed, setPreference                                                                 string
+	consent, setPreference, listPreferences                                                string
 	record, recordOnce, states, delivery, deliveries, userDeliveries, prune                string
 }
 
@@ -110,9 +112,14 @@ func newStore(pool *pgxpool.Pool, cfg Config) *Store {
 		removeDevice: sqlFor(s, `DELETE FROM {{schema}}.contact_devices
 			WHERE user_id = $1 AND platform = $2 AND token = $3
 			AND ($4::timestamptz IS NULL OR registered_at IS NULL OR registered_at < $4)`),
-		allowed: sqlFor(s, `SELECT bool_and(allowed) FROM {{schema}}.preferences WHERE user_id = $1 AND category IN ($2, '`+notify.AllCategories+`') AND channel = $3`),
-		setPreference: sqlFor(s, `INSERT INTO {{schema}}.preferences (user_id, category, channel, allowed) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (user_id, category, channel) DO UPDATE SET allowed = EXCLUDED.allowed`),
+		// The (at most four) settings that match; notify.ConsentOf
+		// picks the one that decides.
+		consent: sqlFor(s, `SELECT category, channel, allowed FROM {{schema}}.preferences
+			WHERE user_id = $1 AND category IN ($2, '`+notify.AllCategories+`') AND channel IN ($3, '`+notify.AllChannels+`')`),
+		setPreference: sqlFor(s, `INSERT INTO {{schema}}.preferences (user_id, category, channel, allowed, updated_at) VALUES ($1, $2, $3, $4, now())
+			ON CONFLICT (user_id, category, channel) DO UPDATE SET allowed = EXCLUDED.allowed, updated_at = EXCLUDED.updated_at`),
+		listPreferences: sqlFor(s, `SELECT category, channel, allowed, updated_at FROM {{schema}}.preferences
+			WHERE user_id = $1 ORDER BY category COLLATE "C", channel COLLATE "C"`),
 		record: sqlFor(s, insertEvents),
 		// The partial unique index on (delivery_id, report_key) makes a
 		// concurrent insert of the same key wait for this one's
@@ -249,16 +256,41 @@ func (s *Store) RemoveAddress(ctx context.Context, userID, channel, address stri
 	return nil
 }
 
-// Allowed reports whether the user allows category on channel: neither
-// category nor notify.AllCategories is opted out there (one query). Everything
-// is allowed until SetPreference says otherwise.
-func (s *Store) Allowed(ctx context.Context, userID, category, channel string) (bool, error) {
-	var ok *bool // NULL when neither row exists
-	err := s.db.QueryRow(ctx, s.core.sql.allowed, userID, category, channel).Scan(&ok)
+// Consent returns what the user's settings say about category on channel
+// (notify.Consent): one query reads the settings that match, and
+// notify.ConsentOf picks the one that decides.
+func (s *Store) Consent(ctx context.Context, userID, category, channel string) (notify.Consent, error) {
+	rows, err := s.db.Query(ctx, s.core.sql.consent, userID, category, channel)
 	if err != nil {
-		return false, fmt.Errorf("postgres: preference of user %s for %s on %s: %w", userID, category, channel, err)
+		return notify.ConsentUnset, fmt.Errorf("postgres: preference of user %s for %s on %s: %w", userID, category, channel, err)
 	}
-	return ok == nil || *ok, nil
+	match, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (notify.Preference, error) {
+		var p notify.Preference
+		err := row.Scan(&p.Category, &p.Channel, &p.Allowed)
+		return p, err
+	})
+	if err != nil {
+		return notify.ConsentUnset, fmt.Errorf("postgres: preference of user %s for %s on %s: %w", userID, category, channel, err)
+	}
+	return notify.ConsentOf(match, category, channel), nil
+}
+
+// ListPreferences returns every setting the user has, by category and
+// then channel in byte order (notify.PreferenceLister).
+func (s *Store) ListPreferences(ctx context.Context, userID string) ([]notify.Preference, error) {
+	rows, err := s.db.Query(ctx, s.core.sql.listPreferences, userID)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list preferences of user %s: %w", userID, err)
+	}
+	ps, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (notify.Preference, error) {
+		var p notify.Preference
+		err := row.Scan(&p.Category, &p.Channel, &p.Allowed, &p.Updated)
+		return p, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list preferences of user %s: %w", userID, err)
+	}
+	return ps, nil
 }
 
 // SetPreference stores whether the user allows category on channel.

@@ -14,6 +14,8 @@ var (
 	_ notify.Store        = (*Store)(nil)
 	_ notify.OnceRecorder = (*Store)(nil)
 	_ notify.Pruner       = (*Store)(nil)
+
+	_ notify.PreferenceLister = (*Store)(nil)
 )
 
 // Store is a notify.Store in a SQLite file, a Backend's (Backend.Store):
@@ -51,9 +53,14 @@ const (
 	sqlRemoveEmail  = `UPDATE contacts SET email = '', updated_at = ? WHERE user_id = ? AND email = ?`
 	sqlRemoveDevice = `DELETE FROM contact_devices WHERE user_id = ?1 AND platform = ?2 AND token = ?3
 		AND (?4 IS NULL OR registered_at IS NULL OR registered_at < ?4)`
-	sqlAllowed       = `SELECT min(allowed) FROM preferences WHERE user_id = ? AND category IN (?, '` + notify.AllCategories + `') AND channel = ?`
-	sqlSetPreference = `INSERT INTO preferences (user_id, category, channel, allowed) VALUES (?, ?, ?, ?)
-		ON CONFLICT (user_id, category, channel) DO UPDATE SET allowed = excluded.allowed`
+	// The (at most four) settings that match; notify.ConsentOf picks the
+	// one that decides.
+	sqlConsent = `SELECT category, channel, allowed FROM preferences
+		WHERE user_id = ? AND category IN (?, '` + notify.AllCategories + `') AND channel IN (?, '` + notify.AllChannels + `')`
+	sqlSetPreference = `INSERT INTO preferences (user_id, category, channel, allowed, updated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (user_id, category, channel) DO UPDATE SET allowed = excluded.allowed, updated_at = excluded.updated_at`
+	sqlListPreferences = `SELECT category, channel, allowed, updated_at FROM preferences
+		WHERE user_id = ? ORDER BY category, channel`
 	sqlInsertEvent = `INSERT INTO log_events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlRecordOnce  = `INSERT INTO log_events (` + eventCols + `, report_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (delivery_id, report_key) WHERE report_key IS NOT NULL DO NOTHING`
@@ -154,21 +161,61 @@ func (s *Store) RemoveAddress(ctx context.Context, userID, channel, address stri
 	return nil
 }
 
-// Allowed reports whether the user allows category on channel: neither
-// category nor notify.AllCategories is opted out there (one query).
-// Everything is allowed until SetPreference says otherwise.
-func (s *Store) Allowed(ctx context.Context, userID, category, channel string) (bool, error) {
-	var ok sql.NullInt64 // NULL when neither row exists
-	if err := s.b.reader(s.bt).QueryRowContext(ctx, sqlAllowed, userID, category, channel).Scan(&ok); err != nil {
-		return false, fmt.Errorf("sqlite: preference of user %s for %s on %s: %w", userID, category, channel, err)
+// Consent returns what the user's settings say about category on channel
+// (notify.Consent): one query reads the settings that match, and
+// notify.ConsentOf picks the one that decides.
+func (s *Store) Consent(ctx context.Context, userID, category, channel string) (notify.Consent, error) {
+	ps, err := s.preferences(ctx, sqlConsent, userID, category, channel)
+	if err != nil {
+		return notify.ConsentUnset, fmt.Errorf("sqlite: preference of user %s for %s on %s: %w", userID, category, channel, err)
 	}
-	return !ok.Valid || ok.Int64 != 0, nil
+	return notify.ConsentOf(ps, category, channel), nil
 }
 
-// SetPreference stores whether the user allows category on channel.
+// ListPreferences returns every setting the user has, by category and
+// then channel in byte order (notify.PreferenceLister). A setting stored
+// before the package recorded times has a zero Updated.
+func (s *Store) ListPreferences(ctx context.Context, userID string) ([]notify.Preference, error) {
+	ps, err := s.preferences(ctx, sqlListPreferences, userID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list preferences of user %s: %w", userID, err)
+	}
+	return ps, nil
+}
+
+// preferences runs query, which selects category, channel, allowed and
+// optionally updated_at, and returns its rows.
+func (s *Store) preferences(ctx context.Context, query string, args ...any) ([]notify.Preference, error) {
+	rows, err := s.b.reader(s.bt).QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	ps := []notify.Preference{}
+	for rows.Next() {
+		var p notify.Preference
+		var updated sql.NullInt64
+		dest := []any{&p.Category, &p.Channel, &p.Allowed, &updated}
+		if err := rows.Scan(dest[:len(cols)]...); err != nil {
+			return nil, err
+		}
+		if updated.Int64 != 0 {
+			p.Updated = fromNanos(updated)
+		}
+		ps = append(ps, p)
+	}
+	return ps, rows.Err()
+}
+
+// SetPreference stores whether the user allows category on channel
+// (either may be the wildcard "*").
 func (s *Store) SetPreference(ctx context.Context, userID, category, channel string, allowed bool) error {
 	err := s.b.write(ctx, s.bt, func(ctx context.Context, w *wtx) error {
-		_, err := w.exec(ctx, sqlSetPreference, userID, category, channel, allowed)
+		_, err := w.exec(ctx, sqlSetPreference, userID, category, channel, allowed, time.Now().UnixNano())
 		return err
 	})
 	if err != nil {

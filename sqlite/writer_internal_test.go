@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gonotify/notify"
 )
 
 // TestWriterBatchFailure: writes queued behind a running one share the
@@ -38,7 +40,7 @@ func TestWriterBatchFailure(t *testing.T) {
 			for i := range n {
 				wg.Go(func() {
 					errs[i] = b.writeIsolated(ctx, nil, func(ctx context.Context, w *wtx) error {
-						if _, err := w.exec(ctx, sqlSetPreference, fmt.Sprint("u", i), "c", "sms", false); err != nil {
+						if _, err := w.exec(ctx, sqlSetPreference, fmt.Sprint("u", i), "c", "sms", false, time.Now().UnixNano()); err != nil {
 							return err
 						}
 						if i%5 == 3 {
@@ -52,7 +54,8 @@ func TestWriterBatchFailure(t *testing.T) {
 			close(release)
 			wg.Wait()
 			for i := range n {
-				allowed, err := b.store.Allowed(ctx, fmt.Sprint("u", i), "c", "sms")
+				consent, err := b.store.Consent(ctx, fmt.Sprint("u", i), "c", "sms")
+				allowed := consent != notify.ConsentOptedOut
 				require.NoError(t, err)
 				if i%5 == 3 {
 					assert.ErrorIs(t, errs[i], boom, "write %d", i)

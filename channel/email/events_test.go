@@ -363,9 +363,9 @@ func TestEventHandlerThroughDispatcher(t *testing.T) {
 
 	r = send("bo")
 	require.Equal(t, http.StatusOK, post(t, h, f.message(t, "Notification", testTopic, sesEvent("Complaint", r.Deliveries[0].ID, ""), "1")))
-	ok, err := store.Allowed(t.Context(), "bo", "news", notify.ChannelEmail)
+	consent, err := store.Consent(t.Context(), "bo", "news", notify.ChannelEmail)
 	require.NoError(t, err)
-	assert.False(t, ok, "a complaint opts bo out of the category's email")
+	assert.Equal(t, notify.ConsentOptedOut, consent, "a complaint opts bo out of the category's email")
 }
 
 // A certificate URL that fails is fetched once, however many messages name

@@ -18,6 +18,7 @@ import (
 	"github.com/gonotify/notify/channel/email"
 	"github.com/gonotify/notify/channel/fcm"
 	"github.com/gonotify/notify/channel/sms"
+	"github.com/gonotify/notify/unsubscribe"
 )
 
 // Paths the provider webhooks are mounted at, when their channel is
@@ -32,6 +33,9 @@ type channelSet struct {
 	channels []notify.Channel
 	console  []string // names of the channels that print instead of sending
 	closers  []func() error
+	// unsubscribe signs the email channel's one-click unsubscribe links;
+	// nil when they are off.
+	unsubscribe *unsubscribe.Signer
 }
 
 // close releases what the channels hold.
@@ -134,7 +138,14 @@ func buildChannels(ctx context.Context, cfg *Config, log *slog.Logger, stdout, s
 				o.BaseEndpoint = aws.String(cfg.SESEndpoint)
 			}
 		})
-		ch, err := email.New(api, email.Config{From: cfg.SESFrom, ConfigurationSet: cfg.SESConfigurationSet, Logger: log})
+		ecfg := email.Config{From: cfg.SESFrom, ConfigurationSet: cfg.SESConfigurationSet, Logger: log}
+		if set.unsubscribe, err = openUnsubscriber(cfg); err != nil {
+			return nil, ok(err)
+		}
+		if set.unsubscribe != nil {
+			ecfg.Unsubscribe = set.unsubscribe.Unsubscribe
+		}
+		ch, err := email.New(api, ecfg)
 		if err != nil {
 			return nil, ok(fmt.Errorf("email channel (--ses-*): %w", err))
 		}

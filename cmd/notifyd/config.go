@@ -53,6 +53,11 @@ type Config struct {
 	TrackBaseURL string
 	TrackKeys    string // base64 HMAC keys, comma-separated, newest first
 
+	// One-click unsubscribe links (RFC 8058) in bulk email.
+	UnsubscribeBaseURL    string
+	UnsubscribeKeys       string // base64 HMAC keys, comma-separated, newest first
+	UnsubscribeCategories string // comma-separated; empty: every category
+
 	// API keys of the embedded mode (a durable key store needs none of
 	// these: use the keys command).
 	KeyFile      string
@@ -220,6 +225,9 @@ var settings = []setting{
 	str("templates", "JSON file of templates: {\"name\": {\"locale or empty\": {\"push\": {\"title\", \"body\"}, \"sms\": {\"body\"}, \"email\": {\"subject\", \"text\", \"html\"}}}} (without it only inline content can be sent)", func(c *Config) *string { return &c.Templates }),
 	str("track-base-url", "public URL of this server for tracking links (clicks /t/c/..., opens /t/o/...); with --track-keys, templates get trackClick, trackOpen and trackPixel", func(c *Config) *string { return &c.TrackBaseURL }),
 	secretStr("track-keys", "HMAC keys of tracking links: base64, comma-separated, newest first (openssl rand -base64 32)", func(c *Config) *string { return &c.TrackKeys }),
+	str("unsubscribe-base-url", "public https URL of this server for one-click unsubscribe links (/u/...); with --unsubscribe-keys, SES email carries List-Unsubscribe and List-Unsubscribe-Post (RFC 8058)", func(c *Config) *string { return &c.UnsubscribeBaseURL }),
+	secretStr("unsubscribe-keys", "HMAC keys of unsubscribe links: base64, comma-separated, newest first (openssl rand -base64 32)", func(c *Config) *string { return &c.UnsubscribeKeys }),
+	str("unsubscribe-categories", "comma-separated categories whose email gets an unsubscribe link (empty: every category; critical notifications never do)", func(c *Config) *string { return &c.UnsubscribeCategories }),
 	str("key-file", "embedded mode: JSON file of API keys, created with one fresh key when missing", func(c *Config) *string { return &c.KeyFile }),
 	secretStr("bootstrap-key", "embedded mode: one API key as id:secret:scopes (prefer the variable NOTIFYD_BOOTSTRAP_KEY)", func(c *Config) *string { return &c.BootstrapKey }),
 

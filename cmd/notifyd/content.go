@@ -10,6 +10,7 @@ import (
 	"github.com/gonotify/notify"
 	"github.com/gonotify/notify/template"
 	"github.com/gonotify/notify/track"
+	"github.com/gonotify/notify/unsubscribe"
 )
 
 // templateFile is the --templates file: template name, then locale ("" for
@@ -40,6 +41,37 @@ func openSigner(cfg *Config) (*track.Signer, error) {
 	s, err := track.New(track.Config{BaseURL: strings.TrimSuffix(cfg.TrackBaseURL, "/"), Keys: keys})
 	if err != nil {
 		return nil, fmt.Errorf("--track-base-url/--track-keys: %w", err)
+	}
+	return s, nil
+}
+
+// openUnsubscriber returns the unsubscribe links' Signer of
+// --unsubscribe-base-url, --unsubscribe-keys and --unsubscribe-categories,
+// or nil when one-click unsubscribe is off.
+func openUnsubscriber(cfg *Config) (*unsubscribe.Signer, error) {
+	if cfg.UnsubscribeBaseURL == "" && cfg.UnsubscribeKeys == "" {
+		return nil, nil
+	}
+	if cfg.UnsubscribeBaseURL == "" || cfg.UnsubscribeKeys == "" {
+		return nil, fmt.Errorf("--unsubscribe-base-url and --unsubscribe-keys go together: the public https URL of this server, and the links' HMAC keys (base64, comma-separated, newest first; make one with: openssl rand -base64 32)")
+	}
+	var keys [][]byte
+	for i, k := range strings.Split(cfg.UnsubscribeKeys, ",") {
+		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(k))
+		if err != nil {
+			return nil, fmt.Errorf("--unsubscribe-keys: key %d is not base64", i+1)
+		}
+		keys = append(keys, b)
+	}
+	var cats []string
+	for _, c := range strings.Split(cfg.UnsubscribeCategories, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			cats = append(cats, c)
+		}
+	}
+	s, err := unsubscribe.New(unsubscribe.Config{BaseURL: cfg.UnsubscribeBaseURL, Keys: keys, Categories: cats})
+	if err != nil {
+		return nil, fmt.Errorf("--unsubscribe-base-url/--unsubscribe-keys: %w", err)
 	}
 	return s, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/gonotify/notify"
 	"github.com/gonotify/notify/notifyhttp"
 	"github.com/gonotify/notify/track"
+	"github.com/gonotify/notify/unsubscribe"
 )
 
 // newLogger returns the JSON logger of cfg.LogLevel, writing to w, that
@@ -142,6 +143,18 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 			return err
 		}
 		hooks["/t/"] = tracker // clicks and opens sign themselves
+	}
+	if chs.unsubscribe != nil {
+		uh, err := unsubscribe.NewHandler(unsubscribe.HandlerConfig{Signer: chs.unsubscribe, Preferences: d, Logger: log})
+		if err != nil {
+			return err
+		}
+		hooks[unsubscribe.Path] = uh // links sign themselves
+	} else if cfg.UnsubscribeBaseURL != "" || cfg.UnsubscribeKeys != "" {
+		if _, err := openUnsubscriber(cfg); err != nil {
+			return err
+		}
+		log.Warn("--unsubscribe-base-url: no SES email channel (--ses-from), so no email carries unsubscribe links")
 	}
 	api, err := notifyhttp.New(notifyhttp.Config{
 		Dispatcher: d, Keys: b.keys, Replay: b.dedup, Limiter: b.limiter, Webhooks: hooks,

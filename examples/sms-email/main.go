@@ -182,11 +182,11 @@ func run(ctx context.Context, out io.Writer, getenv func(string) string) error {
 	}
 	// A STOP blocks every message from the sender: the opt-out is stored
 	// for every category (notify.AllCategories).
-	allowed, err := store.Allowed(ctx, "bob", notify.AllCategories, notify.ChannelSMS)
+	consent, err := store.Consent(ctx, "bob", notify.AllCategories, notify.ChannelSMS)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "   stored preference: bob/*/sms allowed=%v\n\n", allowed)
+	fmt.Fprintf(out, "   stored preference: bob/*/sms allowed=%v\n\n", consent != notify.ConsentOptedOut)
 	if err := sendAndWait(ctx, out, d, "3. next news to Bob: SMS skipped, email still sent", news); err != nil {
 		return err
 	}

@@ -49,7 +49,9 @@ func (s *store) PutContact(_ context.Context, c notify.Contact) error {
 
 func (s *store) RemoveAddress(context.Context, string, string, string, time.Time) error { return nil }
 
-func (s *store) Allowed(context.Context, string, string, string) (bool, error) { return true, nil }
+func (s *store) Consent(context.Context, string, string, string) (notify.Consent, error) {
+	return notify.ConsentUnset, nil
+}
 
 func (s *store) SetPreference(context.Context, string, string, string, bool) error { return nil }
 

@@ -15,8 +15,8 @@ func Example() {
 
 	_ = s.PutContact(ctx, notify.Contact{UserID: "u1", Phone: "+15550100", Email: "ana@example.com"})
 	_ = s.SetPreference(ctx, "u1", "marketing", notify.ChannelSMS, false)
-	ok, _ := s.Allowed(ctx, "u1", "marketing", notify.ChannelSMS)
-	fmt.Println("marketing by SMS allowed:", ok)
+	c, _ := s.Consent(ctx, "u1", "marketing", notify.ChannelSMS)
+	fmt.Println("marketing by SMS:", c)
 
 	ev := notify.Event{DeliveryID: "d1", NotificationID: "n1", Channel: notify.ChannelEmail, At: time.Now()}
 	for _, st := range []notify.Status{notify.StatusQueued, notify.StatusRetrying, notify.StatusSent} {
@@ -26,6 +26,6 @@ func Example() {
 	state, _ := s.State(ctx, "d1")
 	fmt.Println(state.Status, "after", state.Attempts, "attempts")
 	// Output:
-	// marketing by SMS allowed: false
+	// marketing by SMS: opted_out
 	// sent after 2 attempts
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,8 +32,8 @@ type Store struct {
 
 	mu       sync.RWMutex // contacts and preferences
 	contacts map[string]notify.Contact
-	owners   map[deviceKey]string // who holds each device token
-	optOuts  map[prefKey]struct{}
+	owners   map[deviceKey]string             // who holds each device token
+	prefs    map[string]map[prefKey]prefValue // by user
 
 	logMu      sync.RWMutex
 	deliveries map[string]*delivery
@@ -48,12 +49,18 @@ type Store struct {
 }
 
 var (
-	_ notify.Store          = (*Store)(nil)
-	_ notify.OnceRecorder   = (*Store)(nil)
-	_ notify.DeviceRegistry = (*Store)(nil)
+	_ notify.Store            = (*Store)(nil)
+	_ notify.OnceRecorder     = (*Store)(nil)
+	_ notify.DeviceRegistry   = (*Store)(nil)
+	_ notify.PreferenceLister = (*Store)(nil)
 )
 
-type prefKey struct{ user, category, channel string }
+type prefKey struct{ category, channel string }
+
+type prefValue struct {
+	allowed bool
+	updated time.Time
+}
 
 type delivery struct {
 	n      *notification
@@ -87,7 +94,7 @@ func New(cfg Config) *Store {
 		retention:        cfg.Retention,
 		contacts:         make(map[string]notify.Contact),
 		owners:           make(map[deviceKey]string),
-		optOuts:          make(map[prefKey]struct{}),
+		prefs:            make(map[string]map[prefKey]prefValue),
 		deliveries:       make(map[string]*delivery),
 		notifs:           make(map[string]*notification),
 	}
@@ -176,26 +183,56 @@ func (s *Store) RemoveAddress(_ context.Context, userID, channel, address string
 	return nil
 }
 
-// Allowed reports whether the user allows category on channel: neither
-// category nor notify.AllCategories is opted out there. Everything is
-// allowed until SetPreference says otherwise.
-func (s *Store) Allowed(_ context.Context, userID, category, channel string) (bool, error) {
+// Consent returns what the user's settings say about category on channel,
+// by the precedence of notify.Consent: at most four map lookups.
+func (s *Store) Consent(_ context.Context, userID, category, channel string) (notify.Consent, error) {
+	var match [4]notify.Preference
+	n := 0
 	s.mu.RLock()
-	_, out := s.optOuts[prefKey{userID, category, channel}]
-	_, outAll := s.optOuts[prefKey{userID, notify.AllCategories, channel}]
+	if up := s.prefs[userID]; up != nil {
+		for _, cat := range [2]string{category, notify.AllCategories} {
+			for _, ch := range [2]string{channel, notify.AllChannels} {
+				if v, ok := up[prefKey{cat, ch}]; ok {
+					match[n] = notify.Preference{Category: cat, Channel: ch, Allowed: v.allowed}
+					n++
+				}
+			}
+		}
+	}
 	s.mu.RUnlock()
-	return !out && !outAll, nil
+	return notify.ConsentOf(match[:n], category, channel), nil
 }
 
-// SetPreference allows or opts the user out of category on channel.
-func (s *Store) SetPreference(_ context.Context, userID, category, channel string, allowed bool) error {
-	k := prefKey{userID, category, channel}
-	s.mu.Lock()
-	if allowed {
-		delete(s.optOuts, k)
-	} else {
-		s.optOuts[k] = struct{}{}
+// ListPreferences returns every setting the user has, by category and
+// then channel (notify.PreferenceLister).
+func (s *Store) ListPreferences(_ context.Context, userID string) ([]notify.Preference, error) {
+	s.mu.RLock()
+	up := s.prefs[userID]
+	ps := make([]notify.Preference, 0, len(up))
+	for k, v := range up {
+		ps = append(ps, notify.Preference{Category: k.category, Channel: k.channel, Allowed: v.allowed, Updated: v.updated})
 	}
+	s.mu.RUnlock()
+	slices.SortFunc(ps, func(a, b notify.Preference) int {
+		if c := strings.Compare(a.Category, b.Category); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Channel, b.Channel)
+	})
+	return ps, nil
+}
+
+// SetPreference allows or opts the user out of category on channel
+// (either may be the wildcard "*"), replacing what that setting was.
+func (s *Store) SetPreference(_ context.Context, userID, category, channel string, allowed bool) error {
+	now := time.Now()
+	s.mu.Lock()
+	up := s.prefs[userID]
+	if up == nil {
+		up = make(map[prefKey]prefValue)
+		s.prefs[userID] = up
+	}
+	up[prefKey{category, channel}] = prefValue{allowed: allowed, updated: now}
 	s.mu.Unlock()
 	return nil
 }
