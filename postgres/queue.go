@@ -74,26 +74,11 @@ func newQueue(pool *pgxpool.Pool, cfg Config) *Queue {
 		sql: queueSQL{
 			enqueue: sqlFor(s, `WITH ins AS (`+insertJobs(1, false)+`)
 			`+notifyInserted(5)),
-			// ANY(ARRAY(subquery)) runs the SKIP LOCKED pick once and
-			// updates by primary key, whatever the planner thinks of the
-			// table's statistics.
-			receive: sqlFor(s, `UPDATE {{schema}}.queue_jobs
-			SET lease = nextval('{{schema}}.queue_lease_seq'), lease_until = now() + $3::interval, attempts = attempts + 1
-			WHERE queue = $1 AND id = ANY(ARRAY(
-				SELECT id FROM {{schema}}.queue_jobs
-				WHERE queue = $1 AND state = 0 AND run_at <= now() AND (lease_until IS NULL OR lease_until <= now())
-				ORDER BY run_at
-				LIMIT $2
-				FOR UPDATE SKIP LOCKED))
-			RETURNING id, attempts, lease, not_before, delivery, lease_until - clock_timestamp()`),
-			// The next time a job of the queue becomes ready: the first
-			// unleased one, or the first lease to expire (leased jobs
-			// all have run_at in the past).
-			next: sqlFor(s, `SELECT least(
-				(SELECT run_at FROM {{schema}}.queue_jobs
-					WHERE queue = $1 AND state = 0 AND lease IS NULL ORDER BY run_at LIMIT 1),
-				(SELECT min(lease_until) FROM {{schema}}.queue_jobs
-					WHERE queue = $1 AND state = 0 AND run_at <= now() AND lease IS NOT NULL)) - now()`),
+			// The fetch and the next-due query are functions of migration
+			// 0007, whose planner settings keep them on the index
+			// queue_jobs_fetch whatever the table's statistics say.
+			receive: sqlFor(s, `SELECT id, attempts, lease, not_before, delivery, lease_left FROM {{schema}}.queue_receive($1, $2, $3)`),
+			next:    sqlFor(s, `SELECT {{schema}}.queue_next($1)`),
 			// Lease tokens are unique across queues and jobs, so lease =
 			// ANY(tokens) matches each job only with its own token. Only
 			// live jobs have a lease (Bury clears it), and leaving "state =
