@@ -153,7 +153,7 @@ func TestPlansIgnoreStatistics(t *testing.T) {
 			if analyzed {
 				// The hazard is real: on their own, the fetch sorts the
 				// backlog and the status read scans the whole log.
-				bare := functionPlan(t, pool, fn("queue_receive(text, integer, interval)"), true, "'push'", "64", "'30s'")
+				bare := functionPlan(t, pool, fn("queue_receive(text, integer, interval, timestamp with time zone)"), true, "'push'", "64", "'30s'", "NULL")
 				require.Contains(t, bare, "Sort", "the stale statistics should mislead the bare fetch: %v", bare)
 				bare = functionPlan(t, pool, fn("log_notification(text)"), true, "'n-7'")
 				require.Contains(t, bare, "Seq Scan on log_events", "the stale statistics should mislead the bare status read: %v", bare)
@@ -165,7 +165,9 @@ func TestPlansIgnoreStatistics(t *testing.T) {
 				uses   string
 				refuse []string
 			}{
-				{"queue_receive(text, integer, interval)", []string{"'push'", "64", "'30s'"},
+				{"queue_receive(text, integer, interval, timestamp with time zone)", []string{"'push'", "64", "'30s'", "NULL"},
+					"Index Scan using queue_jobs_fetch", []string{"Sort", "Seq Scan on queue_jobs", "Bitmap Heap Scan on queue_jobs"}},
+				{"queue_receive(text, integer, interval, timestamp with time zone)", []string{"'push'", "64", "'30s'", "now() - interval '1 minute'"},
 					"Index Scan using queue_jobs_fetch", []string{"Sort", "Seq Scan on queue_jobs", "Bitmap Heap Scan on queue_jobs"}},
 				{"queue_next(text)", []string{"'push'"},
 					"Index Scan using queue_jobs_fetch", []string{"Sort", "Seq Scan on queue_jobs", "Bitmap Heap Scan on queue_jobs"}},

@@ -14,9 +14,13 @@
 
 -- Receive: lease up to n ready jobs of queue q, oldest first, for vis.
 -- The index queue_jobs_fetch (queue, run_at) WHERE state = 0 yields the
--- jobs in run_at order, so no sort of the backlog is possible.
-CREATE FUNCTION {{schema}}.queue_receive(q text, n integer, vis interval)
-RETURNS TABLE (id text, attempts integer, lease bigint, not_before timestamptz, delivery json, lease_left interval)
+-- jobs in run_at order, so no sort of the backlog is possible. With after
+-- set, the scan starts at run_at = after: acked jobs leave dead entries at
+-- the front of the index until VACUUM, and a scan from the start of a
+-- drained backlog would step over all of them (see Queue.Receive). Each
+-- row comes with its run_at, for the caller's next after.
+CREATE FUNCTION {{schema}}.queue_receive(q text, n integer, vis interval, after timestamptz)
+RETURNS TABLE (id text, attempts integer, lease bigint, not_before timestamptz, delivery json, lease_left interval, run_at timestamptz)
 LANGUAGE sql VOLATILE
 SET enable_seqscan = off SET enable_bitmapscan = off SET enable_sort = off SET jit = off
 AS $$
@@ -24,11 +28,12 @@ AS $$
 	SET lease = nextval('{{schema}}.queue_lease_seq'), lease_until = now() + $3, attempts = j.attempts + 1
 	WHERE j.queue = $1 AND j.id = ANY(ARRAY(
 		SELECT f.id FROM {{schema}}.queue_jobs f
-		WHERE f.queue = $1 AND f.state = 0 AND f.run_at <= now() AND (f.lease_until IS NULL OR f.lease_until <= now())
+		WHERE f.queue = $1 AND f.state = 0 AND f.run_at >= coalesce($4, '-infinity') AND f.run_at <= now()
+			AND (f.lease_until IS NULL OR f.lease_until <= now())
 		ORDER BY f.run_at
 		LIMIT $2
 		FOR UPDATE SKIP LOCKED))
-	RETURNING j.id, j.attempts, j.lease, j.not_before, j.delivery, j.lease_until - clock_timestamp()
+	RETURNING j.id, j.attempts, j.lease, j.not_before, j.delivery, j.lease_until - clock_timestamp(), j.run_at
 $$;
 
 -- When queue q next has a job ready: the first unleased one, or the first
