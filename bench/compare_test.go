@@ -254,8 +254,9 @@ func benchPipelineCost(b *testing.B, url string) {
 	}
 	n := b.N
 	ch := &noopChannel{want: int64(n), done: make(chan struct{})}
+	cq := &countingQueue{Queue: pg.Queue()}
 	d, err := notify.New(notify.Config{
-		Queue: pg.Queue(), Store: pg.Store(), Deduper: pg.Deduper(), Channels: []notify.Channel{ch},
+		Queue: cq, Store: pg.Store(), Deduper: pg.Deduper(), Channels: []notify.Channel{ch},
 		DefaultWorkers: workers, ReceiveBatch: fetchBatch,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -285,6 +286,7 @@ func benchPipelineCost(b *testing.B, url string) {
 	b.StopTimer()
 	c.stop(schema)
 	rate(b, n, elapsed)
+	b.ReportMetric(float64(cq.jobs.Load())/float64(max(cq.receives.Load(), 1)), "jobs/receive")
 	q := func(t string) string { return pgx.Identifier{schema, t}.Sanitize() }
 	c.report(b, n, q("queue_jobs"), q("log_events"), q("dedup_claims"))
 }
@@ -515,4 +517,71 @@ func pump(dst, src net.Conn, delay time.Duration) {
 	}
 	_ = dst.Close()
 	_ = src.Close()
+}
+
+// countingQueue counts Receives and the jobs they lease; the Dispatcher
+// finds the queue's other capabilities through Unwrap.
+type countingQueue struct {
+	notify.Queue
+	receives, jobs atomic.Int64
+}
+
+func (q *countingQueue) Unwrap() any { return q.Queue }
+
+func (q *countingQueue) Receive(ctx context.Context, queue string, limit int) ([]notify.Lease, error) {
+	ls, err := q.Queue.Receive(ctx, queue, limit)
+	if len(ls) > 0 {
+		q.receives.Add(1)
+		q.jobs.Add(int64(len(ls)))
+	}
+	return ls, err
+}
+
+// BenchmarkDrain: a backlog of b.N jobs (enqueued before the clock
+// starts) delivered by Dispatcher.Run to a no-op channel with 64 workers
+// leasing up to 64 at a time; reports deliveries/s and jobs per Receive.
+func BenchmarkDrain(b *testing.B) {
+	pool, schema := setupApp(b, "")
+	ctx := context.Background()
+	pg, err := postgres.New(pool, postgres.Config{Schema: schema})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pg.Close()
+	if err := pg.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	n := b.N
+	jobs := make([]notify.Job, n)
+	for i := range jobs {
+		d := delivery(i)
+		jobs[i] = notify.Job{ID: d.ID, Queue: "notify.push", Delivery: d} // the Dispatcher's queue of channel push
+	}
+	for i := 0; i < n; i += insertBatch {
+		if err := pg.Queue().Enqueue(ctx, jobs[i:min(i+insertBatch, n)]...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ch := &noopChannel{want: int64(n), done: make(chan struct{})}
+	cq := &countingQueue{Queue: pg.Queue()}
+	d, err := notify.New(notify.Config{
+		Queue: cq, Store: pg.Store(), Deduper: pg.Deduper(), Channels: []notify.Channel{ch},
+		DefaultWorkers: workers, ReceiveBatch: fetchBatch,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	rctx, stop := context.WithCancel(ctx)
+	ran := make(chan struct{})
+	go func() { _ = d.Run(rctx); close(ran) }()
+	<-ch.done
+	elapsed := time.Since(start)
+	b.StopTimer()
+	stop()
+	<-ran
+	rate(b, n, elapsed)
+	b.ReportMetric(float64(cq.jobs.Load())/float64(max(cq.receives.Load(), 1)), "jobs/receive")
 }
