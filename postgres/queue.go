@@ -333,11 +333,14 @@ func (q *Queue) fetch(ctx context.Context, queue string, limit int) ([]notify.Le
 	now := time.Now()
 	c.hintsMu.Lock()
 	h := c.hints[queue]
-	c.hintsMu.Unlock()
 	after := h.after
 	if now.Sub(h.full) >= fullScanEvery {
+		// This fetch scans from the front; concurrent ones need not.
 		after = time.Time{}
+		h.full = now
+		c.hints[queue] = h
 	}
+	c.hintsMu.Unlock()
 	leases, oldest, err := q.fetchFrom(ctx, queue, limit, after)
 	if err == nil && !after.IsZero() && len(leases) < limit {
 		var more []notify.Lease
