@@ -59,16 +59,36 @@ type queueCore struct {
 	hints   map[string]fetchHint // by queue; see Queue.fetch
 }
 
-// fetchHint is where a queue's next fetch starts scanning: from run_at =
-// after (when set), until fullScanEvery after the last scan from the
-// start (full).
+// fetchHint is where a queue's next fetch starts scanning (see
+// Queue.fetch).
 type fetchHint struct {
-	after, full time.Time
+	after     time.Time     // the run_at of the oldest job the last fetch found; zero: none yet
+	frontAt   time.Time     // when the last scan from the front ended
+	frontTook time.Duration // how long it took
+	scanning  bool          // a scan from the front is under way
 }
 
-// fullScanEvery is how often a fetch scans a queue from its start even
-// though a hint says where its oldest ready job was: see Queue.fetch.
+// fullScanEvery is how often a fetch scans a queue from its front, at
+// least, while fetches from the hint keep finding jobs: see Queue.fetch.
 const fullScanEvery = time.Second
+
+// frontDue reports whether a fetch at now scans from the front: with no
+// hint yet; else once no other scan from the front is under way and, since
+// the last one ended, ten times its duration has passed and, unless the
+// fetch from the hint found nothing (empty), fullScanEvery.
+func (h fetchHint) frontDue(now time.Time, empty bool) bool {
+	switch {
+	case h.scanning:
+		return false
+	case h.after.IsZero():
+		return true
+	}
+	gap := 10 * h.frontTook
+	if !empty {
+		gap = max(gap, fullScanEvery)
+	}
+	return now.Sub(h.frontAt) >= gap
+}
 
 type queueSQL struct {
 	enqueue, receive, next, ack, nack, bury, replay, stats, dead, extend string
@@ -318,52 +338,54 @@ func (q *Queue) Receive(ctx context.Context, queue string, limit int) ([]notify.
 // fetch leases up to limit ready jobs of queue, oldest first.
 //
 // Acked jobs leave dead entries at the front of the fetch index until
-// VACUUM; a scan from the front of a queue that drained half a million
-// jobs steps over all of theirs (16 ms a fetch, where the first took
-// 0.3), so the drain of a backlog would cost its square. So the scan
-// starts where the last fetch found the oldest ready job (its run_at):
-// every job older than that was leased then, and what becomes ready
-// later comes after it (enqueued, nacked or replayed now) except a lease
-// that expires, or a job enqueued by a transaction that began before the
-// last fetch. Those are found by a scan from the front, which runs when a
-// hinted scan finds fewer than limit jobs and at least every
-// fullScanEvery.
+// VACUUM can remove them (not while any transaction older than them
+// runs); a scan from the front of a queue that drained a million jobs
+// steps over all of theirs, reading their rows too while they cannot be
+// removed, so a drain that always scanned from the front cost its square.
+// So a fetch starts where the last one found its oldest job (its run_at):
+// every job older than that was leased then, and what becomes ready later
+// comes after it (enqueued, nacked or replayed now), except a lease that
+// expires, or a job enqueued by a transaction that began before the last
+// fetch. Those are found by a scan from the front, which one fetch at a
+// time runs: every fullScanEvery, or when a fetch from the hint finds
+// nothing; in both cases no sooner than ten times the last such scan's
+// duration after it, so that scans from the front take at most a tenth
+// of the time however long they get.
 func (q *Queue) fetch(ctx context.Context, queue string, limit int) ([]notify.Lease, error) {
 	c := q.core
-	now := time.Now()
+	claim := func(empty bool) (after time.Time, front bool) {
+		c.hintsMu.Lock()
+		defer c.hintsMu.Unlock()
+		h := c.hints[queue]
+		if !h.frontDue(time.Now(), empty) {
+			return h.after, false
+		}
+		h.scanning = true
+		c.hints[queue] = h
+		return time.Time{}, true
+	}
+	after, front := claim(false)
+	start := time.Now()
+	leases, oldest, err := q.fetchFrom(ctx, queue, limit, after)
+	if err == nil && !front && len(leases) == 0 {
+		if after, front = claim(true); front {
+			start = time.Now()
+			leases, oldest, err = q.fetchFrom(ctx, queue, limit, after)
+		}
+	}
 	c.hintsMu.Lock()
 	h := c.hints[queue]
-	after := h.after
-	if now.Sub(h.full) >= fullScanEvery {
-		// This fetch scans from the front; concurrent ones need not.
-		after = time.Time{}
-		h.full = now
-		c.hints[queue] = h
+	if front {
+		h.scanning = false
+		h.frontAt = time.Now()
+		h.frontTook = h.frontAt.Sub(start)
 	}
-	c.hintsMu.Unlock()
-	leases, oldest, err := q.fetchFrom(ctx, queue, limit, after)
-	if err == nil && !after.IsZero() && len(leases) < limit {
-		var more []notify.Lease
-		var o time.Time
-		more, o, err = q.fetchFrom(ctx, queue, limit-len(leases), time.Time{})
-		leases = append(leases, more...)
-		if oldest.IsZero() || (!o.IsZero() && o.Before(oldest)) {
-			oldest = o
-		}
-		after = time.Time{}
+	if !oldest.IsZero() && (front || oldest.After(h.after)) {
+		h.after = oldest
 	}
-	if err != nil {
-		return leases, err
-	}
-	c.hintsMu.Lock()
-	h = c.hints[queue]
-	if after.IsZero() {
-		h.full = now
-	}
-	h.after = oldest
 	c.hints[queue] = h
 	c.hintsMu.Unlock()
-	return leases, nil
+	return leases, err
 }
 
 // fetchFrom leases up to limit ready jobs of queue with run_at >= after
