@@ -49,11 +49,13 @@ import (
 // benchmarks also run through a TCP proxy that delays every chunk by that
 // much each way (pipeline/notify-delayed, pipeline/floor-delayed).
 //
-// Besides the rate, the pipeline benchmarks report CPU seconds per 1,000
-// notifications (cpu-go: this process; cpu-pg: the PostgreSQL backends
-// serving the benchmark's pool, from /proc) and table bytes per 1,000
-// notifications (pg_total_relation_size of the queue, log and dedup
-// tables after the run, dead rows included).
+// The pipeline benchmarks' pools have appConns connections. Besides the
+// rate, they report CPU seconds per 1,000 notifications (cpu-go: this
+// process; cpu-pg: the PostgreSQL backends serving the benchmark's pool,
+// from /proc, in clock ticks; the server's WAL writer and checkpointer
+// are not counted) and table bytes per 1,000 notifications
+// (pg_total_relation_size of the queue, log and dedup tables after the
+// run, dead rows included).
 func BenchmarkCompare(b *testing.B) {
 	b.Run("queue/notify", benchNotifyQueue)
 	for _, w := range []int{64, 256, 1000} {
@@ -149,8 +151,14 @@ func (c *cost) report(b *testing.B, n int, tables ...string) {
 	}
 }
 
+// appConns is the size of the pools of the pipeline benchmarks: 64
+// callers share it, whichever implementation they call (the server may be
+// shared, with max_connections 100).
+const appConns = 32
+
 // setupApp is setup with the schema as the connections' application_name
-// (so cost finds their backends), connecting to url when set.
+// (so cost finds their backends) and appConns connections, connecting to
+// url when set.
 func setupApp(b *testing.B, url string) (*pgxpool.Pool, string) {
 	b.Helper()
 	pool, schema, _ := setup(b)
@@ -166,6 +174,7 @@ func setupApp(b *testing.B, url string) (*pgxpool.Pool, string) {
 		cfg.ConnConfig.RuntimeParams = map[string]string{}
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = schema
+	cfg.MaxConns = appConns
 	p, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -267,8 +276,6 @@ func benchPipelineCost(b *testing.B, url string) {
 	ran := make(chan struct{})
 	go func() { _ = d.Run(rctx); close(ran) }()
 	defer func() { stop(); <-ran }()
-	// Open the pool's connections before measuring.
-	warm(b, pool)
 	c := &cost{pool: pool}
 	c.start(schema)
 	b.ResetTimer()
@@ -289,21 +296,6 @@ func benchPipelineCost(b *testing.B, url string) {
 	b.ReportMetric(float64(cq.jobs.Load())/float64(max(cq.receives.Load(), 1)), "jobs/receive")
 	q := func(t string) string { return pgx.Identifier{schema, t}.Sanitize() }
 	c.report(b, n, q("queue_jobs"), q("log_events"), q("dedup_claims"))
-}
-
-// warm opens the pool's connections, so that the measured backends exist.
-func warm(b *testing.B, pool *pgxpool.Pool) {
-	var conns []*pgxpool.Conn
-	for range int(pool.Config().MaxConns) {
-		c, err := pool.Acquire(context.Background())
-		if err != nil {
-			b.Fatal(err)
-		}
-		conns = append(conns, c)
-	}
-	for _, c := range conns {
-		c.Release()
-	}
 }
 
 // runCallers calls call(i) for i in [0, n) from senders goroutines.
@@ -346,7 +338,6 @@ func benchRiverUnique(b *testing.B) {
 		defer cancel()
 		_ = c.Stop(sctx)
 	}()
-	warm(b, pool)
 	cs := &cost{pool: pool}
 	cs.start(schema)
 	b.ResetTimer()
@@ -399,7 +390,6 @@ func benchFloor(b *testing.B, url string) {
 	for i := range payloads {
 		payloads[i] = []byte(fmt.Sprintf(`{"delivery":{"id":"d-%09d","channel":"push","address":"device-token-%d","message":{"title":"Order shipped","body":"Your order %d is on its way"}}}`, i, i, i))
 	}
-	warm(b, pool)
 	c := &cost{pool: pool}
 	c.start(schema)
 	b.ResetTimer()
