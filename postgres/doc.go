@@ -60,8 +60,9 @@
 //     0007) that turn the other plans off for their own statement. A
 //     fetch starts its scan where the last found the oldest ready job, so
 //     draining a backlog costs the same per job at a million as at a
-//     hundred thousand; a scan from the front, at least every second,
-//     finds jobs that fell behind that point (expired leases).
+//     hundred thousand; a scan from the front, every second (or less often
+//     when it is slow: it takes at most a tenth of the time), finds jobs
+//     that fell behind that point (expired leases).
 //
 // Limits:
 //   - Visibility comes from the database's clock (now()), except
@@ -77,7 +78,10 @@
 //     BRIN ranges: on a log recycled many times over, Prune reads more of
 //     it.
 //   - A job whose lease expired while newer jobs were fetched waits up to
-//     a second longer than Visibility to be received again.
+//     a second longer than Visibility to be received again (up to ten
+//     times a scan from the front of the fetch index, when that takes
+//     longer than a tenth of a second: dead entries that VACUUM has not
+//     removed yet).
 //   - A combined statement that fails fails every call in it; callers retry
 //     as they would any database error.
 package postgres
