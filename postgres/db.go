@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -42,4 +43,32 @@ func args(mode []any, a ...any) []any {
 		return a
 	}
 	return append(mode[:len(mode):len(mode)], a...)
+}
+
+// pruneBatch is how many rows one statement of a prune deletes at most.
+const pruneBatch = 10000
+
+// pruneBatches summarizes the new block ranges of the BRIN index idx
+// (statement summarize, see migration 0008), then runs the statement
+// batch returns, which deletes up to pruneBatch rows and returns how
+// many, until a run deletes fewer. It returns the total deleted.
+func pruneBatches(ctx context.Context, db dbtx, summarize, idx string, batch func() (string, []any)) (int64, error) {
+	if _, err := db.Exec(ctx, summarize, idx); err != nil {
+		return 0, fmt.Errorf("summarize index %s: %w", idx, err)
+	}
+	var total int64
+	for {
+		query, a := batch()
+		var n int64
+		if err := db.QueryRow(ctx, query, a...).Scan(&n); err != nil {
+			return total, err
+		}
+		total += n
+		if n < pruneBatch {
+			return total, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+	}
 }

@@ -30,7 +30,9 @@ type Deduper struct {
 	claims *batcher[*claimReq] // nil when bound to a transaction
 }
 
-type dedupSQL struct{ claim, claimMany, holder, holders, release, prune string }
+type dedupSQL struct {
+	claim, claimMany, holder, holders, release, prune, summarize, pruneIndex string
+}
 
 // newDeduper returns the Deduper of schema on pool.
 func newDeduper(pool *pgxpool.Pool, s string) *Deduper {
@@ -49,7 +51,11 @@ func newDeduper(pool *pgxpool.Pool, s string) *Deduper {
 		holder:  sqlFor(s, `SELECT owner FROM {{schema}}.dedup_claims WHERE key = $1 AND expires_at > now()`),
 		holders: sqlFor(s, selectHolders),
 		release: sqlFor(s, `DELETE FROM {{schema}}.dedup_claims WHERE key = $1 AND owner = $2`),
-		prune:   sqlFor(s, `DELETE FROM {{schema}}.dedup_claims WHERE expires_at <= now()`),
+		// A batch of the prune (migration 0008): expired claims found
+		// through the BRIN index dedup_claims_expires, summarized first.
+		prune:      sqlFor(s, `SELECT {{schema}}.dedup_prune($1)`),
+		summarize:  `SELECT ` + pgx.Identifier{s}.Sanitize() + `.brin_summarize($1::regclass)`,
+		pruneIndex: pgx.Identifier{s, "dedup_claims_expires"}.Sanitize(),
 	}}
 	d.claims = &batcher[*claimReq]{run: d.runClaims}
 	return d
@@ -104,15 +110,19 @@ func (d *Deduper) Release(ctx context.Context, key, owner string) error {
 	return nil
 }
 
-// Prune deletes expired claims and returns how many. Claim ignores expired
-// claims anyway; Prune only keeps the table small. Dispatcher.Run calls it
-// every notify.Config.PruneEvery.
+// Prune deletes expired claims, in batches of pruneBatch (each its own
+// statement, so Claims on other keys never wait long behind it), and
+// returns how many. Claim ignores expired claims anyway; Prune only keeps
+// the table small. Dispatcher.Run calls it every notify.Config.PruneEvery;
+// it is safe from one process or many.
 func (d *Deduper) Prune(ctx context.Context) (int64, error) {
-	tag, err := d.db.Exec(ctx, d.sql.prune)
+	n, err := pruneBatches(ctx, d.db, d.sql.summarize, d.sql.pruneIndex, func() (string, []any) {
+		return d.sql.prune, []any{pruneBatch}
+	})
 	if err != nil {
-		return 0, fmt.Errorf("postgres: prune dedup claims: %w", err)
+		return n, fmt.Errorf("postgres: prune dedup claims: %w", err)
 	}
-	return tag.RowsAffected(), nil
+	return n, nil
 }
 
 // claimReq is one Claim call and its answer.

@@ -59,6 +59,16 @@
 //     transaction under an advisory lock; safe to call from every process
 //     at start-up, and idempotent.
 //   - Every value is safe for concurrent use.
+//   - The statements that run for every delivery or lookup (the fetch,
+//     State, Delivery, Deliveries) and both prunes keep their indexed
+//     plans whatever the tables' statistics say (none after a bulk
+//     enqueue, or misleading ones): they are SQL functions (migration
+//     0008) that turn the other plans off for their own statement. A
+//     fetch starts its scan where the last found the oldest ready job, so
+//     draining a backlog costs the same per job at a million as at a
+//     hundred thousand; a scan from the front, every second (or less often
+//     when it is slow: it takes at most a tenth of the time), finds jobs
+//     that fell behind that point (expired leases).
 //
 // Limits:
 //   - Visibility comes from the database's clock (now()), except
@@ -67,7 +77,17 @@
 //   - Event log rows past Config.Retention and expired dedup claims are
 //     removed by [Store.Prune] and [Deduper.Prune], which Dispatcher.Run
 //     calls every notify.Config.PruneEvery (default hourly); a host that does not
-//     run a Dispatcher calls them itself.
+//     run a Dispatcher calls them itself. Both delete in batches of 10,000
+//     rows and find old rows through BRIN indexes, which they summarize
+//     first (when the connecting role owns them; autosummarize otherwise).
+//     Space that VACUUM frees is reused by new rows, which widens the
+//     BRIN ranges: on a log recycled many times over, Prune reads more of
+//     it.
+//   - A job whose lease expired while newer jobs were fetched waits up to
+//     a second longer than Visibility to be received again (up to ten
+//     times a scan from the front of the fetch index, when that takes
+//     longer than a tenth of a second: dead entries that VACUUM has not
+//     removed yet).
 //   - A combined statement that fails fails every call in it; callers retry
 //     as they would any database error.
 package postgres

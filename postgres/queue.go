@@ -54,6 +54,40 @@ type queueCore struct {
 	accepts     batcher[*acceptReq]
 	acceptSQL   string // see accept.go
 	holdersSQL  string
+
+	hintsMu sync.Mutex
+	hints   map[string]fetchHint // by queue; see Queue.fetch
+}
+
+// fetchHint is where a queue's next fetch starts scanning (see
+// Queue.fetch).
+type fetchHint struct {
+	after     time.Time     // the run_at of the oldest job the last fetch found; zero: none yet
+	frontAt   time.Time     // when the last scan from the front ended
+	frontTook time.Duration // how long it took
+	scanning  bool          // a scan from the front is under way
+}
+
+// fullScanEvery is how often a fetch scans a queue from its front, at
+// least, while fetches from the hint keep finding jobs: see Queue.fetch.
+const fullScanEvery = time.Second
+
+// frontDue reports whether a fetch at now scans from the front: with no
+// hint yet; else once no other scan from the front is under way and, since
+// the last one ended, ten times its duration has passed and, unless the
+// fetch from the hint found nothing (empty), fullScanEvery.
+func (h fetchHint) frontDue(now time.Time, empty bool) bool {
+	switch {
+	case h.scanning:
+		return false
+	case h.after.IsZero():
+		return true
+	}
+	gap := 10 * h.frontTook
+	if !empty {
+		gap = max(gap, fullScanEvery)
+	}
+	return now.Sub(h.frontAt) >= gap
 }
 
 type queueSQL struct {
@@ -71,29 +105,15 @@ func newQueue(pool *pgxpool.Pool, cfg Config) *Queue {
 		channel: s + ".queue",
 		done:    make(chan struct{}),
 		waiters: make(map[string]chan struct{}),
+		hints:   make(map[string]fetchHint),
 		sql: queueSQL{
 			enqueue: sqlFor(s, `WITH ins AS (`+insertJobs(1, false)+`)
 			`+notifyInserted(5)),
-			// ANY(ARRAY(subquery)) runs the SKIP LOCKED pick once and
-			// updates by primary key, whatever the planner thinks of the
-			// table's statistics.
-			receive: sqlFor(s, `UPDATE {{schema}}.queue_jobs
-			SET lease = nextval('{{schema}}.queue_lease_seq'), lease_until = now() + $3::interval, attempts = attempts + 1
-			WHERE queue = $1 AND id = ANY(ARRAY(
-				SELECT id FROM {{schema}}.queue_jobs
-				WHERE queue = $1 AND state = 0 AND run_at <= now() AND (lease_until IS NULL OR lease_until <= now())
-				ORDER BY run_at
-				LIMIT $2
-				FOR UPDATE SKIP LOCKED))
-			RETURNING id, attempts, lease, not_before, delivery, lease_until - clock_timestamp()`),
-			// The next time a job of the queue becomes ready: the first
-			// unleased one, or the first lease to expire (leased jobs
-			// all have run_at in the past).
-			next: sqlFor(s, `SELECT least(
-				(SELECT run_at FROM {{schema}}.queue_jobs
-					WHERE queue = $1 AND state = 0 AND lease IS NULL ORDER BY run_at LIMIT 1),
-				(SELECT min(lease_until) FROM {{schema}}.queue_jobs
-					WHERE queue = $1 AND state = 0 AND run_at <= now() AND lease IS NOT NULL)) - now()`),
+			// The fetch and the next-due query are functions of migration
+			// 0008, whose planner settings keep them on the index
+			// queue_jobs_fetch whatever the table's statistics say.
+			receive: sqlFor(s, `SELECT id, attempts, lease, not_before, delivery, lease_left, run_at FROM {{schema}}.queue_receive($1, $2, $3, $4)`),
+			next:    sqlFor(s, `SELECT {{schema}}.queue_next($1)`),
 			// Lease tokens are unique across queues and jobs, so lease =
 			// ANY(tokens) matches each job only with its own token. Only
 			// live jobs have a lease (Bury clears it), and leaving "state =
@@ -315,14 +335,71 @@ func (q *Queue) Receive(ctx context.Context, queue string, limit int) ([]notify.
 	}
 }
 
+// fetch leases up to limit ready jobs of queue, oldest first.
+//
+// Acked jobs leave dead entries at the front of the fetch index until
+// VACUUM can remove them (not while any transaction older than them
+// runs); a scan from the front of a queue that drained a million jobs
+// steps over all of theirs, reading their rows too while they cannot be
+// removed, so a drain that always scanned from the front cost its square.
+// So a fetch starts where the last one found its oldest job (its run_at):
+// every job older than that was leased then, and what becomes ready later
+// comes after it (enqueued, nacked or replayed now), except a lease that
+// expires, or a job enqueued by a transaction that began before the last
+// fetch. Those are found by a scan from the front, which one fetch at a
+// time runs: every fullScanEvery, or when a fetch from the hint finds
+// nothing; in both cases no sooner than ten times the last such scan's
+// duration after it, so that scans from the front take at most a tenth
+// of the time however long they get.
 func (q *Queue) fetch(ctx context.Context, queue string, limit int) ([]notify.Lease, error) {
+	c := q.core
+	claim := func(empty bool) (after time.Time, front bool) {
+		c.hintsMu.Lock()
+		defer c.hintsMu.Unlock()
+		h := c.hints[queue]
+		if !h.frontDue(time.Now(), empty) {
+			return h.after, false
+		}
+		h.scanning = true
+		c.hints[queue] = h
+		return time.Time{}, true
+	}
+	after, front := claim(false)
 	start := time.Now()
-	rows, err := q.db.Query(ctx, q.core.sql.receive, args(q.core.fresh, queue, limit, q.core.cfg.Visibility)...)
+	leases, oldest, err := q.fetchFrom(ctx, queue, limit, after)
+	if err == nil && !front && len(leases) == 0 {
+		if after, front = claim(true); front {
+			start = time.Now()
+			leases, oldest, err = q.fetchFrom(ctx, queue, limit, after)
+		}
+	}
+	c.hintsMu.Lock()
+	h := c.hints[queue]
+	if front {
+		h.scanning = false
+		h.frontAt = time.Now()
+		h.frontTook = h.frontAt.Sub(start)
+	}
+	if !oldest.IsZero() && (front || oldest.After(h.after)) {
+		h.after = oldest
+	}
+	c.hints[queue] = h
+	c.hintsMu.Unlock()
+	return leases, err
+}
+
+// fetchFrom leases up to limit ready jobs of queue with run_at >= after
+// (all when after is zero), oldest first, and returns the run_at of the
+// oldest (zero when none).
+func (q *Queue) fetchFrom(ctx context.Context, queue string, limit int, after time.Time) ([]notify.Lease, time.Time, error) {
+	start := time.Now()
+	var oldest time.Time
+	rows, err := q.db.Query(ctx, q.core.sql.receive, args(q.core.fresh, queue, limit, q.core.cfg.Visibility, nullTime(after))...)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, oldest, ctx.Err()
 		}
-		return nil, fmt.Errorf("postgres: receive from %s: %w", queue, err)
+		return nil, oldest, fmt.Errorf("postgres: receive from %s: %w", queue, err)
 	}
 	defer rows.Close()
 	var leases []notify.Lease
@@ -333,9 +410,13 @@ func (q *Queue) fetch(ctx context.Context, queue string, limit int) ([]notify.Le
 			nb    pgtype.Timestamptz
 			body  []byte
 			left  pgtype.Interval
+			runAt time.Time
 		)
-		if err := rows.Scan(&l.Job.ID, &l.Attempt, &token, &nb, &body, &left); err != nil {
-			return nil, fmt.Errorf("postgres: receive from %s: %w", queue, err)
+		if err := rows.Scan(&l.Job.ID, &l.Attempt, &token, &nb, &body, &left, &runAt); err != nil {
+			return nil, oldest, fmt.Errorf("postgres: receive from %s: %w", queue, err)
+		}
+		if oldest.IsZero() || runAt.Before(oldest) {
+			oldest = runAt
 		}
 		l.Job.Queue = queue
 		if nb.Valid {
@@ -344,7 +425,7 @@ func (q *Queue) fetch(ctx context.Context, queue string, limit int) ([]notify.Le
 		if err := json.Unmarshal(body, &l.Job.Delivery); err != nil {
 			// Leased but unreadable: it will come back after Visibility;
 			// say which job so it can be inspected.
-			return nil, fmt.Errorf("postgres: receive from %s: decode job %s: %w", queue, l.Job.ID, err)
+			return nil, oldest, fmt.Errorf("postgres: receive from %s: decode job %s: %w", queue, l.Job.ID, err)
 		}
 		l.Handle = strconv.FormatInt(token, 10)
 		l.Deadline = leaseDeadline(start, left)
@@ -352,11 +433,11 @@ func (q *Queue) fetch(ctx context.Context, queue string, limit int) ([]notify.Le
 	}
 	if err := rows.Err(); err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, oldest, ctx.Err()
 		}
-		return nil, fmt.Errorf("postgres: receive from %s: %w", queue, err)
+		return nil, oldest, fmt.Errorf("postgres: receive from %s: %w", queue, err)
 	}
-	return leases, nil
+	return leases, oldest, nil
 }
 
 func parseReceipt(l notify.Lease) (int64, bool) {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -57,4 +58,37 @@ func TestQueueGauges(t *testing.T) {
 	pool, schema := testDB(t)
 	pg := newPG(t, pool, postgres.Config{Schema: schema})
 	notifytest.TestQueueGauges(t, pg.Queue(), pg.Store())
+}
+
+// A job whose lease expired is older than the jobs fetched since, which
+// a fetch skips (it starts where the last found its oldest job): it comes
+// back within the full scan's period even while the queue stays busy.
+func TestExpiredLeaseBehindHint(t *testing.T) {
+	pool, schema := testDB(t)
+	q := newPG(t, pool, postgres.Config{Schema: schema, Visibility: 300 * time.Millisecond}).Queue()
+	ctx := t.Context()
+	var jobs []notify.Job
+	for i := range 200 {
+		id := fmt.Sprintf("j%03d", i)
+		jobs = append(jobs, notify.Job{Queue: "q", ID: id, Delivery: &notify.Delivery{ID: id, Channel: "sms", Address: "+15005550006"}})
+	}
+	for _, j := range jobs { // one statement each: increasing run_at
+		require.NoError(t, q.Enqueue(ctx, j))
+	}
+	first, err := q.Receive(ctx, "q", 1)
+	require.NoError(t, err)
+	require.Equal(t, "j000", first[0].Job.ID)
+	// 200 jobs at one per 20 ms keep the queue busy for longer than this.
+	deadline := time.Now().Add(300*time.Millisecond + time.Second + 1200*time.Millisecond)
+	for time.Now().Before(deadline) {
+		ls, err := q.Receive(ctx, "q", 1)
+		require.NoError(t, err)
+		if ls[0].Job.ID == "j000" {
+			require.Equal(t, 2, ls[0].Attempt, "received again after its lease expired")
+			return
+		}
+		require.NoError(t, q.Ack(ctx, ls...))
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("the job whose lease expired was not received again")
 }

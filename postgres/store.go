@@ -40,6 +40,7 @@ type storeSQL struct {
 	lockContact, takeToken, updateDevice, insertDevice, upsertDevice, pruneDevices         string
 	consent, setPreference, listPreferences                                                string
 	record, recordOnce, states, delivery, deliveries, userDeliveries, prune                string
+	summarize, pruneIndex                                                                  string
 }
 
 // eventCols are log_events' columns that an event sets.
@@ -127,18 +128,14 @@ func newStore(pool *pgxpool.Pool, cfg Config) *Store {
 		recordOnce: sqlFor(s, `INSERT INTO {{schema}}.log_events (`+eventCols+`, report_key)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 			ON CONFLICT (delivery_id, report_key) WHERE report_key IS NOT NULL DO NOTHING`),
-		// The MATERIALIZED CTEs keep the planner on the delivery_id and
-		// notification_id indexes: without them it may walk the primary key
-		// in seq order and filter the whole log.
-		states: sqlFor(s, `SELECT delivery_id, status FROM {{schema}}.log_events
-			WHERE delivery_id = ANY($1) ORDER BY delivery_id, seq`),
-		delivery: sqlFor(s, `WITH e AS MATERIALIZED (
-				SELECT seq, `+eventCols+` FROM {{schema}}.log_events WHERE delivery_id = $1)
-			SELECT `+eventCols+` FROM e ORDER BY seq`),
-		deliveries: sqlFor(s, `WITH e AS MATERIALIZED (
-				SELECT seq, `+eventCols+` FROM {{schema}}.log_events
-				WHERE delivery_id IN (SELECT delivery_id FROM {{schema}}.log_events WHERE notification_id = $1))
-			SELECT `+eventCols+` FROM e ORDER BY seq`),
+		// States, Delivery and Deliveries read through functions of
+		// migration 0008, whose planner settings keep them on the primary
+		// key and log_events_notification whatever the log's statistics
+		// say (a hash join over the whole log otherwise).
+		states: sqlFor(s, `SELECT delivery_id, status FROM {{schema}}.log_states($1) WITH ORDINALITY AS s(delivery_id, status, ord)
+			ORDER BY ord`),
+		delivery:   sqlFor(s, `SELECT `+eventCols+` FROM {{schema}}.log_delivery($1) ORDER BY seq`),
+		deliveries: sqlFor(s, `SELECT `+eventCols+` FROM {{schema}}.log_notification($1) ORDER BY seq`),
 		// A user's deliveries (index log_events_user), newest first by
 		// their first event, after the cursor ($2, $3), $4 of them; then
 		// their events.
@@ -151,10 +148,11 @@ func newStore(pool *pgxpool.Pool, cfg Config) *Store {
 			e AS MATERIALIZED (
 				SELECT seq, `+eventCols+` FROM {{schema}}.log_events WHERE delivery_id IN (SELECT delivery_id FROM page))
 			SELECT `+eventCols+` FROM e ORDER BY seq`),
-		// SKIP LOCKED: processes pruning at once take different rows
-		// rather than waiting for (or deadlocking with) each other.
-		prune: sqlFor(s, `DELETE FROM {{schema}}.log_events
-			WHERE (delivery_id, seq) IN (SELECT delivery_id, seq FROM {{schema}}.log_events WHERE at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`),
+		// A batch of the prune (migration 0008): old rows found through
+		// the BRIN index log_events_at, summarized first.
+		summarize:  `SELECT ` + pgx.Identifier{s}.Sanitize() + `.brin_summarize($1::regclass)`,
+		prune:      sqlFor(s, `SELECT {{schema}}.log_prune($1, $2)`),
+		pruneIndex: pgx.Identifier{s, "log_events_at"}.Sanitize(),
 	}}
 	c.records.run = c.runRecords
 	c.states.run = c.runStates
@@ -513,28 +511,23 @@ func (s *Store) Deliveries(ctx context.Context, notificationID string) ([]notify
 	return notify.GroupRecords(events), nil
 }
 
-// pruneBatch is how many log rows one Prune statement deletes at most.
-const pruneBatch = 10000
-
-// Prune deletes log events older than Config.Retention, in batches, and
-// returns how many it deleted. Dispatcher.Run calls it every
-// notify.Config.PruneEvery; it is safe from one process or many. A
-// delivery still retried past Retention loses its oldest events; keep
-// Retention well above RetryPolicy.MaxAge.
+// Prune deletes log events older than Config.Retention, in batches of
+// pruneBatch (each its own statement, so no transaction holds many locks
+// for long), and returns how many it deleted. The old rows are found
+// through the BRIN index on the events' time, not by reading the whole log.
+// Dispatcher.Run calls it every notify.Config.PruneEvery; it is safe from
+// one process or many. A delivery still retried past Retention loses its
+// oldest events; keep Retention well above RetryPolicy.MaxAge.
 func (s *Store) Prune(ctx context.Context) (int64, error) {
 	if s.core.cfg.Retention < 0 {
 		return 0, nil
 	}
 	cutoff := time.Now().Add(-s.core.cfg.Retention)
-	var total int64
-	for {
-		tag, err := s.db.Exec(ctx, s.core.sql.prune, cutoff, pruneBatch)
-		if err != nil {
-			return total, fmt.Errorf("postgres: prune the log: %w", err)
-		}
-		total += tag.RowsAffected()
-		if tag.RowsAffected() < pruneBatch {
-			return total, nil
-		}
+	n, err := pruneBatches(ctx, s.db, s.core.sql.summarize, s.core.sql.pruneIndex, func() (string, []any) {
+		return s.core.sql.prune, []any{cutoff, pruneBatch}
+	})
+	if err != nil {
+		return n, fmt.Errorf("postgres: prune the log: %w", err)
 	}
+	return n, nil
 }
