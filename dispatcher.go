@@ -27,6 +27,8 @@ type Dispatcher struct {
 	// sendDeadlines bound the backend calls of Sends whose context can
 	// never be canceled.
 	sendDeadlines *deadlines
+	// zones caches the time zones of quiet hours.
+	zones zoneCache
 }
 
 type channelInfo struct {
@@ -55,6 +57,9 @@ func New(cfg Config) (*Dispatcher, error) {
 		return nil, errors.New("notify: Config.Channels is empty: give at least one Channel")
 	}
 	if err := checkLeaseTiming(&cfg); err != nil {
+		return nil, err
+	}
+	if err := checkQuietHours(&cfg); err != nil {
 		return nil, err
 	}
 	d := &Dispatcher{cfg: cfg, log: cfg.Logger, channels: make(map[string]*channelInfo, len(cfg.Channels))}
