@@ -216,10 +216,12 @@ func (q QuietHours) Until(t time.Time) (time.Time, bool) {
 		}
 		at := cur.Add(left)
 		_, change := cur.ZoneBounds()
-		if change.IsZero() || !change.Before(at) || !change.After(cur) {
+		if change.IsZero() || change.After(at) || !change.After(cur) {
 			return at, true
 		}
-		// The offset changes before the wall clock reaches End.
+		// The offset changes before the wall clock reaches End, or as it
+		// does (then the new offset may put it back in the window: 02:00
+		// EDT is 01:00 EST).
 		cur = change
 		if !q.Contains(cur) {
 			return cur, true // the clock jumped out of the window
