@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -296,26 +295,28 @@ func (z *zoneCache) load(name string) *time.Location {
 }
 
 // zoneOf is the time zone del's quiet hours are read in: its TimeZone, or
-// Config.DefaultTimeZone when that is empty or unknown here.
-func (d *Dispatcher) zoneOf(ctx context.Context, del *Delivery) *time.Location {
+// Config.DefaultTimeZone when that is empty or, reported by known false,
+// unknown here.
+func (d *Dispatcher) zoneOf(del *Delivery) (loc *time.Location, known bool) {
 	if del.TimeZone == "" {
-		return d.cfg.DefaultTimeZone
+		return d.cfg.DefaultTimeZone, true
 	}
 	if loc := d.zones.load(del.TimeZone); loc != nil {
-		return loc
+		return loc, true
 	}
-	d.log.WarnContext(ctx, "notify: unknown time zone; reading quiet hours in Config.DefaultTimeZone (fix the contact's TimeZone)",
-		slog.String("delivery", del.ID), slog.String("user", del.UserID), slog.String("time_zone", clip(del.TimeZone)))
-	return d.cfg.DefaultTimeZone
+	return d.cfg.DefaultTimeZone, false
 }
 
 // quietUntil reports whether del is within its quiet hours at now and, if
-// so, the instant they end.
-func (d *Dispatcher) quietUntil(ctx context.Context, del *Delivery, now time.Time) (time.Time, bool) {
+// so, the instant they end; known is false when del's TimeZone is unknown
+// here (Config.DefaultTimeZone stood in for it).
+func (d *Dispatcher) quietUntil(del *Delivery, now time.Time) (end time.Time, quiet, known bool) {
 	if del.QuietHours == nil || del.Critical || del.QuietHours.IsZero() {
-		return time.Time{}, false
+		return time.Time{}, false, true
 	}
-	return del.QuietHours.Until(now.In(d.zoneOf(ctx, del)))
+	loc, known := d.zoneOf(del)
+	end, quiet = del.QuietHours.Until(now.In(loc))
+	return end, quiet, known
 }
 
 // outsideQuietHours defers a delivery that is within its user's quiet
@@ -326,7 +327,11 @@ func (d *Dispatcher) quietUntil(ctx context.Context, del *Delivery, now time.Tim
 // send goes on.
 func (e *execution) outsideQuietHours(now time.Time, attempts int) bool {
 	d, del := e.p.d, e.del
-	end, quiet := d.quietUntil(e.bc.parent(), del, now)
+	end, quiet, known := d.quietUntil(del, now)
+	if !known {
+		d.log.WarnContext(e.bc.parent(), "notify: unknown time zone; reading quiet hours in Config.DefaultTimeZone (fix the contact's TimeZone)",
+			slog.String("delivery", del.ID), slog.String("user", del.UserID), slog.String("time_zone", clip(del.TimeZone)))
+	}
 	if !quiet {
 		return true
 	}
@@ -340,7 +345,7 @@ func (e *execution) outsideQuietHours(now time.Time, attempts int) bool {
 }
 
 // inQuietHours reports whether del is within its quiet hours at now.
-func (d *Dispatcher) inQuietHours(ctx context.Context, del *Delivery, now time.Time) bool {
-	_, quiet := d.quietUntil(ctx, del, now)
+func (d *Dispatcher) inQuietHours(del *Delivery, now time.Time) bool {
+	_, quiet, _ := d.quietUntil(del, now)
 	return quiet
 }

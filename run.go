@@ -407,7 +407,7 @@ func (d *Dispatcher) precheckLimits(ctx context.Context, leases []Lease) []*Deci
 	var idx []int
 	for i, l := range leases {
 		del := l.Job.Delivery
-		if del == nil || del.UserID == "" || l.Attempt != 1 || del.Expired(now) || d.inQuietHours(ctx, del, now) {
+		if del == nil || del.UserID == "" || l.Attempt != 1 || del.Expired(now) || d.inQuietHours(del, now) {
 			continue
 		}
 		if pol := d.policy(del.Category); !pol.Limit.IsZero() {
