@@ -49,6 +49,10 @@ type Config struct {
 	// default OverLimitDefer, or OverLimitDrop (recorded as skipped with
 	// ReasonUserLimit).
 	UserOverLimit OverLimit
+	// DefaultTimeZone is the time zone of the quiet hours of users whose
+	// Contact.TimeZone is empty or unknown to this machine (and of
+	// deliveries to addresses with no user). Default time.UTC.
+	DefaultTimeZone *time.Location
 
 	Retry RetryPolicy
 	// DedupTTL is how long an event ID stays claimed. Default 24h.
@@ -144,6 +148,11 @@ type CategoryPolicy struct {
 	// user, or is Critical. Default false: everything is allowed until
 	// the user opts out.
 	OptIn bool
+	// QuietHours is the category's daily window, by each user's wall clock
+	// (Contact.TimeZone), during which its deliveries that are not
+	// Critical wait for the window's end, for users whose contact sets no
+	// QuietHours of its own. Zero: none.
+	QuietHours QuietHours
 }
 
 // OverLimit is what happens to a delivery over its rate limit.
@@ -205,6 +214,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.DefaultTimeZone == nil {
+		c.DefaultTimeZone = time.UTC
 	}
 	c.Retry = c.Retry.withDefaults()
 	return c

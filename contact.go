@@ -66,8 +66,9 @@ func (c *Contact) Addresses(channel string) []Address {
 // An address a configured channel rejects (a phone number without its
 // country code, a malformed device token or email address) returns a
 // *ValidationError naming it ("Phone", "Email", "Devices[1].Token"), and
-// nothing is stored. Addresses on channels this Dispatcher does not have
-// are stored unchecked. Writing through Store.PutContact directly skips
+// nothing is stored; so do a TimeZone that is not an IANA name and
+// QuietHours whose Start or End is not a time of day. Addresses on
+// channels this Dispatcher does not have are stored unchecked. Writing through Store.PutContact directly skips
 // these checks; Send then skips (and logs) a stored address its channel
 // rejects rather than failing.
 func (d *Dispatcher) PutContact(ctx context.Context, c Contact) error {
@@ -87,6 +88,11 @@ func (d *Dispatcher) PutContact(ctx context.Context, c Contact) error {
 	if c.TimeZone != "" {
 		if _, err := time.LoadLocation(c.TimeZone); err != nil {
 			return &ValidationError{Field: "TimeZone", Reason: fmt.Sprintf("%q is not an IANA time zone name (say \"Europe/Lisbon\")", c.TimeZone), Err: err}
+		}
+	}
+	if c.QuietHours != nil {
+		if err := c.QuietHours.check("QuietHours"); err != nil {
+			return err
 		}
 	}
 	pctx, cancel := context.WithTimeout(ctx, d.cfg.BackendTimeout)

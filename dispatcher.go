@@ -32,6 +32,8 @@ type Dispatcher struct {
 	// values and can never be canceled (see boundedFor).
 	sendBounded bounded
 	ids         idClock // notification IDs
+	// zones caches the time zones of quiet hours.
+	zones zoneCache
 }
 
 type channelInfo struct {
@@ -60,6 +62,9 @@ func New(cfg Config) (*Dispatcher, error) {
 		return nil, errors.New("notify: Config.Channels is empty: give at least one Channel")
 	}
 	if err := checkLeaseTiming(&cfg); err != nil {
+		return nil, err
+	}
+	if err := checkQuietHours(&cfg); err != nil {
 		return nil, err
 	}
 	d := &Dispatcher{cfg: cfg, log: cfg.Logger, channels: make(map[string]*channelInfo, len(cfg.Channels))}

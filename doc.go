@@ -13,7 +13,8 @@
 // returns an error or every delivery is durably queued.
 //
 // Run leases deliveries from the queues and, per delivery: drops it when it has
-// expired, re-checks opt-out, skips redeliveries of something already sent,
+// expired, defers it to the end of its user's [QuietHours] (unless it is
+// Critical), re-checks opt-out, skips redeliveries of something already sent,
 // applies the per-user, per-category rate limit, renders the message, calls the
 // channel and acts on the classified outcome (see [Retryable], [Permanent],
 // [InvalidRecipient], [OptedOut] and [ConfigError]).

@@ -116,3 +116,26 @@ func ExampleRetryable() {
 	// 403 configuration error 0s
 	// 400 permanent 0s
 }
+
+// A window that crosses midnight, read on a user's wall clock: on the night
+// New York springs forward it ends at 07:00 all the same, an hour sooner.
+func ExampleQuietHours_Until() {
+	q, err := notify.ParseQuietHours("22:00-07:00")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	at := time.Date(2024, 3, 9, 22, 30, 0, 0, ny)
+	end, quiet := q.Until(at)
+	fmt.Println(quiet, end.Format("Mon 15:04 MST"), end.Sub(at))
+	_, quiet = q.Until(end)
+	fmt.Println(quiet)
+	// Output:
+	// true Sun 07:00 EDT 7h30m0s
+	// false
+}

@@ -66,7 +66,7 @@ func (d *Dispatcher) precheckLimits(ctx context.Context, leases []Lease) []*Deci
 	var idx []int
 	for i, l := range leases {
 		del := l.Job.Delivery
-		if del != nil && l.Attempt == 1 && d.limited(del) && !del.Expired(now) {
+		if del != nil && l.Attempt == 1 && d.limited(del) && !del.Expired(now) && !d.inQuietHours(del, now) {
 			idx = append(idx, i)
 		}
 	}

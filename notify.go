@@ -91,8 +91,16 @@ type Contact struct {
 	Phone   string   `json:"phone,omitempty"` // E.164
 	Email   string   `json:"email,omitempty"`
 	// Locale is a BCP 47 tag ("pt-BR"); templates fall back to "pt", then default.
-	Locale   string `json:"locale,omitempty"`
-	TimeZone string `json:"time_zone,omitempty"` // IANA name
+	Locale string `json:"locale,omitempty"`
+	// TimeZone is the user's IANA time zone name ("Europe/Lisbon"), by
+	// whose wall clock QuietHours are read. Empty, or a name this machine
+	// does not know: Config.DefaultTimeZone.
+	TimeZone string `json:"time_zone,omitempty"`
+	// QuietHours is the user's daily window during which deliveries that
+	// are not Critical wait for its end (they are logged deferred, reason
+	// ReasonQuietHours). Nil: the category's CategoryPolicy.QuietHours;
+	// empty (&QuietHours{}, "none" in JSON): none, whatever the category.
+	QuietHours *QuietHours `json:"quiet_hours,omitempty"`
 }
 
 // Device is one push registration. A token has one owner: a Store that
@@ -162,7 +170,14 @@ type Delivery struct {
 	// AddressRegisteredAt is the device's registration time, when known.
 	AddressRegisteredAt time.Time `json:"address_registered_at,omitzero"`
 	Locale              string    `json:"locale,omitempty"`
-	TimeZone            string    `json:"time_zone,omitempty"`
+	// TimeZone is the user's IANA time zone name, as the contact had it at
+	// accept time.
+	TimeZone string `json:"time_zone,omitempty"`
+	// QuietHours is the window, in TimeZone (or Config.DefaultTimeZone),
+	// during which the delivery waits rather than being sent: the
+	// contact's QuietHours or else its category's, as at accept time. Nil
+	// for a Critical delivery, or when neither sets a window.
+	QuietHours *QuietHours `json:"quiet_hours,omitempty"`
 
 	Template string         `json:"template,omitempty"`
 	Data     map[string]any `json:"data,omitempty"`
@@ -242,6 +257,9 @@ const (
 	// ReasonUserLimit: over Config.UserLimit, the user's limit across
 	// categories, under OverLimitDrop.
 	ReasonUserLimit = "user_rate_limited"
+	// ReasonQuietHours: a deferred delivery waits for the end of its
+	// user's quiet hours (Contact.QuietHours, CategoryPolicy.QuietHours).
+	ReasonQuietHours = "quiet_hours"
 	// ReasonInvalidAddress: an address from the Store that the channel
 	// rejects (say, a phone number without its country code). The other
 	// channels still deliver; fix the contact.

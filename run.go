@@ -587,8 +587,8 @@ func (w *worker) concludeBatch(execs []execution, results []Result, errs []error
 	}
 }
 
-// prepare runs the checks before a send: log state, expiry, opt-out, rate
-// limit, rendering. It settles the lease itself and reports false when
+// prepare runs the checks before a send: log state, expiry, quiet hours,
+// opt-out, rate limit, rendering. It settles the lease itself and reports false when
 // nothing is to be sent; otherwise it numbers the attempt.
 func (e *execution) prepare(pre *Decision) bool {
 	d, del := e.p.d, e.del
@@ -604,6 +604,9 @@ func (e *execution) prepare(pre *Decision) bool {
 	}
 	if del.Expired(now) {
 		e.settle(Event{Status: StatusExpired, Reason: ReasonExpired, Attempt: st.Attempts})
+		return false
+	}
+	if !e.outsideQuietHours(now, st.Attempts) {
 		return false
 	}
 	if !e.allowed() || !e.withinLimit(pre, st.Attempts) || !e.render(st.Attempts) {

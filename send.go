@@ -236,6 +236,7 @@ func (d *Dispatcher) plan(ctx context.Context, bc *bounded, n *Notification, now
 		Locale: pl.contact.Locale, TimeZone: pl.contact.TimeZone, Template: n.Template, Data: n.Data,
 		Priority: n.Priority, Critical: n.Critical, CreatedAt: now, SendAt: n.SendAt,
 		ExpiresAt: expires, Metadata: n.Metadata, Trace: d.tracing.carrier(ctx),
+		QuietHours: d.quietHoursOf(n, pl.category, &pl.contact),
 	}
 	for _, ch := range channels {
 		if err := pl.planChannel(ch); err != nil {

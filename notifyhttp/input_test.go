@@ -45,6 +45,7 @@ func TestBadInput(t *testing.T) {
 		{"empty batch", "POST", "/v1/notifications:batch", `{"notifications":[]}`, 422, "notifications", "empty"},
 		{"contact for another user", "PUT", "/v1/users/ana/contact", `{"user_id":"bob"}`, 422, "user_id", "differs"},
 		{"bad time zone", "PUT", "/v1/users/ana/contact", `{"time_zone":"Mars/Olympus"}`, 422, "time_zone", "IANA"},
+		{"bad quiet hours", "PUT", "/v1/users/ana/contact", `{"quiet_hours":"22:00-7"}`, 400, "", "quiet hours"},
 		{"device without token", "POST", "/v1/users/ana/devices", `{"platform":"apns"}`, 422, "token", "empty"},
 		{"preference without allowed", "PUT", "/v1/users/ana/preferences/news/sms", `{}`, 422, "allowed", "required"},
 		{"preference wrong type", "PUT", "/v1/users/ana/preferences/news/sms", `{"allowed":"no"}`, 400, "allowed", "expected bool"},
@@ -75,10 +76,12 @@ func TestContactsDevicesPreferences(t *testing.T) {
 	ctx := context.Background()
 	_, err := e.c.Contact(ctx, "ana")
 	assert.ErrorIs(t, err, notify.ErrNotFound)
-	require.NoError(t, e.c.PutContact(ctx, notify.Contact{UserID: "ana/x y", Email: "ana@example.com"}))
+	quiet := &notify.QuietHours{Start: notify.ClockAt(22, 0), End: notify.ClockAt(7, 0)}
+	require.NoError(t, e.c.PutContact(ctx, notify.Contact{UserID: "ana/x y", Email: "ana@example.com", QuietHours: quiet}))
 	c, err := e.c.Contact(ctx, "ana/x y")
 	require.NoError(t, err)
 	assert.Equal(t, "ana@example.com", c.Email)
+	assert.Equal(t, quiet, c.QuietHours)
 
 	reg := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
 	r, err := e.c.RegisterDevice(ctx, "ana/x y", notify.Device{Platform: "apns", Token: "tok1", RegisteredAt: reg, App: "com.example.ios", Locale: "pt-PT"})
@@ -111,6 +114,7 @@ func TestContactsDevicesPreferences(t *testing.T) {
 	require.Len(t, c.Devices, 1)
 	assert.Equal(t, "tok1", c.Devices[0].Token)
 	assert.Equal(t, "ana@example.com", c.Email, "a device write keeps the rest of the contact")
+	assert.Equal(t, quiet, c.QuietHours, "a device write keeps the quiet hours")
 
 	ok, err := e.c.Preference(ctx, "ana", "news", "email")
 	require.NoError(t, err)

@@ -165,6 +165,8 @@ func testDelivery(id string) *notify.Delivery {
 		Channel:        "sms",
 		Address:        "+15550100",
 		Locale:         "pt-BR",
+		TimeZone:       "America/Sao_Paulo",
+		QuietHours:     &notify.QuietHours{Start: notify.ClockAt(22, 0), End: notify.ClockAt(7, 0)},
 		Template:       "welcome",
 		Data:           map[string]any{"name": "Ana"},
 		Message:        notify.Message{Title: "Hi", Body: "Hello, " + id, Data: map[string]string{"k": "v"}},
@@ -203,6 +205,8 @@ func assertDelivery(t *testing.T, want, got *notify.Delivery) {
 	assert.Equal(t, want.Channel, got.Channel, "Delivery.Channel")
 	assert.Equal(t, want.Address, got.Address, "Delivery.Address")
 	assert.Equal(t, want.Locale, got.Locale, "Delivery.Locale")
+	assert.Equal(t, want.TimeZone, got.TimeZone, "Delivery.TimeZone")
+	assert.Equal(t, want.QuietHours, got.QuietHours, "Delivery.QuietHours")
 	assert.Equal(t, want.Template, got.Template, "Delivery.Template")
 	assert.Equal(t, want.Data, got.Data, "Delivery.Data")
 	assert.Equal(t, want.Message, got.Message, "Delivery.Message")

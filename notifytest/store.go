@@ -19,8 +19,9 @@ import (
 // with other subtests, which run in parallel with user, notification and
 // delivery IDs of their own.
 //
-// It checks contacts (put, get, replace, ErrNotFound, RemoveAddress of
-// phones, emails and device tokens honouring registeredBefore),
+// It checks contacts (put, get, replace, ErrNotFound, quiet hours unset,
+// "none" and set kept apart, RemoveAddress of phones, emails and device
+// tokens honouring registeredBefore),
 // preferences (Consent unset until set, then allowed or opted out, per
 // user, category and channel; the wildcards AllCategories and AllChannels
 // with the precedence of notify.Consent, checked against notify.ConsentOf
@@ -62,6 +63,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) notify.Store, features 
 		})
 	}
 	run("Contact", testContact)
+	run("ContactQuietHours", testContactQuietHours)
 	run("RemoveAddress", testRemoveAddress)
 	run("RemoveDeviceToken", testRemoveDeviceToken)
 	run("Preferences", testPreferences)
@@ -98,6 +100,14 @@ func assertContact(t *testing.T, want, got notify.Contact) {
 	assert.Equal(t, want.Email, got.Email, "Contact.Email")
 	assert.Equal(t, want.Locale, got.Locale, "Contact.Locale")
 	assert.Equal(t, want.TimeZone, got.TimeZone, "Contact.TimeZone")
+	if want.QuietHours == nil {
+		assert.Nil(t, got.QuietHours, "Contact.QuietHours: unset, read back as set")
+	} else if assert.NotNil(t, got.QuietHours, "Contact.QuietHours: %s, read back as unset", *want.QuietHours) {
+		assert.Equal(t, want.QuietHours.IsZero(), got.QuietHours.IsZero(), "Contact.QuietHours.IsZero")
+		if !want.QuietHours.IsZero() {
+			assert.Equal(t, *want.QuietHours, *got.QuietHours, "Contact.QuietHours")
+		}
+	}
 	if !assert.Len(t, got.Devices, len(want.Devices), "Contact.Devices") {
 		return
 	}
@@ -123,10 +133,11 @@ func testContact(t *testing.T, s notify.Store, id string) {
 			{Platform: "apns", Token: id + "-tok-a", App: "com.example.app", Locale: "pt-PT", RegisteredAt: at(0), LastSeen: at(time.Minute)},
 			{Platform: "fcm", Token: id + "-tok-b", RegisteredAt: at(time.Hour)},
 		},
-		Phone:    "+15550101",
-		Email:    "ana@example.com",
-		Locale:   "pt-BR",
-		TimeZone: "America/Sao_Paulo",
+		Phone:      "+15550101",
+		Email:      "ana@example.com",
+		Locale:     "pt-BR",
+		TimeZone:   "America/Sao_Paulo",
+		QuietHours: &notify.QuietHours{Start: notify.ClockAt(22, 0), End: notify.ClockAt(7, 30)},
 	}
 	require.NoError(t, s.PutContact(ctx, c))
 	got, err := s.Contact(ctx, id)
@@ -136,10 +147,14 @@ func testContact(t *testing.T, s notify.Store, id string) {
 	// The store keeps its own copy.
 	got.Devices[0].Token = "changed"
 	c.Devices[1].Token = "changed too"
+	got.QuietHours.Start = notify.ClockAt(1, 0)
+	c.QuietHours.End = notify.ClockAt(2, 0)
 	again, err := s.Contact(ctx, id)
 	require.NoError(t, err)
 	assert.Equal(t, id+"-tok-a", again.Devices[0].Token, "changing a returned Contact changed the stored one")
 	assert.Equal(t, id+"-tok-b", again.Devices[1].Token, "changing a put Contact changed the stored one")
+	assert.Equal(t, notify.QuietHours{Start: notify.ClockAt(22, 0), End: notify.ClockAt(7, 30)}, *again.QuietHours,
+		"changing the QuietHours of a put or returned Contact changed the stored one")
 
 	// Put replaces.
 	c2 := notify.Contact{UserID: id, Email: "new@example.com"}
@@ -150,6 +165,27 @@ func testContact(t *testing.T, s notify.Store, id string) {
 
 	_, err = s.Contact(ctx, id+"-other")
 	assert.ErrorIs(t, err, notify.ErrNotFound, "Contact of another unknown user")
+}
+
+// testContactQuietHours checks that a contact's quiet hours read back as
+// put: unset, "none" (empty, and distinct from unset) and windows from
+// 00:00 to 23:59.
+func testContactQuietHours(t *testing.T, s notify.Store, id string) {
+	ctx := timeout(t, 20*time.Second)
+	for i, q := range []*notify.QuietHours{
+		nil,
+		{},
+		{Start: notify.ClockAt(0, 0), End: notify.ClockAt(23, 59)},
+		{Start: notify.ClockAt(23, 59), End: notify.ClockAt(0, 0)},
+		{Start: notify.ClockAt(13, 15), End: notify.ClockAt(13, 45)},
+		nil,
+	} {
+		c := notify.Contact{UserID: id, Email: "q@example.com", QuietHours: q}
+		require.NoError(t, s.PutContact(ctx, c), "put %d", i)
+		got, err := s.Contact(ctx, id)
+		require.NoError(t, err, "get %d", i)
+		assertContact(t, c, got)
+	}
 }
 
 func testRemoveAddress(t *testing.T, s notify.Store, id string) {

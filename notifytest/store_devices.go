@@ -62,7 +62,8 @@ func testDeviceRegister(t *testing.T, s notify.Store, id string) {
 	assertContact(t, notify.Contact{UserID: fresh, Devices: []notify.Device{d0}}, contactOrEmpty(t, s, fresh))
 
 	c := notify.Contact{UserID: id, Phone: "+15550103", Email: "cy@example.com", Locale: "fr", TimeZone: "Europe/Paris",
-		Devices: []notify.Device{{Platform: "apns", Token: id + "-a0", RegisteredAt: at(0)}}}
+		QuietHours: &notify.QuietHours{Start: notify.ClockAt(23, 0), End: notify.ClockAt(6, 30)},
+		Devices:    []notify.Device{{Platform: "apns", Token: id + "-a0", RegisteredAt: at(0)}}}
 	require.NoError(t, s.PutContact(ctx, c))
 
 	// A zero RegisteredAt and LastSeen are set to the time of the call.

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/internal/sqlbackend"
 )
 
 var _ notify.PreferenceLister = (*Store)(nil)
@@ -62,7 +63,7 @@ const insertEventsFrom = `INSERT INTO {{schema}}.log_events (` + eventCols + `)
 func newStore(pool *pgxpool.Pool, cfg Config) *Store {
 	s := cfg.Schema
 	c := &storeCore{pool: pool, fresh: freshPlans(pool), cfg: cfg, sql: storeSQL{
-		contact: sqlFor(s, `SELECT c.phone, c.email, c.locale, c.time_zone,
+		contact: sqlFor(s, `SELECT c.phone, c.email, c.locale, c.time_zone, c.quiet_start, c.quiet_end,
 				coalesce(array_agg(d.platform ORDER BY d.position) FILTER (WHERE d.user_id IS NOT NULL), '{}'),
 				coalesce(array_agg(d.token ORDER BY d.position) FILTER (WHERE d.user_id IS NOT NULL), '{}'),
 				coalesce(array_agg(d.registered_at ORDER BY d.position) FILTER (WHERE d.user_id IS NOT NULL), '{}'),
@@ -71,10 +72,11 @@ func newStore(pool *pgxpool.Pool, cfg Config) *Store {
 				coalesce(array_agg(d.last_seen ORDER BY d.position) FILTER (WHERE d.user_id IS NOT NULL), '{}')
 			FROM {{schema}}.contacts c LEFT JOIN {{schema}}.contact_devices d ON d.user_id = c.user_id
 			WHERE c.user_id = $1 GROUP BY c.user_id`),
-		putContact: sqlFor(s, `INSERT INTO {{schema}}.contacts (user_id, phone, email, locale, time_zone, updated_at)
-			VALUES ($1, $2, $3, $4, $5, now())
+		putContact: sqlFor(s, `INSERT INTO {{schema}}.contacts (user_id, phone, email, locale, time_zone, quiet_start, quiet_end, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, now())
 			ON CONFLICT (user_id) DO UPDATE SET phone = EXCLUDED.phone, email = EXCLUDED.email,
-				locale = EXCLUDED.locale, time_zone = EXCLUDED.time_zone, updated_at = now()`),
+				locale = EXCLUDED.locale, time_zone = EXCLUDED.time_zone,
+				quiet_start = EXCLUDED.quiet_start, quiet_end = EXCLUDED.quiet_end, updated_at = now()`),
 		deleteDevices: sqlFor(s, `DELETE FROM {{schema}}.contact_devices WHERE user_id = $1`),
 		// A token another user holds moves to this one (the unique index
 		// contact_devices_token; the caller lists each token once).
@@ -169,13 +171,16 @@ func (s *Store) Contact(ctx context.Context, userID string) (notify.Contact, err
 	var platforms, tokens []string
 	var apps, locales []string
 	var regs, seen []pgtype.Timestamptz
-	err := s.db.QueryRow(ctx, s.core.sql.contact, userID).Scan(&c.Phone, &c.Email, &c.Locale, &c.TimeZone, &platforms, &tokens, &regs, &apps, &locales, &seen)
+	var quietStart, quietEnd *int16
+	err := s.db.QueryRow(ctx, s.core.sql.contact, userID).Scan(&c.Phone, &c.Email, &c.Locale, &c.TimeZone, &quietStart, &quietEnd,
+		&platforms, &tokens, &regs, &apps, &locales, &seen)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return notify.Contact{}, fmt.Errorf("postgres: contact of user %s: %w", userID, notify.ErrNotFound)
 	}
 	if err != nil {
 		return notify.Contact{}, fmt.Errorf("postgres: contact of user %s: %w", userID, err)
 	}
+	c.QuietHours = sqlbackend.QuietHours(quietStart, quietEnd)
 	for i := range platforms {
 		dev := notify.Device{Platform: platforms[i], Token: tokens[i], App: apps[i], Locale: locales[i]}
 		if regs[i].Valid {
@@ -209,8 +214,9 @@ func (s *Store) PutContact(ctx context.Context, c notify.Contact) error {
 			regs, seen = append(regs, timestamptz(d.RegisteredAt)), append(seen, timestamptz(d.LastSeen))
 		}
 	}
+	quietStart, quietEnd := sqlbackend.QuietColumns(c.QuietHours)
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, s.core.sql.putContact, c.UserID, c.Phone, c.Email, c.Locale, c.TimeZone); err != nil {
+		if _, err := tx.Exec(ctx, s.core.sql.putContact, c.UserID, c.Phone, c.Email, c.Locale, c.TimeZone, quietStart, quietEnd); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, s.core.sql.deleteDevices, c.UserID); err != nil {

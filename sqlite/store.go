@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/internal/sqlbackend"
 )
 
 var (
@@ -37,11 +38,12 @@ func (s *Store) withTx(bt *boundTx) *Store { return &Store{b: s.b, bt: bt} }
 const eventCols = `delivery_id, notification_id, user_id, category, channel, address, status, reason, attempt, provider_id, maybe_sent, at, template, locale`
 
 const (
-	sqlContact    = `SELECT phone, email, locale, time_zone FROM contacts WHERE user_id = ?`
+	sqlContact    = `SELECT phone, email, locale, time_zone, quiet_start, quiet_end FROM contacts WHERE user_id = ?`
 	sqlDevices    = `SELECT platform, token, registered_at, app, locale, last_seen FROM contact_devices WHERE user_id = ? ORDER BY position`
-	sqlPutContact = `INSERT INTO contacts (user_id, phone, email, locale, time_zone, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+	sqlPutContact = `INSERT INTO contacts (user_id, phone, email, locale, time_zone, quiet_start, quiet_end, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (user_id) DO UPDATE SET phone = excluded.phone, email = excluded.email,
-			locale = excluded.locale, time_zone = excluded.time_zone, updated_at = excluded.updated_at`
+			locale = excluded.locale, time_zone = excluded.time_zone,
+			quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end, updated_at = excluded.updated_at`
 	sqlDeleteDevices = `DELETE FROM contact_devices WHERE user_id = ?`
 	// A token another user holds moves to this one (the unique index
 	// contact_devices_token).
@@ -76,13 +78,15 @@ const (
 func (s *Store) Contact(ctx context.Context, userID string) (notify.Contact, error) {
 	c := notify.Contact{UserID: userID}
 	db := s.b.reader(s.bt)
-	err := db.QueryRowContext(ctx, sqlContact, userID).Scan(&c.Phone, &c.Email, &c.Locale, &c.TimeZone)
+	var quietStart, quietEnd *int16
+	err := db.QueryRowContext(ctx, sqlContact, userID).Scan(&c.Phone, &c.Email, &c.Locale, &c.TimeZone, &quietStart, &quietEnd)
 	if errors.Is(err, sql.ErrNoRows) {
 		return notify.Contact{}, fmt.Errorf("sqlite: contact of user %s: %w", userID, notify.ErrNotFound)
 	}
 	if err != nil {
 		return notify.Contact{}, fmt.Errorf("sqlite: contact of user %s: %w", userID, err)
 	}
+	c.QuietHours = sqlbackend.QuietHours(quietStart, quietEnd)
 	rows, err := db.QueryContext(ctx, sqlDevices, userID)
 	if err != nil {
 		return notify.Contact{}, fmt.Errorf("sqlite: devices of user %s: %w", userID, err)
@@ -110,8 +114,9 @@ func (s *Store) PutContact(ctx context.Context, c notify.Contact) error {
 	if c.UserID == "" {
 		return errors.New("sqlite: put contact: UserID is empty")
 	}
+	quietStart, quietEnd := sqlbackend.QuietColumns(c.QuietHours)
 	err := s.b.write(ctx, s.bt, func(ctx context.Context, w *wtx) error {
-		if _, err := w.exec(ctx, sqlPutContact, c.UserID, c.Phone, c.Email, c.Locale, c.TimeZone, time.Now().UnixNano()); err != nil {
+		if _, err := w.exec(ctx, sqlPutContact, c.UserID, c.Phone, c.Email, c.Locale, c.TimeZone, quietStart, quietEnd, time.Now().UnixNano()); err != nil {
 			return err
 		}
 		if _, err := w.exec(ctx, sqlDeleteDevices, c.UserID); err != nil {

@@ -79,3 +79,22 @@ func JobBodies(jobs []notify.Job) ([]string, error) {
 	}
 	return bodies, nil
 }
+
+// QuietColumns returns q as the two columns a contacts row keeps it in,
+// minutes since midnight: both NULL (nil) when q is unset.
+func QuietColumns(q *notify.QuietHours) (start, end *int16) {
+	if q == nil {
+		return nil, nil
+	}
+	s, e := int16(q.Start), int16(q.End)
+	return &s, &e
+}
+
+// QuietHours reads back what QuietColumns wrote: nil when either column
+// is NULL.
+func QuietHours(start, end *int16) *notify.QuietHours {
+	if start == nil || end == nil {
+		return nil
+	}
+	return &notify.QuietHours{Start: notify.Clock(*start), End: notify.Clock(*end)}
+}

@@ -102,6 +102,10 @@ func New(cfg Config) *Store {
 
 func cloneContact(c notify.Contact) notify.Contact {
 	c.Devices = slices.Clone(c.Devices)
+	if c.QuietHours != nil {
+		q := *c.QuietHours
+		c.QuietHours = &q
+	}
 	return c
 }
 
@@ -134,6 +138,10 @@ func (s *Store) PutContact(_ context.Context, c notify.Contact) error {
 		}
 	}
 	c.Devices = devs
+	if c.QuietHours != nil {
+		q := *c.QuietHours
+		c.QuietHours = &q
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, d := range s.contacts[c.UserID].Devices {
