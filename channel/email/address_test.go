@@ -39,7 +39,7 @@ func TestNormalizeAddress(t *testing.T) {
 		{"ann@faß.de", "ann@xn--fa-hia.de", ""}, // non-transitional: ß is kept, not "ss"
 		{"ann@пример.рф", "ann@xn--e1afmkfd.xn--p1ai", ""},
 		{"ann@ｅｘａｍｐｌｅ.com", "ann@example.com", ""}, // full-width letters mapped
-		{"ann@example.com。", "", "domain"},               // an ideographic full stop is not a trailing dot we drop
+		{"ann@example.com。", "", "domain"},         // an ideographic full stop is not a trailing dot we drop
 		{"Ann <ann@example.com>", "", "display name"},
 		{"<ann@example.com>", "", "bare address"},
 		{"ann@example.com (Ann)", "", "display name"},
