@@ -188,12 +188,16 @@ func ParsePhone(s, defaultRegion string) (Phone, error) {
 	default:
 		return Phone{}, invalidPhone("%q has a length no number of country code +%d has", s, num.GetCountryCode())
 	}
-	if !phonenumbers.IsValidNumber(num) {
+	// A number is valid (phonenumbers.IsValidNumber) when its region's
+	// metadata gives it a type: one look-up of the type answers both, at
+	// half the cost.
+	typ := phonenumbers.GetNumberType(num)
+	if typ == phonenumbers.UNKNOWN {
 		return Phone{}, invalidPhone("%q is not a valid number: no range of country code +%d holds it (check for a typo)", s, num.GetCountryCode())
 	}
 	return Phone{
 		E164:   phonenumbers.Format(num, phonenumbers.E164),
-		Type:   numberType(phonenumbers.GetNumberType(num)),
+		Type:   numberType(typ),
 		Region: phonenumbers.GetRegionCodeForNumber(num),
 	}, nil
 }
