@@ -26,6 +26,23 @@ type Validator interface {
 	Validate(d *Delivery) error
 }
 
+// AddressNormalizer is implemented by channels whose addresses have
+// several written forms (channel/sms: "(415) 555-0100" and "+14155550100";
+// channel/email: "Ann@Example.COM" and "Ann@example.com"). NormalizeAddress
+// returns address in its one normal form, the form the Dispatcher stores,
+// de-duplicates on and sends to, or an error saying why address is not one
+// (a *ValidationError's Reason is used as it is; any other error's text
+// becomes the Reason).
+//
+// PutContact, NormalizeContact, RegisterDevice, RefreshDevice and Send
+// call it on every address of the channel before its Validator, so that
+// PutContact rejects exactly what Send would. NormalizeAddress must be
+// idempotent (normalizing a normal form returns it unchanged), cheap,
+// deterministic and safe for concurrent use, and must not do I/O.
+type AddressNormalizer interface {
+	NormalizeAddress(address string) (string, error)
+}
+
 // BatchSender is implemented by channels whose provider accepts many messages
 // in one call (FCM SendEach). When a worker holds several deliveries for such
 // a channel it calls SendBatch once; results[i] and errs[i] answer ds[i] and

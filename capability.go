@@ -110,6 +110,8 @@ func capabilityNames(cfg *Config) []string {
 		role := "channel." + ch.Name()
 		f, dr = has[Validator](ch)
 		add(role, "Validator", f, dr)
+		f, dr = has[AddressNormalizer](ch)
+		add(role, "AddressNormalizer", f, dr)
 		f, dr = has[BatchSender](ch)
 		add(role, "BatchSender", f, dr)
 	}

@@ -62,7 +62,8 @@ const maxDeviceField = 1024
 // the fields prefix+"Platform", prefix+"Token" and so on: the platform and
 // token are set, each field is short valid UTF-8 without NUL bytes, and
 // the platform's channel, when this Dispatcher has it, accepts the token
-// as Send would.
+// as Send would (checkAddress). It sets dev.Token to the token's normal
+// form (see AddressNormalizer).
 func (d *Dispatcher) checkDevice(prefix string, dev *Device) error {
 	if dev.Platform == "" {
 		return invalid(prefix+"Platform", "empty: name the push channel (%q or %q)", ChannelAPNs, ChannelFCM)
@@ -80,7 +81,27 @@ func (d *Dispatcher) checkDevice(prefix string, dev *Device) error {
 			return invalid(prefix+f.name, "contains a NUL byte")
 		}
 	}
-	return d.checkAddress(prefix+"Token", dev.Platform, dev.Token)
+	token, err := d.checkAddress(prefix+"Token", dev.Platform, dev.Token)
+	if err != nil {
+		return err
+	}
+	dev.Token = token
+	return nil
+}
+
+// storedForm is address as the Store holds it when it was put through
+// PutContact or RegisterDevice: in the normal form of channel's
+// AddressNormalizer, or as it is when the channel has none or cannot
+// normalize it. It serves to find an address, never to accept one.
+func (d *Dispatcher) storedForm(channel, address string) string {
+	ci, ok := d.channels[channel]
+	if !ok || address == "" {
+		return address
+	}
+	if v, err := ci.normalize(address); err == nil {
+		return v
+	}
+	return address
 }
 
 // deviceRegistry returns the Store's DeviceRegistry, or an error wrapping
@@ -104,8 +125,9 @@ func (d *Dispatcher) HasDeviceRegistry() bool {
 // RegisterDevice checks dev as PutContact would (a *ValidationError
 // naming "UserID", "Platform", "Token", "App" or "Locale" when it
 // rejects it: a token the platform's channel would refuse to send to is
-// refused here) and registers it on the user's contact through the
-// Store's DeviceRegistry: added, or refreshed if the user has the token
+// refused here) and registers it, its token in the normal form of the
+// channel's AddressNormalizer if it has one, on the user's contact
+// through the Store's DeviceRegistry: added, or refreshed if the user has the token
 // already, and taken from any other user who held it (see
 // DeviceRegistration.MovedFrom). A zero RegisteredAt or LastSeen is set
 // to now. Without a DeviceRegistry it returns an error wrapping
@@ -157,7 +179,7 @@ func (d *Dispatcher) UnregisterDevice(ctx context.Context, userID, platform, tok
 	}
 	bctx, cancel := context.WithTimeout(ctx, d.cfg.BackendTimeout)
 	defer cancel()
-	if err := r.UnregisterDevice(bctx, userID, platform, token); err != nil {
+	if err := r.UnregisterDevice(bctx, userID, platform, d.storedForm(platform, token)); err != nil {
 		return fmt.Errorf("notify: unregister a %s device of user %s: %w", platform, userID, err)
 	}
 	return nil
@@ -184,6 +206,7 @@ func (d *Dispatcher) RefreshDevice(ctx context.Context, userID, platform, oldTok
 		}
 		return err
 	}
+	newToken, oldToken = dev.Token, d.storedForm(platform, oldToken) // as stored
 	r, err := d.deviceRegistry()
 	if err != nil {
 		return err

@@ -37,12 +37,13 @@ type Dispatcher struct {
 }
 
 type channelInfo struct {
-	ch        Channel
-	name      string
-	queue     string
-	workers   int
-	validator Validator
-	batcher   BatchSender
+	ch         Channel
+	name       string
+	queue      string
+	workers    int
+	validator  Validator
+	normalizer AddressNormalizer
+	batcher    BatchSender
 }
 
 // New checks cfg and returns a Dispatcher. It starts nothing; call Run to
@@ -89,6 +90,7 @@ func New(cfg Config) (*Dispatcher, error) {
 			ci.workers = w
 		}
 		ci.validator, _ = As[Validator](ch)
+		ci.normalizer, _ = As[AddressNormalizer](ch)
 		ci.batcher, _ = As[BatchSender](ch)
 		d.channels[name] = ci
 		d.names = append(d.names, name)

@@ -44,6 +44,16 @@
 //     [Dispatcher.PutContact] on each address. Without it, Send checks
 //     only Config.MaxMessageBytes, and a message the provider refuses
 //     fails when it is sent.
+//   - [AddressNormalizer] (channel/sms: E.164; channel/email: ASCII,
+//     lower-case domain). Found by New. [Dispatcher.PutContact],
+//     NormalizeContact, RegisterDevice, RefreshDevice and Send pass every
+//     address of the channel through it (one function,
+//     before the Validator), so PutContact rejects exactly what Send
+//     would and stores the form Send sends to: a rejected address is a
+//     *ValidationError naming it ("Phone", "Devices[1].Token",
+//     "To[2].Value"); a stored one that no longer normalizes is skipped
+//     with ReasonInvalidAddress. Without it, addresses are stored and sent
+//     as written, and two forms of one address are two addresses.
 //   - [BatchSender] (channel/fcm; notifytest.BatchingChannel). Found by
 //     New. Run's workers call SendBatch when one Receive fetched several
 //     deliveries of the channel. Without it, one Send per delivery.

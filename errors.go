@@ -52,6 +52,11 @@ func (e *ValidationError) aboutAddress() bool {
 	return e.Field == FieldAddress || strings.HasPrefix(e.Field, "To(")
 }
 
+// named returns e about field instead of the address it was about.
+func (e *ValidationError) named(field string) *ValidationError {
+	return &ValidationError{Field: field, Reason: e.Reason, Err: e.Err}
+}
+
 // Is reports that a ValidationError is an ErrNotQueued: nothing was stored.
 func (e *ValidationError) Is(target error) bool { return target == ErrNotQueued }
 

@@ -67,7 +67,7 @@ func (d *Dispatcher) Contact(ctx context.Context, userID string) (Contact, error
 func (d *Dispatcher) RemoveDevice(ctx context.Context, userID, platform, token string) error {
 	bctx, cancel := context.WithTimeout(ctx, d.cfg.BackendTimeout)
 	defer cancel()
-	return d.cfg.Store.RemoveAddress(bctx, userID, platform, token, time.Time{})
+	return d.cfg.Store.RemoveAddress(bctx, userID, platform, d.storedForm(platform, token), time.Time{})
 }
 
 // Allowed reports whether the user accepts category on channel, as Send

@@ -347,7 +347,10 @@ type planner struct {
 // opt-out, a stored address the channel rejects, and a channel n names
 // without an address to reach on it are recorded as skipped.
 func (pl *planner) planChannel(ch string) error {
-	targets := pl.targets(ch)
+	targets, err := pl.targets(ch)
+	if err != nil {
+		return err
+	}
 	if len(targets) == 0 {
 		if len(pl.n.Channels) > 0 {
 			pl.p.receipt.Skipped = append(pl.p.receipt.Skipped, Skip{Channel: ch, Reason: ReasonNoAddress})
@@ -373,17 +376,43 @@ func (pl *planner) planChannel(ch string) error {
 	return pl.addDeliveries(ch, targets, opts)
 }
 
-// targets lists the addresses n goes to on ch, in order and each once: the
-// user's stored ones, then those of n.To.
-func (pl *planner) targets(ch string) []target {
+// targets lists the addresses n goes to on ch, in order and each once:
+// the user's stored ones, then those of n.To, each in the normal form of
+// the channel's AddressNormalizer (see channelInfo.normalize; PutContact
+// normalizes with the same function). An address of n.To the normalizer
+// rejects fails the Send with a *ValidationError naming it
+// ("To[2].Value"); a stored one is kept with the reason in target.bad, to
+// be skipped, not sent to (see addDeliveries).
+func (pl *planner) targets(ch string) ([]target, error) {
+	ci := pl.d.channels[ch]
 	ts := targetSet{list: pl.p.targetBuf[:0]} // one channel's at a time
 	if pl.n.UserID != "" {
 		for a, reg := range pl.contact.addresses(ch) {
-			ts.add(target{a, reg, -1})
+			t := target{addr: a, reg: reg, to: -1}
+			if v, err := ci.normalize(a.Value); err != nil {
+				t.bad = err.Reason
+			} else {
+				t.addr.Value = v
+			}
+			ts.add(t)
 		}
 	}
-	ts.addTo(pl.n.To, ch)
-	return ts.list
+	if ci.normalizer == nil {
+		ts.addTo(pl.n.To, ch)
+		return ts.list, nil
+	}
+	for i, a := range pl.n.To {
+		if a.Channel != ch {
+			continue
+		}
+		v, err := ci.normalize(a.Value)
+		if err != nil {
+			return nil, err.named("To[" + strconv.Itoa(i) + "].Value")
+		}
+		a.Value = v
+		ts.add(target{addr: a, to: i})
+	}
+	return ts.list, nil
 }
 
 // allowed applies n's user's preferences for n's category on ch: it
@@ -413,12 +442,19 @@ func channelOptions(n *Notification, ch string) (json.RawMessage, error) {
 
 // addDeliveries plans one delivery on ch per target, all sharing the
 // message rendered for the first, and keeps those the channel accepts
-// (see checkTarget).
+// (see checkTarget). A stored address the channel's AddressNormalizer
+// rejected (target.bad) is skipped as checkTarget skips one its
+// Validator rejects.
 func (pl *planner) addDeliveries(ch string, targets []target, opts json.RawMessage) error {
 	ci := pl.d.channels[ch]
 	var msg Message
 	rendered, skipped := false, false
 	for _, t := range targets {
+		if t.bad != "" {
+			pl.skipStored(ch, t.addr.Value, t.bad)
+			skipped = true
+			continue
+		}
 		// Built in place, in one allocation for the channel's targets.
 		p := pl.p
 		if cap(p.deliveries) == 0 {
@@ -482,10 +518,16 @@ func (pl *planner) checkTarget(ci *channelInfo, del *Delivery, t target) (bool, 
 	if t.to >= 0 {
 		return false, &ValidationError{Field: "To[" + strconv.Itoa(t.to) + "].Value", Reason: ve.Reason, Err: ve.Err}
 	}
-	pl.d.log.WarnContext(pl.ctx, "notify: skipping a stored address the channel rejects; fix the contact",
-		slog.String("user", pl.n.UserID), slog.String("channel", del.Channel), slog.String("reason", ve.Reason))
-	pl.skip(del.Channel, t.addr.Value, ReasonInvalidAddress+": "+ve.Reason)
+	pl.skipStored(del.Channel, t.addr.Value, ve.Reason)
 	return false, nil
+}
+
+// skipStored logs and records as skipped (ReasonInvalidAddress) a stored
+// address the channel rejects, for reason.
+func (pl *planner) skipStored(ch, address, reason string) {
+	pl.d.log.WarnContext(pl.ctx, "notify: skipping a stored address the channel rejects; fix the contact",
+		slog.String("user", pl.n.UserID), slog.String("channel", ch), slog.String("reason", reason))
+	pl.skip(ch, address, ReasonInvalidAddress+": "+reason)
 }
 
 // addJobs makes of each planned delivery a job on its channel's queue, an

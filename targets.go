@@ -11,6 +11,9 @@ type target struct {
 	addr Address
 	reg  time.Time
 	to   int // index in Notification.To; -1 for an address from the Store
+	// bad says why the channel's AddressNormalizer rejects a stored
+	// address (then addr is as stored); empty for an address to send to.
+	bad string
 }
 
 // smallTargets is how many targets targetSet compares one by one before

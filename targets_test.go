@@ -25,7 +25,7 @@ to:
 				continue to
 			}
 		}
-		targets = append(targets, target{a, time.Time{}, i})
+		targets = append(targets, target{addr: a, to: i})
 	}
 	return targets
 }
@@ -63,9 +63,9 @@ func TestTargetSetAfterDevices(t *testing.T) {
 	for _, devices := range []int{1, smallTargets + 3} {
 		var s targetSet
 		for i := range devices {
-			require.True(t, s.add(target{Address{ChannelAPNs, "tok" + strconv.Itoa(i)}, reg, -1}))
+			require.True(t, s.add(target{addr: Address{ChannelAPNs, "tok" + strconv.Itoa(i)}, reg: reg, to: -1}))
 		}
-		require.False(t, s.add(target{Address{ChannelAPNs, "tok0"}, reg, -1}), "a repeated device is added once")
+		require.False(t, s.add(target{addr: Address{ChannelAPNs, "tok0"}, reg: reg, to: -1}), "a repeated device is added once")
 		s.addTo([]Address{{ChannelAPNs, "tok0"}, {ChannelAPNs, "new"}, {ChannelSMS, "tok1"}, {ChannelAPNs, "new"}}, ChannelAPNs)
 		require.Len(t, s.list, devices+1)
 		assert.Equal(t, reg, s.list[0].reg)

@@ -543,7 +543,13 @@ func (h *handler) putContact(q *request) *Problem {
 	default:
 		return validation("user_id", "differs from the user in the path; leave it out or make them equal")
 	}
-	if err := h.cfg.Dispatcher.PutContact(q.r.Context(), c); err != nil {
+	// The answer is the contact as stored: addresses in their channels'
+	// normal forms (E.164, a lower-case ASCII email domain).
+	c, err := h.cfg.Dispatcher.NormalizeContact(c)
+	if err == nil {
+		err = h.cfg.Dispatcher.PutContact(q.r.Context(), c)
+	}
+	if err != nil {
 		return h.problemFor(q, err, contactType, "")
 	}
 	writeJSON(q.w, http.StatusOK, c)
@@ -615,7 +621,11 @@ func (h *handler) registerDevice(q *request) *Problem {
 		}
 	}
 	c.Devices = append(devs, dev)
-	if err := h.cfg.Dispatcher.PutContact(ctx, c); err != nil {
+	c, err = h.cfg.Dispatcher.NormalizeContact(c)
+	if err == nil {
+		err = h.cfg.Dispatcher.PutContact(ctx, c)
+	}
+	if err != nil {
 		var ve *notify.ValidationError
 		if errors.As(err, &ve) && strings.HasPrefix(ve.Field, "Devices[") {
 			// Name the new device's field, not its place in the list.

@@ -45,3 +45,18 @@ func BenchmarkValidate(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkNormalizeAddress is what Send and PutContact add per email
+// address: an ASCII address, and one with an internationalized domain.
+func BenchmarkNormalizeAddress(b *testing.B) {
+	for _, in := range []string{"Ann+News@Example.COM", "ann@bücher.example"} {
+		b.Run(in, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := email.NormalizeAddress(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

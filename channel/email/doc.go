@@ -3,6 +3,15 @@
 // content: subject, text and HTML bodies, custom headers).
 //
 // Guarantees:
+//   - Recipient addresses are normalized on the way in
+//     (Channel.NormalizeAddress, a notify.AddressNormalizer, which
+//     Dispatcher.PutContact, device registration and Send all call; the
+//     function [NormalizeAddress] for hosts): a bare address as net/mail
+//     parses it (a display name is refused), the part before the @ kept as
+//     it is (case and +tags), the domain lower-cased, an internationalized
+//     domain converted to ASCII (punycode, as SES requires: "Bücher.example"
+//     is stored as "xn--bcher-kva.example"), a trailing dot removed; at most
+//     254 bytes. Stored, de-duplicated and sent in that form.
 //   - Validate rejects at accept time what SES would reject: addresses that
 //     net/mail cannot parse, no sender, no subject or body, invalid or
 //     reserved custom headers, bad unsubscribe targets, a message over
@@ -28,6 +37,13 @@
 //     sandbox and account problems are configuration errors.
 //
 // Limits:
+//   - No SMTPUTF8: an address with non-ASCII characters before the @, or a
+//     quoted local part, is refused. Addresses are compared as normalized:
+//     "Ann@example.com" and "ann@example.com" are two recipients (most
+//     mail servers treat them alike, but RFC 5321 lets them differ).
+//   - A contact written through Store.PutContact directly keeps the form it
+//     was written in; Send normalizes it as it reads it, but a bounce
+//     removes the address only when it was stored as sent.
 //   - SES has no idempotency key: after a 5xx or a transport failure once
 //     the request was written the email may have gone out, and a retry may
 //     send it twice (the outcome is marked MaybeSent).

@@ -63,8 +63,8 @@ type Config struct {
 }
 
 // Channel sends email through Amazon SES v2 (SendEmail, simple content). It
-// implements notify.Channel and notify.Validator and is safe for concurrent
-// use.
+// implements notify.Channel, notify.Validator and notify.AddressNormalizer
+// (see NormalizeAddress) and is safe for concurrent use.
 type Channel struct {
 	api     *sesv2.Client
 	creds   aws.CredentialsProvider // api's, checked before each call
@@ -74,8 +74,9 @@ type Channel struct {
 }
 
 var (
-	_ notify.Channel   = (*Channel)(nil)
-	_ notify.Validator = (*Channel)(nil)
+	_ notify.Channel           = (*Channel)(nil)
+	_ notify.Validator         = (*Channel)(nil)
+	_ notify.AddressNormalizer = (*Channel)(nil)
 )
 
 // New returns a Channel that sends with api. Whatever retryer api was built

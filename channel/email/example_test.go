@@ -77,3 +77,21 @@ func ExampleNewEventHandler() {
 	mux := http.NewServeMux() // your API's
 	mux.Handle("POST /ses/events", h)
 }
+
+// NormalizeAddress gives the form the Channel stores and sends to: a bare
+// address, the part before the @ as written, the domain in lower-case
+// ASCII.
+func ExampleNormalizeAddress() {
+	for _, in := range []string{"Ann+News@Example.COM", "ann@Bücher.example.", "Ann <ann@example.com>"} {
+		out, err := email.NormalizeAddress(in)
+		if err != nil {
+			fmt.Println("refused:", err)
+			continue
+		}
+		fmt.Println(out)
+	}
+	// Output:
+	// Ann+News@example.com
+	// ann@xn--bcher-kva.example
+	// refused: "Ann <ann@example.com>" has a display name or a comment: give the bare address (ann@example.com)
+}

@@ -93,3 +93,22 @@ func BenchmarkSendParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkNormalizeAddress is what Send and PutContact add per phone
+// number: one already in E.164, and one in national form.
+func BenchmarkNormalizeAddress(b *testing.B) {
+	ch, err := sms.New(sms.Config{AccountSID: testSID, AuthToken: testToken, From: testFrom, DefaultRegion: "GB"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, in := range []string{"+447400123456", "07400 123456"} {
+		b.Run(in, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ch.NormalizeAddress(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

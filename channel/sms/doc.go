@@ -2,6 +2,18 @@
 // built on github.com/twilio/twilio-go.
 //
 // Guarantees:
+//   - Phone numbers are normalized on the way in (Channel.NormalizeAddress,
+//     a notify.AddressNormalizer, which Dispatcher.PutContact, device
+//     registration and Send all call): parsed with libphonenumber's
+//     metadata (github.com/nyaruka/phonenumbers), national forms read in
+//     Config.DefaultRegion, numbers that cannot exist (impossible length,
+//     unallocated range, unknown country code) or carry an extension
+//     refused, and stored, de-duplicated and sent in E.164. A landline
+//     cannot receive SMS, so a fixed-line number is refused unless
+//     Config.AllowLandlines; a number that may be either
+//     (FixedLineOrMobile, all of North America) is accepted;
+//     Config.RejectTypes refuses more types. [ParsePhone] gives hosts the
+//     same parse, with the number's type and region.
 //   - Validate rejects at accept time what Twilio would reject: a recipient
 //     that is not E.164, an empty body, a body over 1600 characters, bad
 //     options, no sender.
@@ -17,6 +29,16 @@
 //   - Result.Units is the message's segment count, what Twilio bills.
 //
 // Limits:
+//   - A number's type comes from its range, not from the network: a number
+//     ported from a landline to a mobile network is still refused as a
+//     landline (set AllowLandlines, or let Twilio's error 21614 report
+//     the ones that truly are), and a mobile range reassigned to fixed
+//     lines is accepted. The metadata is the one of the phonenumbers
+//     version this module requires; new ranges need an upgrade.
+//   - A contact written through Store.PutContact directly, not through
+//     the Dispatcher, keeps the form it was written in; Send normalizes it
+//     as it reads it, but a dead-number report removes the address only
+//     when it was stored as sent (E.164).
 //   - Twilio has no idempotency key: after a 5xx or a transport failure
 //     once the request was written the message may have gone out, and a
 //     retry may send it twice (the outcome is marked MaybeSent).

@@ -78,3 +78,33 @@ func ExampleNewStatusHandler() {
 	mux := http.NewServeMux() // your API's
 	mux.Handle("POST /twilio/status", h)
 }
+
+// ParsePhone reads national numbers in the region given and says what kind
+// of line each is; a Channel's NormalizeAddress does the same with
+// Config.DefaultRegion, and refuses landlines unless Config.AllowLandlines.
+func ExampleParsePhone() {
+	for _, in := range []struct{ number, region string }{
+		{"(415) 555-0100", "US"},
+		{"020 7946 0000", "GB"},
+		{"0151 12345678", "DE"},
+		{"(11) 91234-5678", "BR"},
+		{"+91 98765 43210", ""},
+		{"(415) 555-0100", ""},
+		{"+1 555 123 4567", ""},
+	} {
+		p, err := sms.ParsePhone(in.number, in.region)
+		if err != nil {
+			fmt.Println("refused:", err)
+			continue
+		}
+		fmt.Println(p.E164, p.Type, p.Region)
+	}
+	// Output:
+	// +14155550100 fixed_line_or_mobile US
+	// +442079460000 fixed_line GB
+	// +4915112345678 mobile DE
+	// +5511912345678 mobile BR
+	// +919876543210 mobile IN
+	// refused: "(415) 555-0100" has no country code: write it in international form (+44 20 7946 0000), or set sms.Config.DefaultRegion to read national numbers
+	// refused: "+1 555 123 4567" is not a valid number: no range of country code +1 holds it (check for a typo)
+}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,22 @@ type Config struct {
 	// Twilio picks the sender from the service's pool. At least one of From
 	// and MessagingServiceSID must be set, here or in every delivery's Options.
 	MessagingServiceSID string
+	// DefaultRegion is the ISO 3166-1 region ("US", "GB") whose national
+	// numbers ("(415) 555-0100", "020 7946 0000") NormalizeAddress
+	// accepts, as that region's. Default: none, and every number must be
+	// in international form ("+14155550100").
+	DefaultRegion string
+	// AllowLandlines accepts fixed-line numbers, which NormalizeAddress
+	// refuses by default (ErrNumberType): a landline cannot receive SMS,
+	// and Twilio would fail the send (21614) after it was queued. Set it
+	// when the sender reaches landlines (text-to-speech). Numbers that may
+	// be either (FixedLineOrMobile, every North American number) are
+	// always accepted.
+	AllowLandlines bool
+	// RejectTypes are number types NormalizeAddress refuses on top of
+	// landlines (PremiumRate, Pager, …). Default: none.
+	RejectTypes []NumberType
+
 	// StatusCallback is the default URL Twilio posts status changes to,
 	// where a StatusHandler records them. Send adds the delivery's ID to it
 	// (the DeliveryParam query parameter).
@@ -58,7 +75,8 @@ type Config struct {
 }
 
 // Channel sends SMS through Twilio's Messages API. It implements
-// notify.Channel and notify.Validator and is safe for concurrent use.
+// notify.Channel, notify.Validator and notify.AddressNormalizer (phone
+// numbers stored and sent in E.164) and is safe for concurrent use.
 type Channel struct {
 	cfg       Config
 	user      string
@@ -69,8 +87,9 @@ type Channel struct {
 }
 
 var (
-	_ notify.Channel   = (*Channel)(nil)
-	_ notify.Validator = (*Channel)(nil)
+	_ notify.Channel           = (*Channel)(nil)
+	_ notify.Validator         = (*Channel)(nil)
+	_ notify.AddressNormalizer = (*Channel)(nil)
 )
 
 // New checks cfg and returns a Channel. It makes no network call.
@@ -96,6 +115,17 @@ func New(cfg Config) (*Channel, error) {
 	if field, err := o.check(); err != nil {
 		return nil, fmt.Errorf("sms: Config.%s: %w", configField(field), err)
 	}
+	region, err := NormalizeRegion(cfg.DefaultRegion)
+	if err != nil {
+		return nil, fmt.Errorf("sms: Config.DefaultRegion: %w", err)
+	}
+	cfg.DefaultRegion = region
+	for i, t := range cfg.RejectTypes {
+		if t < UnknownType || t > Voicemail {
+			return nil, fmt.Errorf("sms: Config.RejectTypes[%d]: unknown number type %d", i, int(t))
+		}
+	}
+	cfg.RejectTypes = slices.Clone(cfg.RejectTypes)
 	c := &Channel{cfg: cfg, user: user, pass: pass, transport: cfg.Transport, log: cfg.Logger}
 	if cfg.BaseURL != "" {
 		u, err := url.Parse(cfg.BaseURL)
