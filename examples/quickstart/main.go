@@ -3,7 +3,9 @@
 // receive. It shows, in a few seconds: a multi-channel send, a duplicate
 // event, an opted-out user, a burst cut by the rate limit, a transient
 // failure retried then delivered, a permanent failure, a delivery that goes
-// dead, and a table of every delivery's final status.
+// dead, a device registration that moves a token to its new owner, quiet
+// hours that hold a push until morning, a scheduled reminder cancelled, and
+// a table of every delivery's status.
 //
 //	go run ./examples/quickstart
 package main
@@ -95,6 +97,7 @@ func run(ctx context.Context, out io.Writer) error {
 		{UserID: "bob", Phone: "+15005550007", Email: "bob@example.com"},
 		{UserID: "cho", Devices: []notify.Device{{Platform: "apns", Token: "f00dfeedf00dfeedf00dfeedf00dfeed"}}},
 		{UserID: "dan", Phone: "+15550000000", Email: "down@example.com"},
+		{UserID: "eve", Email: "eve@example.com"},
 	} {
 		if err := store.PutContact(ctx, c); err != nil {
 			return err
@@ -163,9 +166,60 @@ func run(ctx context.Context, out io.Writer) error {
 	step("6. Dan: SMS fails permanently, email keeps failing until it goes dead", shipped("order-1044-shipped", "dan"))
 	settle()
 
+	// 7. A device registration: Ana's iPhone is signed in to Eve's account
+	// now. One token has one owner, so registering it for Eve takes it from
+	// Ana, and a push for Ana no longer reaches Eve's phone.
+	fmt.Fprintln(out, "\n▶ 7. Eve signs in on Ana's old iPhone: the device registry moves the token")
+	reg, err := d.RegisterDevice(ctx, "eve", notify.Device{Platform: notify.ChannelAPNs, Token: "a1b2c3d4e5f60718293a4b5c6d7e8f90", App: "com.example.shop"})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "  RegisterDevice: token …%s now Eve's (new to her: %t), moved from %q\n", tail(reg.Device.Token), reg.Created, reg.MovedFrom)
+	step("   A push for Eve reaches the iPhone", notify.Notification{EventID: "welcome-eve", UserID: "eve",
+		Channels: []string{notify.ChannelAPNs}, Content: &notify.Message{Title: "Welcome", Body: "Hi Eve"}})
+	settle()
+
+	// 8. Quiet hours: Fay's window, by her own clock, covers the present
+	// hour (a real host stores something like "22:00-07:00"). A promotion
+	// waits for the window's end instead of waking her; a Critical
+	// notification goes at once.
+	fay, err := quietNow("Asia/Tokyo")
+	if err != nil {
+		return err
+	}
+	if err := d.PutContact(ctx, fay); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n▶ 8. Fay's quiet hours (%s in Asia/Tokyo) cover now: a promotion waits, a security alert does not\n", fay.QuietHours)
+	promo, err := d.Send(ctx, notify.Notification{EventID: "promo-fay", UserID: "fay", Category: "marketing",
+		Content: &notify.Message{Title: "Spring sale", Body: "20% off today"}})
+	if err != nil {
+		return err
+	}
+	step("   A sign-in alert (Critical) for Fay", notify.Notification{EventID: "signin-fay", UserID: "fay", Category: "security",
+		Critical: true, Content: &notify.Message{Title: "New sign-in", Body: "Was it you?"}})
+	settle()
+	waitStatus(ctx, d, promo.NotificationID, notify.StatusDeferred)
+	fmt.Fprintf(out, "  the promotion …%s: deferred (quiet_hours) until %s, Fay's time\n", tail(promo.NotificationID), fay.QuietHours.End)
+
+	// 9. A reminder scheduled for tomorrow, then the appointment is
+	// cancelled: Cancel takes the unsent deliveries off the queue.
+	fmt.Fprintln(out, "\n▶ 9. A reminder scheduled for tomorrow; the appointment is cancelled")
+	remind, err := d.Send(ctx, notify.Notification{EventID: "appt-77-reminder", UserID: "bob",
+		SendAt: time.Now().Add(24 * time.Hour), Content: &notify.Message{Subject: "Reminder", Body: "Dentist tomorrow at 9:00", Text: "Dentist tomorrow at 9:00"}})
+	if err != nil {
+		return err
+	}
+	cr, err := d.Cancel(ctx, "appt-77-reminder")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "  Cancel: %d deliveries canceled, %d too late\n", len(cr.Canceled), len(cr.TooLate))
+
 	// The table.
+	ids = append(ids, promo.NotificationID, remind.NotificationID)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(out, "\nEvery delivery's final status:")
+	fmt.Fprintln(out, "\nEvery delivery's status:")
 	fmt.Fprintln(tw, "notification\tchannel\taddress\tstatus\tattempts\treason")
 	for _, id := range ids {
 		statuses, err := d.Status(ctx, id)
@@ -177,6 +231,36 @@ func run(ctx context.Context, out io.Writer) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// quietNow returns Fay's contact: a push device, in zone, with quiet hours
+// that cover the present moment there (from the last full hour to two
+// hours later).
+func quietNow(zone string) (notify.Contact, error) {
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		return notify.Contact{}, err
+	}
+	h := time.Now().In(loc).Hour()
+	qh := notify.QuietHours{Start: notify.ClockAt(h, 0), End: notify.ClockAt((h+2)%24, 0)}
+	return notify.Contact{UserID: "fay", TimeZone: zone, QuietHours: &qh,
+		Devices: []notify.Device{{Platform: notify.ChannelFCM, Token: "fcm:APA91bFayFayFayFayFayFayFayFay"}}}, nil
+}
+
+// waitStatus polls until every delivery of the notification has status st.
+func waitStatus(ctx context.Context, d *notify.Dispatcher, id string, st notify.Status) {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		recs, _ := d.Status(ctx, id)
+		done := len(recs) > 0
+		for _, r := range recs {
+			done = done && r.Status == st
+		}
+		if done {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // waitSettled polls until every delivery of the notifications is final.
