@@ -155,23 +155,7 @@ func newEnv(t *testing.T, cfg console.Config) *env {
 
 // settle waits until every delivery of the notification is final.
 func (e *env) settle(nid string) []notify.DeliveryRecord {
-	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		recs, err := e.d.Status(context.Background(), nid)
-		require.NoError(e.t, err)
-		done := len(recs) > 0
-		for _, r := range recs {
-			done = done && r.Status.Final()
-		}
-		if done {
-			return recs
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("notification %s did not settle: %+v", nid, recs)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	return notifytest.Settled(e.t, e.d, nid, 10*time.Second)
 }
 
 // get fetches path and returns the status and body.

@@ -78,7 +78,7 @@ func TestCancelRace(t *testing.T, base notify.Config, n int) {
 		}
 		assert.Empty(t, results[i].Final, "notification %d: nothing ends unsent but by Cancel", i)
 		assert.Len(t, said, len(r.Deliveries), "notification %d: each delivery in one list of Cancel's answer", i)
-		for _, rec := range settledRecords(t, d, r.NotificationID) {
+		for _, rec := range Settled(t, d, r.NotificationID, time.Minute) {
 			sent := chans[rec.Channel].SentCount(rec.DeliveryID)
 			var ends int
 			var statuses []notify.Status
@@ -106,26 +106,4 @@ func TestCancelRace(t *testing.T, base notify.Config, n int) {
 	t.Logf("%d notifications: %d deliveries canceled, %d too late (sent)", n, canceled, tooLate)
 	assert.Positive(t, canceled, "no Cancel won: the race was not run")
 	assert.Positive(t, tooLate, "no delivery was sent before its Cancel: the race was not run")
-}
-
-// settledRecords waits until every delivery of the notification is final
-// and returns them.
-func settledRecords(t *testing.T, d *notify.Dispatcher, nid string) []notify.DeliveryRecord {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		recs, err := d.Status(context.Background(), nid)
-		require.NoError(t, err)
-		done := len(recs) > 0
-		for _, r := range recs {
-			done = done && r.Status.Final()
-		}
-		if done {
-			return recs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("notification %s did not settle: %+v", nid, recs)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/internal/sqlbackend"
 )
 
 var _ notify.EventLogCanceler = (*Queue)(nil)
@@ -71,15 +72,12 @@ func (q *Queue) CancelLogged(ctx context.Context, log notify.EventLog, queue str
 	if _, err := q.logStore(log); err != nil {
 		return nil, fmt.Errorf("postgres: cancel and record: %w", err)
 	}
-	if err := checkEvents(events); err != nil {
-		return nil, err
+	ids, err := sqlbackend.DeliveryIDs(events)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	if len(events) == 0 {
+	if len(ids) == 0 {
 		return nil, nil
-	}
-	ids := make([]string, len(events))
-	for i, e := range events {
-		ids[i] = e.DeliveryID
 	}
 	a := append(eventArrays(events), queue, sortedIDs(ids))
 	got, err := q.cancelRows(ctx, sqlFor(q.core.cfg.Schema, cancelLoggedSQL), a...)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/internal/sqlbackend"
 )
 
 var _ notify.EventLogCanceler = (*Queue)(nil)
@@ -52,32 +53,19 @@ func (q *Queue) CancelLogged(ctx context.Context, log notify.EventLog, queue str
 	if _, err := q.logStore(log); err != nil {
 		return nil, fmt.Errorf("sqlite: cancel and record: %w", err)
 	}
-	if err := checkEvents(events); err != nil {
-		return nil, err
+	ids, err := sqlbackend.DeliveryIDs(events)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	if len(events) == 0 {
+	if len(ids) == 0 {
 		return nil, nil
 	}
-	ids := make([]string, len(events))
-	for i, e := range events {
-		ids[i] = e.DeliveryID
-	}
 	var got []string
-	err := q.b.write(ctx, q.bt, func(ctx context.Context, w *wtx) (err error) {
+	err = q.b.write(ctx, q.bt, func(ctx context.Context, w *wtx) (err error) {
 		if got, err = cancelRows(ctx, w, queue, ids); err != nil || len(got) == 0 {
 			return err
 		}
-		removed := make(map[string]bool, len(got))
-		for _, id := range got {
-			removed[id] = true
-		}
-		var logged []notify.Event
-		for _, e := range events {
-			if removed[e.DeliveryID] {
-				logged = append(logged, e)
-			}
-		}
-		return insertEvents(ctx, w, logged)
+		return insertEvents(ctx, w, sqlbackend.EventsOf(events, got))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: cancel %d jobs of %s and record their events: %w", len(ids), queue, err)

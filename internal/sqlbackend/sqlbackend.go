@@ -63,6 +63,35 @@ func CheckEvents(events []notify.Event) error {
 	return nil
 }
 
+// DeliveryIDs checks events as CheckEvents does and returns their
+// DeliveryIDs, in order: the jobs a CancelLogged removes.
+func DeliveryIDs(events []notify.Event) ([]string, error) {
+	if err := CheckEvents(events); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.DeliveryID
+	}
+	return ids, nil
+}
+
+// EventsOf returns the events whose DeliveryID is among ids, in order: of
+// the events a CancelLogged was given, those of the jobs it removed.
+func EventsOf(events []notify.Event, ids []string) []notify.Event {
+	removed := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		removed[id] = true
+	}
+	var out []notify.Event
+	for _, e := range events {
+		if removed[e.DeliveryID] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // JobBodies checks that every job names its queue and ID and returns each
 // one's delivery encoded as JSON, the body a queue row stores.
 func JobBodies(jobs []notify.Job) ([]string, error) {

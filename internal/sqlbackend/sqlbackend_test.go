@@ -46,3 +46,24 @@ func TestJobBodiesAndEvents(t *testing.T) {
 		t.Errorf("an event without a delivery ID: %v", err)
 	}
 }
+
+func TestDeliveryIDsAndEventsOf(t *testing.T) {
+	events := []notify.Event{{DeliveryID: "a"}, {DeliveryID: "b"}, {DeliveryID: "a", Status: notify.StatusCanceled}, {DeliveryID: "c"}}
+	ids, err := DeliveryIDs(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(ids, " "); got != "a b a c" {
+		t.Errorf("DeliveryIDs = %s, want a b a c (in order)", got)
+	}
+	if _, err := DeliveryIDs([]notify.Event{{DeliveryID: "a"}, {}}); err == nil || !strings.Contains(err.Error(), "event 1") {
+		t.Errorf("an event without a DeliveryID: err = %v, want one naming event 1", err)
+	}
+	got := EventsOf(events, []string{"c", "a"})
+	if len(got) != 3 || got[0] != events[0] || got[1] != events[2] || got[2] != events[3] {
+		t.Errorf("EventsOf = %+v, want the events of a and c, in order", got)
+	}
+	if got := EventsOf(events, nil); len(got) != 0 {
+		t.Errorf("EventsOf with no IDs = %+v, want none", got)
+	}
+}

@@ -145,21 +145,5 @@ func (e *pgEnv) seed(n, users int) []string {
 
 // settle waits until every delivery of the notification is final.
 func (e *pgEnv) settle(nid string) []notify.DeliveryRecord {
-	e.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		recs, err := e.d.Status(context.Background(), nid)
-		require.NoError(e.t, err)
-		done := len(recs) > 0
-		for _, r := range recs {
-			done = done && r.Status.Final()
-		}
-		if done {
-			return recs
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("notification %s did not settle: %+v", nid, recs)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return notifytest.Settled(e.t, e.d, nid, 30*time.Second)
 }
