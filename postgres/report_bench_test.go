@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/internal/benchlog"
 	"github.com/gonotify/notify/postgres"
 )
 
@@ -18,7 +19,8 @@ import (
 // NOTIFY_BENCH_REPORT_N deliveries (default 1,000,000) spread over 30 days
 // and 20 templates: each queued and sent, 80 % delivered, 30 % opened, 10 %
 // clicked (about 3.2 events per delivery). The log is written with one
-// INSERT ... SELECT generate_series and analyzed before timing.
+// INSERT ... SELECT generate_series (benchlog.InsertSQL) and analyzed
+// before timing.
 func BenchmarkReport(b *testing.B) {
 	n := 1_000_000
 	if v := os.Getenv("NOTIFY_BENCH_REPORT_N"); v != "" {
@@ -32,14 +34,7 @@ func BenchmarkReport(b *testing.B) {
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	table := pgx.Identifier{schema, "log_events"}.Sanitize()
 	start := time.Now()
-	_, err := pool.Exec(ctx, `INSERT INTO `+table+` (delivery_id, notification_id, user_id, category, channel, address, template, status, at)
-		SELECT 'd' || i, 'n' || i, 'u' || (i % 50000), 'news', CASE WHEN i % 2 = 0 THEN 'email' ELSE 'sms' END, 'a',
-			't' || (i % 20), s.status, $1::timestamptz + (i::float8 / $2 * 30) * interval '1 day' + s.off
-		FROM generate_series(1, $2) AS i
-		CROSS JOIN LATERAL (VALUES ('queued', interval '0'), ('sent', interval '1 second'),
-			('delivered', interval '1 minute'), ('opened', interval '1 hour'), ('clicked', interval '2 hours')) AS s(status, off)
-		WHERE s.status IN ('queued', 'sent') OR (s.status = 'delivered' AND i % 10 < 8)
-			OR (s.status = 'opened' AND i % 10 < 3) OR (s.status = 'clicked' AND i % 10 < 1)`, base, n)
+	_, err := pool.Exec(ctx, benchlog.InsertSQL(table), base, n)
 	require.NoError(b, err)
 	_, err = pool.Exec(ctx, "ANALYZE "+table)
 	require.NoError(b, err)

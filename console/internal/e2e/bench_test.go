@@ -15,6 +15,7 @@ import (
 
 	"github.com/gonotify/notify"
 	"github.com/gonotify/notify/console"
+	"github.com/gonotify/notify/internal/benchlog"
 )
 
 // BenchmarkQueuesPage times the server side of the console's queues page
@@ -43,14 +44,7 @@ func BenchmarkQueuesPage(b *testing.B) {
 	now := time.Now().UTC()
 	start := time.Now()
 	table := pgx.Identifier{e.schema, "log_events"}.Sanitize()
-	_, err := e.pool.Exec(ctx, `INSERT INTO `+table+` (delivery_id, notification_id, user_id, category, channel, address, template, status, at)
-		SELECT 'd' || i, 'n' || i, 'u' || (i % 50000), 'news', CASE WHEN i % 2 = 0 THEN 'email' ELSE 'sms' END, 'a',
-			't' || (i % 20), s.status, $1::timestamptz - interval '30 days' + (i::float8 / $2 * 30) * interval '1 day' + s.off
-		FROM generate_series(1, $2) AS i
-		CROSS JOIN LATERAL (VALUES ('queued', interval '0'), ('sent', interval '1 second'),
-			('delivered', interval '1 minute'), ('opened', interval '1 hour'), ('clicked', interval '2 hours')) AS s(status, off)
-		WHERE s.status IN ('queued', 'sent') OR (s.status = 'delivered' AND i % 10 < 8)
-			OR (s.status = 'opened' AND i % 10 < 3) OR (s.status = 'clicked' AND i % 10 < 1)`, now, n)
+	_, err := e.pool.Exec(ctx, benchlog.InsertSQL(table), now.AddDate(0, 0, -30), n)
 	require.NoError(b, err)
 	// VACUUM summarizes the BRIN index on "at" as autovacuum does on a
 	// live log: without it every range written by the one INSERT above is
