@@ -308,6 +308,25 @@ func withE164SMS(c *notify.Config) {
 	}
 }
 
+// skippedSMS checks that r, a Send to a user's stored addresses, skipped
+// the SMS as an invalid address, in the Receipt and in the log, and
+// returns the reason the log holds.
+func skippedSMS(t *testing.T, h *harness, r notify.Receipt) string {
+	t.Helper()
+	assert.Contains(t, r.Skipped, notify.Skip{Channel: notify.ChannelSMS, Reason: notify.ReasonInvalidAddress})
+	ds, err := h.d.Status(t.Context(), r.NotificationID)
+	require.NoError(t, err)
+	var reasons []string
+	for _, s := range ds {
+		if s.Channel == notify.ChannelSMS {
+			assert.Equal(t, notify.StatusSkipped, s.Status)
+			reasons = append(reasons, s.Reason)
+		}
+	}
+	require.Len(t, reasons, 1, "SMS deliveries")
+	return reasons[0]
+}
+
 func TestStoredBadAddressIsSkippedAndOtherChannelsDeliver(t *testing.T) {
 	h := newHarness(t, withE164SMS)
 	bad := ana
@@ -316,18 +335,8 @@ func TestStoredBadAddressIsSkippedAndOtherChannelsDeliver(t *testing.T) {
 	r, err := h.d.Send(t.Context(), welcome("reset"))
 	require.NoError(t, err, "a malformed stored phone number must not block email and push")
 	assert.Len(t, r.Deliveries, 3)
-	assert.Contains(t, r.Skipped, notify.Skip{Channel: notify.ChannelSMS, Reason: notify.ReasonInvalidAddress})
-	ds, err := h.d.Status(t.Context(), r.NotificationID)
-	require.NoError(t, err)
-	var skipped int
-	for _, s := range ds {
-		if s.Channel == notify.ChannelSMS {
-			skipped++
-			assert.Equal(t, notify.StatusSkipped, s.Status)
-			assert.True(t, strings.HasPrefix(s.Reason, notify.ReasonInvalidAddress), s.Reason)
-		}
-	}
-	assert.Equal(t, 1, skipped)
+	reason := skippedSMS(t, h, r)
+	assert.True(t, strings.HasPrefix(reason, notify.ReasonInvalidAddress), reason)
 
 	// The caller's own bad address fails the Send, naming it.
 	_, err = h.d.Send(t.Context(), notify.Notification{
