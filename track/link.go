@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+
+	"github.com/gonotify/notify/internal/keyring"
 )
 
 // MaxTargetBytes bounds the URL a click link leads to, once normalized.
@@ -18,10 +20,10 @@ const MaxTargetBytes = 2048
 
 // MinKeyBytes is the shortest key Config.Keys accepts. 32 random bytes are
 // recommended.
-const MinKeyBytes = 16
+const MinKeyBytes = keyring.MinBytes
 
 // MaxKeys bounds len(Config.Keys): every key is tried on every link.
-const MaxKeys = 8
+const MaxKeys = keyring.Max
 
 // Paths of the two kinds of link under Config.BaseURL.
 const (
@@ -117,19 +119,12 @@ func New(cfg Config) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case len(cfg.Keys) == 0:
-		return nil, errors.New("track: Config.Keys is empty: give at least one key of 32 random bytes")
-	case len(cfg.Keys) > MaxKeys:
-		return nil, fmt.Errorf("track: Config.Keys has %d keys; at most %d (remove keys whose links no longer need to work)", len(cfg.Keys), MaxKeys)
+	keys, err := keyring.Check(cfg.Keys)
+	if err != nil {
+		return nil, fmt.Errorf("track: %w", err)
 	}
-	s := &Signer{base: base, clickBase: base + ClickPath, openBase: base + OpenPath, pools: make([]sync.Pool, len(cfg.Keys))}
-	for i, k := range cfg.Keys {
-		if len(k) < MinKeyBytes {
-			return nil, fmt.Errorf("track: Config.Keys[%d] is %d bytes; at least %d (32 random bytes recommended)", i, len(k), MinKeyBytes)
-		}
-		k := append([]byte(nil), k...) // the caller's slice may change
-		s.keys = append(s.keys, k)
+	s := &Signer{base: base, clickBase: base + ClickPath, openBase: base + OpenPath, keys: keys, pools: make([]sync.Pool, len(keys))}
+	for i, k := range keys {
 		s.pools[i].New = func() any { return &macState{h: hmac.New(sha256.New, k)} }
 	}
 	for i, d := range []string{domainLink, domainMarker} {

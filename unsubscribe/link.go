@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/internal/keyring"
 )
 
 // Path is where links live under Config.BaseURL; mount the Handler there.
@@ -20,10 +21,10 @@ const Path = "/u/"
 
 // MinKeyBytes is the shortest key Config.Keys accepts. 32 random bytes are
 // recommended.
-const MinKeyBytes = 16
+const MinKeyBytes = keyring.MinBytes
 
 // MaxKeys bounds len(Config.Keys).
-const MaxKeys = 8
+const MaxKeys = keyring.Max
 
 // MaxFieldBytes bounds a link's user ID, category and channel each.
 const MaxFieldBytes = 255
@@ -99,21 +100,17 @@ func New(cfg Config) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case len(cfg.Keys) == 0:
-		return nil, errors.New("unsubscribe: Config.Keys is empty: give at least one key of 32 random bytes (openssl rand -base64 32)")
-	case len(cfg.Keys) > MaxKeys:
-		return nil, fmt.Errorf("unsubscribe: Config.Keys has %d keys; at most %d (remove keys whose links no longer need to work)", len(cfg.Keys), MaxKeys)
-	case cfg.TTL < 0:
+	keys, err := keyring.Check(cfg.Keys)
+	if err != nil {
+		return nil, fmt.Errorf("unsubscribe: %w", err)
+	}
+	if cfg.TTL < 0 {
 		return nil, fmt.Errorf("unsubscribe: Config.TTL is %s; zero (never expire) or more", cfg.TTL)
 	}
 	s := &Signer{base: base + Path, ttl: cfg.TTL, categories: slices.Clone(cfg.Categories), now: time.Now}
-	for i, k := range cfg.Keys {
-		if len(k) < MinKeyBytes {
-			return nil, fmt.Errorf("unsubscribe: Config.Keys[%d] is %d bytes; at least %d (32 random bytes recommended)", i, len(k), MinKeyBytes)
-		}
+	for _, k := range keys {
 		h := sha256.Sum256(append([]byte(domainKeyID), k...))
-		s.keys = append(s.keys, key{id: [2]byte{h[0], h[1]}, secret: slices.Clone(k)})
+		s.keys = append(s.keys, key{id: [2]byte{h[0], h[1]}, secret: k})
 	}
 	return s, nil
 }
