@@ -2,8 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -22,12 +20,7 @@ import (
 // INSERT ... SELECT generate_series (benchlog.InsertSQL) and analyzed
 // before timing.
 func BenchmarkReport(b *testing.B) {
-	n := 1_000_000
-	if v := os.Getenv("NOTIFY_BENCH_REPORT_N"); v != "" {
-		var err error
-		n, err = strconv.Atoi(v)
-		require.NoError(b, err)
-	}
+	n := benchlog.Size(b, "NOTIFY_BENCH_REPORT_N")
 	pool, schema := testDB(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()

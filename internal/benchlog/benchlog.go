@@ -3,6 +3,28 @@
 // statement, so a million deliveries take seconds, not an hour of Records.
 package benchlog
 
+import (
+	"os"
+	"strconv"
+	"testing"
+)
+
+// Size returns how many deliveries a benchmark writes: the whole number in
+// the environment variable env, or 1,000,000 when env is unset. A value
+// that is not a positive whole number fails tb.
+func Size(tb testing.TB, env string) int {
+	tb.Helper()
+	v := os.Getenv(env)
+	if v == "" {
+		return 1_000_000
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		tb.Fatalf("%s=%q: want a positive whole number of deliveries", env, v)
+	}
+	return n
+}
+
 // InsertSQL returns the INSERT ... SELECT that writes $2 deliveries into
 // table, a sanitized identifier of a postgres backend's log_events table.
 // The deliveries are spread evenly over the 30 days from $1 (a timestamptz),

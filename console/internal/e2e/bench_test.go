@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -32,12 +30,7 @@ import (
 //
 // It reports the page's weight, HTML + CSS + JS bytes, as page-B.
 func BenchmarkQueuesPage(b *testing.B) {
-	n := 1_000_000
-	if v := os.Getenv("NOTIFY_BENCH_CONSOLE_N"); v != "" {
-		var err error
-		n, err = strconv.Atoi(v)
-		require.NoError(b, err)
-	}
+	n := benchlog.Size(b, "NOTIFY_BENCH_CONSOLE_N")
 	e := newPGEnv(b, console.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
