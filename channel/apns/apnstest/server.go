@@ -14,6 +14,7 @@
 package apnstest
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/tls"
@@ -92,7 +93,13 @@ type Server struct {
 	requests []*Request
 	handler  func(*Request) Reply
 	conns    int
+	// perConn counts the requests each connection carried, by the
+	// connection's number (its order of opening).
+	perConn []int
 }
+
+// connKey keys a request's connection number in its context.
+type connKey struct{}
 
 // NewServer starts a Server with HTTP/2 over TLS on 127.0.0.1. Close it
 // when done.
@@ -101,12 +108,12 @@ func NewServer(cfg Config) *Server {
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.EnableHTTP2 = true
 	s.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are expected in tests
-	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
-			s.mu.Lock()
-			s.conns++
-			s.mu.Unlock()
-		}
+	s.Config.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.conns++
+		s.perConn = append(s.perConn, 0)
+		return context.WithValue(ctx, connKey{}, len(s.perConn)-1)
 	}
 	if cfg.ClientCAs != nil {
 		s.TLS = &tls.Config{ClientCAs: cfg.ClientCAs, ClientAuth: tls.RequireAndVerifyClientCert}
@@ -127,6 +134,16 @@ func (s *Server) Connections() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.conns
+}
+
+// RequestsPerConnection returns, for each connection clients opened (in
+// the order they opened them), how many requests it carried, counting
+// refused ones. A test uses it to see that a client really spreads its
+// pushes over several connections.
+func (s *Server) RequestsPerConnection() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int(nil), s.perConn...)
 }
 
 // SetHandler replaces the Handler.
@@ -156,6 +173,11 @@ var pushTypes = map[string]bool{
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if id, ok := r.Context().Value(connKey{}).(int); ok {
+		s.mu.Lock()
+		s.perConn[id]++
+		s.mu.Unlock()
+	}
 	req := &Request{Header: r.Header.Clone(), Proto: r.Proto}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
