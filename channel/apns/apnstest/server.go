@@ -96,6 +96,8 @@ type Server struct {
 	// perConn counts the requests each connection carried, by the
 	// connection's number (its order of opening).
 	perConn []int
+	// verified holds JWTs whose signature verified, up to maxVerified.
+	verified map[string]struct{}
 }
 
 // connKey keys a request's connection number in its context.
@@ -338,6 +340,28 @@ func uuidLike(s string) bool {
 
 var errExpired = errors.New("apnstest: provider token older than an hour")
 
+// maxVerified bounds the cache of verified JWTs.
+const maxVerified = 1024
+
+// seen reports whether tok's signature verified before. A provider reuses
+// one token for up to an hour, so, like APNs, the server checks a token's
+// signature once, not on every push (its age it checks every time).
+func (s *Server) seen(tok string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.verified[tok]
+	return ok
+}
+
+func (s *Server) remember(tok string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.verified == nil || len(s.verified) >= maxVerified {
+		s.verified = make(map[string]struct{})
+	}
+	s.verified[tok] = struct{}{}
+}
+
 // verifyJWT checks an ES256 JWT: its signature by the configured key, kid,
 // iss and iat (not older than an hour, not in the future).
 func (s *Server) verifyJWT(tok string) (hdr, claims map[string]any, err error) {
@@ -365,10 +389,13 @@ func (s *Server) verifyJWT(tok string) (hdr, claims map[string]any, err error) {
 	if hdr["alg"] != "ES256" || hdr["kid"] != s.cfg.KeyID || claims["iss"] != s.cfg.TeamID {
 		return hdr, claims, fmt.Errorf("apnstest: JWT alg/kid/iss mismatch")
 	}
-	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	rr, ss := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-	if !ecdsa.Verify(s.cfg.Key, sum[:], rr, ss) {
-		return hdr, claims, fmt.Errorf("apnstest: JWT signature does not verify")
+	if !s.seen(tok) {
+		sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+		rr, ss := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+		if !ecdsa.Verify(s.cfg.Key, sum[:], rr, ss) {
+			return hdr, claims, fmt.Errorf("apnstest: JWT signature does not verify")
+		}
+		s.remember(tok)
 	}
 	iat, ok := claims["iat"].(float64)
 	if !ok {
