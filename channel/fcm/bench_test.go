@@ -1,40 +1,179 @@
 package fcm_test
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/channel/fcm"
+	"github.com/gonotify/notify/channel/fcm/fcmtest"
+	"golang.org/x/oauth2"
 )
 
-// BenchmarkSendBatch measures pushes/s through SendBatch (the SDK's
-// SendEach: one HTTP request per message, 50 at a time) to the local FCM
-// server, in batches of 500. The local server runs on the same CPUs, so the
-// figure is a floor for the client side.
+// serverEnv, when set, makes the test binary run a local FCM (fcmtest)
+// instead of the tests: the benchmarks start it as a child process, so that
+// the CPU time of the client and of the server are measured apart.
+const serverEnv = "FCM_BENCH_SERVER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(serverEnv) != "" {
+		serveChild()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// serveChild runs the server of a benchmark: it prints its endpoint,
+// answers each "cpu" line on stdin with its CPU time in nanoseconds, and
+// stops when stdin closes.
+func serveChild() {
+	srv := fcmtest.NewServer(fcmtest.Config{ProjectID: project, AccessToken: accessToken, NoRecord: true})
+	defer srv.Close()
+	fmt.Println(srv.Endpoint())
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		if in.Text() == "cpu" {
+			fmt.Println(int64(processCPU()))
+		}
+	}
+}
+
+// childServer is a local FCM running in a child process.
+type childServer struct {
+	in       io.WriteCloser
+	out      *bufio.Scanner
+	endpoint string
+}
+
+func startChildServer(b *testing.B) *childServer {
+	b.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), serverEnv+"=1")
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	s := &childServer{in: in, out: bufio.NewScanner(stdout)}
+	b.Cleanup(func() {
+		_ = s.in.Close()
+		_ = cmd.Wait()
+	})
+	if !s.out.Scan() {
+		b.Fatalf("bench server did not start: %v", s.out.Err())
+	}
+	s.endpoint = s.out.Text()
+	return s
+}
+
+// cpu returns the child's CPU time so far.
+func (s *childServer) cpu(b *testing.B) time.Duration {
+	b.Helper()
+	if _, err := io.WriteString(s.in, "cpu\n"); err != nil {
+		b.Fatal(err)
+	}
+	if !s.out.Scan() {
+		b.Fatalf("bench server: %v", s.out.Err())
+	}
+	ns, err := strconv.ParseInt(s.out.Text(), 10, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ns)
+}
+
+// BenchmarkSendBatch measures pushes/s through SendBatch in batches of
+// MaxBatch (500), with 1, 2 and 4 batches in flight at once, as a
+// Dispatcher with that many FCM batch workers runs them. Each batch is one
+// SDK SendEach: one HTTP request per message, 50 at a time. The local FCM
+// (fcmtest, plain HTTP/1.1) runs in a child process on the same CPUs;
+// client-cpu-us and server-cpu-us are the CPU time per push of this process
+// and of the child, read from the OS (getrusage), and
+// pushes/client-core-s is 1e6 / client-cpu-us.
 func BenchmarkSendBatch(b *testing.B) {
-	ch, _ := setup(b, nil)
-	ds := make([]*notify.Delivery, 500)
+	for _, conc := range []int{1, 2, 4} {
+		b.Run(fmt.Sprintf("batches=%d", conc), func(b *testing.B) { benchSendBatch(b, conc) })
+	}
+}
+
+func benchSendBatch(b *testing.B, concurrent int) {
+	srv := startChildServer(b)
+	ch, err := fcm.New(context.Background(), fcm.Config{
+		ProjectID: project, Endpoint: srv.endpoint,
+		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: accessToken, TokenType: "Bearer"}),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ds := make([]*notify.Delivery, fcm.MaxBatch)
 	for i := range ds {
 		ds[i] = delivery(b, tok(i), nil)
 	}
 	ctx := context.Background()
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	for sent := 0; sent < b.N; {
-		n := min(len(ds), b.N-sent)
+	send := func(n int) error {
 		_, errs := ch.SendBatch(ctx, ds[:n])
 		for _, err := range errs {
 			if err != nil {
-				b.Fatal(err)
+				return err
 			}
 		}
-		sent += n
+		return nil
 	}
+	// Warm up: open the connections.
+	if err := send(100); err != nil {
+		b.Fatal(err)
+	}
+	var next atomic.Int64
+	var failed atomic.Value
+	b.ReportAllocs()
+	srvCPU0, cliCPU0 := srv.cpu(b), processCPU()
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range concurrent {
+		wg.Go(func() {
+			for {
+				end := next.Add(fcm.MaxBatch)
+				n := min(int64(fcm.MaxBatch), int64(b.N)-(end-fcm.MaxBatch))
+				if n <= 0 {
+					return
+				}
+				if err := send(int(n)); err != nil {
+					failed.Store(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
+	cliCPU, srvCPU := processCPU()-cliCPU0, srv.cpu(b)-srvCPU0
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "pushes/s")
+	if cliCPU > 0 {
+		perPush := cliCPU.Seconds() * 1e6 / float64(b.N)
+		b.ReportMetric(perPush, "client-cpu-us/push")
+		b.ReportMetric(1e6/perPush, "pushes/client-core-s")
+		b.ReportMetric(srvCPU.Seconds()*1e6/float64(b.N), "server-cpu-us/push")
+	}
 }
 
 // BenchmarkValidate measures the accept-side check Send runs per delivery,
