@@ -3,8 +3,10 @@ package apns_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -19,7 +21,9 @@ import (
 	"github.com/gonotify/notify"
 	"github.com/gonotify/notify/channel/apns"
 	"github.com/gonotify/notify/channel/apns/apnstest"
+	"github.com/sideshow/apns2"
 	"github.com/sideshow/apns2/token"
+	"golang.org/x/net/http2"
 )
 
 // serverEnv, when set to a base64 .p8 key, makes the test binary run a
@@ -133,39 +137,79 @@ func (s *childServer) cpu(b *testing.B) time.Duration {
 
 // BenchmarkSend measures pushes/s through one Channel with 1, 2 and 4
 // HTTP/2 connections (Config.Connections) and 100 concurrent senders, the
-// way a Dispatcher with 100 APNs workers uses it, against the local APNs
-// (apnstest, verifying every JWT) running in a child process on the same
-// CPUs. Besides pushes/s it reports pushes/s per connection and the CPU
-// time per push of each side, read from the OS (getrusage): client-cpu-us
-// is this process (the Channel, apns2, HTTP/2, TLS), server-cpu-us the
-// child's; pushes/client-core-s is 1e6 / client-cpu-us, the pushes one
-// fully busy core of the client sustains.
+// way a Dispatcher with 100 APNs workers uses it, and, as the peer, the
+// same pushes through a bare apns2 client (one connection, the
+// notification built once beforehand). The local APNs (apnstest, checking
+// every push's headers, payload and JWT) runs in a child process on the
+// same CPUs. Besides pushes/s it reports pushes/s per connection and the
+// CPU time per push of each side, read from the OS (getrusage):
+// client-cpu-us is this process (building the push, apns2, HTTP/2, TLS),
+// server-cpu-us the child's; pushes/client-core-s is 1e6 / client-cpu-us,
+// the pushes one fully busy core of the client sustains.
 func BenchmarkSend(b *testing.B) {
+	const senders = 100
+	b.Run("apns2", func(b *testing.B) {
+		srv := startChildServer(b)
+		key, err := token.AuthKeyFromBytes(srv.p8)
+		if err != nil {
+			b.Fatal(err)
+		}
+		client := apns2.NewTokenClient(&token.Token{AuthKey: key, KeyID: keyID, TeamID: teamID})
+		client.Host = srv.url
+		client.HTTPClient.Transport.(*http2.Transport).TLSClientConfig = &tls.Config{RootCAs: srv.roots} //lint:ignore SA1019 apns2's own transport
+		ns := make([]*apns2.Notification, senders)
+		for i := range ns {
+			d := delivery(b, tok(i), nil)
+			payload, err := json.Marshal(map[string]any{
+				"aps":                    map[string]any{"alert": map[string]string{"title": d.Message.Title, "subtitle": d.Message.Subtitle, "body": d.Message.Body}},
+				"thread":                 d.Message.Data["thread"],
+				notify.PushDeliveryIDKey: d.ID,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ns[i] = &apns2.Notification{ApnsID: d.ID, DeviceToken: d.Address, Topic: topic, PushType: apns2.PushTypeAlert, Payload: payload}
+		}
+		benchPushes(b, srv, 1, senders, func(ctx context.Context, g int) error {
+			res, err := client.PushWithContext(ctx, ns[g])
+			if err == nil && !res.Sent() {
+				err = fmt.Errorf("apns answered %d %s", res.StatusCode, res.Reason)
+			}
+			return err
+		})
+	})
 	for _, conns := range []int{1, 2, 4} {
-		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) { benchSend(b, conns, 100) })
+		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
+			srv := startChildServer(b)
+			ch, err := apns.New(apns.Config{
+				AuthKey: srv.p8, KeyID: keyID, TeamID: teamID, Host: srv.url, RootCAs: srv.roots, Topic: topic,
+				Connections: conns,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = ch.Close() })
+			ds := make([]*notify.Delivery, senders)
+			for i := range ds {
+				ds[i] = delivery(b, tok(i), nil)
+			}
+			benchPushes(b, srv, conns, senders, func(ctx context.Context, g int) error {
+				_, err := ch.Send(ctx, ds[g])
+				return err
+			})
+		})
 	}
 }
 
-func benchSend(b *testing.B, conns, senders int) {
-	srv := startChildServer(b)
-	ch, err := apns.New(apns.Config{
-		AuthKey: srv.p8, KeyID: keyID, TeamID: teamID, Host: srv.url, RootCAs: srv.roots, Topic: topic,
-		Connections: conns,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = ch.Close() })
-	ds := make([]*notify.Delivery, senders)
-	for i := range ds {
-		ds[i] = delivery(b, tok(i), nil)
-	}
+// benchPushes runs b.N pushes from senders goroutines (push(ctx, g) is
+// sender g's push) and reports the figures BenchmarkSend describes.
+func benchPushes(b *testing.B, srv *childServer, conns, senders int, push func(ctx context.Context, g int) error) {
 	ctx := context.Background()
 	// Warm up: open every connection and sign the JWT once.
 	var warm sync.WaitGroup
 	for i := range 4 * conns {
 		warm.Go(func() {
-			if _, err := ch.Send(ctx, ds[i%senders]); err != nil {
+			if err := push(ctx, i%senders); err != nil {
 				b.Error(err)
 			}
 		})
@@ -183,7 +227,7 @@ func benchSend(b *testing.B, conns, senders int) {
 	for g := range senders {
 		wg.Go(func() {
 			for next.Add(1) <= int64(b.N) {
-				if _, err := ch.Send(ctx, ds[g]); err != nil {
+				if err := push(ctx, g); err != nil {
 					failed.Add(1)
 				}
 			}

@@ -13,10 +13,13 @@ import (
 	"testing"
 	"time"
 
+	firebase "firebase.google.com/go/v4"
+	"firebase.google.com/go/v4/messaging"
 	"github.com/gonotify/notify"
 	"github.com/gonotify/notify/channel/fcm"
 	"github.com/gonotify/notify/channel/fcm/fcmtest"
 	"golang.org/x/oauth2"
+	"google.golang.org/api/option"
 )
 
 // serverEnv, when set, makes the test binary run a local FCM (fcmtest)
@@ -100,43 +103,78 @@ func (s *childServer) cpu(b *testing.B) time.Duration {
 
 // BenchmarkSendBatch measures pushes/s through SendBatch in batches of
 // MaxBatch (500), with 1, 2 and 4 batches in flight at once, as a
-// Dispatcher with that many FCM batch workers runs them. Each batch is one
-// SDK SendEach: one HTTP request per message, 50 at a time. The local FCM
-// (fcmtest, plain HTTP/1.1) runs in a child process on the same CPUs;
-// client-cpu-us and server-cpu-us are the CPU time per push of this process
-// and of the child, read from the OS (getrusage), and
-// pushes/client-core-s is 1e6 / client-cpu-us.
+// Dispatcher with that many FCM batch workers runs them, and, as the peer,
+// the SDK's own SendEach with the same concurrency on messages built once
+// beforehand (no building, no validation). Each batch is one SendEach: one
+// HTTP request per message, 50 at a time. The local FCM (fcmtest, plain
+// HTTP/1.1) runs in a child process on the same CPUs; client-cpu-us and
+// server-cpu-us are the CPU time per push of this process and of the child,
+// read from the OS (getrusage), and pushes/client-core-s is
+// 1e6 / client-cpu-us.
 func BenchmarkSendBatch(b *testing.B) {
 	for _, conc := range []int{1, 2, 4} {
-		b.Run(fmt.Sprintf("batches=%d", conc), func(b *testing.B) { benchSendBatch(b, conc) })
+		b.Run(fmt.Sprintf("sdk/batches=%d", conc), func(b *testing.B) {
+			srv := startChildServer(b)
+			app, err := firebase.NewApp(context.Background(), &firebase.Config{ProjectID: project},
+				option.WithEndpoint(srv.endpoint),
+				option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: accessToken, TokenType: "Bearer"})))
+			if err != nil {
+				b.Fatal(err)
+			}
+			client, err := app.Messaging(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			msgs := make([]*messaging.Message, fcm.MaxBatch)
+			for i := range msgs {
+				d := delivery(b, tok(i), nil)
+				msgs[i] = &messaging.Message{
+					Token:        d.Address,
+					Notification: &messaging.Notification{Title: d.Message.Title, Body: d.Message.Body},
+					Data:         map[string]string{"thread": d.Message.Data["thread"], notify.PushDeliveryIDKey: d.ID},
+				}
+			}
+			benchBatches(b, srv, conc, func(ctx context.Context, n int) error {
+				br, err := client.SendEach(ctx, msgs[:n])
+				if err == nil && br.FailureCount > 0 {
+					err = fmt.Errorf("%d of %d messages failed", br.FailureCount, n)
+				}
+				return err
+			})
+		})
+		b.Run(fmt.Sprintf("channel/batches=%d", conc), func(b *testing.B) {
+			srv := startChildServer(b)
+			ch, err := fcm.New(context.Background(), fcm.Config{
+				ProjectID: project, Endpoint: srv.endpoint,
+				TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: accessToken, TokenType: "Bearer"}),
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ds := make([]*notify.Delivery, fcm.MaxBatch)
+			for i := range ds {
+				ds[i] = delivery(b, tok(i), nil)
+			}
+			benchBatches(b, srv, conc, func(ctx context.Context, n int) error {
+				_, errs := ch.SendBatch(ctx, ds[:n])
+				for _, err := range errs {
+					if err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		})
 	}
 }
 
-func benchSendBatch(b *testing.B, concurrent int) {
-	srv := startChildServer(b)
-	ch, err := fcm.New(context.Background(), fcm.Config{
-		ProjectID: project, Endpoint: srv.endpoint,
-		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: accessToken, TokenType: "Bearer"}),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ds := make([]*notify.Delivery, fcm.MaxBatch)
-	for i := range ds {
-		ds[i] = delivery(b, tok(i), nil)
-	}
+// benchBatches sends b.N pushes in batches of up to MaxBatch from
+// concurrent goroutines (send(ctx, n) sends one batch of n) and reports the
+// figures BenchmarkSendBatch describes.
+func benchBatches(b *testing.B, srv *childServer, concurrent int, send func(ctx context.Context, n int) error) {
 	ctx := context.Background()
-	send := func(n int) error {
-		_, errs := ch.SendBatch(ctx, ds[:n])
-		for _, err := range errs {
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	// Warm up: open the connections.
-	if err := send(100); err != nil {
+	if err := send(ctx, 100); err != nil {
 		b.Fatal(err)
 	}
 	var next atomic.Int64
@@ -154,7 +192,7 @@ func benchSendBatch(b *testing.B, concurrent int) {
 				if n <= 0 {
 					return
 				}
-				if err := send(int(n)); err != nil {
+				if err := send(ctx, int(n)); err != nil {
 					failed.Store(err)
 				}
 			}
