@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -61,7 +60,7 @@ func serveChild(key64 string) error {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		if in.Text() == "cpu" {
-			fmt.Println(int64(processCPU()))
+			fmt.Println(int64(processCPU()), srv.Connections())
 		}
 	}
 	return nil
@@ -119,8 +118,9 @@ func startChildServer(b *testing.B) *childServer {
 	return s
 }
 
-// cpu returns the child's CPU time so far.
-func (s *childServer) cpu(b *testing.B) time.Duration {
+// cpu returns the child's CPU time so far and the connections clients
+// opened to it.
+func (s *childServer) cpu(b *testing.B) (time.Duration, int) {
 	b.Helper()
 	if _, err := io.WriteString(s.in, "cpu\n"); err != nil {
 		b.Fatal(err)
@@ -128,11 +128,12 @@ func (s *childServer) cpu(b *testing.B) time.Duration {
 	if !s.out.Scan() {
 		b.Fatalf("bench server: %v", s.out.Err())
 	}
-	ns, err := strconv.ParseInt(s.out.Text(), 10, 64)
-	if err != nil {
-		b.Fatal(err)
+	var ns int64
+	var conns int
+	if _, err := fmt.Sscan(s.out.Text(), &ns, &conns); err != nil {
+		b.Fatalf("bench server said %q: %v", s.out.Text(), err)
 	}
-	return time.Duration(ns)
+	return time.Duration(ns), conns
 }
 
 // BenchmarkSend measures pushes/s through one Channel with 1, 2 and 4
@@ -141,7 +142,8 @@ func (s *childServer) cpu(b *testing.B) time.Duration {
 // same pushes through a bare apns2 client (one connection, the
 // notification built once beforehand). The local APNs (apnstest, checking
 // every push's headers, payload and JWT) runs in a child process on the
-// same CPUs. Besides pushes/s it reports pushes/s per connection and the
+// same CPUs; the benchmark fails unless the server saw exactly the
+// connections configured. Besides pushes/s it reports pushes/s per connection and the
 // CPU time per push of each side, read from the OS (getrusage):
 // client-cpu-us is this process (building the push, apns2, HTTP/2, TLS),
 // server-cpu-us the child's; pushes/client-core-s is 1e6 / client-cpu-us,
@@ -220,7 +222,8 @@ func benchPushes(b *testing.B, srv *childServer, conns, senders int, push func(c
 	}
 	var next, failed atomic.Int64
 	b.ReportAllocs()
-	srvCPU0, cliCPU0 := srv.cpu(b), processCPU()
+	srvCPU0, conns0 := srv.cpu(b)
+	cliCPU0 := processCPU()
 	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -236,9 +239,14 @@ func benchPushes(b *testing.B, srv *childServer, conns, senders int, push func(c
 	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
-	cliCPU, srvCPU := processCPU()-cliCPU0, srv.cpu(b)-srvCPU0
+	cliCPU := processCPU() - cliCPU0
+	srvCPU1, conns1 := srv.cpu(b)
+	srvCPU := srvCPU1 - srvCPU0
 	if n := failed.Load(); n > 0 {
 		b.Fatalf("%d of %d pushes failed", n, b.N)
+	}
+	if conns0 != conns || conns1 != conns {
+		b.Fatalf("the server saw %d connections after the warm-up and %d at the end; want %d", conns0, conns1, conns)
 	}
 	rate := float64(b.N) / elapsed.Seconds()
 	b.ReportMetric(rate, "pushes/s")
