@@ -183,7 +183,9 @@ func (c *Channel) Send(ctx context.Context, d *notify.Delivery) (notify.Result, 
 }
 
 // SendBatch sends ds with SendEach, MaxBatch at a time, and classifies each
-// answer on its own: results[i] and errs[i] answer ds[i].
+// answer on its own: results[i] and errs[i] answer ds[i]. A message the
+// SDK's validation rejects fails alone (Permanent) and never holds back the
+// rest of its batch.
 func (c *Channel) SendBatch(ctx context.Context, ds []*notify.Delivery) ([]notify.Result, []error) {
 	results := make([]notify.Result, len(ds))
 	errs := make([]error, len(ds))
