@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gonotify/notify"
@@ -50,6 +51,16 @@ type Config struct {
 	// When set, it must speak HTTP/2 and, for certificate auth, present the
 	// certificate itself; RootCAs is then ignored. Rarely needed.
 	HTTPClient *http.Client
+	// Connections is how many HTTP/2 connections the Channel keeps to
+	// APNs, each through its own apns2 client; a push goes to the one with
+	// the fewest pushes in flight. One connection carries many concurrent
+	// pushes (up to the stream limit APNs announces); more
+	// connections spread the TLS and framing work over more cores and
+	// keep one slow or broken connection from stalling every worker.
+	// Default 1; at most MaxConnections. The clients share one signing
+	// token, so adding connections does not refresh the JWT more often.
+	// Must be 0 or 1 with HTTPClient, which decides its own connections.
+	Connections int
 
 	// Topic is the default apns-topic, normally the app's bundle ID. Options
 	// may override it per notification. Required with token auth unless
@@ -63,13 +74,21 @@ type Config struct {
 	TooManyRequestsDelay time.Duration
 }
 
+// MaxConnections is the most Config.Connections may ask for. Apple
+// advises keeping connections few and long-lived, and treats rapid
+// connection churn as a denial-of-service attack.
+const MaxConnections = 64
+
 // Channel sends deliveries to APNs. It implements notify.Channel and
 // notify.Validator, and is safe for concurrent use: build one per credential
 // and share it.
 type Channel struct {
-	name   string
-	client *apns2.Client
-	cfg    Config
+	name  string
+	conns []*conn
+	// next is where the search for the least-loaded connection starts, so
+	// idle connections take turns.
+	next atomic.Uint32
+	cfg  Config
 	// tokenAuth is set with token authentication, where apns-topic is
 	// mandatory.
 	tokenAuth bool
@@ -89,9 +108,18 @@ func New(cfg Config) (*Channel, error) {
 	if cfg.TooManyRequestsDelay <= 0 {
 		cfg.TooManyRequestsDelay = time.Minute
 	}
+	switch {
+	case cfg.Connections < 0 || cfg.Connections > MaxConnections:
+		return nil, fmt.Errorf("apns: Config.Connections is %d; give 1 to %d (0 means 1)", cfg.Connections, MaxConnections)
+	case cfg.Connections == 0:
+		cfg.Connections = 1
+	}
+	if cfg.HTTPClient != nil && cfg.Connections > 1 {
+		return nil, errors.New("apns: Config.Connections > 1 needs apns2's own clients; with Config.HTTPClient set, leave Connections 0 and let that client manage its connections")
+	}
 	hasKey := len(cfg.AuthKey) > 0 || cfg.AuthKeyFile != ""
 	hasCert := cfg.Certificate != nil || cfg.CertificateFile != ""
-	var client *apns2.Client
+	var newClient func() *apns2.Client
 	switch {
 	case hasKey && hasCert:
 		return nil, errors.New("apns: Config has both a signing key and a certificate; give one credential")
@@ -103,32 +131,68 @@ func New(cfg Config) (*Channel, error) {
 		if cfg.KeyID == "" || cfg.TeamID == "" {
 			return nil, errors.New("apns: token auth needs Config.KeyID and Config.TeamID (from the Apple developer account's Keys page)")
 		}
-		client = apns2.NewTokenClient(&token.Token{AuthKey: key, KeyID: cfg.KeyID, TeamID: cfg.TeamID})
+		// One token for every connection: APNs refuses tokens refreshed
+		// more often than every 20 minutes (TooManyProviderTokenUpdates).
+		tk := &token.Token{AuthKey: key, KeyID: cfg.KeyID, TeamID: cfg.TeamID}
+		newClient = func() *apns2.Client { return apns2.NewTokenClient(tk) }
 	case hasCert:
 		cert, err := loadCert(cfg)
 		if err != nil {
 			return nil, err
 		}
-		client = apns2.NewClient(cert)
+		newClient = func() *apns2.Client { return apns2.NewClient(cert) }
 	default:
 		return nil, errors.New("apns: Config has no credential: set AuthKey/AuthKeyFile with KeyID and TeamID, or Certificate/CertificateFile")
 	}
-	switch {
-	case cfg.Host != "":
-		client.Host = strings.TrimSuffix(cfg.Host, "/")
-	case cfg.Production:
-		client.Production()
-	default:
-		client.Development()
+	c := &Channel{name: cfg.Name, cfg: cfg, tokenAuth: hasKey}
+	for range cfg.Connections {
+		// Each apns2 client has its own HTTP/2 transport, hence its own
+		// connection.
+		client := newClient()
+		switch {
+		case cfg.Host != "":
+			client.Host = strings.TrimSuffix(cfg.Host, "/")
+		case cfg.Production:
+			client.Production()
+		default:
+			client.Development()
+		}
+		if cfg.HTTPClient != nil {
+			client.HTTPClient = cfg.HTTPClient
+		} else if cfg.RootCAs != nil {
+			if err := trustRoots(client, cfg.RootCAs); err != nil {
+				return nil, err
+			}
+		}
+		c.conns = append(c.conns, &conn{client: client})
 	}
-	if cfg.HTTPClient != nil {
-		client.HTTPClient = cfg.HTTPClient
-	} else if cfg.RootCAs != nil {
-		if err := trustRoots(client, cfg.RootCAs); err != nil {
-			return nil, err
+	return c, nil
+}
+
+// conn is one apns2 client (one HTTP/2 connection) and the pushes in
+// flight on it.
+type conn struct {
+	client   *apns2.Client
+	inflight atomic.Int64
+}
+
+// pick returns the connection with the fewest pushes in flight, searching
+// from a rotating start so that ties (idle connections) take turns.
+func (c *Channel) pick() *conn {
+	if len(c.conns) == 1 {
+		return c.conns[0]
+	}
+	n := uint32(len(c.conns))
+	start := c.next.Add(1) % n
+	best := c.conns[start]
+	low := best.inflight.Load()
+	for i := uint32(1); i < n && low > 0; i++ {
+		cn := c.conns[(start+i)%n]
+		if f := cn.inflight.Load(); f < low {
+			best, low = cn, f
 		}
 	}
-	return &Channel{name: cfg.Name, client: client, cfg: cfg, tokenAuth: hasKey}, nil
+	return best
 }
 
 func loadKey(cfg Config) (*ecdsa.PrivateKey, error) {
@@ -186,7 +250,10 @@ func (c *Channel) Send(ctx context.Context, d *notify.Delivery) (notify.Result, 
 		// channel's configuration changed since: no retry will help.
 		return notify.Result{}, notify.Permanent(fmt.Errorf("apns: build push for delivery %s: %w", d.ID, err))
 	}
-	res, err := c.client.PushWithContext(ctx, n)
+	cn := c.pick()
+	cn.inflight.Add(1)
+	res, err := cn.client.PushWithContext(ctx, n)
+	cn.inflight.Add(-1)
 	if err != nil {
 		// A transport error, or an answer whose body was not JSON: APNs
 		// may have accepted the push.
@@ -198,11 +265,13 @@ func (c *Channel) Send(ctx context.Context, d *notify.Delivery) (notify.Result, 
 	return notify.Result{}, c.classify(res)
 }
 
-// Close closes the client's idle connections. The Channel stays usable; a
+// Close closes the clients' idle connections. The Channel stays usable; a
 // later Send reconnects.
 func (c *Channel) Close() error {
-	if cc, ok := c.client.HTTPClient.Transport.(interface{ CloseIdleConnections() }); ok {
-		cc.CloseIdleConnections()
+	for _, cn := range c.conns {
+		if cc, ok := cn.client.HTTPClient.Transport.(interface{ CloseIdleConnections() }); ok {
+			cc.CloseIdleConnections()
+		}
 	}
 	return nil
 }

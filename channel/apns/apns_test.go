@@ -3,6 +3,7 @@ package apns_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -253,6 +254,58 @@ func TestOneConnectionForConcurrentSends(t *testing.T) {
 	assert.Equal(t, 1, srv.Connections(), "every push shares one HTTP/2 connection")
 }
 
+// TestSeveralConnections checks that Config.Connections opens that many
+// HTTP/2 connections and that pushes really travel on each of them, both
+// one at a time (idle connections take turns) and concurrently (the least
+// loaded one is picked).
+func TestSeveralConnections(t *testing.T) {
+	const conns = 4
+	t.Run("sequential", func(t *testing.T) {
+		ch, srv := tokenSetup(t, nil, func(c *apns.Config) { c.Connections = conns })
+		for i := range 4 * conns {
+			_, err := ch.Send(context.Background(), delivery(t, tok(i), nil))
+			require.NoError(t, err)
+		}
+		assert.Equal(t, []int{4, 4, 4, 4}, srv.RequestsPerConnection(), "idle connections take turns")
+	})
+	t.Run("concurrent", func(t *testing.T) {
+		// The server holds every push until all senders are in flight, so
+		// the picker sees loaded connections and must spread the load.
+		const senders = 8 * conns
+		var arrived sync.WaitGroup
+		arrived.Add(senders)
+		release := make(chan struct{})
+		var once sync.Once
+		ch, srv := tokenSetup(t, func(*apnstest.Request) apnstest.Reply {
+			arrived.Done()
+			<-release
+			return apnstest.Reply{}
+		}, func(c *apns.Config) { c.Connections = conns })
+		go func() { arrived.Wait(); once.Do(func() { close(release) }) }()
+		t.Cleanup(func() { once.Do(func() { close(release) }) })
+		var wg sync.WaitGroup
+		errs := make(chan error, senders)
+		for i := range senders {
+			wg.Go(func() {
+				_, err := ch.Send(context.Background(), delivery(t, tok(i), nil))
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		per := srv.RequestsPerConnection()
+		require.Len(t, per, conns, "one HTTP/2 connection per configured connection")
+		for i, n := range per {
+			// The least-loaded pick gives each connection its share, give
+			// or take the races between senders reading the counts.
+			assert.GreaterOrEqual(t, n, senders/conns/2, "connection %d carried %d of %d pushes: %v", i, n, senders, per)
+		}
+	})
+}
+
 // TestOutcomes drives every APNs row of docs/PROVIDERS.md's outcome table through
 // the local server: a real HTTP/2 status and APNs error body, read by apns2.
 func TestOutcomes(t *testing.T) {
@@ -441,12 +494,15 @@ func TestNewConfigErrors(t *testing.T) {
 	_, cert, _, err := apnstest.NewClientCertificate("x")
 	require.NoError(t, err)
 	for name, cfg := range map[string]apns.Config{
-		"no credential":     {},
-		"both credentials":  {AuthKey: p8, KeyID: keyID, TeamID: teamID, Certificate: &cert},
-		"key without ids":   {AuthKey: p8},
-		"garbage key":       {AuthKey: []byte("not a key"), KeyID: keyID, TeamID: teamID},
-		"missing key file":  {AuthKeyFile: "/nonexistent.p8", KeyID: keyID, TeamID: teamID},
-		"missing cert file": {CertificateFile: "/nonexistent.p12"},
+		"no credential":               {},
+		"both credentials":            {AuthKey: p8, KeyID: keyID, TeamID: teamID, Certificate: &cert},
+		"key without ids":             {AuthKey: p8},
+		"garbage key":                 {AuthKey: []byte("not a key"), KeyID: keyID, TeamID: teamID},
+		"missing key file":            {AuthKeyFile: "/nonexistent.p8", KeyID: keyID, TeamID: teamID},
+		"missing cert file":           {CertificateFile: "/nonexistent.p12"},
+		"negative connections":        {AuthKey: p8, KeyID: keyID, TeamID: teamID, Connections: -1},
+		"too many connections":        {AuthKey: p8, KeyID: keyID, TeamID: teamID, Connections: apns.MaxConnections + 1},
+		"connections with HTTPClient": {AuthKey: p8, KeyID: keyID, TeamID: teamID, Connections: 2, HTTPClient: &http.Client{}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := apns.New(cfg)

@@ -1,10 +1,11 @@
 // Package apns delivers notify deliveries to Apple devices through the Apple
 // Push Notification service (APNs), with github.com/sideshow/apns2.
 //
-// A [Channel] holds one long-lived apns2 client for one credential — a token
+// A [Channel] holds long-lived apns2 clients for one credential — a token
 // signing key (.p8, key ID, team ID) or a TLS client certificate (.p12 or
-// .pem) — and shares it, with its HTTP/2 connection, between every worker
-// of the Dispatcher. The delivery's Address is the device token; its
+// .pem) — and shares them, with their HTTP/2 connections, between every
+// worker of the Dispatcher: one connection by default, Config.Connections
+// of them (each push on the least loaded) when one is not enough. The delivery's Address is the device token; its
 // Message gives the alert (Title, Subtitle, Body) and custom data (Data);
 // everything else an iOS team sets (topic, push type, priority, collapse ID,
 // badge, sound, ...) comes from an [Options] value the host puts under
@@ -28,7 +29,9 @@
 //   - The apns-id header is the delivery's ID, stable across retries, so a
 //     push can be traced in Apple's delivery log.
 //   - APNs has no batch API: Channel does not implement notify.BatchSender;
-//     concurrency comes from the Dispatcher's workers multiplexed on HTTP/2.
+//     concurrency comes from the Dispatcher's workers multiplexed on HTTP/2,
+//     over Config.Connections connections (default 1, at most
+//     MaxConnections) sharing one JWT.
 //   - The channel does not log: it returns classified errors, and the
 //     Dispatcher logs and records them.
 package apns

@@ -20,7 +20,7 @@
 //   - Channel implements notify.BatchSender: several deliveries go out with
 //     one SendEach (at most 500 per call; FCM v1 has no true batch, so
 //     that is one HTTP/2 request each, 50 at a time) and each answer is
-//     classified on its own.
+//     classified on its own; a message the SDK rejects fails alone.
 //   - Errors are classified with the SDK's helpers before anything wraps
 //     them (they do not see through %w): UNREGISTERED, SENDER_ID_MISMATCH
 //     and "not a valid FCM registration token" remove the token;

@@ -183,7 +183,9 @@ func (c *Channel) Send(ctx context.Context, d *notify.Delivery) (notify.Result, 
 }
 
 // SendBatch sends ds with SendEach, MaxBatch at a time, and classifies each
-// answer on its own: results[i] and errs[i] answer ds[i].
+// answer on its own: results[i] and errs[i] answer ds[i]. A message the
+// SDK's validation rejects fails alone (Permanent) and never holds back the
+// rest of its batch.
 func (c *Channel) SendBatch(ctx context.Context, ds []*notify.Delivery) ([]notify.Result, []error) {
 	results := make([]notify.Result, len(ds))
 	errs := make([]error, len(ds))
@@ -196,9 +198,31 @@ func (c *Channel) SendBatch(ctx context.Context, ds []*notify.Delivery) ([]notif
 			return
 		}
 		br, err := c.client.SendEach(ctx, msgs)
+		if err != nil && br == nil {
+			// SendEach runs the SDK's validation on every message before
+			// sending any and refuses the whole batch for one it rejects:
+			// nothing was sent. Validate ran at accept time, so this is
+			// rare (the options or the SDK changed since); find the
+			// rejected messages and send the rest.
+			kept := 0
+			for j, m := range msgs {
+				i := idx[j]
+				if verr := c.sdkValidate(m); verr != nil {
+					errs[i] = notify.Permanent(fmt.Errorf("fcm: build message for delivery %s: %w", ds[i].ID, verr))
+					continue
+				}
+				msgs[kept], idx[kept] = m, i
+				kept++
+			}
+			msgs, idx = msgs[:kept], idx[:kept]
+			if len(msgs) == 0 {
+				return
+			}
+			br, err = c.client.SendEach(ctx, msgs)
+		}
 		if err != nil || br == nil || len(br.Responses) != len(msgs) {
-			// SendEach refuses a batch as a whole only for the SDK's own
-			// validation; send one by one so each gets its own answer.
+			// Refused again, or an answer that does not match the batch:
+			// send one by one so each gets its own answer.
 			c.log.WarnContext(ctx, "fcm: SendEach refused the batch; sending one by one",
 				slog.Int("messages", len(msgs)), slog.Any("error", err))
 			for _, i := range idx {
@@ -218,10 +242,6 @@ func (c *Channel) SendBatch(ctx context.Context, ds []*notify.Delivery) ([]notif
 	}
 	for i, d := range ds {
 		m, err := c.build(d, now)
-		if err == nil {
-			// One message the SDK refuses would make SendEach refuse all.
-			err = c.sdkValidate(m)
-		}
 		if err != nil {
 			errs[i] = notify.Permanent(fmt.Errorf("fcm: build message for delivery %s: %w", d.ID, err))
 			continue

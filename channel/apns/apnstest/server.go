@@ -14,6 +14,7 @@
 package apnstest
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/tls"
@@ -92,7 +93,15 @@ type Server struct {
 	requests []*Request
 	handler  func(*Request) Reply
 	conns    int
+	// perConn counts the requests each connection carried, by the
+	// connection's number (its order of opening).
+	perConn []int
+	// verified holds JWTs whose signature verified, up to maxVerified.
+	verified map[string]struct{}
 }
+
+// connKey keys a request's connection number in its context.
+type connKey struct{}
 
 // NewServer starts a Server with HTTP/2 over TLS on 127.0.0.1. Close it
 // when done.
@@ -101,12 +110,12 @@ func NewServer(cfg Config) *Server {
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.EnableHTTP2 = true
 	s.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are expected in tests
-	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
-			s.mu.Lock()
-			s.conns++
-			s.mu.Unlock()
-		}
+	s.Config.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.conns++
+		s.perConn = append(s.perConn, 0)
+		return context.WithValue(ctx, connKey{}, len(s.perConn)-1)
 	}
 	if cfg.ClientCAs != nil {
 		s.TLS = &tls.Config{ClientCAs: cfg.ClientCAs, ClientAuth: tls.RequireAndVerifyClientCert}
@@ -127,6 +136,16 @@ func (s *Server) Connections() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.conns
+}
+
+// RequestsPerConnection returns, for each connection clients opened (in
+// the order they opened them), how many requests it carried, counting
+// refused ones. A test uses it to see that a client really spreads its
+// pushes over several connections.
+func (s *Server) RequestsPerConnection() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int(nil), s.perConn...)
 }
 
 // SetHandler replaces the Handler.
@@ -156,6 +175,11 @@ var pushTypes = map[string]bool{
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if id, ok := r.Context().Value(connKey{}).(int); ok {
+		s.mu.Lock()
+		s.perConn[id]++
+		s.mu.Unlock()
+	}
 	req := &Request{Header: r.Header.Clone(), Proto: r.Proto}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
@@ -316,6 +340,28 @@ func uuidLike(s string) bool {
 
 var errExpired = errors.New("apnstest: provider token older than an hour")
 
+// maxVerified bounds the cache of verified JWTs.
+const maxVerified = 1024
+
+// seen reports whether tok's signature verified before. A provider reuses
+// one token for up to an hour, so, like APNs, the server checks a token's
+// signature once, not on every push (its age it checks every time).
+func (s *Server) seen(tok string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.verified[tok]
+	return ok
+}
+
+func (s *Server) remember(tok string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.verified == nil || len(s.verified) >= maxVerified {
+		s.verified = make(map[string]struct{})
+	}
+	s.verified[tok] = struct{}{}
+}
+
 // verifyJWT checks an ES256 JWT: its signature by the configured key, kid,
 // iss and iat (not older than an hour, not in the future).
 func (s *Server) verifyJWT(tok string) (hdr, claims map[string]any, err error) {
@@ -343,10 +389,13 @@ func (s *Server) verifyJWT(tok string) (hdr, claims map[string]any, err error) {
 	if hdr["alg"] != "ES256" || hdr["kid"] != s.cfg.KeyID || claims["iss"] != s.cfg.TeamID {
 		return hdr, claims, fmt.Errorf("apnstest: JWT alg/kid/iss mismatch")
 	}
-	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	rr, ss := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-	if !ecdsa.Verify(s.cfg.Key, sum[:], rr, ss) {
-		return hdr, claims, fmt.Errorf("apnstest: JWT signature does not verify")
+	if !s.seen(tok) {
+		sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+		rr, ss := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+		if !ecdsa.Verify(s.cfg.Key, sum[:], rr, ss) {
+			return hdr, claims, fmt.Errorf("apnstest: JWT signature does not verify")
+		}
+		s.remember(tok)
 	}
 	iat, ok := claims["iat"].(float64)
 	if !ok {

@@ -14,10 +14,12 @@
 package fcmtest
 
 import (
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -69,6 +71,9 @@ type Config struct {
 	Handler func(*Request) Reply
 	// NoRecord stops the server from keeping requests; benchmarks set it.
 	NoRecord bool
+	// TLS serves HTTPS with HTTP/2, as FCM does, instead of plain HTTP/1.1;
+	// the client must then trust RootCAs.
+	TLS bool
 }
 
 // Server is a local FCM. Its URL+"/v1" goes in fcm.Config.Endpoint.
@@ -82,9 +87,11 @@ type Server struct {
 	handler  func(*Request) Reply
 	n        atomic.Int64
 	hits     atomic.Int64
+	conns    atomic.Int64
 }
 
-// NewServer starts a Server on 127.0.0.1 (plain HTTP). Close it when done.
+// NewServer starts a Server on 127.0.0.1, plain HTTP/1.1 unless Config.TLS
+// asks for HTTPS with HTTP/2. Close it when done.
 func NewServer(cfg Config) *Server {
 	if cfg.ProjectID == "" {
 		cfg.ProjectID = "test-project"
@@ -92,8 +99,28 @@ func NewServer(cfg Config) *Server {
 	s := &Server{cfg: cfg, handler: cfg.Handler}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.Config.ErrorLog = log.New(io.Discard, "", 0)
-	s.Start()
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	if cfg.TLS {
+		s.EnableHTTP2 = true
+		s.StartTLS()
+	} else {
+		s.Start()
+	}
 	return s
+}
+
+// RootCAs returns a pool that trusts the server's certificate (with
+// Config.TLS).
+func (s *Server) RootCAs() *x509.CertPool {
+	pool := x509.NewCertPool()
+	if c := s.Certificate(); c != nil {
+		pool.AddCert(c)
+	}
+	return pool
 }
 
 // Endpoint is the URL for fcm.Config.Endpoint.
@@ -115,6 +142,9 @@ func (s *Server) Requests() []*Request {
 
 // Hits counts every HTTP request received, including refused ones.
 func (s *Server) Hits() int { return int(s.hits.Load()) }
+
+// Connections returns how many connections clients have opened so far.
+func (s *Server) Connections() int { return int(s.conns.Load()) }
 
 // Reset forgets the recorded requests.
 func (s *Server) Reset() {
