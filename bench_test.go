@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -73,6 +74,7 @@ func BenchmarkDispatcher(b *testing.B) {
 	// Producers on every core; the Dispatcher's workers compete with them,
 	// as in a service that sends and delivers in one process.
 	var next atomic.Int64
+	var failed atomic.Bool
 	var pw sync.WaitGroup
 	for range 4 {
 		pw.Go(func() {
@@ -81,14 +83,25 @@ func BenchmarkDispatcher(b *testing.B) {
 				if i >= int64(len(ns)) {
 					return
 				}
-				if _, err := d.Send(ctx, ns[i]); err != nil {
+				// A full queue (queue/memory's MaxJobs) pushes back,
+				// as it would on a real caller: wait and send again.
+				_, err := d.Send(ctx, ns[i])
+				for errors.Is(err, notify.ErrQueueFull) {
+					time.Sleep(time.Millisecond)
+					_, err = d.Send(ctx, ns[i])
+				}
+				if err != nil {
 					b.Error(err)
+					failed.Store(true)
 					return
 				}
 			}
 		})
 	}
 	pw.Wait()
+	if failed.Load() {
+		b.FailNow() // fewer deliveries than b.N: ch.done would never close
+	}
 	<-ch.done
 	elapsed := time.Since(start)
 	b.StopTimer()
