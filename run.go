@@ -164,28 +164,17 @@ func (p *pool) fetch(ctx context.Context) {
 	errDelay := 100 * time.Millisecond
 	rb := bounded{base: ctx, timeout: d.cfg.BackendTimeout + receiveWait}
 	defer rb.stop()
-	var fill time.Duration // see slots.acquire
 	for {
-		n := sem.acquire(ctx, d.cfg.ReceiveBatch, fill)
+		n := sem.acquire(ctx, d.cfg.ReceiveBatch)
 		if n == 0 {
 			return
 		}
 		// Receive blocks until a job is ready; the bound only keeps a
 		// queue that stopped answering from holding the fetcher forever.
 		rctx := rb.get()
-		start := time.Now()
 		leases, err := d.cfg.Queue.Receive(rctx, p.ci.queue, n)
 		timedOut := rctx.Err() != nil && ctx.Err() == nil
 		got := time.Now()
-		// A full batch says more jobs are waiting: the next fetch waits
-		// for a full batch of free workers, up to as long as this
-		// Receive took (what a smaller fetch would cost), rather than
-		// leasing the few that are free. Otherwise it leases as soon as
-		// one worker is free: no wait at low load.
-		fill = 0
-		if err == nil && len(leases) >= n {
-			fill = min(got.Sub(start), maxFill)
-		}
 		leases = p.trim(ctx, leases, n)
 		sem.release(n - len(leases))
 		if err != nil && len(leases) == 0 {
@@ -304,52 +293,28 @@ type slots struct {
 	mu    sync.Mutex
 	free  int
 	stuck int
-	limit int           // stuck calls that stop leasing; the number of slots
+	limit int           // stuck calls that stop leasing
 	wake  chan struct{} // one token: "free may have grown"
-	fill  *time.Timer   // acquire's wait for a full batch (only the fetcher waits)
 }
-
-// maxFill bounds how long a fetch waits for a full batch of free workers.
-const maxFill = 5 * time.Millisecond
 
 // newSlots returns n free slots; n stuck calls stop leasing.
-func newSlots(n int) *slots {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return &slots{free: n, limit: n, wake: make(chan struct{}, 1), fill: t}
-}
+func newSlots(n int) *slots { return &slots{free: n, limit: n, wake: make(chan struct{}, 1)} }
 
 // acquire waits until at least one slot is free (and fewer calls than the
-// limit are stuck) and takes up to max of them. With fill > 0 it first
-// waits up to fill for a full batch, max slots (or all of them, when
-// fewer), to be free: while workers free up one at a time, that makes one
-// Receive of a batch instead of many of a few. It returns 0 when ctx ends
+// limit are stuck) and takes up to max of them. It returns 0 when ctx ends
 // first.
-func (s *slots) acquire(ctx context.Context, max int, fill time.Duration) int {
-	want := 1
-	if fill > 0 {
-		want = min(max, s.limit)
-	}
-	waiting := false
-	defer s.fill.Stop()
+func (s *slots) acquire(ctx context.Context, max int) int {
 	for ctx.Err() == nil {
 		s.mu.Lock()
-		free := s.free
-		if free >= want && s.stuck < s.limit {
+		if s.free > 0 && s.stuck < s.limit {
 			n := min(s.free, max)
 			s.free -= n
 			s.mu.Unlock()
 			return n
 		}
 		s.mu.Unlock()
-		if free > 0 && !waiting {
-			waiting = true
-			s.fill.Reset(fill)
-		}
 		select {
 		case <-s.wake:
-		case <-s.fill.C:
-			want = 1
 		case <-ctx.Done():
 		}
 	}
