@@ -40,11 +40,26 @@ func (s *Signer) Wrap(ch notify.Channel) notify.Channel {
 // channel is the Channel Wrap returns.
 type channel struct {
 	ch notify.Channel
-	v  notify.Validator // ch's, or nil
+	v  notify.Validator         // ch's, or nil
+	n  notify.AddressNormalizer // ch's, or nil
 	s  *Signer
 }
 
-var _ notify.Validator = (*channel)(nil)
+var (
+	_ notify.Validator         = (*channel)(nil)
+	_ notify.AddressNormalizer = (*channel)(nil)
+)
+
+// NormalizeAddress answers as the wrapped channel's AddressNormalizer,
+// when it has one, so wrapping a channel does not change which addresses
+// PutContact and Send accept or how they are stored; without one it
+// returns address unchanged.
+func (c *channel) NormalizeAddress(address string) (string, error) {
+	if c.n == nil {
+		return address, nil
+	}
+	return c.n.NormalizeAddress(address)
+}
 
 // Name returns the wrapped channel's name.
 func (c *channel) Name() string { return c.ch.Name() }

@@ -742,6 +742,38 @@ func TestWrapKeepsBatchSender(t *testing.T) {
 	require.Equal(t, "push", wb.Name())
 }
 
+// normalizingChannel is a channel whose AddressNormalizer lower-cases
+// addresses and refuses empty ones.
+type normalizingChannel struct{ *notifytest.Channel }
+
+func (normalizingChannel) NormalizeAddress(a string) (string, error) {
+	if a == "" {
+		return "", errors.New("empty")
+	}
+	return strings.ToLower(a), nil
+}
+
+// TestWrapKeepsAddressNormalizer: wrapping a channel keeps its normal form
+// of addresses (what PutContact stores and Send sends to), and a channel
+// without one is not given one that changes anything.
+func TestWrapKeepsAddressNormalizer(t *testing.T) {
+	s := newSigner(t, keyA)
+	w := s.Wrap(normalizingChannel{notifytest.NewChannel("email")})
+	n, ok := notify.As[notify.AddressNormalizer](w)
+	require.True(t, ok)
+	got, err := n.NormalizeAddress("Ann@Example.COM")
+	require.NoError(t, err)
+	require.Equal(t, "ann@example.com", got)
+	_, err = n.NormalizeAddress("")
+	require.Error(t, err)
+
+	plain, ok := notify.As[notify.AddressNormalizer](s.Wrap(notifytest.NewChannel("email")))
+	require.True(t, ok)
+	got, err = plain.NormalizeAddress("Ann@Example.COM")
+	require.NoError(t, err)
+	require.Equal(t, "Ann@Example.COM", got, "no normalizer underneath: unchanged")
+}
+
 func TestDetail(t *testing.T) {
 	for _, d := range []track.Detail{
 		{Hits: 1}, {Hits: 1, URL: longURL}, {Hits: 7, Repeat: true, URL: longURL}, {Hits: 1, Prefetch: true},
