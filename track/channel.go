@@ -26,11 +26,14 @@ import (
 //
 // The returned Channel does not implement notify.Unwrapper: a
 // capability found through it would bypass the resolution. It implements
-// notify.Validator, and notify.BatchSender when ch does (found with
-// notify.As), and no other optional interface of ch.
+// notify.Validator and notify.AddressNormalizer (answering as ch's, found
+// with notify.As, or accepting every address unchanged when ch has none),
+// and notify.BatchSender when ch does, and no other optional interface of
+// ch.
 func (s *Signer) Wrap(ch notify.Channel) notify.Channel {
 	c := &channel{ch: ch, s: s}
 	c.v, _ = notify.As[notify.Validator](ch)
+	c.n, _ = notify.As[notify.AddressNormalizer](ch)
 	if bs, ok := notify.As[notify.BatchSender](ch); ok {
 		return &batchChannel{channel: c, bs: bs}
 	}
