@@ -110,7 +110,8 @@ func buildChannels(ctx context.Context, cfg *Config, log *slog.Logger, stdout, s
 		ch, err := sms.New(sms.Config{
 			AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, From: cfg.TwilioFrom,
 			MessagingServiceSID: cfg.TwilioMessagingServiceSID, StatusCallback: cfg.TwilioStatusCallback,
-			BaseURL: cfg.TwilioBaseURL, Logger: log,
+			BaseURL: cfg.TwilioBaseURL, DefaultRegion: cfg.SMSDefaultRegion, AllowLandlines: cfg.SMSAllowLandlines,
+			Logger: log,
 		})
 		if err != nil {
 			return nil, ok(fmt.Errorf("sms channel (--twilio-*): %w", err))

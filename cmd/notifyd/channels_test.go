@@ -160,3 +160,55 @@ func TestProviderChannelsAndWebhooks(t *testing.T) {
 		t.Errorf("twilio without a token: %v", err)
 	}
 }
+
+// TestSMSNumberSettings: --sms-default-region lets contacts use national
+// numbers, stored as E.164, and landlines stay refused until
+// --sms-allow-landlines.
+func TestSMSNumberSettings(t *testing.T) {
+	ctx := context.Background()
+	normalize := func(cfg Config, number string) (string, error) {
+		t.Helper()
+		cfg.TwilioAccountSID, cfg.TwilioAuthToken, cfg.TwilioFrom = "AC0123", "token0123", "+15005550006"
+		set, err := buildChannels(ctx, &cfg, quiet, io.Discard, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer set.close()
+		for _, ch := range set.channels {
+			if n, ok := notify.As[notify.AddressNormalizer](ch); ok && ch.Name() == notify.ChannelSMS {
+				return n.NormalizeAddress(number)
+			}
+		}
+		t.Fatal("no sms channel with an AddressNormalizer")
+		return "", nil
+	}
+	cfg := defaults()
+	if _, err := normalize(cfg, "(415) 555-0100"); err == nil {
+		t.Error("a national number without --sms-default-region was accepted")
+	}
+	cfg.SMSDefaultRegion = "US"
+	if got, err := normalize(cfg, "(415) 555-0100"); err != nil || got != "+14155550100" {
+		t.Errorf("national number with region US: %q, %v; want +14155550100", got, err)
+	}
+	const landline = "+44 20 7946 0000" // a London fixed line
+	if _, err := normalize(cfg, landline); err == nil {
+		t.Error("a landline was accepted without --sms-allow-landlines")
+	}
+	cfg.SMSAllowLandlines = true
+	if got, err := normalize(cfg, landline); err != nil || got != "+442079460000" {
+		t.Errorf("landline with --sms-allow-landlines: %q, %v", got, err)
+	}
+}
+
+// TestBadDefaultTimeZone: serve refuses a --default-time-zone that is not
+// an IANA name, and says which setting is wrong.
+func TestBadDefaultTimeZone(t *testing.T) {
+	cfg := defaults()
+	cfg.Memory = true
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DefaultTimeZone = "Mars/Olympus_Mons"
+	err := serve(context.Background(), &cfg, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--default-time-zone") {
+		t.Fatalf("serve with an unknown zone: %v, want an error naming --default-time-zone", err)
+	}
+}

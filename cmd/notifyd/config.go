@@ -73,6 +73,9 @@ type Config struct {
 	// Dispatcher.
 	Workers     int
 	SendTimeout time.Duration
+	// DefaultTimeZone is the IANA zone of quiet hours for contacts that
+	// name none, or one unknown here; empty: UTC.
+	DefaultTimeZone string
 
 	// Channels: a console channel stands in for every provider whose
 	// credentials are not configured, unless Console is false.
@@ -98,6 +101,11 @@ type Config struct {
 	TwilioMessagingServiceSID string
 	TwilioStatusCallback      string
 	TwilioBaseURL             string
+	// SMSDefaultRegion reads national phone numbers ("(415) 555-0100")
+	// as numbers of this region (ISO 3166 code, "US"); empty: numbers
+	// must be international (+1 415 555 0100).
+	SMSDefaultRegion  string
+	SMSAllowLandlines bool
 
 	SESFrom             string
 	SESRegion           string
@@ -238,6 +246,7 @@ var settings = []setting{
 
 	integer("workers", "concurrent sends per channel (0: the library's default, 8)", func(c *Config) *int { return &c.Workers }),
 	duration("send-timeout", "bound on one provider call (0: the library's default, 30s)", func(c *Config) *time.Duration { return &c.SendTimeout }),
+	str("default-time-zone", "IANA time zone of quiet hours for contacts whose time_zone is empty or unknown (empty: UTC)", func(c *Config) *string { return &c.DefaultTimeZone }),
 
 	boolean("console", "stand a console channel in for every provider that has no credentials", func(c *Config) *bool { return &c.Console }),
 	str("console-out", "where console channels write: stdout, stderr, log, or a file path (appended)", func(c *Config) *string { return &c.ConsoleOut }),
@@ -261,6 +270,8 @@ var settings = []setting{
 	str("twilio-messaging-service-sid", "default Twilio Messaging Service (MG...)", func(c *Config) *string { return &c.TwilioMessagingServiceSID }),
 	str("twilio-status-callback", "public URL of this server's /v1/webhooks/twilio; set it to receive delivery reports", func(c *Config) *string { return &c.TwilioStatusCallback }),
 	str("twilio-base-url", "Twilio API URL override (a local test server)", func(c *Config) *string { return &c.TwilioBaseURL }),
+	str("sms-default-region", "region (ISO 3166, \"US\") whose national phone numbers contacts may use; they are stored as E.164 (empty: only international numbers)", func(c *Config) *string { return &c.SMSDefaultRegion }),
+	boolean("sms-allow-landlines", "accept fixed-line phone numbers for SMS (refused by default: a landline cannot receive a text)", func(c *Config) *bool { return &c.SMSAllowLandlines }),
 
 	str("ses-from", "default email sender, an identity verified in SES; enables the SES channel", func(c *Config) *string { return &c.SESFrom }),
 	str("ses-region", "AWS region of SES", func(c *Config) *string { return &c.SESRegion }),

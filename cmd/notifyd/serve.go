@@ -117,10 +117,16 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 			channels[i] = signer.Wrap(ch) // each delivery's own signed links
 		}
 	}
+	var zone *time.Location
+	if cfg.DefaultTimeZone != "" {
+		if zone, err = time.LoadLocation(cfg.DefaultTimeZone); err != nil {
+			return fmt.Errorf("--default-time-zone %q: not an IANA time zone name (say \"Europe/Lisbon\"): %w", cfg.DefaultTimeZone, err)
+		}
+	}
 	d, err := notify.New(notify.Config{
 		Queue: b.queue, Store: b.store, Deduper: b.dedup, Limiter: b.limiter, Renderer: renderer,
 		Channels: channels, DefaultWorkers: cfg.Workers, SendTimeout: cfg.SendTimeout, QueuePrefix: cfg.QueuePrefix,
-		Logger: log, MeterProvider: mp,
+		DefaultTimeZone: zone, Logger: log, MeterProvider: mp,
 	})
 	if err != nil {
 		return err
