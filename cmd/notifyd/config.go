@@ -49,7 +49,10 @@ type Config struct {
 	Memory bool
 
 	// Content: a JSON file of templates, and tracking links.
-	Templates    string
+	Templates string
+	// Categories is a JSON file of category policies: opt-in, quiet
+	// hours, rate limits.
+	Categories   string
 	TrackBaseURL string
 	TrackKeys    string // base64 HMAC keys, comma-separated, newest first
 
@@ -230,6 +233,7 @@ var settings = []setting{
 	str("queue-prefix", "prefix of each channel's queue name (empty: notify.); SQS queues are named after it; one per environment sharing a backend", func(c *Config) *string { return &c.QueuePrefix }),
 	duration("queue-visibility", "lease of a received job before another worker may take it (0: the backend's default)", func(c *Config) *time.Duration { return &c.QueueVisibility }),
 
+	str("categories", "JSON file of category policies: {\"marketing\": {\"opt_in\": true, \"quiet_hours\": \"21:00-08:00\", \"limit\": {\"rate\": 3, \"per\": \"24h\"}, \"over_limit\": \"drop\"}} (without it every category is opt-out, unlimited, at any hour)", func(c *Config) *string { return &c.Categories }),
 	str("templates", "JSON file of templates: {\"name\": {\"locale or empty\": {\"push\": {\"title\", \"body\"}, \"sms\": {\"body\"}, \"email\": {\"subject\", \"text\", \"html\"}}}} (without it only inline content can be sent)", func(c *Config) *string { return &c.Templates }),
 	str("track-base-url", "public URL of this server for tracking links (clicks /t/c/..., opens /t/o/...); with --track-keys, templates get trackClick, trackOpen and trackPixel", func(c *Config) *string { return &c.TrackBaseURL }),
 	secretStr("track-keys", "HMAC keys of tracking links: base64, comma-separated, newest first (openssl rand -base64 32)", func(c *Config) *string { return &c.TrackKeys }),

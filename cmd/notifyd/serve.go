@@ -117,6 +117,10 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 			channels[i] = signer.Wrap(ch) // each delivery's own signed links
 		}
 	}
+	categories, err := loadCategories(cfg)
+	if err != nil {
+		return err
+	}
 	var zone *time.Location
 	if cfg.DefaultTimeZone != "" {
 		if zone, err = time.LoadLocation(cfg.DefaultTimeZone); err != nil {
@@ -126,7 +130,7 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	d, err := notify.New(notify.Config{
 		Queue: b.queue, Store: b.store, Deduper: b.dedup, Limiter: b.limiter, Renderer: renderer,
 		Channels: channels, DefaultWorkers: cfg.Workers, SendTimeout: cfg.SendTimeout, QueuePrefix: cfg.QueuePrefix,
-		DefaultTimeZone: zone, Logger: log, MeterProvider: mp,
+		Categories: categories, DefaultTimeZone: zone, Logger: log, MeterProvider: mp,
 	})
 	if err != nil {
 		return err
