@@ -20,6 +20,7 @@ import (
 	"github.com/gonotify/notify"
 	"github.com/gonotify/notify/channel/apns"
 	"github.com/gonotify/notify/channel/apns/apnstest"
+	"github.com/gonotify/notify/internal/proccpu"
 	"github.com/sideshow/apns2"
 	"github.com/sideshow/apns2/token"
 	"golang.org/x/net/http2"
@@ -60,7 +61,7 @@ func serveChild(key64 string) error {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		if in.Text() == "cpu" {
-			fmt.Println(int64(processCPU()), srv.Connections())
+			fmt.Println(int64(proccpu.Used()), srv.Connections())
 		}
 	}
 	return nil
@@ -223,7 +224,7 @@ func benchPushes(b *testing.B, srv *childServer, conns, senders int, push func(c
 	var next, failed atomic.Int64
 	b.ReportAllocs()
 	srvCPU0, conns0 := srv.cpu(b)
-	cliCPU0 := processCPU()
+	cliCPU0 := proccpu.Used()
 	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -239,7 +240,7 @@ func benchPushes(b *testing.B, srv *childServer, conns, senders int, push func(c
 	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
-	cliCPU := processCPU() - cliCPU0
+	cliCPU := proccpu.Used() - cliCPU0
 	srvCPU1, conns1 := srv.cpu(b)
 	srvCPU := srvCPU1 - srvCPU0
 	if n := failed.Load(); n > 0 {

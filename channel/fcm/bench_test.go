@@ -22,6 +22,7 @@ import (
 	"github.com/gonotify/notify"
 	"github.com/gonotify/notify/channel/fcm"
 	"github.com/gonotify/notify/channel/fcm/fcmtest"
+	"github.com/gonotify/notify/internal/proccpu"
 	"golang.org/x/oauth2"
 	"google.golang.org/api/option"
 )
@@ -54,7 +55,7 @@ func serveChild(tls bool) {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		if in.Text() == "cpu" {
-			fmt.Println(int64(processCPU()), srv.Connections())
+			fmt.Println(int64(proccpu.Used()), srv.Connections())
 		}
 	}
 }
@@ -221,7 +222,7 @@ func benchBatches(b *testing.B, srv *childServer, concurrent int, send func(ctx 
 	var failed atomic.Value
 	b.ReportAllocs()
 	srvCPU0, conns0 := srv.cpu(b)
-	cliCPU0 := processCPU()
+	cliCPU0 := proccpu.Used()
 	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -242,7 +243,7 @@ func benchBatches(b *testing.B, srv *childServer, concurrent int, send func(ctx 
 	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
-	cliCPU := processCPU() - cliCPU0
+	cliCPU := proccpu.Used() - cliCPU0
 	srvCPU1, conns1 := srv.cpu(b)
 	srvCPU := srvCPU1 - srvCPU0
 	if err, _ := failed.Load().(error); err != nil {

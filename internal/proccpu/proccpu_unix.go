@@ -1,14 +1,14 @@
 //go:build unix
 
-package fcm_test
+package proccpu
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU returns the user plus system CPU time this process used so far.
-func processCPU() time.Duration {
+// Used returns the user plus system CPU time this process used so far.
+func Used() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

@@ -1,8 +1,0 @@
-//go:build !unix
-
-package fcm_test
-
-import "time"
-
-// processCPU is unknown here: the benchmarks then report no CPU figures.
-func processCPU() time.Duration { return 0 }
