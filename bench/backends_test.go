@@ -3,8 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -15,7 +13,6 @@ import (
 
 	"github.com/gonotify/notify"
 	dmem "github.com/gonotify/notify/dedup/memory"
-	"github.com/gonotify/notify/postgres"
 	qmem "github.com/gonotify/notify/queue/memory"
 	"github.com/gonotify/notify/sqlite"
 	smem "github.com/gonotify/notify/store/memory"
@@ -58,14 +55,7 @@ func BenchmarkBackends(b *testing.B) {
 	})
 	b.Run("postgres", func(b *testing.B) {
 		pool, schema, _ := setup(b)
-		pg, err := postgres.New(pool, postgres.Config{Schema: schema})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer pg.Close()
-		if err := pg.Migrate(context.Background()); err != nil {
-			b.Fatal(err)
-		}
+		pg := migrated(b, pool, schema)
 		benchBackends(b, pipelineBackends{q: pg.Queue(), s: pg.Store(), dd: pg.Deduper(),
 			fsyncs: func() int64 { return walSyncs(b, pool) }})
 	})
@@ -84,14 +74,7 @@ func benchBackends(b *testing.B, be pipelineBackends) {
 	ctx := context.Background()
 	n := b.N
 	ch := &noopChannel{want: int64(n), done: make(chan struct{})}
-	d, err := notify.New(notify.Config{
-		Queue: be.q, Store: be.s, Deduper: be.dd, Channels: []notify.Channel{ch},
-		DefaultWorkers: workers, ReceiveBatch: fetchBatch,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	d := pipelineDispatcher(b, be.q, be.s, be.dd, ch, workers)
 	rctx, stop := context.WithCancel(ctx)
 	ran := make(chan struct{})
 	go func() { _ = d.Run(rctx); close(ran) }()

@@ -114,14 +114,7 @@ func BenchmarkQueue(b *testing.B) {
 func benchNotifyQueue(b *testing.B) {
 	pool, schema, rt := setup(b)
 	ctx := context.Background()
-	pg, err := postgres.New(pool, postgres.Config{Schema: schema})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pg.Close()
-	if err := pg.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	pg := migrated(b, pool, schema)
 	q := pg.Queue()
 	n := b.N
 	jobs := make([]notify.Job, n)
@@ -272,25 +265,11 @@ func BenchmarkPipeline(b *testing.B) {
 func benchPipeline(b *testing.B, senders, workers int) {
 	pool, schema, rt := setup(b)
 	ctx := context.Background()
-	pg, err := postgres.New(pool, postgres.Config{Schema: schema})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pg.Close()
-	if err := pg.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	pg := migrated(b, pool, schema)
 	q, s, dd := pg.Queue(), pg.Store(), pg.Deduper()
 	n := b.N
 	ch := &noopChannel{want: int64(n), done: make(chan struct{})}
-	d, err := notify.New(notify.Config{
-		Queue: q, Store: s, Deduper: dd, Channels: []notify.Channel{ch},
-		DefaultWorkers: workers, ReceiveBatch: fetchBatch,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	d := pipelineDispatcher(b, q, s, dd, ch, workers)
 	rctx, stop := context.WithCancel(ctx)
 	ran := make(chan struct{})
 	go func() { _ = d.Run(rctx); close(ran) }()
@@ -325,4 +304,34 @@ func benchPipeline(b *testing.B, senders, workers int) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	report(b, n, elapsed, rt.n.Load(), "notification")
+}
+
+// migrated returns a postgres.Backend on schema of pool, migrated, closed
+// when b ends.
+func migrated(b *testing.B, pool *pgxpool.Pool, schema string) *postgres.Backend {
+	b.Helper()
+	pg, err := postgres.New(pool, postgres.Config{Schema: schema})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { pg.Close() })
+	if err := pg.Migrate(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	return pg
+}
+
+// pipelineDispatcher returns the benchmarks' Dispatcher over q, s and dd,
+// delivering to ch with n workers and the pipeline's fetch batch.
+func pipelineDispatcher(b *testing.B, q notify.Queue, s notify.Store, dd notify.Deduper, ch notify.Channel, n int) *notify.Dispatcher {
+	b.Helper()
+	d, err := notify.New(notify.Config{
+		Queue: q, Store: s, Deduper: dd, Channels: []notify.Channel{ch},
+		DefaultWorkers: n, ReceiveBatch: fetchBatch,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return d
 }

@@ -24,7 +24,6 @@ import (
 
 	"github.com/gonotify/notify"
 	"github.com/gonotify/notify/internal/testenv"
-	"github.com/gonotify/notify/postgres"
 )
 
 // BenchmarkCompare runs, interleaved in one run (-count n repeats the whole
@@ -253,25 +252,11 @@ func newRiverWorkers(b *testing.B, pool *pgxpool.Pool, schema string, maxWorkers
 func benchPipelineCost(b *testing.B, url string) {
 	pool, schema := setupApp(b, url)
 	ctx := context.Background()
-	pg, err := postgres.New(pool, postgres.Config{Schema: schema})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pg.Close()
-	if err := pg.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	pg := migrated(b, pool, schema)
 	n := b.N
 	ch := &noopChannel{want: int64(n), done: make(chan struct{})}
 	cq := &countingQueue{Queue: pg.Queue()}
-	d, err := notify.New(notify.Config{
-		Queue: cq, Store: pg.Store(), Deduper: pg.Deduper(), Channels: []notify.Channel{ch},
-		DefaultWorkers: workers, ReceiveBatch: fetchBatch,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	d := pipelineDispatcher(b, cq, pg.Store(), pg.Deduper(), ch, workers)
 	rctx, stop := context.WithCancel(ctx)
 	ran := make(chan struct{})
 	go func() { _ = d.Run(rctx); close(ran) }()
@@ -533,14 +518,7 @@ func (q *countingQueue) Receive(ctx context.Context, queue string, limit int) ([
 func BenchmarkDrain(b *testing.B) {
 	pool, schema := setupApp(b, "")
 	ctx := context.Background()
-	pg, err := postgres.New(pool, postgres.Config{Schema: schema})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pg.Close()
-	if err := pg.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	pg := migrated(b, pool, schema)
 	n := b.N
 	jobs := make([]notify.Job, n)
 	for i := range jobs {
@@ -554,14 +532,7 @@ func BenchmarkDrain(b *testing.B) {
 	}
 	ch := &noopChannel{want: int64(n), done: make(chan struct{})}
 	cq := &countingQueue{Queue: pg.Queue()}
-	d, err := notify.New(notify.Config{
-		Queue: cq, Store: pg.Store(), Deduper: pg.Deduper(), Channels: []notify.Channel{ch},
-		DefaultWorkers: workers, ReceiveBatch: fetchBatch,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	d := pipelineDispatcher(b, cq, pg.Store(), pg.Deduper(), ch, workers)
 	b.ResetTimer()
 	start := time.Now()
 	rctx, stop := context.WithCancel(ctx)
