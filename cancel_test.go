@@ -95,14 +95,10 @@ func TestCancelDeferred(t *testing.T) {
 		first := send("digest:1")
 		h.settle(t, first.NotificationID)
 		second := send("digest:2")
-		for {
-			rec, err := h.d.Status(t.Context(), second.NotificationID)
-			require.NoError(t, err)
-			if rec[0].Status == notify.StatusDeferred {
-				break
-			}
-			time.Sleep(time.Millisecond)
-		}
+		synctest.Wait() // its first attempt has met the limit
+		rec, err := h.d.Status(t.Context(), second.NotificationID)
+		require.NoError(t, err)
+		require.Equal(t, notify.StatusDeferred, rec[0].Status)
 
 		res, err := h.d.Cancel(t.Context(), "digest:2")
 		require.NoError(t, err)
