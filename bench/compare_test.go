@@ -54,7 +54,8 @@ import (
 // from /proc, in clock ticks; the server's WAL writer and checkpointer
 // are not counted) and table bytes per 1,000 notifications
 // (pg_total_relation_size of the queue, log and dedup tables after the
-// run, dead rows included).
+// run, dead rows included, indexes and TOAST too: in all as table-B/1k and
+// per table as <table>-B/1k).
 func BenchmarkCompare(b *testing.B) {
 	b.Run("queue/notify", benchNotifyQueue)
 	for _, w := range []int{64, 256, 1000} {
@@ -140,14 +141,24 @@ func (c *cost) report(b *testing.B, n int, tables ...string) {
 	}
 	var bytes int64
 	for _, t := range tables {
-		var n int64
-		if err := c.pool.QueryRow(context.Background(), `SELECT pg_total_relation_size($1::regclass)`, t).Scan(&n); err == nil {
-			bytes += n
+		var size int64
+		if err := c.pool.QueryRow(context.Background(), `SELECT pg_total_relation_size($1::regclass)`, t).Scan(&size); err == nil {
+			bytes += size
+			if len(tables) > 1 {
+				b.ReportMetric(float64(size)*1000/float64(n), tableUnit(t))
+			}
 		}
 	}
 	if len(tables) > 0 {
 		b.ReportMetric(float64(bytes)*1000/float64(n), "table-B/1k")
 	}
+}
+
+// tableUnit names a table's bytes per 1,000 notifications in a benchmark
+// metric: "log_events-B/1k" for `"schema"."log_events"`.
+func tableUnit(t string) string {
+	name := t[strings.LastIndexByte(t, '.')+1:]
+	return strings.Trim(name, `"`) + "-B/1k"
 }
 
 // appConns is the size of the pools of the pipeline benchmarks: 64
