@@ -104,8 +104,7 @@ func BenchmarkTargets(b *testing.B) {
 		}
 		b.Run("set/"+strconv.Itoa(n), func(b *testing.B) {
 			for b.Loop() {
-				var s targetSet
-				s = s.addTo(to, ChannelSMS)
+				targetSet{}.addTo(to, ChannelSMS)
 			}
 		})
 		if n <= 1000 { // quadratic/40000 takes about 10 s an op (10.6 s on a loaded 2-core machine; set/40000: 61 ms)
