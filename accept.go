@@ -226,22 +226,22 @@ func (c *committer) fail(i int, err error) {
 		c.errs = make([]error, len(c.plans))
 	}
 	c.errs[i] = err
-	c.plans[i].state, c.plans[i].err = failed, err
+	c.plans[i].state = failed
 }
 
 // commit claims the plans' event IDs and logs and enqueues their
-// deliveries. It returns nil when every plan is written (or answered from
-// the log as a duplicate), else an error per plan (nil for the others).
-func (d *Dispatcher) commit(ctx context.Context, bc *bounded, b AcceptBackends, plans []*plan) []error {
+// deliveries. The plans were made at planned (or later). It returns nil
+// when every plan is written (or answered from the log as a duplicate),
+// else an error per plan (nil for the others).
+func (d *Dispatcher) commit(ctx context.Context, bc *bounded, b AcceptBackends, plans []*plan, planned time.Time) []error {
 	c := committer{d: d, bc: bc, b: b, plans: plans}
 	if b.Deduper == nil {
 		for _, p := range plans {
-			p.eventID = "" // nothing to claim with
+			p.claims = false // nothing to claim with
 		}
 	}
-	now := time.Now()
-	for _, p := range plans {
-		if now.Sub(p.planned) > restampAfter {
+	if time.Since(planned) > restampAfter {
+		for _, p := range plans {
 			p.restamp(d.ids.newID())
 		}
 	}
@@ -255,12 +255,13 @@ func (d *Dispatcher) commit(ctx context.Context, bc *bounded, b AcceptBackends, 
 				d.metrics.event(ctx, &p.events[j])
 			}
 		}
-		if p.dupOf != nil { // a repeat inside the batch shares its first's fate
-			if p.dupOf.state == failed {
-				c.fail(i, p.dupOf.err)
+		if p.dupOf != 0 { // a repeat inside the batch shares its first's fate
+			first := int(p.dupOf - 1)
+			if plans[first].state == failed {
+				c.fail(i, c.errs[first])
 				continue
 			}
-			p.receipt = p.dupOf.receipt
+			p.receipt = plans[first].receipt
 			p.receipt.Duplicate = true
 			p.state = duplicate
 		}
@@ -283,24 +284,19 @@ func (p *plan) restamp(nid string) {
 	if p.receipt.EventID == old { // no EventID of the caller's: it was the notification's
 		p.receipt.EventID = nid
 	}
-	for i := range p.deliveries {
-		del := &p.deliveries[i]
+	for i := range p.jobs { // receipt.Deliveries[i] is jobs[i]'s
+		del := p.jobs[i].Delivery
 		del.ID, del.NotificationID = deliveryID(nid, del.Channel, del.Address), nid
 		if del.EventID == old {
 			del.EventID = nid
 		}
-	}
-	for i := range p.jobs {
-		p.jobs[i].ID = p.jobs[i].Delivery.ID
-	}
-	for i := range p.receipt.Deliveries { // built from p.deliveries, in order
-		p.receipt.Deliveries[i].ID = p.deliveries[i].ID
+		p.jobs[i].ID = del.ID
+		p.receipt.Deliveries[i].ID = del.ID
 	}
 	for i := range p.events {
 		e := &p.events[i]
 		e.DeliveryID, e.NotificationID = deliveryID(nid, e.Channel, e.Address), nid
 	}
-	p.planned = time.Now()
 }
 
 // markRepeats makes every plan whose event ID an earlier plan of the batch
@@ -309,16 +305,17 @@ func (c *committer) markRepeats() {
 	if len(c.plans) < 2 {
 		return
 	}
-	firsts := map[string]*plan{}
-	for _, p := range c.plans {
-		if p.eventID == "" {
+	firsts := map[string]int32{} // event ID: 1 + the index of its first plan
+	for i, p := range c.plans {
+		id := p.eventID()
+		if id == "" {
 			continue
 		}
-		if first, ok := firsts[p.eventID]; ok {
+		if first, ok := firsts[id]; ok {
 			p.dupOf, p.state = first, duplicate
 			continue
 		}
-		firsts[p.eventID] = p
+		firsts[id] = int32(i + 1)
 	}
 }
 
@@ -334,8 +331,8 @@ func (c *committer) accept(ctx context.Context, acc Accepter) bool {
 				continue
 			}
 			it := AcceptItem{Events: p.events, Jobs: p.jobs}
-			if p.eventID != "" {
-				it.Claim = &ClaimRequest{Key: p.eventID, Owner: p.receipt.NotificationID, TTL: c.d.cfg.DedupTTL}
+			if p.eventID() != "" {
+				it.Claim = &ClaimRequest{Key: p.eventID(), Owner: p.receipt.NotificationID, TTL: c.d.cfg.DedupTTL}
 			}
 			items = append(items, it)
 			idx = append(idx, i)
@@ -400,7 +397,7 @@ func (c *committer) steps(ctx context.Context) {
 	var jobs []Job
 	var idx []int
 	for i, p := range c.plans {
-		if p.state == claimed || (p.state == pending && p.eventID == "") {
+		if p.state == claimed || (p.state == pending && p.eventID() == "") {
 			idx = append(idx, i)
 			if len(idx) == 1 {
 				events, jobs = p.events, p.jobs
@@ -517,7 +514,7 @@ func neverQueued(statuses []DeliveryRecord) bool {
 func (c *committer) claim(ctx context.Context) bool {
 	var idx []int
 	for i, p := range c.plans {
-		if p.state == pending && p.eventID != "" {
+		if p.state == pending && p.eventID() != "" {
 			idx = append(idx, i)
 		}
 	}
@@ -531,7 +528,7 @@ func (c *committer) claim(ctx context.Context) bool {
 	if bd, ok := As[BatchDeduper](dd); ok && len(idx) > 1 {
 		reqs := make([]ClaimRequest, len(idx))
 		for j, i := range idx {
-			reqs[j] = ClaimRequest{Key: c.plans[i].eventID, Owner: c.plans[i].receipt.NotificationID, TTL: c.d.cfg.DedupTTL}
+			reqs[j] = ClaimRequest{Key: c.plans[i].eventID(), Owner: c.plans[i].receipt.NotificationID, TTL: c.d.cfg.DedupTTL}
 		}
 		res, berrs := bd.ClaimBatch(cctx, reqs)
 		for j := range idx {
@@ -547,7 +544,7 @@ func (c *committer) claim(ctx context.Context) bool {
 	} else {
 		for j, i := range idx {
 			p := c.plans[i]
-			results[j].Claimed, results[j].Holder, errs[j] = dd.Claim(cctx, p.eventID, p.receipt.NotificationID, c.d.cfg.DedupTTL)
+			results[j].Claimed, results[j].Holder, errs[j] = dd.Claim(cctx, p.eventID(), p.receipt.NotificationID, c.d.cfg.DedupTTL)
 		}
 	}
 	again := false
@@ -558,7 +555,7 @@ func (c *committer) claim(ctx context.Context) bool {
 			// The claim may have been written before the error (a
 			// timeout, a lost reply): release it, which removes it only
 			// if this Send holds it. Only then is the event free.
-			err := fmt.Errorf("claim event %s: %w", p.eventID, errs[j])
+			err := fmt.Errorf("claim event %s: %w", p.eventID(), errs[j])
 			if c.release(ctx, p) {
 				c.notQueued(ctx, i, "", err)
 			} else {
@@ -590,7 +587,7 @@ func (c *committer) held(ctx context.Context, i int, holder string) {
 	}
 	switch {
 	case err == nil:
-		rec := Receipt{NotificationID: holder, EventID: p.eventID, Duplicate: true}
+		rec := Receipt{NotificationID: holder, EventID: p.eventID(), Duplicate: true}
 		for _, s := range statuses {
 			if s.Status == StatusSkipped && s.Attempts == 0 && len(s.Events) == 1 {
 				rec.Skipped = append(rec.Skipped, Skip{Channel: s.Channel, Reason: s.Reason})
@@ -605,28 +602,28 @@ func (c *committer) held(ctx context.Context, i int, holder string) {
 	case errors.Is(err, ErrNotFound):
 		switch c.d.unlogged(holder) {
 		case claimInProgress:
-			c.fail(i, fmt.Errorf("notify: event %s is claimed by notification %s, which is not logged yet: %w", p.eventID, holder, ErrInProgress))
+			c.fail(i, fmt.Errorf("notify: event %s is claimed by notification %s, which is not logged yet: %w", p.eventID(), holder, ErrInProgress))
 			return
 		case claimElsewhere:
 			c.d.log.WarnContext(ctx, "notify: duplicate event whose original is not in this Dispatcher's log (logged by another process, or pruned)",
-				slog.String("event_id", p.eventID), slog.String("notification", holder))
-			p.receipt, p.state = Receipt{NotificationID: holder, EventID: p.eventID, Duplicate: true}, duplicate
+				slog.String("event_id", p.eventID()), slog.String("notification", holder))
+			p.receipt, p.state = Receipt{NotificationID: holder, EventID: p.eventID(), Duplicate: true}, duplicate
 			return
 		}
 		// The holder's Send failed without logging: take its claim over.
 		// Release removes the claim only if holder still has it, so of
 		// several retries doing this at once, one wins the next Claim.
 		rctx := c.bc.get()
-		err := c.b.Deduper.Release(rctx, p.eventID, holder)
+		err := c.b.Deduper.Release(rctx, p.eventID(), holder)
 		if err != nil {
-			c.fail(i, fmt.Errorf("notify: take over the claim of event %s from notification %s, which never logged: %w (nothing was queued; retry the Send with the same EventID)", p.eventID, holder, err))
+			c.fail(i, fmt.Errorf("notify: take over the claim of event %s from notification %s, which never logged: %w (nothing was queued; retry the Send with the same EventID)", p.eventID(), holder, err))
 			return
 		}
 		c.d.log.InfoContext(ctx, "notify: took over the claim of a Send that failed before logging",
-			slog.String("event_id", p.eventID), slog.String("from", holder), slog.String("to", p.receipt.NotificationID))
+			slog.String("event_id", p.eventID()), slog.String("from", holder), slog.String("to", p.receipt.NotificationID))
 		p.state = pending
 	default:
-		c.fail(i, fmt.Errorf("notify: look up notification %s, the original of event %s: %w (retry the Send with the same EventID)", holder, p.eventID, err))
+		c.fail(i, fmt.Errorf("notify: look up notification %s, the original of event %s: %w (retry the Send with the same EventID)", holder, p.eventID(), err))
 	}
 }
 
@@ -704,7 +701,7 @@ func (c *committer) repair(ctx context.Context, i int, holder string, statuses [
 	ectx := c.bc.get()
 	err := c.b.Queue.Enqueue(ectx, jobs...)
 	if err != nil {
-		c.fail(i, fmt.Errorf("notify: enqueue again %d deliveries of notification %s, the original of event %s: %w (retry the Send with the same EventID)", len(jobs), holder, p.eventID, err))
+		c.fail(i, fmt.Errorf("notify: enqueue again %d deliveries of notification %s, the original of event %s: %w (retry the Send with the same EventID)", len(jobs), holder, p.eventID(), err))
 		return false
 	}
 	return true
@@ -717,10 +714,10 @@ func (c *committer) repair(ctx context.Context, i int, holder string, statuses [
 // the Send's error is ambiguous; its retry in this process takes the claim
 // over at once (failedSends), in another after InProgressWindow.
 func (c *committer) release(ctx context.Context, p *plan) bool {
-	err := c.b.Deduper.Release(c.bc.get(), p.eventID, p.receipt.NotificationID)
+	err := c.b.Deduper.Release(c.bc.get(), p.eventID(), p.receipt.NotificationID)
 	if err != nil {
 		c.d.log.WarnContext(ctx, "notify: release an event claim after a failed claim; a retry of the Send takes it over",
-			slog.String("event_id", p.eventID), slog.Any("error", err))
+			slog.String("event_id", p.eventID()), slog.Any("error", err))
 		return false
 	}
 	return true
@@ -729,7 +726,7 @@ func (c *committer) release(ctx context.Context, p *plan) bool {
 // churned fails plan i, whose claim changed hands three times while being
 // read; nothing of it was written.
 func (c *committer) churned(i int) {
-	c.fail(i, fmt.Errorf("notify: claim event %s: the claim changed hands three times while being read; retry the Send", c.plans[i].eventID))
+	c.fail(i, fmt.Errorf("notify: claim event %s: the claim changed hands three times while being read; retry the Send", c.plans[i].eventID()))
 }
 
 // ambiguous fails plan i with err, after which its notification may or may
@@ -740,7 +737,7 @@ func (c *committer) ambiguous(i int, what string, err error) {
 	if what != "" {
 		err = fmt.Errorf("%s: %w", what, err)
 	}
-	if p.eventID == "" {
+	if p.eventID() == "" {
 		c.fail(i, fmt.Errorf("notify: %w (the notification may or may not be queued; without an EventID and a Deduper, sending it again may deliver it twice)", err))
 		return
 	}

@@ -20,14 +20,27 @@ import (
 // the count (a notification dropped by UserLimit has spent a unit of its
 // category's limit; a deferred one finds it counted when it asks again).
 
-// limitRequests returns the limiter requests of del's first attempt: its
-// category's per-user limit and the user's limit across categories (a
-// Critical notification is forced through the latter: counted, never held
-// back). A request whose Limit IsZero is not to be asked.
-func (d *Dispatcher) limitRequests(del *Delivery) (category, user LimitRequest) {
-	category = LimitRequest{Key: limitKey(del), ID: del.NotificationID, Limit: d.policy(del.Category).Limit}
-	user = LimitRequest{Key: userLimitKey(del), ID: del.NotificationID, Limit: d.cfg.UserLimit, Force: del.Critical}
-	return category, user
+// categoryRequest is the limiter request of del's first attempt under its
+// category's per-user limit, limit (the category policy's); userRequest is
+// the one under the user's limit across categories (a Critical
+// notification is forced through it: counted, never held back). A request
+// whose Limit IsZero is not to be asked: it has no Key, which would be a
+// string built for nothing.
+func categoryRequest(del *Delivery, limit Limit) LimitRequest {
+	r := LimitRequest{ID: del.NotificationID, Limit: limit}
+	if !limit.IsZero() {
+		r.Key = limitKey(del)
+	}
+	return r
+}
+
+// userRequest: see categoryRequest.
+func (d *Dispatcher) userRequest(del *Delivery) LimitRequest {
+	r := LimitRequest{ID: del.NotificationID, Limit: d.cfg.UserLimit, Force: del.Critical}
+	if !r.Limit.IsZero() {
+		r.Key = userLimitKey(del)
+	}
+	return r
 }
 
 // limitKey is the rate limiter's key of del's category limit: its user and
@@ -107,13 +120,13 @@ func (d *Dispatcher) precheckLimits(ctx context.Context, leases []Lease) []*Deci
 			}
 		}
 	}
-	ask(func(del *Delivery) LimitRequest { c, _ := d.limitRequests(del); return c },
+	ask(func(del *Delivery) LimitRequest { return categoryRequest(del, d.policy(del.Category).Limit) },
 		func(i int, dec *Decision) {
 			if !dec.Allowed {
 				out[i] = dec
 			}
 		})
-	ask(func(del *Delivery) LimitRequest { _, u := d.limitRequests(del); return u },
+	ask(d.userRequest,
 		func(i int, dec *Decision) {
 			if !dec.Allowed {
 				out[i] = nil
@@ -142,8 +155,7 @@ func (e *execution) withinLimit(pre *Decision, attempts int) bool {
 		}
 		return e.overLimit(*pre, pol.OverLimit, ReasonRateLimit, "rate limited")
 	}
-	category, user := d.limitRequests(del)
-	if !category.Limit.IsZero() {
+	if category := categoryRequest(del, pol.Limit); !category.Limit.IsZero() {
 		dec, err := d.cfg.Limiter.Allow(e.bc.get(), category)
 		if err != nil {
 			d.log.WarnContext(e.bc.parent(), "notify: rate limiter failed; deferring", slog.String("delivery", del.ID), slog.Any("error", err))
@@ -154,7 +166,7 @@ func (e *execution) withinLimit(pre *Decision, attempts int) bool {
 			return e.overLimit(dec, pol.OverLimit, ReasonRateLimit, "rate limited")
 		}
 	}
-	if !user.Limit.IsZero() {
+	if user := d.userRequest(del); !user.Limit.IsZero() {
 		dec, err := d.cfg.Limiter.Allow(e.bc.get(), user)
 		switch {
 		case err != nil && user.Force:

@@ -256,7 +256,11 @@ func (d *Dispatcher) quietHoursOf(n *Notification, category string, c *Contact) 
 	if q.IsZero() {
 		return nil
 	}
-	return &q
+	// A new value, not &q: that would move q to the heap at every call,
+	// even the (usual) ones that return nil.
+	out := new(QuietHours)
+	*out = q
+	return out
 }
 
 // maxZones bounds the time zones a Dispatcher keeps loaded.

@@ -80,11 +80,12 @@ func (d *Dispatcher) sendWith(ctx context.Context, b AcceptBackends, n Notificat
 	}
 	bc := d.boundedFor(ctx)
 	defer bc.stop()
-	p, err := d.plan(ctx, bc, &n, time.Now())
+	now := time.Now()
+	p, err := d.plan(ctx, bc, &n, now)
 	if err != nil {
 		return Receipt{}, err
 	}
-	if errs := d.commit(ctx, bc, b, p.alone()); errs != nil {
+	if errs := d.commit(ctx, bc, b, p.alone(), now); errs != nil {
 		return Receipt{}, errs[0]
 	}
 	return p.receipt, nil
@@ -136,7 +137,7 @@ func (d *Dispatcher) SendBatch(ctx context.Context, ns []Notification) (receipts
 		plans = append(plans, p)
 		idx = append(idx, i)
 	}
-	for j, e := range d.commit(ctx, bc, AcceptBackends{Queue: d.cfg.Queue, EventLog: d.cfg.Store, Deduper: d.cfg.Deduper}, plans) {
+	for j, e := range d.commit(ctx, bc, AcceptBackends{Queue: d.cfg.Queue, EventLog: d.cfg.Store, Deduper: d.cfg.Deduper}, plans, now) {
 		if e != nil {
 			errs[idx[j]], failed = e, true
 		}
@@ -153,16 +154,22 @@ func (d *Dispatcher) SendBatch(ctx context.Context, ns []Notification) (receipts
 }
 
 // plan is one notification, validated, resolved and rendered, not yet written.
+// A Send allocates it per notification and drops it once the Send returns
+// (but for the receipt's Deliveries, which the caller may keep), so it holds
+// only what commit needs: what planning alone needs is in planner, and what
+// only a SendBatch needs is in committer. It fits a 512-byte size class.
 type plan struct {
-	eventID    string // the caller's; empty: no dedup
-	receipt    Receipt
-	jobs       []Job
-	events     []Event // queued and skipped
-	state      planState
-	dupOf      *plan // an earlier plan of the same SendBatch with the same event ID
-	err        error // why commit failed it
-	planned    time.Time
-	deliveries []Delivery
+	receipt Receipt
+	jobs    []Job
+	events  []Event // queued and skipped
+	state   planState
+	// claims says whether commit claims the event ID (receipt.EventID, the
+	// caller's): false when the notification has none, or the Dispatcher has
+	// no Deduper.
+	claims bool
+	// dupOf is 1 + the index in its SendBatch of an earlier plan with the
+	// same event ID; 0 for none.
+	dupOf int32
 
 	// The usual notification has one delivery: its job, receipt entry and
 	// event live in the plan's own allocation. (Its Delivery does not: the
@@ -171,8 +178,14 @@ type plan struct {
 	oneRef   [1]DeliveryRef
 	oneEvent [1]Event
 	self     [1]*plan // see alone
-	// targetBuf backs the targets of the channel being planned.
-	targetBuf [2]target
+}
+
+// eventID is the event ID p claims; empty when it claims none.
+func (p *plan) eventID() string {
+	if !p.claims {
+		return ""
+	}
+	return p.receipt.EventID
 }
 
 // alone returns the plans of a Send of p alone, without allocating.
@@ -222,7 +235,7 @@ func (d *Dispatcher) plan(ctx context.Context, bc *bounded, n *Notification, now
 	if err := d.validate(n); err != nil {
 		return nil, err
 	}
-	pl := planner{d: d, ctx: ctx, bc: bc, n: *n, p: newPlan(n, now, d.ids.newID()), category: categoryOf(n), now: now}
+	pl := planner{d: d, ctx: ctx, bc: bc, n: *n, p: newPlan(n, d.ids.newID()), category: categoryOf(n), now: now}
 	expires, err := expiry(n, now)
 	if err != nil {
 		return nil, err
@@ -257,8 +270,8 @@ func (d *Dispatcher) plan(ctx context.Context, bc *bounded, n *Notification, now
 
 // newPlan starts n's plan: the new notification ID nid, and a receipt that
 // carries n's event ID, or the notification ID when n has none.
-func newPlan(n *Notification, now time.Time, nid string) *plan {
-	p := &plan{eventID: n.EventID, planned: now}
+func newPlan(n *Notification, nid string) *plan {
+	p := &plan{claims: n.EventID != ""}
 	p.events = p.oneEvent[:0]
 	p.receipt.NotificationID = nid
 	p.receipt.EventID = n.EventID
@@ -340,6 +353,11 @@ type planner struct {
 	now      time.Time
 	contact  Contact  // the user's, as the Store has it
 	base     Delivery // what every delivery of n shares
+	// deliveries are those planned so far, each to become a job (see
+	// addJobs); their array outlives the planner, held by the jobs.
+	deliveries []Delivery
+	// targetBuf backs the targets of the channel being planned.
+	targetBuf [2]target
 }
 
 // planChannel plans n's deliveries on ch: one per address of the user's
@@ -385,7 +403,7 @@ func (pl *planner) planChannel(ch string) error {
 // be skipped, not sent to (see addDeliveries).
 func (pl *planner) targets(ch string) ([]target, error) {
 	ci := pl.d.channels[ch]
-	ts := targetSet{list: pl.p.targetBuf[:0]} // one channel's at a time
+	ts := targetSet{list: pl.targetBuf[:0]} // one channel's at a time
 	if pl.n.UserID != "" {
 		for a, reg := range pl.contact.addresses(ch) {
 			t := target{addr: a, reg: reg, to: -1}
@@ -394,11 +412,11 @@ func (pl *planner) targets(ch string) ([]target, error) {
 			} else {
 				t.addr.Value = v
 			}
-			ts.add(t)
+			ts, _ = ts.add(t)
 		}
 	}
 	if ci.normalizer == nil {
-		ts.addTo(pl.n.To, ch)
+		ts = ts.addTo(pl.n.To, ch)
 		return ts.list, nil
 	}
 	for i, a := range pl.n.To {
@@ -410,7 +428,7 @@ func (pl *planner) targets(ch string) ([]target, error) {
 			return nil, err.named("To[" + strconv.Itoa(i) + "].Value")
 		}
 		a.Value = v
-		ts.add(target{addr: a, to: i})
+		ts, _ = ts.add(target{addr: a, to: i})
 	}
 	return ts.list, nil
 }
@@ -456,12 +474,11 @@ func (pl *planner) addDeliveries(ch string, targets []target, opts json.RawMessa
 			continue
 		}
 		// Built in place, in one allocation for the channel's targets.
-		p := pl.p
-		if cap(p.deliveries) == 0 {
-			p.deliveries = make([]Delivery, 0, len(targets))
+		if cap(pl.deliveries) == 0 {
+			pl.deliveries = make([]Delivery, 0, len(targets))
 		}
-		p.deliveries = append(p.deliveries, pl.base)
-		del := &p.deliveries[len(p.deliveries)-1]
+		pl.deliveries = append(pl.deliveries, pl.base)
+		del := &pl.deliveries[len(pl.deliveries)-1]
 		del.ID = deliveryID(del.NotificationID, ch, t.addr.Value)
 		del.Channel = ch
 		del.Address = t.addr.Value
@@ -470,7 +487,7 @@ func (pl *planner) addDeliveries(ch string, targets []target, opts json.RawMessa
 		if !rendered {
 			var err error
 			if msg, err = pl.d.render(pl.ctx, &pl.n, del); err != nil {
-				p.deliveries = p.deliveries[:len(p.deliveries)-1]
+				pl.deliveries = pl.deliveries[:len(pl.deliveries)-1]
 				return err
 			}
 			rendered = true
@@ -478,8 +495,8 @@ func (pl *planner) addDeliveries(ch string, targets []target, opts json.RawMessa
 		del.Message = msg
 		ok, err := pl.checkTarget(ci, del, t)
 		if err != nil || !ok {
-			p.deliveries[len(p.deliveries)-1] = Delivery{}
-			p.deliveries = p.deliveries[:len(p.deliveries)-1]
+			pl.deliveries[len(pl.deliveries)-1] = Delivery{}
+			pl.deliveries = pl.deliveries[:len(pl.deliveries)-1]
 		}
 		if err != nil {
 			return err
@@ -533,18 +550,18 @@ func (pl *planner) skipStored(ch, address, reason string) {
 // addJobs makes of each planned delivery a job on its channel's queue, an
 // entry of the receipt and a queued event for the log.
 func (pl *planner) addJobs() {
-	p := pl.p
-	if len(p.deliveries) == 0 {
+	p, ds := pl.p, pl.deliveries
+	if len(ds) == 0 {
 		return
 	}
-	if len(p.deliveries) == 1 {
+	if len(ds) == 1 {
 		p.jobs, p.receipt.Deliveries = p.oneJob[:], p.oneRef[:]
 	} else {
-		p.jobs = make([]Job, len(p.deliveries))
-		p.receipt.Deliveries = make([]DeliveryRef, len(p.deliveries))
+		p.jobs = make([]Job, len(ds))
+		p.receipt.Deliveries = make([]DeliveryRef, len(ds))
 	}
-	for i := range p.deliveries {
-		del := &p.deliveries[i]
+	for i := range ds {
+		del := &ds[i]
 		p.jobs[i] = Job{ID: del.ID, Queue: pl.d.channels[del.Channel].queue, NotBefore: del.SendAt, Delivery: del}
 		p.receipt.Deliveries[i] = DeliveryRef{ID: del.ID, Channel: del.Channel, Address: del.Address, Status: StatusQueued, Units: del.Units}
 		p.events = append(p.events, Event{DeliveryID: del.ID, NotificationID: del.NotificationID, UserID: del.UserID,

@@ -174,22 +174,32 @@ func (d *Deduper) Claim(_ context.Context, key, owner string, ttl time.Duration)
 // canonicalUUID parses s when it is a UUID in canonical form (lowercase,
 // hyphenated), which its String gives back exactly.
 func canonicalUUID(s string) (uuid.UUID, bool) {
-	if len(s) != 36 {
-		return uuid.UUID{}, false
+	var id uuid.UUID
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return id, false
 	}
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if c != '-' {
-				return uuid.UUID{}, false
-			}
-		case '0' <= c && c <= '9', 'a' <= c && c <= 'f':
-		default:
+	// Where each byte's two digits start.
+	at := [16]uint8{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
+	for i, x := range at {
+		hi, ok1 := lowerHex(s[x])
+		lo, ok2 := lowerHex(s[x+1])
+		if !ok1 || !ok2 {
 			return uuid.UUID{}, false
 		}
+		id[i] = hi<<4 | lo
 	}
-	id, err := uuid.Parse(s)
-	return id, err == nil
+	return id, true
+}
+
+// lowerHex is the value of the lowercase hexadecimal digit c.
+func lowerHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
 }
 
 // reserve counts one more claim unless MaxKeys are held.
@@ -262,8 +272,12 @@ func (d *Deduper) dropExpired(s *shard, now time.Duration) {
 }
 
 // push appends e to order, compacting it when it holds mostly stale entries.
+// A full order whose dropped head is at least a quarter of it is moved down
+// rather than grown; a smaller head is left to grow with it: moving the
+// live claims down to gain a few slots, whenever order fills, would copy
+// them all every few claims.
 func (s *shard) push(e entry) {
-	if len(s.order) == cap(s.order) && s.head > 0 {
+	if len(s.order) == cap(s.order) && s.head > 0 && s.head >= len(s.order)/4 {
 		n := copy(s.order, s.order[s.head:])
 		clear(s.order[n:])
 		s.order, s.head = s.order[:n], 0

@@ -103,7 +103,13 @@ func TestBounded(t *testing.T) {
 func TestOwners(t *testing.T) {
 	ctx := context.Background()
 	d := memory.New(memory.Config{})
-	for _, owner := range []string{"0190f5a0-1c2b-7d3e-8f40-5a6b7c8d9e0f", "0190F5A0-1C2B-7D3E-8F40-5A6B7C8D9E0F", "{0190f5a0-1c2b-7d3e-8f40-5a6b7c8d9e0f}", "n1", ""} {
+	for _, owner := range []string{"0190f5a0-1c2b-7d3e-8f40-5a6b7c8d9e0f", "0190F5A0-1C2B-7D3E-8F40-5A6B7C8D9E0F", "{0190f5a0-1c2b-7d3e-8f40-5a6b7c8d9e0f}", "n1", "",
+		"0190f5a0-1c2b-7d3e-8f40-5a6b7c8d9e0F", "0190f5a01-c2b-7d3e-8f40-5a6b7c8d9e0f", "0190f5a0-1c2b-7d3e-8f40-5a6b7c8d9e0g",
+		"0190f5a0_1c2b_7d3e_8f40_5a6b7c8d9e0f", "urn:uuid:0190f5a0-1c2b-7d3e-8f40-5a6b7c8d9e0f", "0190f5a01c2b7d3e8f405a6b7c8d9e0f",
+		"ffffffff-ffff-ffff-ffff-ffffffffffff", "00000000-0000-0000-0000-000000000000",
+		// Each hyphen of a canonical UUID replaced by a digit.
+		"0190f5a001c2b-7d3e-8f40-5a6b7c8d9e0f", "0190f5a0-1c2b07d3e-8f40-5a6b7c8d9e0f",
+		"0190f5a0-1c2b-7d3e08f40-5a6b7c8d9e0f", "0190f5a0-1c2b-7d3e-8f4005a6b7c8d9e0f"} {
 		key := "k" + owner
 		ok, _, err := d.Claim(ctx, key, owner, time.Hour)
 		require.NoError(t, err)

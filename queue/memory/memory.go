@@ -286,10 +286,14 @@ func (qu *queue) release(r *job) {
 	}
 }
 
-// makeReady appends r to the ready FIFO and wakes a waiting Receive.
+// makeReady appends r to the ready FIFO and wakes a waiting Receive. A
+// full FIFO whose taken head is at least a quarter of it is moved down
+// rather than grown; a smaller head is left to grow with it: moving a
+// steady backlog down to gain a few slots, whenever the FIFO fills, would
+// copy it all every few jobs.
 func (qu *queue) makeReady(r *job, at time.Time) {
 	r.state, r.readyAt, r.due = stateReady, at, time.Time{}
-	if len(qu.ready) == cap(qu.ready) && qu.head > 0 {
+	if len(qu.ready) == cap(qu.ready) && qu.head > 0 && qu.head >= len(qu.ready)/4 {
 		n := copy(qu.ready, qu.ready[qu.head:])
 		clear(qu.ready[n:])
 		qu.ready, qu.head = qu.ready[:n], 0

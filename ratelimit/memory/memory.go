@@ -82,31 +82,49 @@ func (s state) idle(now time.Duration) bool {
 // they were counted.
 type idSet struct {
 	expiry map[string]time.Duration
-	order  []string
-	until  time.Duration // the latest expiry
+	// order[head:] are the IDs remembered, oldest first, with their
+	// expiry; order[:head] are forgotten, cleared, and reused once they are
+	// half of order (no allocation while the set does not grow).
+	order []idExpiry
+	head  int
+	until time.Duration // the latest expiry
+}
+
+// idExpiry is an ID and when it is forgotten (its value in idSet.expiry).
+type idExpiry struct {
+	id string
+	at time.Duration
 }
 
 // expire forgets the IDs whose expiry has passed at now. IDs counted
 // under one limit expire in the order they were counted.
 func (s *idSet) expire(now time.Duration) {
-	for len(s.order) > 0 && s.expiry[s.order[0]] <= now {
+	for s.head < len(s.order) && s.order[s.head].at <= now {
 		s.drop()
 	}
 }
 
 // drop forgets the oldest ID.
 func (s *idSet) drop() {
-	delete(s.expiry, s.order[0])
-	s.order[0] = ""
-	s.order = s.order[1:]
+	delete(s.expiry, s.order[s.head].id)
+	s.order[s.head] = idExpiry{}
+	s.head++
+	if s.head == len(s.order) {
+		s.order, s.head = s.order[:0], 0
+	}
 }
 
 // add remembers id until expiry, forgetting the oldest IDs past limit.
 func (s *idSet) add(id string, expiry time.Duration, limit int) {
 	s.expiry[id] = expiry
-	s.order = append(s.order, id)
+	if len(s.order) == cap(s.order) && s.head >= len(s.order)/2 && s.head > 0 {
+		n := copy(s.order, s.order[s.head:])
+		clear(s.order[n:])
+		s.order, s.head = s.order[:n], 0
+	}
+	s.order = append(s.order, idExpiry{id: id, at: expiry})
 	s.until = max(s.until, expiry)
-	for len(s.order) > limit {
+	for len(s.order)-s.head > limit {
 		s.drop()
 	}
 }
