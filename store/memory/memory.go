@@ -62,15 +62,48 @@ type prefValue struct {
 	updated time.Time
 }
 
+// delivery is one delivery's log. Every event of a delivery normally
+// shares its first event's DeliveryID, NotificationID, UserID, Category,
+// Channel, Address, Template and Locale: those are kept once, in hdr (the
+// notification ID in n), and each event keeps only what varies (see
+// event); Delivery and the other reads rebuild the notify.Events.
 type delivery struct {
-	n      *notification
-	state  notify.DeliveryState
-	events []notify.Event
+	n     *notification
+	next  *delivery // the notification's next delivery, in the order first recorded
+	hdr   header
+	state notify.DeliveryState
 	// inline holds the first events (queued, sent: the usual whole log) in
-	// the delivery's own allocation.
-	inline [2]notify.Event
-	// keys holds the keys RecordOnce recorded events under.
-	keys map[string]struct{}
+	// the delivery's own allocation; x.more holds the others.
+	inline [2]event
+	count  int // how many events
+	x      *extra
+}
+
+// header is the fields of a delivery's first event that its other events
+// share, but for the NotificationID, which is its notification's id.
+type header struct {
+	deliveryID, userID, category, channel, address, template, locale string
+}
+
+// event is one event of a delivery without the fields in its header.
+type event struct {
+	at         time.Time
+	reason     string
+	providerID string
+	attempt    int32
+	// status is the event's Status as a statusCode; 0 marks an event that
+	// does not fit this form (its status is not one of statuses, its
+	// Attempt does not fit an int32, or it differs from the delivery's
+	// header): delivery.x.odd holds it whole.
+	status    uint8
+	maybeSent bool
+}
+
+// extra is what few deliveries need, kept apart to keep delivery small.
+type extra struct {
+	more []event              // events past inline
+	odd  map[int]notify.Event // events kept whole, by index (see event.status)
+	keys map[string]struct{}  // the keys RecordOnce recorded events under
 }
 
 type notification struct {
@@ -78,10 +111,130 @@ type notification struct {
 	first time.Time // when its first event was recorded
 	live  int       // deliveries whose status is not final
 	// pinned: taken out of order while live, to be put back when final.
-	pinned     bool
-	deliveries []*delivery
-	inline     [1]*delivery // the usual single delivery, in the same allocation
-	firstDel   delivery     // the first delivery's record, in the same allocation too
+	pinned bool
+	last   *delivery // the last of the list that starts at firstDel
+	// firstDel is the first delivery's record, in the same allocation.
+	firstDel delivery
+}
+
+// statuses are the notify.Status values an event's status code stands
+// for: code i+1 is statuses[i].
+var statuses = [...]notify.Status{
+	notify.StatusQueued, notify.StatusSent, notify.StatusRetrying, notify.StatusDeferred, notify.StatusFailed,
+	notify.StatusDead, notify.StatusSkipped, notify.StatusExpired, notify.StatusInvalid, notify.StatusOptedOut,
+	notify.StatusConfig, notify.StatusReplayed, notify.StatusCanceled, notify.StatusOpened, notify.StatusClicked,
+	notify.StatusComplained, notify.StatusConverted, notify.StatusDelivered, notify.StatusUndelivered,
+}
+
+// statusCode is st's index in statuses plus one, or 0 when it is not there.
+func statusCode(st notify.Status) uint8 {
+	switch st {
+	case notify.StatusQueued:
+		return 1
+	case notify.StatusSent:
+		return 2
+	case notify.StatusRetrying:
+		return 3
+	case notify.StatusDeferred:
+		return 4
+	case notify.StatusFailed:
+		return 5
+	case notify.StatusDead:
+		return 6
+	case notify.StatusSkipped:
+		return 7
+	case notify.StatusExpired:
+		return 8
+	case notify.StatusInvalid:
+		return 9
+	case notify.StatusOptedOut:
+		return 10
+	case notify.StatusConfig:
+		return 11
+	case notify.StatusReplayed:
+		return 12
+	case notify.StatusCanceled:
+		return 13
+	case notify.StatusOpened:
+		return 14
+	case notify.StatusClicked:
+		return 15
+	case notify.StatusComplained:
+		return 16
+	case notify.StatusConverted:
+		return 17
+	case notify.StatusDelivered:
+		return 18
+	case notify.StatusUndelivered:
+		return 19
+	}
+	return 0
+}
+
+// matches reports whether e carries d's header and notification ID.
+func (d *delivery) matches(e *notify.Event) bool {
+	h := &d.hdr
+	return e.NotificationID == d.n.id && e.UserID == h.userID && e.Category == h.category &&
+		e.Channel == h.channel && e.Address == h.address && e.Template == h.template && e.Locale == h.locale
+}
+
+// slot returns where d's event i is kept.
+func (d *delivery) slot(i int) *event {
+	if i < len(d.inline) {
+		return &d.inline[i]
+	}
+	return &d.x.more[i-len(d.inline)]
+}
+
+// add appends e to d's events.
+func (d *delivery) add(e *notify.Event) {
+	c := event{at: e.At, reason: e.Reason, providerID: e.ProviderID, attempt: int32(e.Attempt),
+		status: statusCode(e.Status), maybeSent: e.MaybeSent}
+	if int(c.attempt) != e.Attempt || (d.count > 0 && !d.matches(e)) {
+		c.status = 0
+	}
+	if c.status == 0 {
+		if d.x == nil {
+			d.x = &extra{}
+		}
+		if d.x.odd == nil {
+			d.x.odd = make(map[int]notify.Event, 1)
+		}
+		d.x.odd[d.count] = *e
+	}
+	if d.count < len(d.inline) {
+		d.inline[d.count] = c
+	} else {
+		if d.x == nil {
+			d.x = &extra{}
+		}
+		d.x.more = append(d.x.more, c)
+	}
+	d.count++
+}
+
+// event rebuilds d's event i.
+func (d *delivery) event(i int) notify.Event {
+	c := d.slot(i)
+	if c.status == 0 {
+		return d.x.odd[i]
+	}
+	h := &d.hdr
+	return notify.Event{
+		DeliveryID: h.deliveryID, NotificationID: d.n.id, UserID: h.userID, Category: h.category,
+		Channel: h.channel, Address: h.address, Template: h.template, Locale: h.locale,
+		Status: statuses[c.status-1], Reason: c.reason, Attempt: int(c.attempt), ProviderID: c.providerID,
+		MaybeSent: c.maybeSent, At: c.at,
+	}
+}
+
+// events rebuilds d's events.
+func (d *delivery) events() []notify.Event {
+	out := make([]notify.Event, d.count)
+	for i := range out {
+		out[i] = d.event(i)
+	}
+	return out
 }
 
 // New returns an empty Store.
@@ -257,43 +410,57 @@ func (s *Store) Record(_ context.Context, events ...notify.Event) error {
 	now := time.Now()
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
+	// A Send records its notification's deliveries together, and a
+	// delivery's events come together too: look each up once.
+	var d *delivery
 	for i := range events {
-		s.append(s.deliveryOf(&events[i], now), &events[i])
+		e := &events[i]
+		if d == nil || e.DeliveryID != d.hdr.deliveryID {
+			var n *notification
+			if d != nil && e.NotificationID == d.n.id {
+				n = d.n
+			}
+			d = s.deliveryOf(e, n, now)
+		}
+		s.append(d, e)
 	}
 	s.evict(now)
 	return nil
 }
 
-// deliveryOf returns e's delivery, creating it (and its notification) when
-// new. s.logMu is held.
-func (s *Store) deliveryOf(e *notify.Event, now time.Time) *delivery {
-	d := s.deliveries[e.DeliveryID]
-	if d == nil {
-		n := s.notifs[e.NotificationID]
-		if n == nil {
-			n = &notification{id: e.NotificationID, first: now}
-			n.deliveries = n.inline[:0]
-			s.notifs[e.NotificationID] = n
-			s.pushNotification(n)
-		}
-		if len(n.deliveries) == 0 {
-			d = &n.firstDel
-		} else {
-			d = &delivery{}
-		}
-		d.n = n
-		d.events = d.inline[:0]
-		s.deliveries[e.DeliveryID] = d
-		n.deliveries = append(n.deliveries, d)
+// deliveryOf returns e's delivery, creating it when new, in n when n is
+// not nil (n is e's notification then) and otherwise in e's notification,
+// creating that too when new. s.logMu is held.
+func (s *Store) deliveryOf(e *notify.Event, n *notification, now time.Time) *delivery {
+	if d := s.deliveries[e.DeliveryID]; d != nil {
+		return d
 	}
+	var d *delivery
+	if n == nil {
+		n = s.notifs[e.NotificationID]
+	}
+	if n == nil {
+		n = &notification{id: e.NotificationID, first: now}
+		s.notifs[e.NotificationID] = n
+		s.pushNotification(n)
+		d = &n.firstDel
+	} else {
+		d = &delivery{}
+		n.last.next = d
+	}
+	n.last = d
+	d.n = n
+	d.hdr = header{deliveryID: e.DeliveryID, userID: e.UserID, category: e.Category, channel: e.Channel,
+		address: e.Address, template: e.Template, locale: e.Locale}
+	s.deliveries[e.DeliveryID] = d
 	return d
 }
 
 // append records e in d and keeps d's notification's live count. s.logMu
 // is held.
 func (s *Store) append(d *delivery, e *notify.Event) {
-	wasLive := len(d.events) > 0 && !d.state.Status.Final()
-	d.events = append(d.events, *e)
+	wasLive := d.count > 0 && !d.state.Status.Final()
+	d.add(e)
 	d.state.Apply(*e)
 	switch isLive := !d.state.Status.Final(); {
 	case isLive && !wasLive:
@@ -324,8 +491,8 @@ func (s *Store) RecordOnce(ctx context.Context, ev notify.Event, key string, the
 	now := time.Now()
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
-	if d := s.deliveries[ev.DeliveryID]; d != nil {
-		if _, ok := d.keys[key]; ok {
+	if d := s.deliveries[ev.DeliveryID]; d != nil && d.x != nil {
+		if _, ok := d.x.keys[key]; ok {
 			return false, nil
 		}
 	}
@@ -334,12 +501,15 @@ func (s *Store) RecordOnce(ctx context.Context, ev notify.Event, key string, the
 			return false, err
 		}
 	}
-	d := s.deliveryOf(&ev, now)
+	d := s.deliveryOf(&ev, nil, now)
 	s.append(d, &ev)
-	if d.keys == nil {
-		d.keys = make(map[string]struct{}, 1)
+	if d.x == nil {
+		d.x = &extra{}
 	}
-	d.keys[key] = struct{}{}
+	if d.x.keys == nil {
+		d.x.keys = make(map[string]struct{}, 1)
+	}
+	d.x.keys[key] = struct{}{}
 	s.evict(now)
 	return true, nil
 }
@@ -402,10 +572,8 @@ func (s *Store) expired(n *notification, now time.Time) bool {
 
 // drop forgets n and its deliveries. s.logMu is held.
 func (s *Store) drop(n *notification) {
-	for _, d := range n.deliveries {
-		if len(d.events) > 0 {
-			delete(s.deliveries, d.events[0].DeliveryID)
-		}
+	for d := &n.firstDel; d != nil; d = d.next {
+		delete(s.deliveries, d.hdr.deliveryID)
 	}
 	delete(s.notifs, n.id)
 }
@@ -433,7 +601,7 @@ func (s *Store) Delivery(_ context.Context, deliveryID string) (notify.DeliveryR
 	d := s.deliveries[deliveryID]
 	var events []notify.Event
 	if d != nil {
-		events = slices.Clone(d.events)
+		events = d.events()
 	}
 	s.logMu.RUnlock()
 	if d == nil {
@@ -450,9 +618,8 @@ func (s *Store) Deliveries(_ context.Context, notificationID string) ([]notify.D
 	n := s.notifs[notificationID]
 	var all [][]notify.Event
 	if n != nil {
-		all = make([][]notify.Event, len(n.deliveries))
-		for i, d := range n.deliveries {
-			all[i] = slices.Clone(d.events)
+		for d := &n.firstDel; d != nil; d = d.next {
+			all = append(all, d.events())
 		}
 	}
 	s.logMu.RUnlock()
