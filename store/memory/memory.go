@@ -62,26 +62,15 @@ type prefValue struct {
 	updated time.Time
 }
 
-type delivery struct {
-	n      *notification
-	state  notify.DeliveryState
-	events []notify.Event
-	// inline holds the first events (queued, sent: the usual whole log) in
-	// the delivery's own allocation.
-	inline [2]notify.Event
-	// keys holds the keys RecordOnce recorded events under.
-	keys map[string]struct{}
-}
-
 type notification struct {
 	id    string
 	first time.Time // when its first event was recorded
 	live  int       // deliveries whose status is not final
 	// pinned: taken out of order while live, to be put back when final.
-	pinned     bool
-	deliveries []*delivery
-	inline     [1]*delivery // the usual single delivery, in the same allocation
-	firstDel   delivery     // the first delivery's record, in the same allocation too
+	pinned bool
+	last   *delivery // the last of the list that starts at firstDel
+	// firstDel is the first delivery's record, in the same allocation.
+	firstDel delivery
 }
 
 // New returns an empty Store.
@@ -257,43 +246,57 @@ func (s *Store) Record(_ context.Context, events ...notify.Event) error {
 	now := time.Now()
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
+	// A Send records its notification's deliveries together, and a
+	// delivery's events come together too: look each up once.
+	var d *delivery
 	for i := range events {
-		s.append(s.deliveryOf(&events[i], now), &events[i])
+		e := &events[i]
+		if d == nil || e.DeliveryID != d.hdr.deliveryID {
+			var n *notification
+			if d != nil && e.NotificationID == d.n.id {
+				n = d.n
+			}
+			d = s.deliveryOf(e, n, now)
+		}
+		s.append(d, e)
 	}
 	s.evict(now)
 	return nil
 }
 
-// deliveryOf returns e's delivery, creating it (and its notification) when
-// new. s.logMu is held.
-func (s *Store) deliveryOf(e *notify.Event, now time.Time) *delivery {
-	d := s.deliveries[e.DeliveryID]
-	if d == nil {
-		n := s.notifs[e.NotificationID]
-		if n == nil {
-			n = &notification{id: e.NotificationID, first: now}
-			n.deliveries = n.inline[:0]
-			s.notifs[e.NotificationID] = n
-			s.pushNotification(n)
-		}
-		if len(n.deliveries) == 0 {
-			d = &n.firstDel
-		} else {
-			d = &delivery{}
-		}
-		d.n = n
-		d.events = d.inline[:0]
-		s.deliveries[e.DeliveryID] = d
-		n.deliveries = append(n.deliveries, d)
+// deliveryOf returns e's delivery, creating it when new, in n when n is
+// not nil (n is e's notification then) and otherwise in e's notification,
+// creating that too when new. s.logMu is held.
+func (s *Store) deliveryOf(e *notify.Event, n *notification, now time.Time) *delivery {
+	if d := s.deliveries[e.DeliveryID]; d != nil {
+		return d
 	}
+	var d *delivery
+	if n == nil {
+		n = s.notifs[e.NotificationID]
+	}
+	if n == nil {
+		n = &notification{id: e.NotificationID, first: now}
+		s.notifs[e.NotificationID] = n
+		s.pushNotification(n)
+		d = &n.firstDel
+	} else {
+		d = &delivery{}
+		n.last.next = d
+	}
+	n.last = d
+	d.n = n
+	d.hdr = header{deliveryID: e.DeliveryID, userID: e.UserID, category: e.Category, channel: e.Channel,
+		address: e.Address, template: e.Template, locale: e.Locale}
+	s.deliveries[e.DeliveryID] = d
 	return d
 }
 
 // append records e in d and keeps d's notification's live count. s.logMu
 // is held.
 func (s *Store) append(d *delivery, e *notify.Event) {
-	wasLive := len(d.events) > 0 && !d.state.Status.Final()
-	d.events = append(d.events, *e)
+	wasLive := d.count > 0 && !d.state.Status.Final()
+	d.add(e)
 	d.state.Apply(*e)
 	switch isLive := !d.state.Status.Final(); {
 	case isLive && !wasLive:
@@ -324,8 +327,9 @@ func (s *Store) RecordOnce(ctx context.Context, ev notify.Event, key string, the
 	now := time.Now()
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
-	if d := s.deliveries[ev.DeliveryID]; d != nil {
-		if _, ok := d.keys[key]; ok {
+	d := s.deliveries[ev.DeliveryID]
+	if d != nil && d.x != nil {
+		if _, ok := d.x.keys[key]; ok {
 			return false, nil
 		}
 	}
@@ -334,12 +338,17 @@ func (s *Store) RecordOnce(ctx context.Context, ev notify.Event, key string, the
 			return false, err
 		}
 	}
-	d := s.deliveryOf(&ev, now)
-	s.append(d, &ev)
-	if d.keys == nil {
-		d.keys = make(map[string]struct{}, 1)
+	if d == nil {
+		d = s.deliveryOf(&ev, nil, now)
 	}
-	d.keys[key] = struct{}{}
+	s.append(d, &ev)
+	if d.x == nil {
+		d.x = &extra{}
+	}
+	if d.x.keys == nil {
+		d.x.keys = make(map[string]struct{}, 1)
+	}
+	d.x.keys[key] = struct{}{}
 	s.evict(now)
 	return true, nil
 }
@@ -402,10 +411,8 @@ func (s *Store) expired(n *notification, now time.Time) bool {
 
 // drop forgets n and its deliveries. s.logMu is held.
 func (s *Store) drop(n *notification) {
-	for _, d := range n.deliveries {
-		if len(d.events) > 0 {
-			delete(s.deliveries, d.events[0].DeliveryID)
-		}
+	for d := &n.firstDel; d != nil; d = d.next {
+		delete(s.deliveries, d.hdr.deliveryID)
 	}
 	delete(s.notifs, n.id)
 }
@@ -433,7 +440,7 @@ func (s *Store) Delivery(_ context.Context, deliveryID string) (notify.DeliveryR
 	d := s.deliveries[deliveryID]
 	var events []notify.Event
 	if d != nil {
-		events = slices.Clone(d.events)
+		events = d.events()
 	}
 	s.logMu.RUnlock()
 	if d == nil {
@@ -450,9 +457,8 @@ func (s *Store) Deliveries(_ context.Context, notificationID string) ([]notify.D
 	n := s.notifs[notificationID]
 	var all [][]notify.Event
 	if n != nil {
-		all = make([][]notify.Event, len(n.deliveries))
-		for i, d := range n.deliveries {
-			all[i] = slices.Clone(d.events)
+		for d := &n.firstDel; d != nil; d = d.next {
+			all = append(all, d.events())
 		}
 	}
 	s.logMu.RUnlock()

@@ -2,7 +2,6 @@ package memory
 
 import (
 	"context"
-	"slices"
 
 	"github.com/gonotify/notify"
 )
@@ -19,8 +18,8 @@ func (s *Store) Report(_ context.Context, q notify.ReportQuery) ([]notify.Report
 	var all [][]notify.Event
 	s.logMu.RLock()
 	for _, d := range s.deliveries {
-		if len(d.events) > 0 && !d.events[0].At.After(q.Until) {
-			all = append(all, slices.Clone(d.events))
+		if !d.inline[0].at.After(q.Until) {
+			all = append(all, d.events())
 		}
 	}
 	s.logMu.RUnlock()

@@ -3,7 +3,6 @@ package memory
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/gonotify/notify"
 )
@@ -22,8 +21,8 @@ func (s *Store) UserDeliveries(_ context.Context, q notify.UserQuery) (notify.De
 	var all [][]notify.Event
 	s.logMu.RLock()
 	for _, d := range s.deliveries {
-		if len(d.events) > 0 && d.events[0].UserID == q.UserID {
-			all = append(all, slices.Clone(d.events))
+		if d.hdr.userID == q.UserID {
+			all = append(all, d.events())
 		}
 	}
 	s.logMu.RUnlock()
