@@ -1,17 +1,20 @@
 package sms_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/twilio/twilio-go"
 	"github.com/twilio/twilio-go/client"
 	twilioapi "github.com/twilio/twilio-go/rest/api/v2010"
 
 	"github.com/gonotify/notify/channel/sms"
+	"github.com/gonotify/notify/internal/proccpu"
 )
 
 const benchReply = `{"sid":"SM0123456789abcdef0123456789abcdef","status":"queued","num_segments":"1","to":"+14155550100","from":"+15005550006"}`
@@ -110,5 +113,53 @@ func BenchmarkNormalizeAddress(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkNormalizeStored is NormalizeAddress as Send calls it on the
+// numbers it reads back from the Store: E.164 numbers already normalised
+// when they were stored. "repeat" is one number over and over (a
+// service sending to the same users); "distinct" cycles through more
+// numbers than any cache holds, so every call parses. cpu-ns/op is the
+// process's CPU time per call (garbage collection included), steadier
+// than the wall-clock time on a loaded machine.
+func BenchmarkNormalizeStored(b *testing.B) {
+	ch, err := sms.New(sms.Config{AccountSID: testSID, AuthToken: testToken, From: testFrom, DefaultRegion: "GB"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("repeat", func(b *testing.B) {
+		b.ReportAllocs()
+		cpu := proccpu.Used()
+		for b.Loop() {
+			if _, err := ch.NormalizeAddress("+447400123456"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportCPU(b, cpu)
+	})
+	b.Run("distinct", func(b *testing.B) {
+		numbers := make([]string, 1<<17)
+		for i := range numbers {
+			numbers[i] = fmt.Sprintf("+447400%06d", i)
+		}
+		b.ReportAllocs()
+		i := 0
+		cpu := proccpu.Used()
+		for b.Loop() {
+			if _, err := ch.NormalizeAddress(numbers[i%len(numbers)]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+		reportCPU(b, cpu)
+	})
+}
+
+// reportCPU reports the process's CPU time since start per iteration, where
+// the OS tells it.
+func reportCPU(b *testing.B, start time.Duration) {
+	if used := proccpu.Used(); used > 0 {
+		b.ReportMetric(float64(used-start)/float64(b.N), "cpu-ns/op")
 	}
 }

@@ -211,8 +211,32 @@ func ParsePhone(s, defaultRegion string) (Phone, error) {
 // that may be either a landline or a mobile (FixedLineOrMobile, every
 // North American number) is accepted. It implements
 // notify.AddressNormalizer: PutContact, device registration and Send all
-// pass SMS addresses through it.
+// pass SMS addresses through it. Answers are remembered (see
+// Config.NormalizeCache): a number asked for again, such as one Send
+// reads back from the Store, costs a map look-up instead of a parse. It
+// is safe for concurrent use.
 func (c *Channel) NormalizeAddress(address string) (string, error) {
+	if c.cache == nil || len(address) > MaxPhoneInput {
+		return c.normalize(address)
+	}
+	if v, ok := c.cache.get(address); ok {
+		return v.e164, v.err
+	}
+	e164, err := c.normalize(address)
+	if _, ok := err.(*phoneError); err != nil && !ok {
+		return "", err // not an answer about the number: not remembered
+	}
+	c.cache.put(address, normalized{e164: e164, err: err})
+	if err == nil && e164 != address {
+		// What Send reads back from the Store once PutContact stored it:
+		// NormalizeAddress(e164) is e164 (see ParsePhone).
+		c.cache.put(e164, normalized{e164: e164})
+	}
+	return e164, err
+}
+
+// normalize is NormalizeAddress without the cache.
+func (c *Channel) normalize(address string) (string, error) {
 	p, err := ParsePhone(address, c.cfg.DefaultRegion)
 	if err != nil {
 		return "", err

@@ -15,51 +15,55 @@ import (
 	smem "github.com/gonotify/notify/store/memory"
 )
 
+// parseCases are ParsePhone's table: inputs, default regions and what
+// comes out. TestNormalizeAddressCached reads them too.
+var parseCases = []struct {
+	in, region string
+	e164       string // empty: refused with ErrInvalidPhone
+	typ        sms.NumberType
+	home       string // the number's region
+}{
+	// International forms, whatever the default region.
+	{"+14155550100", "", "+14155550100", sms.FixedLineOrMobile, "US"},
+	{"+1 (415) 555-0100", "GB", "+14155550100", sms.FixedLineOrMobile, "US"},
+	{"tel:+1-650-253-0000", "", "+16502530000", sms.FixedLineOrMobile, "US"},
+	{"+44 (0)20 7946 0000", "", "+442079460000", sms.FixedLine, "GB"},
+	{"00 44 20 7946 0000", "DE", "+442079460000", sms.FixedLine, "GB"},  // German international prefix
+	{"011 44 20 7946 0000", "US", "+442079460000", sms.FixedLine, "GB"}, // North American one
+	{"+33 6 12 34 56 78", "", "+33612345678", sms.Mobile, "FR"},
+	// National forms with a default region.
+	{"(415) 555-0100", "US", "+14155550100", sms.FixedLineOrMobile, "US"},
+	{"415.555.0100", "us", "+14155550100", sms.FixedLineOrMobile, "US"},
+	{"1-800-FLOWERS", "US", "+18003569377", sms.TollFree, "US"},
+	{"020 7946 0000", "GB", "+442079460000", sms.FixedLine, "GB"},
+	{"07400 123456", "GB", "+447400123456", sms.Mobile, "GB"},
+	{"0800 123 4567", "GB", "+448001234567", sms.TollFree, "GB"},
+	{"030 1234567", "DE", "+49301234567", sms.FixedLine, "DE"},
+	{"0151 12345678", "DE", "+4915112345678", sms.Mobile, "DE"},
+	{"(11) 91234-5678", "BR", "+5511912345678", sms.Mobile, "BR"},
+	{"(11) 3123-4567", "BR", "+551131234567", sms.FixedLine, "BR"},
+	{"98765 43210", "IN", "+919876543210", sms.Mobile, "IN"},
+	{"011 2345 6789", "IN", "+911123456789", sms.FixedLine, "IN"},
+	// Refused.
+	{"(415) 555-0100", "", "", 0, ""},                            // national, no region to read it in
+	{"020 7946 0000", "", "", 0, ""},                             // likewise
+	{"+999 123 4567", "", "", 0, ""},                             // no such country code
+	{"+1 555 123 4567", "", "", 0, ""},                           // area code 555 is not allocated
+	{"07700 900123", "GB", "", 0, ""},                            // Ofcom's drama range: never allocated
+	{"+44 20 7946", "", "", 0, ""},                               // impossible: too short for GB
+	{"+44 20 7946 0000 0000", "", "", 0, ""},                     // impossible: too long
+	{"+4915112345678901234", "", "", 0, ""},                      // too long for any number
+	{"+44 7400 123456 ext. 12", "", "", 0, ""},                   // SMS cannot reach an extension
+	{"call me", "US", "", 0, ""},                                 // not a number
+	{"", "US", "", 0, ""},                                        //
+	{"   ", "US", "", 0, ""},                                     //
+	{"+", "", "", 0, ""},                                         //
+	{"\xff\xfe", "", "", 0, ""},                                  // not UTF-8
+	{"+1 415 555 0100" + strings.Repeat(" ", 60), "", "", 0, ""}, // over MaxPhoneInput
+}
+
 func TestParsePhone(t *testing.T) {
-	for _, tc := range []struct {
-		in, region string
-		e164       string // empty: refused with ErrInvalidPhone
-		typ        sms.NumberType
-		home       string // the number's region
-	}{
-		// International forms, whatever the default region.
-		{"+14155550100", "", "+14155550100", sms.FixedLineOrMobile, "US"},
-		{"+1 (415) 555-0100", "GB", "+14155550100", sms.FixedLineOrMobile, "US"},
-		{"tel:+1-650-253-0000", "", "+16502530000", sms.FixedLineOrMobile, "US"},
-		{"+44 (0)20 7946 0000", "", "+442079460000", sms.FixedLine, "GB"},
-		{"00 44 20 7946 0000", "DE", "+442079460000", sms.FixedLine, "GB"},  // German international prefix
-		{"011 44 20 7946 0000", "US", "+442079460000", sms.FixedLine, "GB"}, // North American one
-		{"+33 6 12 34 56 78", "", "+33612345678", sms.Mobile, "FR"},
-		// National forms with a default region.
-		{"(415) 555-0100", "US", "+14155550100", sms.FixedLineOrMobile, "US"},
-		{"415.555.0100", "us", "+14155550100", sms.FixedLineOrMobile, "US"},
-		{"1-800-FLOWERS", "US", "+18003569377", sms.TollFree, "US"},
-		{"020 7946 0000", "GB", "+442079460000", sms.FixedLine, "GB"},
-		{"07400 123456", "GB", "+447400123456", sms.Mobile, "GB"},
-		{"0800 123 4567", "GB", "+448001234567", sms.TollFree, "GB"},
-		{"030 1234567", "DE", "+49301234567", sms.FixedLine, "DE"},
-		{"0151 12345678", "DE", "+4915112345678", sms.Mobile, "DE"},
-		{"(11) 91234-5678", "BR", "+5511912345678", sms.Mobile, "BR"},
-		{"(11) 3123-4567", "BR", "+551131234567", sms.FixedLine, "BR"},
-		{"98765 43210", "IN", "+919876543210", sms.Mobile, "IN"},
-		{"011 2345 6789", "IN", "+911123456789", sms.FixedLine, "IN"},
-		// Refused.
-		{"(415) 555-0100", "", "", 0, ""},                            // national, no region to read it in
-		{"020 7946 0000", "", "", 0, ""},                             // likewise
-		{"+999 123 4567", "", "", 0, ""},                             // no such country code
-		{"+1 555 123 4567", "", "", 0, ""},                           // area code 555 is not allocated
-		{"07700 900123", "GB", "", 0, ""},                            // Ofcom's drama range: never allocated
-		{"+44 20 7946", "", "", 0, ""},                               // impossible: too short for GB
-		{"+44 20 7946 0000 0000", "", "", 0, ""},                     // impossible: too long
-		{"+4915112345678901234", "", "", 0, ""},                      // too long for any number
-		{"+44 7400 123456 ext. 12", "", "", 0, ""},                   // SMS cannot reach an extension
-		{"call me", "US", "", 0, ""},                                 // not a number
-		{"", "US", "", 0, ""},                                        //
-		{"   ", "US", "", 0, ""},                                     //
-		{"+", "", "", 0, ""},                                         //
-		{"\xff\xfe", "", "", 0, ""},                                  // not UTF-8
-		{"+1 415 555 0100" + strings.Repeat(" ", 60), "", "", 0, ""}, // over MaxPhoneInput
-	} {
+	for _, tc := range parseCases {
 		t.Run(tc.region+" "+tc.in, func(t *testing.T) {
 			p, err := sms.ParsePhone(tc.in, tc.region)
 			if tc.e164 == "" {
@@ -95,24 +99,28 @@ func TestParsePhoneReasons(t *testing.T) {
 	assert.Contains(t, err.Error(), "ISO 3166-1")
 }
 
+// typeCases are TestNormalizeAddressNumberTypes's table: which of three
+// GB channels accepts each input.
+var typeCases = []struct {
+	in                    string
+	def, landline, strict bool // accepted by each channel
+}{
+	{"07400 123456", true, true, true},       // GB mobile
+	{"020 7946 0000", false, true, false},    // GB landline
+	{"+49 30 1234567", false, true, false},   // DE landline
+	{"+91 11 2345 6789", false, true, false}, // IN landline
+	{"+55 11 3123-4567", false, true, false}, // BR landline
+	{"+1 415 555 0100", true, true, true},    // US: fixed line or mobile, always accepted
+	{"0800 123 4567", true, true, false},     // GB toll free
+	{"(415) 555-0100", false, false, false},  // read as a GB number: invalid
+}
+
 func TestNormalizeAddressNumberTypes(t *testing.T) {
 	f := newFakeTwilio(t)
 	def := newChannel(t, f, func(c *sms.Config) { c.DefaultRegion = "GB" })
 	landlines := newChannel(t, f, func(c *sms.Config) { c.DefaultRegion = "GB"; c.AllowLandlines = true })
 	strict := newChannel(t, f, func(c *sms.Config) { c.DefaultRegion = "GB"; c.RejectTypes = []sms.NumberType{sms.TollFree} })
-	for _, tc := range []struct {
-		in                    string
-		def, landline, strict bool // accepted by each channel
-	}{
-		{"07400 123456", true, true, true},       // GB mobile
-		{"020 7946 0000", false, true, false},    // GB landline
-		{"+49 30 1234567", false, true, false},   // DE landline
-		{"+91 11 2345 6789", false, true, false}, // IN landline
-		{"+55 11 3123-4567", false, true, false}, // BR landline
-		{"+1 415 555 0100", true, true, true},    // US: fixed line or mobile, always accepted
-		{"0800 123 4567", true, true, false},     // GB toll free
-		{"(415) 555-0100", false, false, false},  // read as a GB number: invalid
-	} {
+	for _, tc := range typeCases {
 		for _, c := range []struct {
 			ch   *sms.Channel
 			want bool
@@ -219,7 +227,9 @@ func TestParsePhoneConcurrently(t *testing.T) {
 // FuzzNormalizeAddress feeds arbitrary text to NormalizeAddress: it must
 // never panic, what it returns must pass Validate's E.164 check, parse
 // back to itself (normalize(normalize(x)) == normalize(x)) and carry a
-// type the channel accepts.
+// type the channel accepts. Its answers, asked twice, are those of a
+// Channel without the cache (Config.NormalizeCache), and so are those for
+// the E.164 form.
 func FuzzNormalizeAddress(f *testing.F) {
 	for _, s := range []string{"+14155550100", "(415) 555-0100", "020 7946 0000", "+44 (0)20 7946 0000", "07400 123456",
 		"0151 12345678", "(11) 91234-5678", "98765 43210", "1-800-FLOWERS", "tel:+1-650-253-0000", "011 44 20 7946 0000",
@@ -230,7 +240,22 @@ func FuzzNormalizeAddress(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	plain, err := sms.New(sms.Config{AccountSID: testSID, AuthToken: testToken, From: testFrom, DefaultRegion: "US", NormalizeCache: -1})
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
+		want := normalizeAnswer(plain, s)
+		for range 2 {
+			if got := normalizeAnswer(ch, s); got != want {
+				t.Fatalf("NormalizeAddress(%q) = %+v with the cache, %+v without", s, got, want)
+			}
+		}
+		if want.e164 != "" {
+			if got, want := normalizeAnswer(ch, want.e164), normalizeAnswer(plain, want.e164); got != want {
+				t.Fatalf("NormalizeAddress(%q) = %+v with the cache, %+v without", s, got, want)
+			}
+		}
 		got, err := ch.NormalizeAddress(s)
 		if err != nil {
 			if !errors.Is(err, sms.ErrInvalidPhone) && !errors.Is(err, sms.ErrNumberType) {
