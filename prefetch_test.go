@@ -91,8 +91,8 @@ func (c *deadlineChannel) timeLeft(deliveryID string) []time.Duration {
 }
 
 // A lease that waited for a worker until it nearly ended is checked again
-// before its send: extended when the queue can, else returned to the
-// queue and sent on a fresh lease. One that ended while it waited is
+// before its send: extended back to its length when the queue can, else
+// returned to the queue and sent on a fresh lease. One that ended while it waited is
 // dropped unhandled, and sent on its next lease. No send starts on the
 // aged lease.
 func TestLeaseThatWaitedForAWorkerIsCheckedBeforeItsSend(t *testing.T) {

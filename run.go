@@ -47,7 +47,10 @@ const bookkeepingTimeout = 10 * time.Second
 //     while it waited for a worker or during the checks before the send:
 //     the lease is extended first when the Queue can, else the job goes
 //     back to the queue. A lease that ended while it waited is dropped
-//     before any check (the queue hands the job out again).
+//     before any check (the queue hands the job out again); one that
+//     lost more than a quarter of its length waiting is extended back to
+//     its length first, when the Queue can, so the send and its
+//     settling have the time a fresh lease gives them.
 //   - A lease is never acked or buried without its outcome in the log. A
 //     sent outcome whose log write fails is written again with backoff
 //     for up to a minute (on a Queue that cannot extend, until the lease

@@ -215,7 +215,51 @@ func (p *pool) startable(t *task) bool {
 	if t.pre != nil {
 		t.pre = t.pre[:kept]
 	}
-	return kept > 0
+	if kept > 0 && p.ext != nil {
+		p.refresh(t, now)
+	}
+	return len(t.leases) > 0
+}
+
+// refresh extends, back to their length, the leases of t that lost more
+// than a quarter of it waiting for a worker, so that they start their
+// checks, send and settling with about the time a fresh lease has (a
+// sent outcome whose log write fails is retried within its lease). A
+// lease found lost is dropped; one whose extension fails otherwise is
+// left to worker.begin's checks.
+func (p *pool) refresh(t *task, now time.Time) {
+	kept := 0
+	for i, l := range t.leases {
+		leaseLen := p.vis
+		if leaseLen <= 0 {
+			leaseLen = l.Deadline.Sub(t.got)
+		}
+		if !l.Deadline.IsZero() && leaseLen > 0 && l.Deadline.Sub(now) < leaseLen-leaseLen/4 {
+			ctx, cancel := context.WithTimeout(p.base, p.d.cfg.BackendTimeout)
+			dl, err := p.ext.Extend(ctx, l, leaseLen)
+			cancel()
+			switch {
+			case err == nil:
+				l.Deadline = dl
+			case errors.Is(err, ErrLeaseLost):
+				p.d.log.Warn("notify: lease lost while the job waited for a worker; it will be handed out again",
+					slog.String("channel", p.ci.name), slog.String("job", l.Job.ID), slog.Any("error", err))
+				p.sem.release(1)
+				continue
+			default:
+				p.d.log.Warn("notify: extend a lease that waited for a worker", slog.String("channel", p.ci.name), slog.Any("error", err))
+			}
+		}
+		t.leases[kept] = l
+		if t.pre != nil {
+			t.pre[kept] = t.pre[i]
+		}
+		kept++
+	}
+	t.leases = t.leases[:kept]
+	if t.pre != nil {
+		t.pre = t.pre[:kept]
+	}
 }
 
 // run handles t; a panic outside the Channel call (a Store, Limiter or
