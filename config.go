@@ -25,11 +25,15 @@ type Config struct {
 	Channels []Channel
 
 	// Workers is the number of concurrent sends per channel name; channels
-	// not listed get DefaultWorkers (default 8).
+	// not listed get DefaultWorkers (default 8). Run holds at most
+	// Workers + min(Workers, ReceiveBatch) leases of a channel's queue:
+	// one per worker, and the rest leased ahead, waiting for a worker to
+	// free up (see Dispatcher.Run).
 	Workers        map[string]int
 	DefaultWorkers int
 	// ReceiveBatch is how many jobs a channel's fetcher leases at once, at
-	// most. Default 32.
+	// most. Default 32. Together with Workers it bounds the leases that
+	// wait for a free worker (see Workers).
 	ReceiveBatch int
 	// QueuePrefix is prepended to a channel's name to name its queue.
 	// Default "notify.".

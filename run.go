@@ -24,6 +24,15 @@ const bookkeepingTimeout = 10 * time.Second
 // on this Dispatcher. While it runs, it also prunes the backends that
 // implement [Pruner] (see Config.PruneEvery).
 //
+// The fetcher leases ahead of its free workers, so that the next batch is
+// received while the workers still send and settle the last one: it holds
+// at most one lease per worker plus min(Config.Workers,
+// Config.ReceiveBatch) more, which wait for a worker to free up. Leases
+// wait only while every worker of the channel is busy, for about as long
+// as a send and its settling. The bound is kept small because a waiting
+// lease is a job that another process sharing the queue, with a worker
+// free, could have sent.
+//
 // Each attempt of a delivery runs at most once at a time and is logged:
 //
 //   - A send's context ends before its lease does, keeping a reserve to
@@ -35,8 +44,13 @@ const bookkeepingTimeout = 10 * time.Second
 //     send is canceled before its lease ends. A Queue that cannot extend
 //     cuts the attempt at its lease (a SendBatch at the earliest lease of
 //     its batch). No send starts on a lease that has run out, or nearly,
-//     during the checks before it: the lease is extended first when the
-//     Queue can, else the job goes back to the queue.
+//     while it waited for a worker or during the checks before the send:
+//     the lease is extended first when the Queue can, else the job goes
+//     back to the queue. A lease that ended while it waited is dropped
+//     before any check (the queue hands the job out again); one that
+//     lost more than a quarter of its length waiting is extended back to
+//     its length first, when the Queue can, so the send and its
+//     settling have the time a fresh lease gives them.
 //   - A lease is never acked or buried without its outcome in the log. A
 //     sent outcome whose log write fails is written again with backoff
 //     for up to a minute (on a Queue that cannot extend, until the lease
@@ -66,15 +80,17 @@ const bookkeepingTimeout = 10 * time.Second
 //     ..."), the lease goes back to the queue as after a retryable error,
 //     and a new worker takes the slot. Abandoned calls are logged at error
 //     level and counted per channel; while as many as the channel has
-//     workers have not returned, the channel leases nothing.
+//     workers have not returned, the channel leases nothing, and the
+//     leases waiting for a worker go back to the queue unattempted.
 //   - Every call to a Store, Limiter or Queue carries a deadline: between
 //     half of Config.BackendTimeout and all of it (calls of one delivery
 //     share a context while it has half left); a Receive, which waits for
 //     a job by design, Config.BackendTimeout plus 30s.
 //
-// When ctx ends Run stops leasing, waits up to Config.ShutdownGrace for
-// in-flight sends, cancels the rest and returns their jobs to the queue,
-// then returns nil. A Channel should return soon after its context is
+// When ctx ends Run stops leasing, returns the leases waiting for a worker
+// to the queue at once (they were not attempted; no new send starts),
+// waits up to Config.ShutdownGrace for in-flight sends, cancels the rest
+// and returns their jobs to the queue, then returns nil. A Channel should return soon after its context is
 // canceled; one that does not is abandoned after the grace period above.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	if !d.running.CompareAndSwap(false, true) {
@@ -148,19 +164,23 @@ func (d *Dispatcher) runChannel(ctx context.Context, ci *channelInfo) {
 	defer cancelSends()
 	// A pool of long-lived workers rather than a goroutine per lease: their
 	// stacks, once grown by a send, stay grown.
-	p := d.newPool(ci, sendCtx, base)
+	p := d.newPool(ci, ctx, sendCtx, base)
 	defer p.deadlines.stop()
 	p.fetch(ctx)
 	p.drain(cancelBase, cancelSends)
 }
 
 // fetch leases jobs from the channel's queue and hands them to the
-// workers until ctx ends or the queue is closed. A semaphore of
-// ci.workers slots bounds how many leases are held at once, so nothing is
-// leased that no worker is free to send (a lease waiting in a buffer
-// could expire).
+// workers until ctx ends or the queue is closed. A semaphore (slots)
+// bounds how many leases are held at once: one per worker, and
+// ahead(ci) more waiting in p.tasks for a worker to free up, so the
+// next batch is leased while the workers still send and settle the last
+// one. A lease waits there at most about as long as one of its channel's
+// sends; its time left is checked again before its send (worker.begin).
+// When fetching stops, the leases still waiting go back to the queue.
 func (p *pool) fetch(ctx context.Context) {
 	d, sem := p.d, p.sem
+	defer p.returnWaiting()
 	errDelay := 100 * time.Millisecond
 	rb := bounded{base: ctx, timeout: d.cfg.BackendTimeout + receiveWait}
 	defer rb.stop()
@@ -186,6 +206,40 @@ func (p *pool) fetch(ctx context.Context) {
 		errDelay = 100 * time.Millisecond
 		p.dispatch(leases, got)
 	}
+}
+
+// ahead is how many leases a channel's fetcher may hold beyond one per
+// worker, waiting for a worker to free up: one Receive's worth, at most
+// the channel's workers (a Receive takes less time than a send and its
+// settling, so the workers empty the queue of waiting leases no faster
+// than the fetcher refills it). Kept small: a lease held here is one that
+// another Run sharing the queue, with a worker free, could have sent.
+func ahead(workers, receiveBatch int) int { return max(min(workers, receiveBatch), 1) }
+
+// returnWaiting returns to the queue, at once, the leases that wait for a
+// worker when fetching stops: they were not attempted, and another Run
+// (or the next one) can take them without waiting for their leases to
+// end. A worker that takes one first returns it too (see worker.loop).
+func (p *pool) returnWaiting() {
+	for {
+		select {
+		case t := <-p.tasks:
+			p.sem.taken(len(t.leases))
+			p.giveBack(t.leases)
+		default:
+			return
+		}
+	}
+}
+
+// giveBack returns leases that were not attempted to the queue, at once,
+// and frees their slots.
+func (p *pool) giveBack(leases []Lease) {
+	ctx := p.deadlines.get()
+	for _, l := range leases {
+		p.d.nack(ctx, l, 0)
+	}
+	p.sem.release(len(leases))
 }
 
 // trim returns to the queue the leases past the n asked for, which a
@@ -228,22 +282,22 @@ func (p *pool) receiveFailed(ctx context.Context, err error, timedOut bool, dela
 	return true
 }
 
-// dispatch hands leases, received at got, to the workers: all in one task
-// for a BatchSender, else one task each, with the rate limiter's
-// decisions made for the whole fetch (precheckLimits). While as many calls
-// as the channel has workers are stuck it returns them to the queue.
+// dispatch hands leases, received at got, to the workers through
+// p.tasks: all in one task for a BatchSender, else one task each, with
+// the rate limiter's decisions made for the whole fetch (precheckLimits).
+// While as many calls as the channel has workers are stuck it returns
+// them to the queue. It never blocks: p.tasks has room for every lease
+// the slots allow.
 func (p *pool) dispatch(leases []Lease, got time.Time) {
 	d, sem := p.d, p.sem
 	if len(leases) > 0 && sem.jammed() {
 		// Calls got stuck while Receive waited: stop leasing until
 		// some return (acquire waits for that).
-		for _, l := range leases {
-			d.nack(p.deadlines.get(), l, 0)
-		}
-		sem.release(len(leases))
+		p.giveBack(leases)
 		return
 	}
 	pre := d.precheckLimits(p.base, leases)
+	sem.queued(len(leases))
 	if p.ci.batcher != nil && len(leases) > 1 {
 		p.tasks <- task{leases: leases, pre: pre, got: got, batch: true}
 		return
@@ -281,10 +335,11 @@ func (p *pool) drain(cancelBase, cancelSends context.CancelFunc) {
 	}
 }
 
-// slots counts a channel's free workers. Unlike a channel semaphore it
-// frees a whole batch's slots at once, so the fetcher, its only waiter,
-// wakes to every slot a finished SendBatch gave back and the next fetch
-// is a batch again, not a single lease.
+// slots counts the leases a channel may still hold: one per worker and
+// ahead more, waiting in p.tasks for a worker (see pool.fetch). Unlike a
+// channel semaphore it frees a whole batch's slots at once, so the
+// fetcher, its only waiter, wakes to every slot a finished SendBatch gave
+// back and the next fetch is a batch again, not a single lease.
 //
 // It also counts the channel's stuck calls (abandoned by the watchdog,
 // not yet returned): while there are as many as workers, nothing more is
@@ -293,20 +348,29 @@ type slots struct {
 	mu    sync.Mutex
 	free  int
 	stuck int
-	limit int           // stuck calls that stop leasing
-	wake  chan struct{} // one token: "free may have grown"
+	limit int // stuck calls that stop leasing
+	// waiting counts the leases in p.tasks, not yet taken by a worker.
+	// While at least low wait, the fetcher leases only once low slots
+	// are free: the workers have work meanwhile, and fewer, fuller
+	// Receives cost the queue less.
+	waiting int
+	low     int
+	wake    chan struct{} // one token: "free may have grown"
 }
 
-// newSlots returns n free slots; n stuck calls stop leasing.
-func newSlots(n int) *slots { return &slots{free: n, limit: n, wake: make(chan struct{}, 1)} }
+// newSlots returns slots for workers workers and ahead leases waiting for
+// them; workers stuck calls stop leasing.
+func newSlots(workers, ahead int) *slots {
+	return &slots{free: workers + ahead, limit: workers, low: max(ahead/2, 1), wake: make(chan struct{}, 1)}
+}
 
-// acquire waits until at least one slot is free (and fewer calls than the
-// limit are stuck) and takes up to max of them. It returns 0 when ctx ends
-// first.
+// acquire waits until at least one slot is free (low of them while low
+// leases wait for a worker) and fewer calls than the limit are stuck, and
+// takes up to max of them. It returns 0 when ctx ends first.
 func (s *slots) acquire(ctx context.Context, max int) int {
 	for ctx.Err() == nil {
 		s.mu.Lock()
-		if s.free > 0 && s.stuck < s.limit {
+		if s.free > 0 && s.stuck < s.limit && (s.waiting < s.low || s.free >= min(s.low, max)) {
 			n := min(s.free, max)
 			s.free -= n
 			s.mu.Unlock()
@@ -319,6 +383,28 @@ func (s *slots) acquire(ctx context.Context, max int) int {
 		}
 	}
 	return 0
+}
+
+// queued counts n leases handed to p.tasks.
+func (s *slots) queued(n int) {
+	s.mu.Lock()
+	s.waiting += n
+	s.mu.Unlock()
+}
+
+// taken counts n leases a worker took from p.tasks and reports whether as
+// many calls as the limit are stuck. The fetcher, if it waits for fuller
+// fetches, is woken when few are left waiting.
+func (s *slots) taken(n int) (jammed bool) {
+	s.mu.Lock()
+	s.waiting -= n
+	low := s.waiting < s.low && s.waiting+n >= s.low
+	jammed = s.stuck >= s.limit
+	s.mu.Unlock()
+	if low {
+		s.signal()
+	}
+	return jammed
 }
 
 // release gives n slots back.

@@ -29,9 +29,10 @@ type task struct {
 type pool struct {
 	d       *Dispatcher
 	ci      *channelInfo
+	stop    context.Context // Run's: leasing stops when it ends
 	sendCtx context.Context // canceled when the shutdown grace ends
 	base    context.Context // for bookkeeping; outlives sendCtx
-	tasks   chan task
+	tasks   chan task       // room for every lease sem allows
 	sem     *slots
 	ext     LeaseExtender // nil when the queue cannot extend leases
 	vis     time.Duration // the queue's visibility when it reports one
@@ -78,12 +79,13 @@ func (p *pool) alone(del *Delivery) bool {
 }
 
 // newPool starts ci's workers: their sends run under sendCtx, their
-// bookkeeping under base.
-func (d *Dispatcher) newPool(ci *channelInfo, sendCtx, base context.Context) *pool {
+// bookkeeping under base; no task starts once stop ends.
+func (d *Dispatcher) newPool(ci *channelInfo, stop, sendCtx, base context.Context) *pool {
+	n := ahead(ci.workers, d.cfg.ReceiveBatch)
 	p := &pool{
-		d: d, ci: ci, sendCtx: sendCtx, base: base,
-		tasks:   make(chan task),
-		sem:     newSlots(ci.workers),
+		d: d, ci: ci, stop: stop, sendCtx: sendCtx, base: base,
+		tasks:   make(chan task, ci.workers+n),
+		sem:     newSlots(ci.workers, n),
 		workers: make(map[*worker]struct{}, ci.workers),
 	}
 	p.deadlines = newDeadlines(base, d.cfg.BackendTimeout)
@@ -159,6 +161,9 @@ type worker struct {
 func (w *worker) loop() {
 	p := w.p
 	for t := range p.tasks {
+		if !p.startable(&t) {
+			continue
+		}
 		w.slots = len(t.leases)
 		w.run(t)
 		if w.gone {
@@ -177,6 +182,84 @@ func (w *worker) loop() {
 	delete(p.workers, w)
 	p.mu.Unlock()
 	p.live.Done()
+}
+
+// startable checks a task a worker took from p.tasks, where its leases
+// may have waited for a worker (see pool.fetch), and reports whether to
+// run it. Once Run's context has ended, or while as many calls as the
+// channel has workers are stuck, the task is not started: its leases go
+// back to the queue at once. A lease that ended while it waited is
+// dropped (it is handed out again); one about to end is extended or
+// returned by worker.begin, before its send.
+func (p *pool) startable(t *task) bool {
+	if p.sem.taken(len(t.leases)) || p.stop.Err() != nil {
+		p.giveBack(t.leases)
+		return false
+	}
+	now := time.Now()
+	kept := 0
+	for i, l := range t.leases {
+		if !l.Deadline.IsZero() && !now.Before(l.Deadline) {
+			p.d.log.Warn("notify: lease ended while the job waited for a worker; it will be handed out again",
+				slog.String("channel", p.ci.name), slog.String("job", l.Job.ID), slog.Duration("waited", now.Sub(t.got)))
+			p.sem.release(1)
+			continue
+		}
+		t.leases[kept] = l
+		if t.pre != nil {
+			t.pre[kept] = t.pre[i]
+		}
+		kept++
+	}
+	t.leases = t.leases[:kept]
+	if t.pre != nil {
+		t.pre = t.pre[:kept]
+	}
+	if kept > 0 && p.ext != nil {
+		p.refresh(t, now)
+	}
+	return len(t.leases) > 0
+}
+
+// refresh extends, back to their length, the leases of t that lost more
+// than a quarter of it waiting for a worker, so that they start their
+// checks, send and settling with about the time a fresh lease has (a
+// sent outcome whose log write fails is retried within its lease). A
+// lease found lost is dropped; one whose extension fails otherwise is
+// left to worker.begin's checks.
+func (p *pool) refresh(t *task, now time.Time) {
+	kept := 0
+	for i, l := range t.leases {
+		leaseLen := p.vis
+		if leaseLen <= 0 {
+			leaseLen = l.Deadline.Sub(t.got)
+		}
+		if !l.Deadline.IsZero() && leaseLen > 0 && l.Deadline.Sub(now) < leaseLen-leaseLen/4 {
+			ctx, cancel := context.WithTimeout(p.base, p.d.cfg.BackendTimeout)
+			dl, err := p.ext.Extend(ctx, l, leaseLen)
+			cancel()
+			switch {
+			case err == nil:
+				l.Deadline = dl
+			case errors.Is(err, ErrLeaseLost):
+				p.d.log.Warn("notify: lease lost while the job waited for a worker; it will be handed out again",
+					slog.String("channel", p.ci.name), slog.String("job", l.Job.ID), slog.Any("error", err))
+				p.sem.release(1)
+				continue
+			default:
+				p.d.log.Warn("notify: extend a lease that waited for a worker", slog.String("channel", p.ci.name), slog.Any("error", err))
+			}
+		}
+		t.leases[kept] = l
+		if t.pre != nil {
+			t.pre[kept] = t.pre[i]
+		}
+		kept++
+	}
+	t.leases = t.leases[:kept]
+	if t.pre != nil {
+		t.pre = t.pre[:kept]
+	}
 }
 
 // run handles t; a panic outside the Channel call (a Store, Limiter or
