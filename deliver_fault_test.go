@@ -810,3 +810,34 @@ func TestCallAbandonedAtShutdownSaysShutdown(t *testing.T) {
 		synctest.Wait()
 	})
 }
+
+// A sent outcome whose log write keeps failing past its lease (which this
+// queue cannot extend): the job comes back to the same Run, which logs
+// the outcome it remembers instead of calling the channel again.
+func TestLapsedSentOutcomeIsLoggedNotSentAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := qmem.New(qmem.Config{Visibility: 10 * time.Second})
+		fs := &faultStore{}
+		fs.failSent.Store(1 << 30)
+		h := newHarness(t, func(c *notify.Config) {
+			c.Queue = plainQueue{q}
+			fs.Store = c.Store
+			c.Store = fs
+			c.SendTimeout = time.Second
+		})
+		h.queue = q
+		ids := smsUsers(t, h, 1)
+		h.run(t)
+		time.Sleep(15 * time.Second) // past the lease (10s): its retries gave up
+		synctest.Wait()
+		fs.failSent.Store(0)
+		var id string
+		for _, id = range ids { // the one notification
+		}
+		ds := h.settle(t, id)
+		require.Len(t, ds, 1)
+		assert.Equal(t, notify.StatusSent, ds[0].Status)
+		assert.Equal(t, 1, h.ch[notify.ChannelSMS].CallCount(ds[0].DeliveryID), "sent again after its lease lapsed")
+		assert.EqualValues(t, 1, fs.records.Load(), "sent logged once")
+	})
+}

@@ -54,13 +54,17 @@ const bookkeepingTimeout = 10 * time.Second
 //   - A lease is never acked or buried without its outcome in the log. A
 //     sent outcome whose log write fails is written again with backoff
 //     for up to a minute (on a Queue that cannot extend, until the lease
-//     ends), extending the lease when the Queue can; if it still fails
-//     the lease is left to expire and the redelivery sends again, logged
-//     at error level as maybe sent twice (like a crash during the
-//     provider call). Another outcome whose log write fails goes back to
-//     the queue; Run remembers it, and the attempts whose outcome did not
-//     reach the log, so the next receipt logs that outcome instead of
-//     sending again, and attempts stop at Config.Retry.MaxAttempts.
+//     ends), extending the lease when the Queue can. Run remembers the
+//     outcome meanwhile: if the lease lapses (an extension failed too)
+//     and the job comes back to this Run, that receipt logs "sent"
+//     instead of sending again. If the writes still fail the lease is
+//     left to expire; a redelivery to another process, or after a
+//     restart, sends again, logged at error level as maybe sent twice
+//     (like a crash during the provider call). Another outcome whose log
+//     write fails goes back to the queue; Run remembers it, and the
+//     attempts whose outcome did not reach the log, so the next receipt
+//     logs that outcome instead of sending again, and attempts stop at
+//     Config.Retry.MaxAttempts.
 //     (What Run remembers is lost when it returns; a restarted Run counts
 //     from the log.)
 //   - A panic while handling a delivery outside the Channel call (in a
@@ -935,10 +939,15 @@ func (d *Dispatcher) logAndAck(ctx context.Context, l Lease, del *Delivery, ev *
 // the queue (it would be sent again), so a failed log write is retried
 // with backoff for up to logRetryFor, extending the lease when the queue
 // can (e.l's deadline is the latest the worker knows of), and only until
-// the lease ends when it cannot. When it still fails the lease is left to
-// expire: the redelivery finds no final status and sends again, like a
-// crash during the provider call, and that is logged at error level as
-// maybe sent twice.
+// the lease ends when it cannot. From the first failure on, p.unlogged
+// holds the outcome: should the lease lapse meanwhile (an extension
+// failed too), a redelivery of the job to this Run logs "sent" with its
+// own lease instead of sending again (checkLog), and this loop stops once
+// it sees that. When the writes still fail the lease is left to expire;
+// a redelivery to this Run still logs the outcome without sending, but one
+// to another process (or after a restart) finds no final status and sends
+// again, like a crash during the provider call: that is logged at error
+// level as maybe sent twice.
 func (e *execution) settleSent(ev Event) {
 	d, l, del := e.p.d, e.l, e.del
 	base := e.bc.parent()
@@ -947,6 +956,9 @@ func (e *execution) settleSent(ev Event) {
 	wait := 50 * time.Millisecond
 	var t *time.Timer
 	for try := 1; ; try++ {
+		if try > 1 && e.loggedElsewhere(&ev) {
+			return
+		}
 		logged, err := d.logAndAck(e.bc.get(), l, del, &ev)
 		if logged {
 			e.p.unlogged.forget(del.ID)
@@ -955,11 +967,14 @@ func (e *execution) settleSent(ev Event) {
 			}
 			return
 		}
+		if try == 1 {
+			e.p.unlogged.add(del.ID, 0, &ev) // ev is stamped by logAndAck
+		}
 		// A lease that cannot be extended is not worth holding past its
 		// deadline: the redelivery may be sending by then.
 		leaseOver := ext == nil && !l.Deadline.IsZero() && !time.Now().Add(wait).Before(l.Deadline)
 		if base.Err() != nil || time.Since(start)+wait > logRetryFor || leaseOver {
-			d.log.ErrorContext(base, "notify: could not log a sent delivery; leaving its lease to expire: it will be sent again (maybe sent twice)",
+			d.log.ErrorContext(base, "notify: could not log a sent delivery; leaving its lease to expire: a redelivery to this process logs it without sending, one to another process sends it again (maybe sent twice)",
 				slog.String("delivery", del.ID), slog.String("job", l.Job.ID), slog.Int("tries", try), slog.Bool("maybe_sent", true), slog.Any("error", err))
 			return
 		}
@@ -978,6 +993,23 @@ func (e *execution) settleSent(ev Event) {
 		}
 		wait = min(2*wait, 5*time.Second)
 	}
+}
+
+// loggedElsewhere reports whether the sent outcome ev, which settleSent is
+// retrying, was logged by a redelivery of the job to this Run (checkLog
+// took it from p.unlogged), as the log confirms. When p.unlogged lost it
+// otherwise (the set starts over past maxUnlogged), or the log cannot say,
+// ev is remembered again and settleSent goes on.
+func (e *execution) loggedElsewhere(ev *Event) bool {
+	if u, ok := e.p.unlogged.get(e.del.ID); ok && u.final.Status == StatusSent {
+		return false
+	}
+	st, err := e.p.d.cfg.Store.State(e.bc.get(), e.del.ID)
+	if err == nil && st.Status.Final() {
+		return true
+	}
+	e.p.unlogged.add(e.del.ID, 0, ev)
+	return false
 }
 
 // extendForLog extends l while settleSent waits to retry a log write, by
