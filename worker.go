@@ -197,25 +197,16 @@ func (p *pool) startable(t *task) bool {
 		return false
 	}
 	now := time.Now()
-	kept := 0
-	for i, l := range t.leases {
+	t.filter(func(l *Lease) bool {
 		if !l.Deadline.IsZero() && !now.Before(l.Deadline) {
 			p.d.log.Warn("notify: lease ended while the job waited for a worker; it will be handed out again",
 				slog.String("channel", p.ci.name), slog.String("job", l.Job.ID), slog.Duration("waited", now.Sub(t.got)))
 			p.sem.release(1)
-			continue
+			return false
 		}
-		t.leases[kept] = l
-		if t.pre != nil {
-			t.pre[kept] = t.pre[i]
-		}
-		kept++
-	}
-	t.leases = t.leases[:kept]
-	if t.pre != nil {
-		t.pre = t.pre[:kept]
-	}
-	if kept > 0 && p.ext != nil {
+		return true
+	})
+	if len(t.leases) > 0 && p.ext != nil {
 		p.refresh(t, now)
 	}
 	return len(t.leases) > 0
@@ -228,27 +219,40 @@ func (p *pool) startable(t *task) bool {
 // lease found lost is dropped; one whose extension fails otherwise is
 // left to worker.begin's checks.
 func (p *pool) refresh(t *task, now time.Time) {
-	kept := 0
-	for i, l := range t.leases {
+	t.filter(func(l *Lease) bool {
 		leaseLen := p.vis
 		if leaseLen <= 0 {
 			leaseLen = l.Deadline.Sub(t.got)
 		}
-		if !l.Deadline.IsZero() && leaseLen > 0 && l.Deadline.Sub(now) < leaseLen-leaseLen/4 {
-			ctx, cancel := context.WithTimeout(p.base, p.d.cfg.BackendTimeout)
-			dl, err := p.ext.Extend(ctx, l, leaseLen)
-			cancel()
-			switch {
-			case err == nil:
-				l.Deadline = dl
-			case errors.Is(err, ErrLeaseLost):
-				p.d.log.Warn("notify: lease lost while the job waited for a worker; it will be handed out again",
-					slog.String("channel", p.ci.name), slog.String("job", l.Job.ID), slog.Any("error", err))
-				p.sem.release(1)
-				continue
-			default:
-				p.d.log.Warn("notify: extend a lease that waited for a worker", slog.String("channel", p.ci.name), slog.Any("error", err))
-			}
+		if l.Deadline.IsZero() || leaseLen <= 0 || l.Deadline.Sub(now) >= leaseLen-leaseLen/4 {
+			return true
+		}
+		ctx, cancel := context.WithTimeout(p.base, p.d.cfg.BackendTimeout)
+		dl, err := p.ext.Extend(ctx, *l, leaseLen)
+		cancel()
+		switch {
+		case err == nil:
+			l.Deadline = dl
+		case errors.Is(err, ErrLeaseLost):
+			p.d.log.Warn("notify: lease lost while the job waited for a worker; it will be handed out again",
+				slog.String("channel", p.ci.name), slog.String("job", l.Job.ID), slog.Any("error", err))
+			p.sem.release(1)
+			return false
+		default:
+			p.d.log.Warn("notify: extend a lease that waited for a worker", slog.String("channel", p.ci.name), slog.Any("error", err))
+		}
+		return true
+	})
+}
+
+// filter keeps the leases of t, with their rate-limit decisions, for
+// which keep reports true; keep may change the lease it is given.
+func (t *task) filter(keep func(l *Lease) bool) {
+	kept := 0
+	for i := range t.leases {
+		l := t.leases[i]
+		if !keep(&l) {
+			continue
 		}
 		t.leases[kept] = l
 		if t.pre != nil {

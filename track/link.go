@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/gonotify/notify/internal/keyring"
+	"github.com/gonotify/notify/internal/uuidtext"
 )
 
 // MaxTargetBytes bounds the URL a click link leads to, once normalized.
@@ -289,37 +290,7 @@ func parseID(s string) (deliveryID, error) {
 }
 
 // parseUUID parses a lower-case canonical UUID (8-4-4-4-12 hex digits).
-func parseUUID(s string) ([uuidLen]byte, bool) {
-	var u [uuidLen]byte
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return u, false
-	}
-	j := 0
-	for i := 0; i < 36; {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			i++
-			continue
-		}
-		hi, ok1 := unhex(s[i])
-		lo, ok2 := unhex(s[i+1])
-		if !ok1 || !ok2 {
-			return u, false
-		}
-		u[j] = hi<<4 | lo
-		i, j = i+2, j+1
-	}
-	return u, true
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	}
-	return 0, false
-}
+func parseUUID(s string) ([uuidLen]byte, bool) { return uuidtext.Parse(s) }
 
 func formatUUID(b []byte) string {
 	const digits = "0123456789abcdef"

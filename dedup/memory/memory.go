@@ -43,6 +43,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/internal/uuidtext"
 )
 
 // Config configures a Deduper. The zero value is usable.
@@ -174,32 +175,8 @@ func (d *Deduper) Claim(_ context.Context, key, owner string, ttl time.Duration)
 // canonicalUUID parses s when it is a UUID in canonical form (lowercase,
 // hyphenated), which its String gives back exactly.
 func canonicalUUID(s string) (uuid.UUID, bool) {
-	var id uuid.UUID
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return id, false
-	}
-	// Where each byte's two digits start.
-	at := [16]uint8{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
-	for i, x := range at {
-		hi, ok1 := lowerHex(s[x])
-		lo, ok2 := lowerHex(s[x+1])
-		if !ok1 || !ok2 {
-			return uuid.UUID{}, false
-		}
-		id[i] = hi<<4 | lo
-	}
-	return id, true
-}
-
-// lowerHex is the value of the lowercase hexadecimal digit c.
-func lowerHex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	}
-	return 0, false
+	id, ok := uuidtext.Parse(s)
+	return uuid.UUID(id), ok
 }
 
 // reserve counts one more claim unless MaxKeys are held.
