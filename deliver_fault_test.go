@@ -841,3 +841,60 @@ func TestLapsedSentOutcomeIsLoggedNotSentAgain(t *testing.T) {
 		assert.EqualValues(t, 1, fs.records.Load(), "sent logged once")
 	})
 }
+
+// holeSent is a Store whose Records of a sent event block until their
+// context ends while on is set: a log write that hangs (a slow or
+// partitioned database) rather than fails.
+type holeSent struct {
+	notify.Store
+	on atomic.Bool
+}
+
+func (s *holeSent) Record(ctx context.Context, evs ...notify.Event) error {
+	for _, e := range evs {
+		if e.Status == notify.StatusSent && s.on.Load() {
+			<-ctx.Done()
+			return ctx.Err()
+		}
+	}
+	return s.Store.Record(ctx, evs...)
+}
+
+// The lease lapses during the first write of a sent outcome (the write's
+// bound, BackendTimeout, is longer than what is left of the lease after
+// the send): the redelivery to the same Run must find the outcome and log
+// it, not send again, whether or not the queue can extend leases.
+func TestLeaseLapsingDuringTheFirstSentWriteIsNotSentAgain(t *testing.T) {
+	for _, extend := range []bool{false, true} {
+		t.Run(fmt.Sprintf("extend=%v", extend), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				q := qmem.New(qmem.Config{Visibility: 3 * time.Second})
+				fs := &holeSent{}
+				fs.on.Store(true)
+				h := newHarness(t, func(c *notify.Config) {
+					c.Queue = q
+					if !extend {
+						c.Queue = plainQueue{q}
+					}
+					fs.Store = c.Store
+					c.Store = fs
+					c.SendTimeout = time.Second
+					c.BackendTimeout = 7 * time.Second
+				})
+				h.queue = q
+				ids := smsUsers(t, h, 1)
+				h.run(t)
+				time.Sleep(5 * time.Second) // the lease (3s) lapsed during the write
+				synctest.Wait()
+				fs.on.Store(false)
+				var id string
+				for _, id = range ids { // the one notification
+				}
+				ds := h.settle(t, id)
+				require.Len(t, ds, 1)
+				assert.Equal(t, notify.StatusSent, ds[0].Status)
+				assert.Equal(t, 1, h.ch[notify.ChannelSMS].CallCount(ds[0].DeliveryID), "sent again after its lease lapsed during the first write")
+			})
+		})
+	}
+}

@@ -939,11 +939,12 @@ func (d *Dispatcher) logAndAck(ctx context.Context, l Lease, del *Delivery, ev *
 // the queue (it would be sent again), so a failed log write is retried
 // with backoff for up to logRetryFor, extending the lease when the queue
 // can (e.l's deadline is the latest the worker knows of), and only until
-// the lease ends when it cannot. From the first failure on, p.unlogged
-// holds the outcome: should the lease lapse meanwhile (an extension
+// the lease ends when it cannot. From the first failure on (from the
+// start, when the first write may outlast what is left of the lease),
+// p.unlogged holds the outcome: should the lease lapse meanwhile (an extension
 // failed too), a redelivery of the job to this Run logs "sent" with its
 // own lease instead of sending again (checkLog), and this loop stops once
-// it sees that. When the writes still fail the lease is left to expire;
+// it sees that (acking its own lease, if it still holds it). When the writes still fail the lease is left to expire;
 // a redelivery to this Run still logs the outcome without sending, but one
 // to another process (or after a restart) finds no final status and sends
 // again, like a crash during the provider call: that is logged at error
@@ -955,8 +956,21 @@ func (e *execution) settleSent(ev Event) {
 	start := time.Now()
 	wait := 50 * time.Millisecond
 	var t *time.Timer
+	// A first write that may outlast the lease is covered from its start:
+	// the redelivery of a lease that lapses during it must find the
+	// outcome too.
+	early := !l.Deadline.IsZero() && time.Until(l.Deadline) < d.cfg.BackendTimeout
+	if early {
+		fillEvent(&ev, del)
+		e.p.unlogged.add(del.ID, 0, &ev)
+	}
 	for try := 1; ; try++ {
 		if try > 1 && e.loggedElsewhere(&ev) {
+			// Logged by the redelivery: this lease, if still held, has
+			// nothing left to do.
+			if err := d.cfg.Queue.Ack(e.bc.get(), l); err != nil && !errors.Is(err, ErrLeaseLost) {
+				d.log.WarnContext(base, "notify: ack", slog.String("job", l.Job.ID), slog.Any("error", err))
+			}
 			return
 		}
 		logged, err := d.logAndAck(e.bc.get(), l, del, &ev)
@@ -967,7 +981,7 @@ func (e *execution) settleSent(ev Event) {
 			}
 			return
 		}
-		if try == 1 {
+		if try == 1 && !early {
 			e.p.unlogged.add(del.ID, 0, &ev) // ev is stamped by logAndAck
 		}
 		// A lease that cannot be extended is not worth holding past its
