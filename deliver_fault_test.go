@@ -424,19 +424,12 @@ func TestLeaseExpiredBeforeTheSendIsNotSent(t *testing.T) {
 	for _, extend := range []bool{true, false} {
 		t.Run(fmt.Sprintf("extend=%v", extend), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				q := qmem.New(qmem.Config{Visibility: 2 * time.Second})
 				fs := &slowOnceStore{slow: 3 * time.Second}
-				h := newHarness(t, func(c *notify.Config) {
-					c.Queue = q
-					if !extend {
-						c.Queue = plainQueue{q}
-					}
+				h := leaseHarness(t, extend, 2*time.Second, func(c *notify.Config) {
 					fs.Store = c.Store
 					c.Store = fs
-					c.SendTimeout = time.Second
 					c.Workers = map[string]int{notify.ChannelSMS: 2}
 				})
-				h.queue = q
 				ids := smsUsers(t, h, 3)
 				fs.on.Store(true)
 				h.run(t)
@@ -868,20 +861,13 @@ func TestLeaseLapsingDuringTheFirstSentWriteIsNotSentAgain(t *testing.T) {
 	for _, extend := range []bool{false, true} {
 		t.Run(fmt.Sprintf("extend=%v", extend), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				q := qmem.New(qmem.Config{Visibility: 3 * time.Second})
 				fs := &holeSent{}
 				fs.on.Store(true)
-				h := newHarness(t, func(c *notify.Config) {
-					c.Queue = q
-					if !extend {
-						c.Queue = plainQueue{q}
-					}
+				h := leaseHarness(t, extend, 3*time.Second, func(c *notify.Config) {
 					fs.Store = c.Store
 					c.Store = fs
-					c.SendTimeout = time.Second
 					c.BackendTimeout = 7 * time.Second
 				})
-				h.queue = q
 				ids := smsUsers(t, h, 1)
 				h.run(t)
 				time.Sleep(5 * time.Second) // the lease (3s) lapsed during the write
@@ -897,4 +883,22 @@ func TestLeaseLapsingDuringTheFirstSentWriteIsNotSentAgain(t *testing.T) {
 			})
 		})
 	}
+}
+
+// leaseHarness is a harness on a memory queue whose leases last vis, which
+// Run sees as a plain Queue (no LeaseExtender) unless extend, with a
+// SendTimeout of 1s; more adjusts the Config further.
+func leaseHarness(t *testing.T, extend bool, vis time.Duration, more func(*notify.Config)) *harness {
+	t.Helper()
+	q := qmem.New(qmem.Config{Visibility: vis})
+	h := newHarness(t, func(c *notify.Config) {
+		c.Queue = q
+		if !extend {
+			c.Queue = plainQueue{q}
+		}
+		c.SendTimeout = time.Second
+		more(c)
+	})
+	h.queue = q
+	return h
 }
