@@ -108,7 +108,7 @@ func report(b *testing.B, n int, elapsed time.Duration, rts int64, unit string) 
 // with no work, on notify's postgres.Queue and on River.
 func BenchmarkQueue(b *testing.B) {
 	b.Run("notify", benchNotifyQueue)
-	b.Run("river", benchRiverQueue)
+	b.Run("river", func(b *testing.B) { benchRiverQueue(b, workers) })
 }
 
 func benchNotifyQueue(b *testing.B) {
@@ -171,7 +171,9 @@ type noopWorker struct {
 
 func (noopWorker) Work(context.Context, *river.Job[noopArgs]) error { return nil }
 
-func newRiver(b *testing.B, pool *pgxpool.Pool, schema string) *river.Client[pgx.Tx] {
+// newRiver migrates River into schema and returns a client with a no-op
+// worker and MaxWorkers maxWorkers, tuned for throughput.
+func newRiver(b *testing.B, pool *pgxpool.Pool, schema string, maxWorkers int) *river.Client[pgx.Tx] {
 	b.Helper()
 	ctx := context.Background()
 	driver := riverpgxv5.New(pool)
@@ -189,7 +191,7 @@ func newRiver(b *testing.B, pool *pgxpool.Pool, schema string) *river.Client[pgx
 	river.AddWorker(ws, noopWorker{})
 	c, err := river.NewClient(driver, &river.Config{
 		Schema:            schema,
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: workers}},
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}},
 		Workers:           ws,
 		FetchCooldown:     time.Millisecond, // tuned for throughput (default 100ms)
 		FetchPollInterval: 50 * time.Millisecond,
@@ -201,10 +203,11 @@ func newRiver(b *testing.B, pool *pgxpool.Pool, schema string) *river.Client[pgx
 	return c
 }
 
-func benchRiverQueue(b *testing.B) {
+// benchRiverQueue is BenchmarkQueue/river with MaxWorkers maxWorkers.
+func benchRiverQueue(b *testing.B, maxWorkers int) {
 	pool, schema, rt := setup(b)
 	ctx := context.Background()
-	c := newRiver(b, pool, schema)
+	c := newRiver(b, pool, schema, maxWorkers)
 	n := b.N
 	params := make([]river.InsertManyParams, n)
 	for i := range params {

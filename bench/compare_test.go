@@ -3,8 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -19,8 +17,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/gonotify/notify"
 	"github.com/gonotify/notify/internal/testenv"
@@ -59,7 +55,7 @@ import (
 func BenchmarkCompare(b *testing.B) {
 	b.Run("queue/notify", benchNotifyQueue)
 	for _, w := range []int{64, 256, 1000} {
-		b.Run("queue/river-"+strconv.Itoa(w), func(b *testing.B) { benchRiverQueueWorkers(b, w) })
+		b.Run("queue/river-"+strconv.Itoa(w), func(b *testing.B) { benchRiverQueue(b, w) })
 	}
 	b.Run("pipeline/notify", func(b *testing.B) { benchPipelineCost(b, "") })
 	b.Run("pipeline/river-unique", benchRiverUnique)
@@ -193,71 +189,6 @@ func setupApp(b *testing.B, url string) (*pgxpool.Pool, string) {
 	return p, schema
 }
 
-func benchRiverQueueWorkers(b *testing.B, maxWorkers int) {
-	pool, schema, rt := setup(b)
-	ctx := context.Background()
-	c := newRiverWorkers(b, pool, schema, maxWorkers)
-	n := b.N
-	params := make([]river.InsertManyParams, n)
-	for i := range params {
-		params[i] = river.InsertManyParams{Args: noopArgs{Delivery: delivery(i)}}
-	}
-	events, unsub := c.SubscribeConfig(&river.SubscribeConfig{Kinds: []river.EventKind{river.EventKindJobCompleted}, ChanSize: n + 1000})
-	defer unsub()
-	rt.n.Store(0)
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < n; i += insertBatch {
-		if _, err := c.InsertManyFast(ctx, params[i:min(i+insertBatch, n)]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := c.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	for range n {
-		<-events
-	}
-	elapsed := time.Since(start)
-	b.StopTimer()
-	rts := rt.n.Load()
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	_ = c.Stop(sctx)
-	report(b, n, elapsed, rts, "job")
-}
-
-// newRiverWorkers is newRiver with MaxWorkers maxWorkers.
-func newRiverWorkers(b *testing.B, pool *pgxpool.Pool, schema string, maxWorkers int) *river.Client[pgx.Tx] {
-	b.Helper()
-	ctx := context.Background()
-	driver := riverpgxv5.New(pool)
-	m, err := rivermigrate.New(driver, &rivermigrate.Config{Schema: schema, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		b.Fatal(err)
-	}
-	ws := river.NewWorkers()
-	river.AddWorker(ws, noopWorker{})
-	c, err := river.NewClient(driver, &river.Config{
-		Schema:            schema,
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}},
-		Workers:           ws,
-		FetchCooldown:     time.Millisecond, // tuned for throughput (default 100ms)
-		FetchPollInterval: 50 * time.Millisecond,
-		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return c
-}
-
 // benchPipelineCost is BenchmarkPipeline/concurrent with its cost, through
 // url when set.
 func benchPipelineCost(b *testing.B, url string) {
@@ -322,7 +253,7 @@ func runCallers(b *testing.B, n int, call func(i int) error) {
 func benchRiverUnique(b *testing.B) {
 	pool, schema := setupApp(b, "")
 	ctx := context.Background()
-	c := newRiverWorkers(b, pool, schema, workers)
+	c := newRiver(b, pool, schema, workers)
 	n := b.N
 	events, unsub := c.SubscribeConfig(&river.SubscribeConfig{Kinds: []river.EventKind{river.EventKindJobCompleted}, ChanSize: n + 1000})
 	defer unsub()
