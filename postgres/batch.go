@@ -58,7 +58,7 @@ func (b *batcher[R]) do(ctx context.Context, req R) error {
 		case <-c.promote: // our turn to run the statement for everyone waiting
 		case <-ctx.Done():
 			b.abandon(c)
-			return ctx.Err()
+			return c.answerOr(ctx.Err())
 		}
 		b.mu.Lock()
 	}
@@ -72,7 +72,18 @@ func (b *batcher[R]) do(ctx context.Context, req R) error {
 	case <-c.done:
 		return c.err
 	case <-ctx.Done():
-		return ctx.Err()
+		return c.answerOr(ctx.Err())
+	}
+}
+
+// answerOr returns c's answer if it has come, and err otherwise: a call
+// answered as its ctx ended keeps the answer.
+func (c *batchCall[R]) answerOr(err error) error {
+	select {
+	case <-c.done:
+		return c.err
+	default:
+		return err
 	}
 }
 

@@ -18,7 +18,8 @@
 // Guarantees:
 //   - Queue: at-least-once delivery. Receive leases a batch with
 //     FOR UPDATE SKIP LOCKED, so receivers in any number of processes never
-//     hold the same job at once; a lease that is not acked, nacked or buried
+//     hold the same job at once (the concurrent Receives of one queue on
+//     one Queue share one fetch); a lease that is not acked, nacked or buried
 //     within Config.Visibility is handed out again with its attempt
 //     counted (crash recovery needs no janitor). Receivers wake on
 //     LISTEN/NOTIFY when work commits, with a slow fallback poll. Acked jobs

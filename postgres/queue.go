@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -55,8 +57,9 @@ type queueCore struct {
 	acceptSQL   string // see accept.go
 	holdersSQL  string
 
-	hintsMu sync.Mutex
-	hints   map[string]fetchHint // by queue; see Queue.fetch
+	hintsMu  sync.Mutex
+	hints    map[string]fetchHint             // by queue; see Queue.fetch
+	fetchers map[string]*batcher[*receiveReq] // by queue; see queueCore.fetcher
 }
 
 // fetchHint is where a queue's next fetch starts scanning (see
@@ -91,23 +94,26 @@ func (h fetchHint) frontDue(now time.Time, empty bool) bool {
 }
 
 type queueSQL struct {
-	enqueue, receive, next, ack, nack, bury, replay, stats, dead, extend string
+	enqueue, enqueueNew, receive, next, ack, nack, bury, replay, stats, dead, extend string
 }
 
 // newQueue returns the Queue of cfg (with its defaults) on pool.
 func newQueue(pool *pgxpool.Pool, cfg Config) *Queue {
 	s := cfg.Schema
 	c := &queueCore{
-		pool:    pool,
-		fresh:   freshPlans(pool),
-		cfg:     cfg,
-		log:     cfg.Logger,
-		channel: s + ".queue",
-		done:    make(chan struct{}),
-		waiters: make(map[string]chan struct{}),
-		hints:   make(map[string]fetchHint),
+		pool:     pool,
+		fresh:    freshPlans(pool),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		channel:  s + ".queue",
+		done:     make(chan struct{}),
+		waiters:  make(map[string]chan struct{}),
+		hints:    make(map[string]fetchHint),
+		fetchers: make(map[string]*batcher[*receiveReq]),
 		sql: queueSQL{
 			enqueue: sqlFor(s, `WITH ins AS (`+insertJobs(1, false)+`)
+			`+notifyInserted(5)),
+			enqueueNew: sqlFor(s, `WITH ins AS (`+insertRows(1, false, "")+`)
 			`+notifyInserted(5)),
 			// The fetch and the next-due query are functions of migration
 			// 0008, whose planner settings keep them on the index
@@ -233,6 +239,14 @@ func jobRows(jobs []notify.Job) ([]jobRow, error) {
 // owner is in the CTE ok (the owners that won their claim or need none)
 // are inserted (see acceptSQL).
 func insertJobs(first int, owned bool) string {
+	return insertRows(first, owned, `
+				ON CONFLICT (queue, id) DO NOTHING`)
+}
+
+// insertRows is insertJobs with onConflict as its conflict clause: with
+// none, a row whose (queue, ID) is already in the table fails the
+// statement with unique_violation.
+func insertRows(first int, owned bool, onConflict string) string {
 	p := func(i int) string { return "$" + strconv.Itoa(first+i) }
 	arrays, cols, where := p(0)+`::text[], `+p(1)+`::text[], `+p(2)+`::timestamptz[], `+p(3)+`::json[]`, "queue, id, nb, d", ""
 	if owned {
@@ -244,8 +258,7 @@ func insertJobs(first int, owned bool) string {
 	return `
 				INSERT INTO {{schema}}.queue_jobs (queue, id, run_at, not_before, delivery)
 				SELECT u.queue, u.id, CASE WHEN u.nb > now() THEN u.nb ELSE now() END, u.nb, u.d
-				FROM unnest(` + arrays + `) AS u(` + cols + `)` + where + `
-				ON CONFLICT (queue, id) DO NOTHING
+				FROM unnest(` + arrays + `) AS u(` + cols + `)` + where + onConflict + `
 				RETURNING queue`
 }
 
@@ -276,11 +289,37 @@ func jobArrays(rows []jobRow) []any {
 }
 
 // enqueueNow inserts rows in one statement.
+//
+// Outside a transaction it first tries the insert that does not skip
+// jobs already queued: an ON CONFLICT clause costs a speculative insertion
+// per row, which made a batch of new jobs take about twice as long (1,000
+// rows: 12 ms against 6.5 ms). A job already on its queue (a retried
+// Enqueue) fails that statement with unique_violation, which leaves
+// nothing behind, and the insert that skips such jobs runs instead. In a
+// transaction a failed statement would abort the caller's transaction, so
+// only the second runs there.
 func (q *Queue) enqueueNow(ctx context.Context, rows []jobRow) error {
-	if _, err := q.db.Exec(ctx, q.core.sql.enqueue, append(jobArrays(rows), q.core.channel)...); err != nil {
+	args := append(jobArrays(rows), q.core.channel)
+	if _, inTx := q.db.(pgx.Tx); !inTx {
+		_, err := q.db.Exec(ctx, q.core.sql.enqueueNew, args...)
+		if err == nil {
+			return nil
+		}
+		if !isUniqueViolation(err) {
+			return fmt.Errorf("postgres: enqueue %d jobs: %w", len(rows), err)
+		}
+	}
+	if _, err := q.db.Exec(ctx, q.core.sql.enqueue, args...); err != nil {
 		return fmt.Errorf("postgres: enqueue %d jobs: %w", len(rows), err)
 	}
 	return nil
+}
+
+// isUniqueViolation reports whether err is PostgreSQL's unique_violation
+// (SQLSTATE 23505).
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
 // Receive leases up to limit ready jobs of queue (one, when limit < 1), oldest
@@ -304,7 +343,7 @@ func (q *Queue) Receive(ctx context.Context, queue string, limit int) ([]notify.
 		if err != nil {
 			return nil, err
 		}
-		leases, err := q.fetch(ctx, queue, limit)
+		leases, err := q.fetchShared(ctx, queue, limit)
 		if err != nil || len(leases) > 0 {
 			return leases, err
 		}

@@ -2,6 +2,9 @@ package postgres
 
 import (
 	"context"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/gonotify/notify"
 )
@@ -44,4 +47,94 @@ func (c *queueCore) runEnqueues(ctx context.Context, reqs []*enqueueReq) error {
 	}
 	q := &Queue{core: c, db: c.pool}
 	return q.enqueueNow(ctx, all)
+}
+
+// maxFetch is how many jobs one combined fetch leases at most.
+const maxFetch = 1000
+
+// receiveReq is one Receive's fetch: up to limit jobs for a caller whose
+// context is ctx.
+type receiveReq struct {
+	ctx    context.Context
+	limit  int
+	leases []notify.Lease
+}
+
+// fetchShared is fetch combined with the concurrent fetches of queue on
+// this Queue: each runs alone when none runs, and those that come while
+// one runs are served together by the next, one statement leasing the
+// jobs of all of them (up to maxFetch) and dealing them out in turn.
+//
+// Concurrent fetches of one queue would start at the same hint and each
+// step over the rows the others hold locked: with 4 receivers of 64
+// jobs on 2 cores, combining them drained a backlog about a third
+// faster. Fetching one at a time instead would do that too, but would
+// leave receivers idle while a fetch crosses a slow network, where
+// combining fetches as many jobs per round trip as concurrent ones did.
+//
+// A caller whose ctx ends before its statement runs is left out of it;
+// one whose ctx ends while it runs has its leases given back at once
+// (Nack), unless it ends in the instant between that check and the
+// answer: then its leases end after Config.Visibility, and the jobs are
+// handed out again, as when a lone fetch is cut off after the database
+// ran it. In a transaction (Backend.Tx) the fetch runs alone, in it.
+func (q *Queue) fetchShared(ctx context.Context, queue string, limit int) ([]notify.Lease, error) {
+	if _, inTx := q.db.(pgx.Tx); inTx {
+		return q.fetch(ctx, queue, limit)
+	}
+	r := &receiveReq{ctx: ctx, limit: limit}
+	if err := q.core.fetcher(queue).do(ctx, r); err != nil {
+		return nil, err
+	}
+	return r.leases, nil
+}
+
+// fetcher returns the batcher of queue's fetches.
+func (c *queueCore) fetcher(queue string) *batcher[*receiveReq] {
+	c.hintsMu.Lock()
+	defer c.hintsMu.Unlock()
+	b := c.fetchers[queue]
+	if b == nil {
+		b = &batcher[*receiveReq]{run: func(ctx context.Context, reqs []*receiveReq) error {
+			return c.runFetches(ctx, queue, reqs)
+		}}
+		c.fetchers[queue] = b
+	}
+	return b
+}
+
+// runFetches leases the jobs of reqs in one fetch of queue and deals them
+// out in order.
+func (c *queueCore) runFetches(ctx context.Context, queue string, reqs []*receiveReq) error {
+	total := 0
+	for _, r := range reqs {
+		if r.ctx.Err() == nil {
+			total += r.limit
+		}
+	}
+	if total == 0 {
+		return nil
+	}
+	q := &Queue{core: c, db: c.pool}
+	leases, err := q.fetch(ctx, queue, min(total, maxFetch))
+	if err != nil {
+		return err
+	}
+	var back []notify.Lease
+	for _, r := range reqs {
+		n := min(r.limit, len(leases))
+		if r.ctx.Err() != nil {
+			back = append(back, leases[:n]...)
+		} else {
+			r.leases = leases[:n:n]
+		}
+		leases = leases[n:]
+	}
+	for _, l := range back {
+		if err := q.Nack(ctx, l, 0); err != nil {
+			c.log.Warn("postgres: give back a lease fetched for a Receive that ended; it will be handed out again when it expires",
+				slog.String("queue", queue), slog.String("job", l.Job.ID), slog.Any("error", err))
+		}
+	}
+	return nil
 }

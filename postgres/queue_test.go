@@ -92,3 +92,40 @@ func TestExpiredLeaseBehindHint(t *testing.T) {
 	}
 	t.Fatal("the job whose lease expired was not received again")
 }
+
+// An Enqueue naming jobs already on their queue adds the new ones and
+// leaves the others as they are (their delivery, attempts and lease),
+// whether it runs on its own (where the insert that fails on a known ID
+// runs first) or in a transaction bound by Backend.Tx.
+func TestEnqueueKnownIDs(t *testing.T) {
+	pool, schema := testDB(t)
+	pg := newPG(t, pool, postgres.Config{Schema: schema})
+	q := pg.Queue()
+	ctx := t.Context()
+	job := func(id, address string) notify.Job {
+		return notify.Job{Queue: "q", ID: id, Delivery: &notify.Delivery{ID: id, Channel: "sms", Address: address}}
+	}
+	require.NoError(t, q.Enqueue(ctx, job("a", "+15005550001")))
+	leased, err := q.Receive(ctx, "q", 1)
+	require.NoError(t, err)
+	require.Len(t, leased, 1)
+
+	// On its own: "b" is added, "a" stays leased with its first delivery.
+	require.NoError(t, q.Enqueue(ctx, job("b", "+15005550002"), job("a", "+15005550009")))
+	// In a transaction: "c" is added, "a" and "b" stay.
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	ab, err := pg.Tx(tx).Bind(notify.AcceptBackends{Queue: q, EventLog: pg.Store()})
+	require.NoError(t, err)
+	require.NoError(t, ab.Queue.Enqueue(ctx, job("a", "+15005550009"), job("c", "+15005550003"), job("b", "+15005550009")))
+	require.NoError(t, tx.Commit(ctx))
+
+	got, err := q.Receive(ctx, "q", 10)
+	require.NoError(t, err)
+	addresses := map[string]string{}
+	for _, l := range got {
+		addresses[l.Job.ID] = l.Job.Delivery.Address
+	}
+	require.Equal(t, map[string]string{"b": "+15005550002", "c": "+15005550003"}, addresses, "the new jobs, each once, as first enqueued")
+	require.NoError(t, q.Ack(ctx, leased...), "a's lease is still held")
+}

@@ -1,0 +1,122 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gonotify/notify"
+)
+
+// endsAfter is a context whose Err is nil for its first n calls and
+// context.Canceled after: a caller whose context ends while its combined
+// fetch runs.
+type endsAfter struct {
+	context.Context
+	n atomic.Int32
+}
+
+func (c *endsAfter) Err() error {
+	if c.n.Add(-1) < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// One combined fetch leases the jobs of every caller in it, deals them out
+// in order up to each one's limit, and gives back at once the share of a
+// caller whose context ended while it ran.
+func TestRunFetchesDealsOut(t *testing.T) {
+	ctx := t.Context()
+	pool, schema := internalTestDB(t)
+	pg, err := New(pool, Config{Schema: schema, Visibility: time.Hour})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = pg.Close() })
+	require.NoError(t, pg.Migrate(ctx))
+	q := pg.Queue()
+	jobs := make([]notify.Job, 10)
+	for i := range jobs {
+		jobs[i] = notify.Job{Queue: "push", ID: fmt.Sprintf("j%02d", i), Delivery: &notify.Delivery{ID: fmt.Sprintf("j%02d", i)}}
+	}
+	require.NoError(t, q.Enqueue(ctx, jobs...))
+
+	ended := &endsAfter{Context: ctx}
+	ended.n.Store(1) // alive when the fetch is sized, ended when dealt
+	reqs := []*receiveReq{{ctx: ctx, limit: 3}, {ctx: ended, limit: 2}, {ctx: ctx, limit: 4}}
+	require.NoError(t, q.core.runFetches(ctx, "push", reqs))
+	require.Len(t, reqs[0].leases, 3)
+	require.Empty(t, reqs[1].leases, "its context ended")
+	require.Len(t, reqs[2].leases, 4)
+	seen := map[string]bool{}
+	for _, r := range reqs {
+		for _, l := range r.leases {
+			require.False(t, seen[l.Job.ID], "each job once")
+			seen[l.Job.ID] = true
+		}
+	}
+	st, err := q.Stats(ctx, "push")
+	require.NoError(t, err)
+	require.Equal(t, [2]int{3, 7}, [2]int{st.Ready, st.InFlight}, "the ended caller's 2 are ready again at once, with the 1 not fetched")
+
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	reqs = []*receiveReq{{ctx: gone, limit: 5}}
+	require.NoError(t, q.core.runFetches(ctx, "push", reqs))
+	st, err = q.Stats(ctx, "push")
+	require.NoError(t, err)
+	require.Equal(t, 3, st.Ready, "a caller gone before the fetch leases nothing")
+}
+
+// Concurrent Receives of one queue each get their own jobs, none twice,
+// and together all of them.
+func TestConcurrentReceivesShareFetches(t *testing.T) {
+	ctx := t.Context()
+	pool, schema := internalTestDB(t)
+	pg, err := New(pool, Config{Schema: schema, Visibility: time.Hour})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = pg.Close() })
+	require.NoError(t, pg.Migrate(ctx))
+	q := pg.Queue()
+	const n = 2000
+	jobs := make([]notify.Job, n)
+	for i := range jobs {
+		jobs[i] = notify.Job{Queue: "push", ID: fmt.Sprintf("j%05d", i), Delivery: &notify.Delivery{ID: fmt.Sprintf("j%05d", i)}}
+	}
+	require.NoError(t, q.Enqueue(ctx, jobs...))
+	var mu sync.Mutex
+	got := map[string]int{}
+	rctx, cancel := context.WithCancel(ctx) // when every job is in
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for {
+				ls, err := q.Receive(rctx, "push", 7)
+				if err != nil {
+					return
+				}
+				if len(ls) > 7 {
+					t.Errorf("%d leases for a limit of 7", len(ls))
+				}
+				mu.Lock()
+				for _, l := range ls {
+					got[l.Job.ID]++
+				}
+				if len(got) == n {
+					cancel()
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	require.Len(t, got, n)
+	for id, c := range got {
+		require.Equal(t, 1, c, "job %s", id)
+	}
+}
