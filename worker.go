@@ -250,11 +250,10 @@ func (p *pool) refresh(t *task, now time.Time) {
 func (t *task) filter(keep func(l *Lease) bool) {
 	kept := 0
 	for i := range t.leases {
-		l := t.leases[i]
-		if !keep(&l) {
+		if !keep(&t.leases[i]) {
 			continue
 		}
-		t.leases[kept] = l
+		t.leases[kept] = t.leases[i]
 		if t.pre != nil {
 			t.pre[kept] = t.pre[i]
 		}
