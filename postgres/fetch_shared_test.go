@@ -28,22 +28,31 @@ func (c *endsAfter) Err() error {
 	return nil
 }
 
-// One combined fetch leases the jobs of every caller in it, deals them out
-// in order up to each one's limit, and gives back at once the share of a
-// caller whose context ended while it ran.
-func TestRunFetchesDealsOut(t *testing.T) {
+// queueWithJobs returns the Queue of a fresh schema holding n jobs on queue
+// "push", IDs fmt.Sprintf(format, i).
+func queueWithJobs(t *testing.T, n int, format string) *Queue {
+	t.Helper()
 	ctx := t.Context()
 	pool, schema := internalTestDB(t)
 	pg, err := New(pool, Config{Schema: schema, Visibility: time.Hour})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = pg.Close() })
 	require.NoError(t, pg.Migrate(ctx))
-	q := pg.Queue()
-	jobs := make([]notify.Job, 10)
+	jobs := make([]notify.Job, n)
 	for i := range jobs {
-		jobs[i] = notify.Job{Queue: "push", ID: fmt.Sprintf("j%02d", i), Delivery: &notify.Delivery{ID: fmt.Sprintf("j%02d", i)}}
+		id := fmt.Sprintf(format, i)
+		jobs[i] = notify.Job{Queue: "push", ID: id, Delivery: &notify.Delivery{ID: id}}
 	}
-	require.NoError(t, q.Enqueue(ctx, jobs...))
+	require.NoError(t, pg.Queue().Enqueue(ctx, jobs...))
+	return pg.Queue()
+}
+
+// One combined fetch leases the jobs of every caller in it, deals them out
+// in order up to each one's limit, and gives back at once the share of a
+// caller whose context ended while it ran.
+func TestRunFetchesDealsOut(t *testing.T) {
+	ctx := t.Context()
+	q := queueWithJobs(t, 10, "j%02d")
 
 	ended := &endsAfter{Context: ctx}
 	ended.n.Store(1) // alive when the fetch is sized, ended when dealt
@@ -75,22 +84,11 @@ func TestRunFetchesDealsOut(t *testing.T) {
 // Concurrent Receives of one queue each get their own jobs, none twice,
 // and together all of them.
 func TestConcurrentReceivesShareFetches(t *testing.T) {
-	ctx := t.Context()
-	pool, schema := internalTestDB(t)
-	pg, err := New(pool, Config{Schema: schema, Visibility: time.Hour})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = pg.Close() })
-	require.NoError(t, pg.Migrate(ctx))
-	q := pg.Queue()
 	const n = 2000
-	jobs := make([]notify.Job, n)
-	for i := range jobs {
-		jobs[i] = notify.Job{Queue: "push", ID: fmt.Sprintf("j%05d", i), Delivery: &notify.Delivery{ID: fmt.Sprintf("j%05d", i)}}
-	}
-	require.NoError(t, q.Enqueue(ctx, jobs...))
+	q := queueWithJobs(t, n, "j%05d")
 	var mu sync.Mutex
 	got := map[string]int{}
-	rctx, cancel := context.WithCancel(ctx) // when every job is in
+	rctx, cancel := context.WithCancel(t.Context()) // when every job is in
 	defer cancel()
 	var wg sync.WaitGroup
 	for range 8 {
