@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gonotify/notify"
@@ -71,6 +72,13 @@ func TestRunFetchesDealsOut(t *testing.T) {
 	st, err := q.Stats(ctx, "push")
 	require.NoError(t, err)
 	require.Equal(t, [2]int{3, 7}, [2]int{st.Ready, st.InFlight}, "the ended caller's 2 are ready again at once, with the 1 not fetched")
+	again, err := q.Receive(ctx, "push", 10)
+	require.NoError(t, err)
+	require.Len(t, again, 3)
+	for _, l := range again {
+		require.Equal(t, 1, l.Attempt, "job %s: a lease fetched for nobody is not an attempt", l.Job.ID)
+	}
+	require.NoError(t, q.Ack(ctx, again...))
 
 	gone, cancel := context.WithCancel(ctx)
 	cancel()
@@ -78,7 +86,35 @@ func TestRunFetchesDealsOut(t *testing.T) {
 	require.NoError(t, q.core.runFetches(ctx, "push", reqs))
 	st, err = q.Stats(ctx, "push")
 	require.NoError(t, err)
-	require.Equal(t, 3, st.Ready, "a caller gone before the fetch leases nothing")
+	require.Equal(t, [2]int{0, 7}, [2]int{st.Ready, st.InFlight}, "a caller gone before the fetch leases nothing")
+}
+
+// A fetch whose only caller gives up while it waits in the database runs
+// on, and releases what it leased at once, the attempts not counted.
+func TestFetchForAGoneCallerReleases(t *testing.T) {
+	ctx := t.Context()
+	q := queueWithJobs(t, 5, "j%d")
+	lock, err := q.core.pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = lock.Rollback(context.Background()) }()
+	_, err = lock.Exec(ctx, "LOCK TABLE "+pgx.Identifier{q.core.cfg.Schema, "queue_jobs"}.Sanitize()+" IN ACCESS EXCLUSIVE MODE")
+	require.NoError(t, err)
+
+	rctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	_, err = q.Receive(rctx, "push", 5)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.NoError(t, lock.Rollback(ctx))
+	require.Eventually(t, func() bool {
+		st, err := q.Stats(ctx, "push")
+		return err == nil && st.Ready == 5 && st.InFlight == 0
+	}, 5*time.Second, 20*time.Millisecond, "every job ready again")
+	got, err := q.Receive(ctx, "push", 5)
+	require.NoError(t, err)
+	require.Len(t, got, 5)
+	for _, l := range got {
+		require.Equal(t, 1, l.Attempt, "job %s", l.Job.ID)
+	}
 }
 
 // Concurrent Receives of one queue each get their own jobs, none twice,

@@ -94,7 +94,7 @@ func (h fetchHint) frontDue(now time.Time, empty bool) bool {
 }
 
 type queueSQL struct {
-	enqueue, enqueueNew, receive, next, ack, nack, bury, replay, stats, dead, extend string
+	enqueue, enqueueNew, receive, next, ack, nack, release, bury, replay, stats, dead, extend string
 }
 
 // newQueue returns the Queue of cfg (with its defaults) on pool.
@@ -133,6 +133,13 @@ func newQueue(pool *pgxpool.Pool, cfg Config) *Queue {
 				WHERE queue = $1 AND id = $2 AND lease = $3
 				RETURNING queue)
 			SELECT count(*), (SELECT count(*) FROM (SELECT pg_notify($5, queue) FROM u) n) FROM u`),
+			// Leases fetched for nobody (see runFetches): the jobs are
+			// ready again at once, their attempt not counted.
+			release: sqlFor(s, `WITH u AS (
+				UPDATE {{schema}}.queue_jobs SET lease = NULL, lease_until = NULL, attempts = greatest(attempts - 1, 0)
+				WHERE queue = $1 AND id = ANY($2::text[]) AND lease = ANY($3::int8[])
+				RETURNING queue)
+			SELECT count(*), (SELECT count(*) FROM (SELECT pg_notify($4, q) FROM (SELECT DISTINCT queue AS q FROM u) s0) n) FROM u`),
 			// The lease's time left is read from the server's clock at the
 			// end of the statement (see leaseDeadline).
 			extend: sqlFor(s, `UPDATE {{schema}}.queue_jobs SET lease_until = now() + $4::interval

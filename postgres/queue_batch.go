@@ -72,12 +72,13 @@ type receiveReq struct {
 // leave receivers idle while a fetch crosses a slow network, where
 // combining fetches as many jobs per round trip as concurrent ones did.
 //
-// A caller whose ctx ends before its statement runs is left out of it;
-// one whose ctx ends while it runs has its leases given back at once
-// (Nack), unless it ends in the instant between that check and the
-// answer: then its leases end after Config.Visibility, and the jobs are
-// handed out again, as when a lone fetch is cut off after the database
-// ran it. In a transaction (Backend.Tx) the fetch runs alone, in it.
+// A caller whose ctx ends before its statement runs is left out of it.
+// The share of one whose ctx ends while it runs is released at once, its
+// attempt not counted, unless the ctx ends in the instant between that
+// check and the answer: then its leases end after Config.Visibility and
+// the jobs are handed out again. (A lone fetch cut off by its ctx used to
+// leave its leases so whenever the database had run it.) In a
+// transaction (Backend.Tx) the fetch runs alone, in it.
 func (q *Queue) fetchShared(ctx context.Context, queue string, limit int) ([]notify.Lease, error) {
 	if _, inTx := q.db.(pgx.Tx); inTx {
 		return q.fetch(ctx, queue, limit)
@@ -104,7 +105,11 @@ func (c *queueCore) fetcher(queue string) *batcher[*receiveReq] {
 }
 
 // runFetches leases the jobs of reqs in one fetch of queue and deals them
-// out in order.
+// out in order. The share of a caller whose context ended while it ran is
+// released at once, its attempt not counted. The fetch runs to its end
+// even when every caller has gone: cut off, it could still commit on the
+// server (pgx closes the connection; it does not cancel the statement),
+// and its leases would then hold the jobs for Config.Visibility.
 func (c *queueCore) runFetches(ctx context.Context, queue string, reqs []*receiveReq) error {
 	total := 0
 	for _, r := range reqs {
@@ -120,20 +125,26 @@ func (c *queueCore) runFetches(ctx context.Context, queue string, reqs []*receiv
 	if err != nil {
 		return err
 	}
-	var back []notify.Lease
+	var ids []string
+	var tokens []int64
 	for _, r := range reqs {
 		n := min(r.limit, len(leases))
-		if r.ctx.Err() != nil {
-			back = append(back, leases[:n]...)
-		} else {
+		if r.ctx.Err() == nil {
 			r.leases = leases[:n:n]
+		} else {
+			for _, l := range leases[:n] {
+				if t, ok := parseReceipt(l); ok {
+					ids, tokens = append(ids, l.Job.ID), append(tokens, t)
+				}
+			}
 		}
 		leases = leases[n:]
 	}
-	for _, l := range back {
-		if err := q.Nack(ctx, l, 0); err != nil {
-			c.log.Warn("postgres: give back a lease fetched for a Receive that ended; it will be handed out again when it expires",
-				slog.String("queue", queue), slog.String("job", l.Job.ID), slog.Any("error", err))
+	if len(ids) > 0 {
+		var released, notified int
+		if err := c.pool.QueryRow(ctx, c.sql.release, args(c.fresh, queue, ids, tokens, c.channel)...).Scan(&released, &notified); err != nil {
+			c.log.Warn("postgres: release the jobs fetched for Receives that ended; they will be handed out again when their leases expire",
+				slog.String("queue", queue), slog.Int("jobs", len(ids)), slog.Any("error", err))
 		}
 	}
 	return nil
