@@ -78,15 +78,19 @@ func TestRunFetchesDealsOut(t *testing.T) {
 	for _, l := range again {
 		require.Equal(t, 1, l.Attempt, "job %s: a lease fetched for nobody is not an attempt", l.Job.ID)
 	}
-	require.NoError(t, q.Ack(ctx, again...))
+	require.NoError(t, q.Ack(ctx, again[1:]...))
 
+	require.NoError(t, q.Nack(ctx, again[0], 0))
+	require.NoError(t, q.Enqueue(ctx, notify.Job{Queue: "push", ID: "k", Delivery: &notify.Delivery{ID: "k"}}))
 	gone, cancel := context.WithCancel(ctx)
 	cancel()
-	reqs = []*receiveReq{{ctx: gone, limit: 5}}
+	reqs = []*receiveReq{{ctx: gone, limit: 5}, {ctx: ctx, limit: 1}}
 	require.NoError(t, q.core.runFetches(ctx, "push", reqs))
+	require.Empty(t, reqs[0].leases)
+	require.Len(t, reqs[1].leases, 1, "a caller gone before the fetch takes no share of it")
 	st, err = q.Stats(ctx, "push")
 	require.NoError(t, err)
-	require.Equal(t, [2]int{0, 7}, [2]int{st.Ready, st.InFlight}, "a caller gone before the fetch leases nothing")
+	require.Equal(t, [2]int{1, 8}, [2]int{st.Ready, st.InFlight}, "and nothing is leased for it")
 }
 
 // A fetch whose only caller gives up while it waits in the database runs

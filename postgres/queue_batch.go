@@ -58,6 +58,7 @@ type receiveReq struct {
 	ctx    context.Context
 	limit  int
 	leases []notify.Lease
+	gone   bool // its ctx had ended when the fetch was sized: it gets none
 }
 
 // fetchShared is fetch combined with the concurrent fetches of queue on
@@ -113,7 +114,7 @@ func (c *queueCore) fetcher(queue string) *batcher[*receiveReq] {
 func (c *queueCore) runFetches(ctx context.Context, queue string, reqs []*receiveReq) error {
 	total := 0
 	for _, r := range reqs {
-		if r.ctx.Err() == nil {
+		if r.gone = r.ctx.Err() != nil; !r.gone {
 			total += r.limit
 		}
 	}
@@ -128,6 +129,9 @@ func (c *queueCore) runFetches(ctx context.Context, queue string, reqs []*receiv
 	var ids []string
 	var tokens []int64
 	for _, r := range reqs {
+		if r.gone {
+			continue
+		}
 		n := min(r.limit, len(leases))
 		if r.ctx.Err() == nil {
 			r.leases = leases[:n:n]
