@@ -67,11 +67,14 @@ func TestRunFetchesDealsOut(t *testing.T) {
 		for _, l := range r.leases {
 			require.False(t, seen[l.Job.ID], "each job once")
 			seen[l.Job.ID] = true
+			_, err := q.Extend(ctx, l, time.Hour)
+			require.NoError(t, err, "job %s: every lease dealt out is held", l.Job.ID)
 		}
 	}
-	st, err := q.Stats(ctx, "push")
-	require.NoError(t, err)
-	require.Equal(t, [2]int{3, 7}, [2]int{st.Ready, st.InFlight}, "the ended caller's 2 are ready again at once, with the 1 not fetched")
+	require.Eventually(t, func() bool {
+		st, err := q.Stats(ctx, "push")
+		return err == nil && st.Ready == 3 && st.InFlight == 7
+	}, 5*time.Second, 10*time.Millisecond, "the ended caller's 2 are ready again at once (released in the background), with the 1 not fetched")
 	again, err := q.Receive(ctx, "push", 10)
 	require.NoError(t, err)
 	require.Len(t, again, 3)
@@ -88,7 +91,7 @@ func TestRunFetchesDealsOut(t *testing.T) {
 	require.NoError(t, q.core.runFetches(ctx, "push", reqs))
 	require.Empty(t, reqs[0].leases)
 	require.Len(t, reqs[1].leases, 1, "a caller gone before the fetch takes no share of it")
-	st, err = q.Stats(ctx, "push")
+	st, err := q.Stats(ctx, "push")
 	require.NoError(t, err)
 	require.Equal(t, [2]int{1, 8}, [2]int{st.Ready, st.InFlight}, "and nothing is leased for it")
 }
@@ -157,4 +160,28 @@ func TestConcurrentReceivesShareFetches(t *testing.T) {
 	for id, c := range got {
 		require.Equal(t, 1, c, "job %s", id)
 	}
+}
+
+// A leased job whose delivery cannot be decoded is buried, with the
+// reason, and the fetch goes on with the others: it would otherwise fail
+// every fetch it came back in.
+func TestUnreadableJobIsBuried(t *testing.T) {
+	ctx := t.Context()
+	q := queueWithJobs(t, 2, "j%d")
+	_, err := q.core.pool.Exec(ctx, `INSERT INTO `+pgx.Identifier{q.core.cfg.Schema, "queue_jobs"}.Sanitize()+
+		` (queue, id, run_at, delivery) VALUES ('push', 'bad', now() - interval '1 second', '{"id": 5}')`)
+	require.NoError(t, err)
+	got, err := q.Receive(ctx, "push", 10)
+	require.NoError(t, err)
+	ids := []string{}
+	for _, l := range got {
+		ids = append(ids, l.Job.ID)
+	}
+	require.ElementsMatch(t, []string{"j0", "j1"}, ids)
+	dead, err := q.Dead(ctx, notify.DeadQuery{Queue: "push"})
+	require.NoError(t, err)
+	require.Len(t, dead.Jobs, 1)
+	require.Equal(t, "bad", dead.Jobs[0].Job.ID)
+	require.Contains(t, dead.Jobs[0].Reason, "unreadable delivery")
+	require.Nil(t, dead.Jobs[0].Job.Delivery, "listed without its delivery")
 }

@@ -301,8 +301,9 @@ func jobArrays(rows []jobRow) []any {
 // jobs already queued: an ON CONFLICT clause costs a speculative insertion
 // per row, which made a batch of new jobs take about twice as long (1,000
 // rows: 12 ms against 6.5 ms). A job already on its queue (a retried
-// Enqueue) fails that statement with unique_violation, which leaves
-// nothing behind, and the insert that skips such jobs runs instead. In a
+// Enqueue) fails that statement with unique_violation, which rolls it
+// back (its NOTIFY too; its rows stay as dead tuples until VACUUM), and
+// the insert that skips such jobs runs instead. In a
 // transaction a failed statement would abort the caller's transaction, so
 // only the second runs there.
 func (q *Queue) enqueueNow(ctx context.Context, rows []jobRow) error {
@@ -329,8 +330,8 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
-// Receive leases up to limit ready jobs of queue (one, when limit < 1), oldest
-// first, with FOR UPDATE SKIP LOCKED so concurrent receivers never get the
+// Receive leases up to limit ready jobs of queue (one, when limit < 1; at
+// most 1,000), oldest first, with FOR UPDATE SKIP LOCKED so concurrent receivers never get the
 // same job. With none ready it waits for a NOTIFY from Enqueue, Nack or
 // Replay, for the next delayed job or expiring lease to come due, or at
 // most Config.PollInterval, then looks again, until ctx is done (it
@@ -448,7 +449,8 @@ func (q *Queue) fetchFrom(ctx context.Context, queue string, limit int, after ti
 		return nil, oldest, fmt.Errorf("postgres: receive from %s: %w", queue, err)
 	}
 	defer rows.Close()
-	var leases []notify.Lease
+	var leases, unreadable []notify.Lease
+	var why []error
 	for rows.Next() {
 		var (
 			l     notify.Lease
@@ -468,13 +470,12 @@ func (q *Queue) fetchFrom(ctx context.Context, queue string, limit int, after ti
 		if nb.Valid {
 			l.Job.NotBefore = nb.Time
 		}
-		if err := json.Unmarshal(body, &l.Job.Delivery); err != nil {
-			// Leased but unreadable: it will come back after Visibility;
-			// say which job so it can be inspected.
-			return nil, oldest, fmt.Errorf("postgres: receive from %s: decode job %s: %w", queue, l.Job.ID, err)
-		}
 		l.Handle = strconv.FormatInt(token, 10)
 		l.Deadline = leaseDeadline(start, left)
+		if err := json.Unmarshal(body, &l.Job.Delivery); err != nil {
+			unreadable, why = append(unreadable, l), append(why, err)
+			continue
+		}
 		leases = append(leases, l)
 	}
 	if err := rows.Err(); err != nil {
@@ -482,6 +483,16 @@ func (q *Queue) fetchFrom(ctx context.Context, queue string, limit int, after ti
 			return nil, oldest, ctx.Err()
 		}
 		return nil, oldest, fmt.Errorf("postgres: receive from %s: %w", queue, err)
+	}
+	rows.Close()
+	// A job nobody can read would come back after every lease and fail
+	// every fetch it is in: it is buried, for an operator to see in Dead.
+	for i, l := range unreadable {
+		reason := "unreadable delivery: " + why[i].Error()
+		q.core.log.Error("postgres: a leased job's delivery cannot be decoded; burying it", slog.String("queue", queue), slog.String("job", l.Job.ID), slog.Any("error", why[i]))
+		if err := q.Bury(ctx, l, reason); err != nil {
+			q.core.log.Error("postgres: bury a job whose delivery cannot be decoded; it comes back when its lease ends", slog.String("queue", queue), slog.String("job", l.Job.ID), slog.Any("error", err))
+		}
 	}
 	return leases, oldest, nil
 }
@@ -677,7 +688,9 @@ func (q *Queue) Dead(ctx context.Context, dq notify.DeadQuery) (notify.DeadPage,
 			dj.Job.NotBefore = nb.Time
 		}
 		if err := json.Unmarshal(body, &dj.Job.Delivery); err != nil {
-			return notify.DeadPage{}, fmt.Errorf("postgres: list dead jobs of %s: decode job %s: %w", dq.Queue, dj.Job.ID, err)
+			// Listed without its delivery: a job Receive buried as
+			// unreadable says so in its reason.
+			dj.Job.Delivery = nil
 		}
 		out = append(out, dj)
 	}

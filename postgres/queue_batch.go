@@ -74,10 +74,11 @@ type receiveReq struct {
 // combining fetches as many jobs per round trip as concurrent ones did.
 //
 // A caller whose ctx ends before its statement runs is left out of it.
-// The share of one whose ctx ends while it runs is released at once, its
-// attempt not counted, unless the ctx ends in the instant between that
-// check and the answer: then its leases end after Config.Visibility and
-// the jobs are handed out again. (A lone fetch cut off by its ctx used to
+// The share of one whose ctx ends while it runs is released at once (in
+// the background, after the others are answered), its attempt not
+// counted, unless the ctx ends in the instant between that check and the
+// answer: then its leases end after Config.Visibility and the jobs are
+// handed out again. (A lone fetch cut off by its ctx used to
 // leave its leases so whenever the database had run it.) In a
 // transaction (Backend.Tx) the fetch runs alone, in it.
 func (q *Queue) fetchShared(ctx context.Context, queue string, limit int) ([]notify.Lease, error) {
@@ -145,11 +146,21 @@ func (c *queueCore) runFetches(ctx context.Context, queue string, reqs []*receiv
 		leases = leases[n:]
 	}
 	if len(ids) > 0 {
-		var released, notified int
-		if err := c.pool.QueryRow(ctx, c.sql.release, args(c.fresh, queue, ids, tokens, c.channel)...).Scan(&released, &notified); err != nil {
-			c.log.Warn("postgres: release the jobs fetched for Receives that ended; they will be handed out again when their leases expire",
-				slog.String("queue", queue), slog.Int("jobs", len(ids)), slog.Any("error", err))
-		}
+		// After the answer, not before it: a caller whose ctx ends while
+		// it waits for the answer loses its leases (to their expiry).
+		go c.release(context.WithoutCancel(ctx), queue, ids, tokens)
 	}
 	return nil
+}
+
+// release frees the leases tokens of jobs ids of queue, fetched for
+// callers that had gone, not counting their attempt.
+func (c *queueCore) release(ctx context.Context, queue string, ids []string, tokens []int64) {
+	ctx, cancel := context.WithTimeout(ctx, batchTimeout)
+	defer cancel()
+	var released, notified int
+	if err := c.pool.QueryRow(ctx, c.sql.release, args(c.fresh, queue, ids, tokens, c.channel)...).Scan(&released, &notified); err != nil {
+		c.log.Warn("postgres: release the jobs fetched for Receives that ended; they will be handed out again when their leases expire",
+			slog.String("queue", queue), slog.Int("jobs", len(ids)), slog.Any("error", err))
+	}
 }

@@ -14,10 +14,14 @@ ALTER TABLE {{schema}}.queue_jobs SET (fillfactor = 50);
 -- The fetch (see 0008) now updates the rows it locked by their tuple IDs
 -- (a Tid Scan) rather than looking each up again in the primary key. A
 -- locked row cannot move until the statement's transaction ends, so its
--- tuple ID names it; a row another transaction updated after this
--- statement's snapshot (and before the lock) is invisible at its new tuple
--- ID and is left out of this fetch, not leased twice: it is locked only
--- until the statement ends and a later fetch takes it.
+-- tuple ID names it. A row another transaction updated after this
+-- statement's snapshot (and before the lock; rare: a release or a nack
+-- racing the fetch) is invisible at its new tuple ID and is left out of
+-- this fetch, not leased twice: the fetch returns fewer rows than it
+-- could, the row stays locked until the fetch's transaction ends (in a
+-- caller's transaction, Backend.Tx, until that ends), and a later fetch
+-- takes it (when the fetch hint has passed it, the next scan from the
+-- queue's front).
 CREATE OR REPLACE FUNCTION {{schema}}.queue_receive(q text, n integer, vis interval, after timestamptz)
 RETURNS TABLE (id text, attempts integer, lease bigint, not_before timestamptz, delivery json, lease_left interval, run_at timestamptz)
 LANGUAGE sql VOLATILE
