@@ -24,7 +24,8 @@
 //     counted (crash recovery needs no janitor). Receivers wake on
 //     LISTEN/NOTIFY when work commits, with a slow fallback poll. Acked jobs
 //     are deleted; buried jobs stay, listed by [Queue.Dead], until
-//     [Queue.Replay]. Lease.Deadline is set from the database's lease
+//     [Queue.Replay]. A leased job whose delivery cannot be decoded is
+//     buried by Receive, with the reason "unreadable delivery: …". Lease.Deadline is set from the database's lease
 //     expiry, by this process's clock and never later than the database's
 //     (see [Queue.Extend]).
 //   - Queue is a [notify.LeaseExtender]: [Queue.Extend] moves a held
