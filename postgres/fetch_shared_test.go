@@ -71,16 +71,9 @@ func TestRunFetchesDealsOut(t *testing.T) {
 			require.NoError(t, err, "job %s: every lease dealt out is held", l.Job.ID)
 		}
 	}
-	require.Eventually(t, func() bool {
-		st, err := q.Stats(ctx, "push")
-		return err == nil && st.Ready == 3 && st.InFlight == 7
-	}, 5*time.Second, 10*time.Millisecond, "the ended caller's 2 are ready again at once (released in the background), with the 1 not fetched")
-	again, err := q.Receive(ctx, "push", 10)
-	require.NoError(t, err)
-	require.Len(t, again, 3)
-	for _, l := range again {
-		require.Equal(t, 1, l.Attempt, "job %s: a lease fetched for nobody is not an attempt", l.Job.ID)
-	}
+	// The ended caller's 2 are ready again at once (released in the
+	// background), with the 1 not fetched.
+	again := receiveReleased(t, q, 3, 7)
 	require.NoError(t, q.Ack(ctx, again[1:]...))
 
 	require.NoError(t, q.Nack(ctx, again[0], 0))
@@ -112,16 +105,27 @@ func TestFetchForAGoneCallerReleases(t *testing.T) {
 	_, err = q.Receive(rctx, "push", 5)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.NoError(t, lock.Rollback(ctx))
+	receiveReleased(t, q, 5, 0)
+}
+
+// receiveReleased waits until queue "push" of q has ready jobs ready and
+// inFlight leased, then receives the ready ones and checks that their
+// leases are their first attempt: a lease fetched for nobody and released
+// is not an attempt.
+func receiveReleased(t *testing.T, q *Queue, ready, inFlight int) []notify.Lease {
+	t.Helper()
+	ctx := t.Context()
 	require.Eventually(t, func() bool {
 		st, err := q.Stats(ctx, "push")
-		return err == nil && st.Ready == 5 && st.InFlight == 0
-	}, 5*time.Second, 20*time.Millisecond, "every job ready again")
-	got, err := q.Receive(ctx, "push", 5)
+		return err == nil && st.Ready == ready && st.InFlight == inFlight
+	}, 5*time.Second, 10*time.Millisecond, "%d jobs ready and %d leased", ready, inFlight)
+	got, err := q.Receive(ctx, "push", ready)
 	require.NoError(t, err)
-	require.Len(t, got, 5)
+	require.Len(t, got, ready)
 	for _, l := range got {
-		require.Equal(t, 1, l.Attempt, "job %s", l.Job.ID)
+		require.Equal(t, 1, l.Attempt, "job %s: a lease fetched for nobody is not an attempt", l.Job.ID)
 	}
+	return got
 }
 
 // Concurrent Receives of one queue each get their own jobs, none twice,
