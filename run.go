@@ -94,8 +94,9 @@ const bookkeepingTimeout = 10 * time.Second
 // When ctx ends Run stops leasing, returns the leases waiting for a worker
 // to the queue at once (they were not attempted; no new send starts),
 // waits up to Config.ShutdownGrace for in-flight sends, cancels the rest
-// and returns their jobs to the queue, then returns nil. A Channel should return soon after its context is
-// canceled; one that does not is abandoned after the grace period above.
+// and returns their jobs to the queue, then returns nil. A Channel should
+// return soon after its context is canceled; one that does not is
+// abandoned after the grace period above.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	if !d.running.CompareAndSwap(false, true) {
 		return errors.New("notify: Run is already running on this Dispatcher")
@@ -941,14 +942,15 @@ func (d *Dispatcher) logAndAck(ctx context.Context, l Lease, del *Delivery, ev *
 // can (e.l's deadline is the latest the worker knows of), and only until
 // the lease ends when it cannot. From the first failure on (from the
 // start, when the first write may outlast what is left of the lease),
-// p.unlogged holds the outcome: should the lease lapse meanwhile (an extension
-// failed too), a redelivery of the job to this Run logs "sent" with its
-// own lease instead of sending again (checkLog), and this loop stops once
-// it sees that (acking its own lease, if it still holds it). When the writes still fail the lease is left to expire;
-// a redelivery to this Run still logs the outcome without sending, but one
-// to another process (or after a restart) finds no final status and sends
-// again, like a crash during the provider call: that is logged at error
-// level as maybe sent twice.
+// p.unlogged holds the outcome: should the lease lapse meanwhile (an
+// extension failed too), a redelivery of the job to this Run logs "sent"
+// with its own lease instead of sending again (checkLog), and this loop
+// stops once it sees that (acking its own lease, if it still holds it).
+// When the writes still fail the lease is left to expire; a redelivery to
+// this Run still logs the outcome without sending, but one to another
+// process (or after a restart) finds no final status and sends again,
+// like a crash during the provider call: that is logged at error level as
+// maybe sent twice.
 func (e *execution) settleSent(ev Event) {
 	d, l, del := e.p.d, e.l, e.del
 	base := e.bc.parent()

@@ -51,19 +51,13 @@ func (c *addressCache) get(in string) (normalized, bool) {
 	}
 	if v, ok := c.prev[in]; ok {
 		delete(c.prev, in)
-		k := v.e164 // the cache's own copy of in when in is E.164 already
-		if k != in {
-			k = strings.Clone(in)
-		}
-		c.add(k, v)
+		c.add(cacheKey(in, v), v)
 		return v, true
 	}
 	return normalized{}, false
 }
 
-// put remembers v as the answer for in. The key is v.e164 when that is
-// in (NormalizeAddress's answers are strings of their own), else a copy
-// of in: the caller's string may be part of a larger buffer.
+// put remembers v as the answer for in.
 func (c *addressCache) put(in string, v normalized) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -73,11 +67,17 @@ func (c *addressCache) put(in string, v normalized) {
 	if _, ok := c.prev[in]; ok {
 		return
 	}
-	k := v.e164
-	if k != in {
-		k = strings.Clone(in)
+	c.add(cacheKey(in, v), v)
+}
+
+// cacheKey is the cache's key for in, whose answer is v: v.e164 when that is
+// in (NormalizeAddress's answers are strings of their own), else a copy
+// of in (the caller's string may be part of a larger buffer).
+func cacheKey(in string, v normalized) string {
+	if v.e164 == in {
+		return v.e164
 	}
-	c.add(k, v)
+	return strings.Clone(in)
 }
 
 // add inserts k, which is in neither generation; c.mu is held.
