@@ -96,8 +96,9 @@ type claim struct {
 const otherOwner = 1 << 63
 
 type entry struct {
-	key string
-	seq uint64
+	key     string
+	seq     uint64
+	expires time.Duration // its claim's, when pushed
 }
 
 // New returns an empty Deduper.
@@ -141,8 +142,12 @@ func (d *Deduper) Claim(_ context.Context, key, owner string, ttl time.Duration)
 		if ok && c.expires > now {
 			return false, s.owner(key, c), nil
 		}
-		d.dropExpired(s, now)
-		if _, ok = s.claims[key]; ok || d.reserve() {
+		// A key not held is not held after dropExpired either; a key held
+		// (expired) is looked up again only when something was dropped.
+		if d.dropExpired(s, now, swept) > 0 && ok {
+			_, ok = s.claims[key]
+		}
+		if ok || d.reserve() {
 			break // an expired claim of key still held is replaced in place
 		}
 		if swept {
@@ -168,7 +173,7 @@ func (d *Deduper) Claim(_ context.Context, key, owner string, ttl time.Duration)
 		s.others[key] = owner
 	}
 	s.claims[key] = c
-	s.push(entry{key: key, seq: s.seq})
+	s.push(entry{key: key, seq: s.seq, expires: c.expires})
 	return true, "", nil
 }
 
@@ -201,7 +206,7 @@ func (d *Deduper) sweep(now time.Duration, skip *shard) {
 			continue
 		}
 		s.mu.Lock()
-		d.dropExpired(s, now)
+		d.dropExpired(s, now, true)
 		s.mu.Unlock()
 	}
 }
@@ -227,11 +232,21 @@ func (d *Deduper) forget(s *shard, key string, c claim) {
 	d.held.Add(-1)
 }
 
-// dropExpired drops stale entries and expired claims from the head of
-// s.order, up to the first live claim. s.mu is held.
-func (d *Deduper) dropExpired(s *shard, now time.Duration) {
+// dropExpired drops expired claims and stale entries from the head of
+// s.order and returns how many claims it dropped. It stops at the first
+// entry that has not expired, without a map lookup: on the hot path (a
+// Claim with room left) that entry is almost always live, as claims made
+// under one ttl expire in the order they were made. Only thorough (when
+// MaxKeys are held, and room is needed) also skips the unexpired entries
+// of released or replaced claims, stopping at the first live claim.
+// s.mu is held.
+func (d *Deduper) dropExpired(s *shard, now time.Duration, thorough bool) int {
+	dropped := 0
 	for s.head < len(s.order) {
 		e := s.order[s.head]
+		if e.expires > now && !thorough {
+			break
+		}
 		c, ok := s.claims[e.key]
 		live := ok && c.seq&^otherOwner == e.seq
 		if live && c.expires > now {
@@ -239,6 +254,7 @@ func (d *Deduper) dropExpired(s *shard, now time.Duration) {
 		}
 		if live {
 			d.forget(s, e.key, c)
+			dropped++
 		}
 		s.order[s.head] = entry{}
 		s.head++
@@ -246,6 +262,7 @@ func (d *Deduper) dropExpired(s *shard, now time.Duration) {
 	if s.head == len(s.order) {
 		s.order, s.head = s.order[:0], 0
 	}
+	return dropped
 }
 
 // push appends e to order, compacting it when it holds mostly stale entries.

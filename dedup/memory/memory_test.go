@@ -130,3 +130,43 @@ func TestOwners(t *testing.T) {
 	}
 	assert.Zero(t, d.Len())
 }
+
+// A claim of a key whose expired claim is still held counts once, and an
+// unexpired entry of a released claim at the head of the order does not
+// keep expired claims behind it from making room when MaxKeys are held.
+func TestReclaimAndRoom(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		d := memory.New(memory.Config{MaxKeys: 1})
+		ok, _, err := d.Claim(ctx, "k", "n1", time.Second)
+		require.NoError(t, err)
+		require.True(t, ok)
+		time.Sleep(time.Second)
+		ok, _, err = d.Claim(ctx, "k", "n2", time.Second)
+		require.NoError(t, err)
+		require.True(t, ok, "the expired claim is replaced")
+		assert.Equal(t, 1, d.Len())
+
+		// Every key, whatever its shard: a released hour-long claim, then a
+		// second-long one behind it in the same shard's order.
+		d = memory.New(memory.Config{MaxKeys: 16})
+		for i := range 16 {
+			key := fmt.Sprint("long-", i)
+			_, _, err := d.Claim(ctx, key, "n", time.Hour)
+			require.NoError(t, err)
+			require.NoError(t, d.Release(ctx, key, "n"))
+		}
+		for i := range 16 {
+			ok, _, err := d.Claim(ctx, fmt.Sprint("short-", i), "n", time.Second)
+			require.NoError(t, err)
+			require.True(t, ok)
+		}
+		time.Sleep(time.Second)
+		for i := range 16 {
+			ok, _, err := d.Claim(ctx, fmt.Sprint("next-", i), "n", time.Hour)
+			require.NoError(t, err, "claim %d: the expired claims make room", i)
+			require.True(t, ok)
+		}
+		assert.Equal(t, 16, d.Len())
+	})
+}

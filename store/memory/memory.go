@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/internal/idmap"
 )
 
 // Config configures a Store. The zero value is usable.
@@ -36,8 +37,10 @@ type Store struct {
 	prefs    map[string]map[prefKey]prefValue // by user
 
 	logMu      sync.RWMutex
-	deliveries map[string]*delivery
-	notifs     map[string]*notification
+	// deliveries and notifs are keyed by their IDs' hashes: growing them
+	// never reads the IDs (see idmap).
+	deliveries *idmap.Map[*delivery]
+	notifs     *idmap.Map[*notification]
 	// order lists notifications oldest first; order[head:] are held.
 	order []*notification
 	head  int
@@ -84,8 +87,8 @@ func New(cfg Config) *Store {
 		contacts:         make(map[string]notify.Contact),
 		owners:           make(map[deviceKey]string),
 		prefs:            make(map[string]map[prefKey]prefValue),
-		deliveries:       make(map[string]*delivery),
-		notifs:           make(map[string]*notification),
+		deliveries:       idmap.New(func(d *delivery) string { return d.hdr.deliveryID }, 0),
+		notifs:           idmap.New(func(n *notification) string { return n.id }, 0),
 	}
 }
 
@@ -268,16 +271,16 @@ func (s *Store) Record(_ context.Context, events ...notify.Event) error {
 // not nil (n is e's notification then) and otherwise in e's notification,
 // creating that too when new. s.logMu is held.
 func (s *Store) deliveryOf(e *notify.Event, n *notification, now time.Time) *delivery {
-	if d := s.deliveries[e.DeliveryID]; d != nil {
+	if d, ok := s.deliveries.Get(e.DeliveryID); ok {
 		return d
 	}
 	var d *delivery
 	if n == nil {
-		n = s.notifs[e.NotificationID]
+		n, _ = s.notifs.Get(e.NotificationID)
 	}
 	if n == nil {
 		n = &notification{id: e.NotificationID, first: now}
-		s.notifs[e.NotificationID] = n
+		s.notifs.Put(n)
 		s.pushNotification(n)
 		d = &n.firstDel
 	} else {
@@ -288,7 +291,7 @@ func (s *Store) deliveryOf(e *notify.Event, n *notification, now time.Time) *del
 	d.n = n
 	d.hdr = header{deliveryID: e.DeliveryID, userID: e.UserID, category: e.Category, channel: e.Channel,
 		address: e.Address, template: e.Template, locale: e.Locale}
-	s.deliveries[e.DeliveryID] = d
+	s.deliveries.Put(d)
 	return d
 }
 
@@ -327,7 +330,7 @@ func (s *Store) RecordOnce(ctx context.Context, ev notify.Event, key string, the
 	now := time.Now()
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
-	d := s.deliveries[ev.DeliveryID]
+	d, _ := s.deliveries.Get(ev.DeliveryID)
 	if d != nil && d.x != nil {
 		if _, ok := d.x.keys[key]; ok {
 			return false, nil
@@ -412,16 +415,16 @@ func (s *Store) expired(n *notification, now time.Time) bool {
 // drop forgets n and its deliveries. s.logMu is held.
 func (s *Store) drop(n *notification) {
 	for d := &n.firstDel; d != nil; d = d.next {
-		delete(s.deliveries, d.hdr.deliveryID)
+		s.deliveries.Delete(d.hdr.deliveryID)
 	}
-	delete(s.notifs, n.id)
+	s.notifs.Delete(n.id)
 }
 
 // State returns where the delivery stands, or an error wrapping
 // notify.ErrNotFound. It allocates nothing on success.
 func (s *Store) State(_ context.Context, deliveryID string) (notify.DeliveryState, error) {
 	s.logMu.RLock()
-	d := s.deliveries[deliveryID]
+	d, _ := s.deliveries.Get(deliveryID)
 	var st notify.DeliveryState
 	if d != nil {
 		st = d.state
@@ -437,7 +440,7 @@ func (s *Store) State(_ context.Context, deliveryID string) (notify.DeliveryStat
 // wrapping notify.ErrNotFound.
 func (s *Store) Delivery(_ context.Context, deliveryID string) (notify.DeliveryRecord, error) {
 	s.logMu.RLock()
-	d := s.deliveries[deliveryID]
+	d, _ := s.deliveries.Get(deliveryID)
 	var events []notify.Event
 	if d != nil {
 		events = d.events()
@@ -454,7 +457,7 @@ func (s *Store) Delivery(_ context.Context, deliveryID string) (notify.DeliveryR
 // when none was.
 func (s *Store) Deliveries(_ context.Context, notificationID string) ([]notify.DeliveryRecord, error) {
 	s.logMu.RLock()
-	n := s.notifs[notificationID]
+	n, _ := s.notifs.Get(notificationID)
 	var all [][]notify.Event
 	if n != nil {
 		for d := &n.firstDel; d != nil; d = d.next {

@@ -17,7 +17,7 @@ func (s *Store) Report(_ context.Context, q notify.ReportQuery) ([]notify.Report
 	}
 	var all [][]notify.Event
 	s.logMu.RLock()
-	for _, d := range s.deliveries {
+	for d := range s.deliveries.All() {
 		if !d.inline[0].at.After(q.Until) {
 			all = append(all, d.events())
 		}

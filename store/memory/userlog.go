@@ -20,7 +20,7 @@ func (s *Store) UserDeliveries(_ context.Context, q notify.UserQuery) (notify.De
 	}
 	var all [][]notify.Event
 	s.logMu.RLock()
-	for _, d := range s.deliveries {
+	for d := range s.deliveries.All() {
 		if d.hdr.userID == q.UserID {
 			all = append(all, d.events())
 		}
