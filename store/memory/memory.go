@@ -36,7 +36,7 @@ type Store struct {
 	owners   map[deviceKey]string             // who holds each device token
 	prefs    map[string]map[prefKey]prefValue // by user
 
-	logMu      sync.RWMutex
+	logMu sync.RWMutex
 	// deliveries and notifs are keyed by their IDs' hashes: growing them
 	// never reads the IDs (see idmap).
 	deliveries *idmap.Map[*delivery]
