@@ -81,7 +81,10 @@ func (s state) idle(now time.Duration) bool {
 // idSet is the IDs a key remembers, each until its expiry, in the order
 // they were counted.
 type idSet struct {
-	expiry map[string]time.Duration
+	// index holds the IDs of order[head:] once there are more than
+	// scanMax of them; with fewer, a scan of their hashes in order finds
+	// one sooner than a map would, and the set needs no map.
+	index map[string]struct{}
 	// order[head:] are the IDs remembered, oldest first, with their
 	// expiry; order[:head] are forgotten, cleared, and reused once they are
 	// half of order (no allocation while the set does not grow).
@@ -90,10 +93,28 @@ type idSet struct {
 	until time.Duration // the latest expiry
 }
 
-// idExpiry is an ID and when it is forgotten (its value in idSet.expiry).
+// scanMax is how many IDs an idSet finds by a scan, without an index.
+const scanMax = 16
+
+// idExpiry is an ID, its hash (Limiter.seed) and when it is forgotten.
 type idExpiry struct {
-	id string
-	at time.Duration
+	id   string
+	hash uint64
+	at   time.Duration
+}
+
+// has reports whether s remembers id, whose hash is h.
+func (s *idSet) has(id string, h uint64) bool {
+	if s.index != nil {
+		_, ok := s.index[id]
+		return ok
+	}
+	for i := s.head; i < len(s.order); i++ {
+		if e := &s.order[i]; e.hash == h && e.id == id {
+			return true
+		}
+	}
+	return false
 }
 
 // expire forgets the IDs whose expiry has passed at now. IDs counted
@@ -106,23 +127,34 @@ func (s *idSet) expire(now time.Duration) {
 
 // drop forgets the oldest ID.
 func (s *idSet) drop() {
-	delete(s.expiry, s.order[s.head].id)
+	if s.index != nil {
+		delete(s.index, s.order[s.head].id)
+	}
 	s.order[s.head] = idExpiry{}
 	s.head++
 	if s.head == len(s.order) {
-		s.order, s.head = s.order[:0], 0
+		s.order, s.head, s.index = s.order[:0], 0, nil
 	}
 }
 
-// add remembers id until expiry, forgetting the oldest IDs past limit.
-func (s *idSet) add(id string, expiry time.Duration, limit int) {
-	s.expiry[id] = expiry
+// add remembers id, whose hash is h, until expiry, forgetting the oldest
+// IDs past limit.
+func (s *idSet) add(id string, h uint64, expiry time.Duration, limit int) {
+	if s.index != nil {
+		s.index[id] = struct{}{}
+	} else if len(s.order)-s.head == scanMax {
+		s.index = make(map[string]struct{}, 2*scanMax)
+		for _, e := range s.order[s.head:] {
+			s.index[e.id] = struct{}{}
+		}
+		s.index[id] = struct{}{}
+	}
 	if len(s.order) == cap(s.order) && s.head >= len(s.order)/2 && s.head > 0 {
 		n := copy(s.order, s.order[s.head:])
 		clear(s.order[n:])
 		s.order, s.head = s.order[:n], 0
 	}
-	s.order = append(s.order, idExpiry{id: id, at: expiry})
+	s.order = append(s.order, idExpiry{id: id, hash: h, at: expiry})
 	s.until = max(s.until, expiry)
 	for len(s.order)-s.head > limit {
 		s.drop()
@@ -177,9 +209,13 @@ func (l *Limiter) Allow(_ context.Context, req notify.LimitRequest) (notify.Deci
 	defer s.mu.Unlock()
 	st, ok := s.keys[req.Key]
 	tat := max(st.tat, now)
+	var idHash uint64
+	if req.ID != "" {
+		idHash = maphash.String(l.seed, req.ID)
+	}
 	if st.ids != nil {
 		st.ids.expire(now)
-		if _, seen := st.ids.expiry[req.ID]; seen && req.ID != "" {
+		if req.ID != "" && st.ids.has(req.ID, idHash) {
 			return notify.Decision{Allowed: true, Remaining: remaining(tat, now)}, nil
 		}
 	}
@@ -193,10 +229,10 @@ func (l *Limiter) Allow(_ context.Context, req notify.LimitRequest) (notify.Deci
 	st.tat = next
 	if req.ID != "" {
 		if st.ids == nil {
-			st.ids = &idSet{expiry: make(map[string]time.Duration)}
+			st.ids = &idSet{}
 		}
 		window := max(limit.Per, tolerance)
-		st.ids.add(req.ID, now+min(window, math.MaxInt64-now), maxIDs(burst, window, interval))
+		st.ids.add(req.ID, idHash, now+min(window, math.MaxInt64-now), maxIDs(burst, window, interval))
 	}
 	s.keys[req.Key] = st
 	return notify.Decision{Allowed: true, Remaining: remaining(next, now)}, nil

@@ -155,3 +155,33 @@ func TestEvictionKeepsIDs(t *testing.T) {
 		assert.Less(t, l.Len(), 3000, "keys whose IDs expired were not swept")
 	})
 }
+
+// TestManyIDs checks that a key remembers every ID it counted, whether it
+// holds few (found by a scan) or many (found in an index), and after the
+// index is dropped with the last ID.
+func TestManyIDs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := memory.New(memory.Config{})
+		limit := notify.Limit{Rate: 100, Per: time.Hour}
+		allow := func(id string) notify.Decision {
+			t.Helper()
+			d, err := l.Allow(t.Context(), notify.LimitRequest{Key: "k", ID: id, Limit: limit})
+			require.NoError(t, err)
+			require.True(t, d.Allowed)
+			return d
+		}
+		for round := range 2 {
+			n := 40
+			if round == 1 {
+				n = 3 // after every ID was forgotten: few again
+			}
+			for i := range n {
+				assert.Equal(t, 99-i, allow(fmt.Sprint("id-", i)).Remaining, "round %d: id-%d is counted", round, i)
+			}
+			for i := range n {
+				assert.Equal(t, 100-n, allow(fmt.Sprint("id-", i)).Remaining, "round %d: id-%d again is not counted", round, i)
+			}
+			time.Sleep(time.Hour) // every ID forgotten, the TAT passed
+		}
+	})
+}
