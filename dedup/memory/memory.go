@@ -43,6 +43,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/internal/idmap"
 	"github.com/gonotify/notify/internal/uuidtext"
 )
 
@@ -75,7 +76,7 @@ var _ notify.Deduper = (*Deduper)(nil)
 type shard struct {
 	mu     sync.Mutex
 	seq    uint64
-	claims map[string]claim
+	claims *idmap.Map[claim] // keyed by the keys' hashes (see idmap)
 	// others holds the owners of claims that are not canonical UUIDs.
 	others map[string]string
 	// order lists claims oldest first; order[head:] is live. An entry whose
@@ -88,6 +89,7 @@ type shard struct {
 // claim is one key's claim. Its owner is kept as 16 bytes when it is a
 // canonical UUID (no string per claim), else in shard.others.
 type claim struct {
+	key     string
 	id      uuid.UUID
 	expires time.Duration // offset from Deduper.start
 	seq     uint64        // top bit: the owner is in shard.others
@@ -108,7 +110,7 @@ func New(cfg Config) *Deduper {
 	}
 	d := &Deduper{seed: maphash.MakeSeed(), start: time.Now(), max: int64(cfg.MaxKeys)}
 	for i := range d.shards {
-		d.shards[i] = shard{claims: make(map[string]claim)}
+		d.shards[i] = shard{claims: idmap.New(func(c claim) string { return c.key }, 0)}
 	}
 	return d
 }
@@ -138,14 +140,14 @@ func (d *Deduper) Claim(_ context.Context, key, owner string, ttl time.Duration)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for swept := false; ; swept = true {
-		c, ok := s.claims[key]
+		c, ok := s.claims.Get(key)
 		if ok && c.expires > now {
 			return false, s.owner(key, c), nil
 		}
 		// A key not held is not held after dropExpired either; a key held
 		// (expired) is looked up again only when something was dropped.
 		if d.dropExpired(s, now, swept) > 0 && ok {
-			_, ok = s.claims[key]
+			_, ok = s.claims.Get(key)
 		}
 		if ok || d.reserve() {
 			break // an expired claim of key still held is replaced in place
@@ -161,7 +163,7 @@ func (d *Deduper) Claim(_ context.Context, key, owner string, ttl time.Duration)
 		s.mu.Lock()
 	}
 	s.seq++
-	c := claim{expires: now + ttl, seq: s.seq}
+	c := claim{key: key, expires: now + ttl, seq: s.seq}
 	if id, ok := canonicalUUID(owner); ok {
 		c.id = id
 		delete(s.others, key)
@@ -172,7 +174,7 @@ func (d *Deduper) Claim(_ context.Context, key, owner string, ttl time.Duration)
 		}
 		s.others[key] = owner
 	}
-	s.claims[key] = c
+	s.claims.Put(c)
 	s.push(entry{key: key, seq: s.seq, expires: c.expires})
 	return true, "", nil
 }
@@ -217,7 +219,7 @@ func (d *Deduper) Release(_ context.Context, key, owner string) error {
 	s := d.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c, ok := s.claims[key]; ok && s.owner(key, c) == owner {
+	if c, ok := s.claims.Get(key); ok && s.owner(key, c) == owner {
 		d.forget(s, key, c)
 	}
 	return nil
@@ -225,7 +227,7 @@ func (d *Deduper) Release(_ context.Context, key, owner string) error {
 
 // forget deletes key's claim c. s.mu is held.
 func (d *Deduper) forget(s *shard, key string, c claim) {
-	delete(s.claims, key)
+	s.claims.Delete(key)
 	if c.seq&otherOwner != 0 {
 		delete(s.others, key)
 	}
@@ -247,7 +249,7 @@ func (d *Deduper) dropExpired(s *shard, now time.Duration, thorough bool) int {
 		if e.expires > now && !thorough {
 			break
 		}
-		c, ok := s.claims[e.key]
+		c, ok := s.claims.Get(e.key)
 		live := ok && c.seq&^otherOwner == e.seq
 		if live && c.expires > now {
 			break
@@ -276,11 +278,11 @@ func (s *shard) push(e entry) {
 		clear(s.order[n:])
 		s.order, s.head = s.order[:n], 0
 	}
-	if n := len(s.order) - s.head; n > 2*len(s.claims)+16 {
+	if n := len(s.order) - s.head; n > 2*s.claims.Len()+16 {
 		// Released keys leave stale entries behind; drop them.
 		live := s.order[:0]
 		for _, o := range s.order[s.head:] {
-			if c, ok := s.claims[o.key]; ok && c.seq&^otherOwner == o.seq {
+			if c, ok := s.claims.Get(o.key); ok && c.seq&^otherOwner == o.seq {
 				live = append(live, o)
 			}
 		}
@@ -301,7 +303,7 @@ func (d *Deduper) Holder(_ context.Context, key string) (string, error) {
 	s := d.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c, ok := s.claims[key]; ok && c.expires > now {
+	if c, ok := s.claims.Get(key); ok && c.expires > now {
 		return s.owner(key, c), nil
 	}
 	return "", notify.ErrNotFound
