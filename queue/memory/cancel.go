@@ -30,7 +30,7 @@ func (q *Queue) Cancel(_ context.Context, name string, ids []string) ([]string, 
 	var canceled []string
 	var fromReady map[*job]bool
 	for _, id := range ids {
-		r := qu.jobs[id]
+		r, _ := qu.jobs.Get(id)
 		if r == nil {
 			continue // unknown, or given twice
 		}
@@ -47,7 +47,7 @@ func (q *Queue) Cancel(_ context.Context, name string, ids []string) ([]string, 
 				fromReady = make(map[*job]bool)
 			}
 			fromReady[r] = true
-			delete(qu.jobs, id)
+			qu.jobs.Delete(id)
 		default:
 			continue // leased or dead
 		}

@@ -28,7 +28,7 @@ func (q *Queue) Dead(_ context.Context, dq notify.DeadQuery) (notify.DeadPage, e
 	}
 	var out []notify.DeadJob
 	qu.mu.Lock()
-	for _, r := range qu.jobs {
+	for r := range qu.jobs.All() {
 		if r.state != stateDead || !dq.Matches(r.reason, r.died) || (dq.Cursor != "" && !cur.After(r.died, r.id)) {
 			continue
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gonotify/notify"
+	"github.com/gonotify/notify/internal/idmap"
 )
 
 // Config configures a Queue. The zero value is usable.
@@ -96,7 +97,7 @@ type job struct {
 type queue struct {
 	name string
 	mu   sync.Mutex
-	jobs map[string]*job
+	jobs *idmap.Map[*job] // by ID, keyed by the IDs' hashes (see idmap)
 	// ready is a FIFO: ready[head:] are the ready jobs, oldest first.
 	ready []*job
 	head  int
@@ -138,7 +139,7 @@ func (q *Queue) get(name string, create bool) *queue {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if qu = q.queues[name]; qu == nil {
-		qu = &queue{name: name, jobs: make(map[string]*job), wake: make(chan struct{}, 1)}
+		qu = &queue{name: name, jobs: newJobs(0), wake: make(chan struct{}, 1)}
 		q.queues[name] = qu
 	}
 	return qu
@@ -191,7 +192,7 @@ func (q *Queue) Enqueue(_ context.Context, jobs ...notify.Job) error {
 		if qu.name != jobs[i].Queue {
 			qu = find(qs, jobs[i].Queue)
 		}
-		if _, ok := qu.jobs[jobs[i].ID]; !ok {
+		if _, ok := qu.jobs.Get(jobs[i].ID); !ok {
 			fresh++
 		}
 	}
@@ -243,13 +244,13 @@ func (q *Queue) reserve(n int64) (held int64, ok bool) {
 // add stores j unless its ID is present, and reports whether it did.
 // qu.mu is held.
 func (qu *queue) add(j *notify.Job, now time.Time) bool {
-	if _, ok := qu.jobs[j.ID]; ok {
+	if _, ok := qu.jobs.Get(j.ID); ok {
 		return false
 	}
 	r := qu.record()
 	r.id, r.d = j.ID, j.Delivery
-	qu.jobs[j.ID] = r
-	qu.peak = max(qu.peak, len(qu.jobs))
+	qu.jobs.Put(r)
+	qu.peak = max(qu.peak, qu.jobs.Len())
 	if j.NotBefore.After(now) {
 		r.state, r.due = stateDelayed, j.NotBefore
 		qu.push(r)
@@ -257,6 +258,11 @@ func (qu *queue) add(j *notify.Job, now time.Time) bool {
 	}
 	qu.makeReady(r, now)
 	return true
+}
+
+// newJobs returns an empty job table with room for size jobs.
+func newJobs(size int) *idmap.Map[*job] {
+	return idmap.New(func(r *job) string { return r.id }, size)
 }
 
 // record returns a blank job record, reused when one is free.
@@ -272,13 +278,13 @@ func (qu *queue) record() *job {
 
 // release forgets r and keeps its record for reuse.
 func (qu *queue) release(r *job) {
-	delete(qu.jobs, r.id)
-	if qu.peak >= minShrink && len(qu.jobs) < qu.peak/shrinkBelow {
-		jobs := make(map[string]*job, len(qu.jobs))
-		for id, r := range qu.jobs {
-			jobs[id] = r
+	qu.jobs.Delete(r.id)
+	if qu.peak >= minShrink && qu.jobs.Len() < qu.peak/shrinkBelow {
+		jobs := newJobs(qu.jobs.Len())
+		for r := range qu.jobs.All() {
+			jobs.Put(r)
 		}
-		qu.jobs, qu.peak = jobs, len(jobs)
+		qu.jobs, qu.peak = jobs, jobs.Len()
 	}
 	*r = job{heapIdx: -1}
 	if len(qu.free) < maxFree {
@@ -444,7 +450,7 @@ func receipt(gen int) string {
 // expired lease is lost even before it is handed out again. qu.mu is held.
 func (qu *queue) held(l *notify.Lease, op string) (*job, error) {
 	qu.promote(time.Now())
-	r := qu.jobs[l.Job.ID]
+	r, _ := qu.jobs.Get(l.Job.ID)
 	if r == nil || r.state != stateLeased || r.attempt != l.Attempt || receipt(r.gen) != l.Handle {
 		return nil, fmt.Errorf("queue/memory: %s job %s attempt %d: %w", op, l.Job.ID, l.Attempt, notify.ErrLeaseLost)
 	}
@@ -547,7 +553,7 @@ func (q *Queue) Replay(_ context.Context, name, id string) error {
 	}
 	qu.mu.Lock()
 	defer qu.mu.Unlock()
-	r := qu.jobs[id]
+	r, _ := qu.jobs.Get(id)
 	if r == nil || r.state != stateDead {
 		return fmt.Errorf("queue/memory: replay job %s on %q: no dead job with that ID: %w", id, name, notify.ErrNotFound)
 	}
