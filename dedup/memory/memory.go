@@ -12,11 +12,11 @@
 //     twice.
 //   - Memory is bounded by Config.MaxKeys, counted across the whole
 //     Deduper: claims whose ttl has passed are dropped, oldest first, as
-//     new ones arrive. A claim costs about 160 bytes of heap, measured
+//     new ones arrive. A claim costs about 190 bytes of heap, measured
 //     with a UUID owner (the Dispatcher's notification IDs) and a 12-byte
 //     key (longer keys add their length; an owner that is not a canonical
 //     UUID adds a string and a map entry): the default 1,000,000 claims
-//     hold about 155 MiB. Size MaxKeys above the claims made within a ttl
+//     hold about 180 MiB. Size MaxKeys above the claims made within a ttl
 //     (Config.DedupTTL times the peak Send rate).
 //   - Safe for concurrent use; keys are spread over shards, each with its
 //     own lock. No goroutine is started.
