@@ -28,7 +28,9 @@
 //     every claim (as the Dispatcher's DedupTTL) that is the order they
 //     expire in; with mixed ttls, an expired claim made after a longer one
 //     still live is dropped only when that one expires, and counts
-//     against MaxKeys until then.
+//     against MaxKeys until then. The same holds behind a longer claim
+//     that was released, until its ttl would have passed, except when
+//     MaxKeys claims are held: then released claims are skipped.
 package memory
 
 import (
@@ -240,7 +242,7 @@ func (d *Deduper) forget(s *shard, key string, c claim) {
 // Claim with room left) that entry is almost always live, as claims made
 // under one ttl expire in the order they were made. Only thorough (when
 // MaxKeys are held, and room is needed) also skips the unexpired entries
-// of released or replaced claims, stopping at the first live claim.
+// of released claims, stopping at the first live claim.
 // s.mu is held.
 func (d *Deduper) dropExpired(s *shard, now time.Duration, thorough bool) int {
 	dropped := 0

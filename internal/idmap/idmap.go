@@ -1,9 +1,10 @@
 // Package idmap is a map from string IDs to values for the memory backends'
 // large tables (hundreds of thousands of entries): it is keyed by each ID's
-// seeded 64-bit hash, so that growing and probing it never read the IDs'
-// bytes, which in such a table are rarely in the CPU's cache. A Go map keyed
-// by the strings themselves hashes every key again whenever it grows, one
-// cache miss per key, and compares the key's bytes on every probe.
+// seeded 64-bit hash, so that growing it never reads the IDs' bytes,
+// which in such a table are rarely in the CPU's cache, and a probe reads
+// only the ID of the value it finds. A Go map keyed by the strings
+// themselves hashes every key again whenever it grows, one cache miss per
+// key.
 //
 // Every value holds its own ID (the Map reads it with the function given to
 // New), which a lookup compares with the ID it was asked for: two IDs with
@@ -26,7 +27,7 @@ type Map[V any] struct {
 	byHash map[uint64]V
 	// spill holds the values whose ID's hash a value with another ID held
 	// when they were put: nil until a collision, which 64-bit hashes make
-	// rare (about one in 10^7 tables of a million IDs).
+	// rare (about one table of a million IDs in 3×10^7 has one).
 	spill map[string]V
 }
 

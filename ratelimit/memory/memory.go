@@ -81,9 +81,9 @@ func (s state) idle(now time.Duration) bool {
 // idSet is the IDs a key remembers, each until its expiry, in the order
 // they were counted.
 type idSet struct {
-	// index holds the IDs of order[head:] once there are more than
-	// scanMax of them; with fewer, a scan of their hashes in order finds
-	// one sooner than a map would, and the set needs no map.
+	// index holds the IDs of order[head:] from when a scanMax+1st is
+	// added until the set empties; before that, a scan of their hashes in
+	// order finds one sooner than a map would, and the set needs no map.
 	index map[string]struct{}
 	// order[head:] are the IDs remembered, oldest first, with their
 	// expiry; order[:head] are forgotten, cleared, and reused once they are
