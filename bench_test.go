@@ -127,8 +127,7 @@ func (db dispatcherBench) send(b *testing.B) bool {
 // with dedup, rate limiting, the log and template rendering all on, and a
 // no-op channel. One op is one delivery. Where the system tells
 // (processCPU), it also reports the process's CPU time per delivery (user
-// + system, garbage collection included), which a busy or throttled
-// machine moves less than the rate.
+// + system, garbage collection included).
 //
 //	go test -run '^$' -bench Dispatcher -benchmem -count 6 .
 func BenchmarkDispatcher(b *testing.B) {
