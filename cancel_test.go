@@ -123,7 +123,10 @@ func TestCancelDeferred(t *testing.T) {
 func TestCancelRetryingAndFinal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, func(c *notify.Config) {
-			c.Retry = notify.RetryPolicy{BaseDelay: time.Hour, MaxDelay: time.Hour, MaxAttempts: 5}
+			// Retries wait a random time up to MaxDelay ("full jitter"):
+			// a long one makes a retry before the checks below unlikely
+			// (one in 360,000).
+			c.Retry = notify.RetryPolicy{BaseDelay: 100 * time.Hour, MaxDelay: 100 * time.Hour, MaxAge: 200 * time.Hour, MaxAttempts: 5}
 		})
 		h.contact(t, ana)
 		h.ch["sms"].FailFirst(1, notify.Retryable(errors.New("503"), 0))
@@ -133,7 +136,7 @@ func TestCancelRetryingAndFinal(t *testing.T) {
 		n.Channels = []string{"sms", "email"}
 		r, err := h.d.Send(t.Context(), n)
 		require.NoError(t, err)
-		time.Sleep(time.Minute) // both first attempts done; sms waits an hour
+		time.Sleep(time.Second) // both first attempts done; sms waits for its retry
 		synctest.Wait()
 		recs := byChannel(mustStatus(t, h, r.NotificationID))
 		require.Equal(t, notify.StatusRetrying, recs["sms"].Status)
@@ -144,7 +147,7 @@ func TestCancelRetryingAndFinal(t *testing.T) {
 		assert.Equal(t, []string{recs["sms"].DeliveryID}, refIDs(res.Canceled))
 		assert.Equal(t, []string{recs["email"].DeliveryID}, refIDs(res.Final))
 		assert.Equal(t, notify.StatusFailed, res.Final[0].Status)
-		time.Sleep(2 * time.Hour)
+		time.Sleep(101 * time.Hour) // past any retry delay
 		synctest.Wait()
 		assert.Equal(t, 1, h.ch["sms"].CallCount(recs["sms"].DeliveryID), "no attempt after Cancel")
 	})
