@@ -2,6 +2,9 @@ package notify_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -56,4 +59,88 @@ func TestAttemptContextEndsAtItsDeadline(t *testing.T) {
 		assert.Equal(t, seen.deadline, seen.ended, "the context ends at its deadline")
 		assert.ErrorIs(t, seen.err, context.DeadlineExceeded)
 	})
+}
+
+// scribblingChannel fails each delivery's first attempt retryably, after
+// writing over the Delivery it was lent, and keeps a copy of what each call
+// was given.
+type scribblingChannel struct {
+	mu      sync.Mutex
+	seen    []notify.Delivery
+	batches int // SendBatch calls
+}
+
+func (c *scribblingChannel) Name() string { return notify.ChannelSMS }
+
+func (c *scribblingChannel) Send(_ context.Context, d *notify.Delivery) (notify.Result, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seen = append(c.seen, *d)
+	first := d.Attempt == 1
+	d.Address, d.Message.Body, d.Attempt, d.Recheck = "scribbled", "scribbled", 99, false
+	if first {
+		return notify.Result{}, notify.Retryable(errors.New("scribbler: first attempt fails"), 0)
+	}
+	return notify.Result{ProviderID: "ok"}, nil
+}
+
+// batchScribbler is a scribblingChannel that is a notify.BatchSender.
+type batchScribbler struct{ *scribblingChannel }
+
+func (c batchScribbler) SendBatch(ctx context.Context, ds []*notify.Delivery) ([]notify.Result, []error) {
+	c.mu.Lock()
+	c.batches++
+	c.mu.Unlock()
+	results, errs := make([]notify.Result, len(ds)), make([]error, len(ds))
+	for i, d := range ds {
+		results[i], errs[i] = c.Send(ctx, d)
+	}
+	return results, errs
+}
+
+// A Channel may write over the Delivery it is lent (the memory queue
+// shares its own with every lease of the job): the next attempt still
+// gets the Delivery as it was queued, numbered by the Dispatcher, whether
+// it is sent alone or in a batch.
+func TestChannelWritesDoNotReachTheQueue(t *testing.T) {
+	for _, batch := range []bool{false, true} {
+		t.Run(fmt.Sprintf("batch=%v", batch), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				sc := &scribblingChannel{}
+				var ch notify.Channel = sc
+				if batch {
+					ch = batchScribbler{sc}
+				}
+				h := newHarness(t, func(c *notify.Config) { c.Channels = []notify.Channel{ch} })
+				const n = 3
+				var ids []string
+				for i := range n {
+					r, err := h.d.Send(context.Background(), notify.Notification{
+						To:       []notify.Address{{Channel: notify.ChannelSMS, Value: fmt.Sprintf("+1500555000%d", i)}},
+						Template: "welcome", Data: map[string]any{"name": "Ana"}})
+					require.NoError(t, err)
+					ids = append(ids, r.NotificationID)
+				}
+				h.run(t)
+				for _, id := range ids {
+					ds := h.settle(t, id)
+					require.Len(t, ds, 1)
+					assert.Equal(t, notify.StatusSent, ds[0].Status)
+				}
+				sc.mu.Lock()
+				defer sc.mu.Unlock()
+				require.Len(t, sc.seen, 2*n)
+				if batch {
+					assert.Positive(t, sc.batches, "SendBatch was used")
+				}
+				attempts := map[string]int{}
+				for _, d := range sc.seen {
+					attempts[d.ID]++
+					assert.Equal(t, attempts[d.ID], d.Attempt, "attempt of %s", d.ID)
+					assert.NotEqual(t, "scribbled", d.Address)
+					assert.Equal(t, "Welcome, Ana!", d.Message.Body)
+				}
+			})
+		})
+	}
 }

@@ -14,7 +14,9 @@ type Channel interface {
 	// Send hands d to the provider. A nil error means the provider accepted
 	// it. Any error should be classified with Retryable, Permanent,
 	// InvalidRecipient, OptedOut or ConfigError; an unclassified error is
-	// treated as retryable.
+	// treated as retryable. d is the Dispatcher's, lent for the call:
+	// Send may change it but must not keep it, or use it from another
+	// goroutine, once it has returned (the Dispatcher reuses it).
 	Send(ctx context.Context, d *Delivery) (Result, error)
 }
 
@@ -46,7 +48,8 @@ type AddressNormalizer interface {
 // BatchSender is implemented by channels whose provider accepts many messages
 // in one call (FCM SendEach). When a worker holds several deliveries for such
 // a channel it calls SendBatch once; results[i] and errs[i] answer ds[i] and
-// are classified one by one, exactly as Send's would be.
+// are classified one by one, exactly as Send's would be. Like Send's, the
+// Deliveries are lent for the call only.
 type BatchSender interface {
 	SendBatch(ctx context.Context, ds []*Delivery) (results []Result, errs []error)
 }
@@ -99,7 +102,10 @@ type Queue interface {
 	// Enqueue adds jobs durably. When it returns nil every job is stored.
 	Enqueue(ctx context.Context, jobs ...Job) error
 	// Receive leases up to max ready jobs from queue. It blocks until at
-	// least one is ready or ctx is done; then it returns ctx's error.
+	// least one is ready or ctx is done; then it returns ctx's error. A
+	// lease's Job.Delivery may be the queue's own, shared with the job's
+	// other leases: the receiver reads it and must not change it (the
+	// Dispatcher works on a copy).
 	Receive(ctx context.Context, queue string, max int) ([]Lease, error)
 	// Ack removes leased jobs for good. Leases no longer held are skipped
 	// and reported with an error wrapping ErrLeaseLost; the others are

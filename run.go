@@ -482,15 +482,24 @@ type execution struct {
 	since   time.Time // when retrying started counting, for MaxAge
 }
 
-// execution starts the execution of l on w.
-func (w *worker) execution(l Lease) execution {
-	return execution{p: w.p, bc: &w.bc, l: l, del: l.Job.Delivery}
+// execution starts the execution of l on w, the task's i-th lease. Its
+// del is w's own copy of l's Delivery, which a queue may share with the
+// job's other leases (see Queue.Receive): the steps set its Attempt and
+// may render its Message, and the Channel may change it. The copy lives
+// in w.dels until w's next task.
+func (w *worker) execution(l Lease, i int) execution {
+	e := execution{p: w.p, bc: &w.bc, l: l}
+	if l.Job.Delivery != nil {
+		w.dels[i] = *l.Job.Delivery
+		e.del = &w.dels[i]
+	}
+	return e
 }
 
 // handle takes one lease through the pipeline. pre, when not nil, is the
 // rate limiter's decision made for a whole fetch by precheckLimits.
 func (w *worker) handle(l Lease, pre *Decision, got time.Time) {
-	e := w.execution(l)
+	e := w.execution(l, 0)
 	if e.prepare(pre) {
 		e.send(w, got)
 	}
@@ -553,7 +562,7 @@ func (w *worker) handleBatch(leases []Lease, pre []*Decision, got time.Time) {
 		if pre != nil {
 			dec = pre[i]
 		}
-		if e := w.execution(l); e.prepare(dec) {
+		if e := w.execution(l, i); e.prepare(dec) {
 			execs = append(execs, e)
 		}
 	}

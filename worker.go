@@ -136,8 +136,12 @@ type worker struct {
 	timer *time.Timer  // runs fire; reused for every call
 	slots int          // slots held by the current task
 	one   [1]execution // the execution of a single send
-	bc    bounded      // the current task's backend contexts
-	gone  bool         // the worker goroutine's own note: it was abandoned
+	// dels holds the current task's Deliveries, copied from its leases
+	// (see worker.execution): no allocation per delivery. A Channel must
+	// not keep a Delivery past its call (see Channel.Send).
+	dels []Delivery
+	bc   bounded // the current task's backend contexts
+	gone bool    // the worker goroutine's own note: it was abandoned
 
 	mu        sync.Mutex
 	gen       uint64 // counts watched calls
@@ -288,6 +292,9 @@ func (w *worker) run(t task) {
 	}()
 	w.bc = bounded{src: w.p.deadlines}
 	defer w.bc.stop()
+	if len(w.dels) < len(t.leases) {
+		w.dels = make([]Delivery, len(t.leases))
+	}
 	if t.batch {
 		w.handleBatch(t.leases, t.pre, t.got)
 		return

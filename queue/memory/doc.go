@@ -14,10 +14,9 @@
 //   - Ready jobs are handed out in FIFO order; delayed jobs (NotBefore, Nack
 //     with a delay) and leases sit in a min-heap keyed by the instant they
 //     become ready. Receive blocks without polling and wakes at that instant.
-//   - Enqueue, Receive and Ack allocate little: a Receive allocates its lease
-//     slice and one block of Delivery copies, whatever the batch size (one
-//     allocation for both when it leases one job);
-//     job records are reused.
+//   - Enqueue, Receive and Ack allocate little: a Receive allocates its
+//     lease slice, whatever the batch size, and copies no Delivery; job
+//     records are reused.
 //   - The Queue is a notify.Canceler: Cancel removes ready and delayed
 //     jobs that hold no lease under the queue's lock, so a job is removed
 //     or leased, never both; a job whose lease ran out unsettled is left
@@ -41,5 +40,7 @@
 //     behind (it kept 62 MiB when they never shrank).
 //   - Jobs are stored as the *notify.Delivery given to Enqueue: the caller
 //     must not modify a Delivery after enqueueing it. Receive hands out
-//     shallow copies, so a receiver may set fields such as Attempt.
+//     that same Delivery, which every lease of the job shares: a receiver
+//     must not modify it either, as notify.Queue.Receive says (the
+//     Dispatcher copies it before setting Attempt).
 package memory

@@ -343,8 +343,8 @@ func (qu *queue) promote(now time.Time) {
 // Receive leases up to max ready jobs from the named queue (max < 1 means
 // 1). It blocks until at least one is ready, ctx is done (it returns ctx's
 // error) or the Queue is closed (an error wrapping notify.ErrClosed). Each
-// lease's Job.Delivery is a shallow copy of the enqueued Delivery with
-// Attempt set to the lease's Attempt.
+// lease's Job.Delivery is the enqueued Delivery itself, to be read and not
+// modified; Lease.Attempt counts the job's receipts.
 func (q *Queue) Receive(ctx context.Context, name string, max int) ([]notify.Lease, error) {
 	if max < 1 {
 		max = 1
@@ -400,28 +400,19 @@ func (q *Queue) Receive(ctx context.Context, name string, max int) ([]notify.Lea
 	}
 }
 
-// lease hands out n ready jobs until deadline. qu.mu is held.
+// lease hands out n ready jobs until deadline. qu.mu is held. Each
+// lease's Delivery is the one Enqueue stored, shared with the job's other
+// leases (see notify.Queue.Receive): a lease costs one allocation per
+// Receive, however many deliveries it carries.
 func (qu *queue) lease(n int, deadline time.Time) []notify.Lease {
-	var leases []notify.Lease
-	var ds []notify.Delivery
-	if n == 1 {
-		one := new(oneLease) // one allocation for the usual single lease
-		leases, ds = one.l[:], one.d[:]
-	} else {
-		leases, ds = make([]notify.Lease, n), make([]notify.Delivery, n)
-	}
+	leases := make([]notify.Lease, n)
 	for i := range leases {
 		r := qu.popReady()
 		r.attempt++
 		r.state, r.due = stateLeased, deadline
 		qu.push(r)
 		l := &leases[i]
-		l.Job = notify.Job{ID: r.id, Queue: qu.name}
-		if r.d != nil {
-			ds[i] = *r.d
-			ds[i].Attempt = r.attempt
-			l.Job.Delivery = &ds[i]
-		}
+		l.Job = notify.Job{ID: r.id, Queue: qu.name, Delivery: r.d}
 		l.Attempt = r.attempt
 		l.Deadline = deadline
 		if r.gen > 0 {
@@ -429,12 +420,6 @@ func (qu *queue) lease(n int, deadline time.Time) []notify.Lease {
 		}
 	}
 	return leases
-}
-
-// oneLease holds a single lease and its Delivery copy.
-type oneLease struct {
-	l [1]notify.Lease
-	d [1]notify.Delivery
 }
 
 // receipt names a lease generation after a Replay; generation 0 has none.
