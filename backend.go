@@ -109,7 +109,8 @@ type Queue interface {
 	Receive(ctx context.Context, queue string, max int) ([]Lease, error)
 	// Ack removes leased jobs for good. Leases no longer held are skipped
 	// and reported with an error wrapping ErrLeaseLost; the others are
-	// still acked.
+	// still acked. Ack must not keep leases (the slice) once it has
+	// returned, even with ctx's error: the caller may reuse it.
 	Ack(ctx context.Context, leases ...Lease) error
 	// Nack returns a leased job to its queue, hidden for delay.
 	Nack(ctx context.Context, l Lease, delay time.Duration) error
@@ -159,6 +160,8 @@ type Preferences interface {
 // EventLog is the notification log: every delivery's events.
 type EventLog interface {
 	// Record appends events. Events for one delivery are recorded in order.
+	// Record must not keep events (the slice) once it has returned, even
+	// with ctx's error: the caller may reuse it.
 	Record(ctx context.Context, events ...Event) error
 	// State returns where a delivery stands, or ErrNotFound.
 	State(ctx context.Context, deliveryID string) (DeliveryState, error)

@@ -902,7 +902,7 @@ func (e *execution) settle(ev Event) {
 			d.bury(ctx, l, ev.Reason)
 		}
 	} else {
-		logged, _ = d.logAndAck(ctx, l, del, &ev)
+		logged, _ = d.logAndAck(ctx, e.bc, l, del, &ev)
 	}
 	if logged {
 		e.p.unlogged.forget(del.ID)
@@ -918,8 +918,9 @@ func (e *execution) settle(ev Event) {
 // logAndAck records ev and acks l: atomically when the Queue can write the
 // log, else one after the other. It reports whether ev reached the log (an
 // ack that fails after it did is only logged: the redelivery finds the
-// final status and sends nothing).
-func (d *Dispatcher) logAndAck(ctx context.Context, l Lease, del *Delivery, ev *Event) (bool, error) {
+// final status and sends nothing). bc is the task's own (see
+// bounded.args): it lends the Record and Ack calls their arguments.
+func (d *Dispatcher) logAndAck(ctx context.Context, bc *bounded, l Lease, del *Delivery, ev *Event) (bool, error) {
 	fillEvent(ev, del)
 	if d.lq != nil {
 		err := d.lq.AckLogged(ctx, d.cfg.Store, l, *ev)
@@ -937,10 +938,13 @@ func (d *Dispatcher) logAndAck(ctx context.Context, l Lease, del *Delivery, ev *
 			return false, err
 		}
 	}
-	if err := d.record(ctx, del, *ev); err != nil {
+	a := &bc.args
+	a.ev[0] = *ev
+	if err := d.recordIn(ctx, del, a.ev[:]); err != nil {
 		return false, err
 	}
-	d.ack(ctx, l)
+	a.l[0] = l
+	d.ackIn(ctx, a.l[:])
 	return true, nil
 }
 
@@ -984,7 +988,7 @@ func (e *execution) settleSent(ev Event) {
 			}
 			return
 		}
-		logged, err := d.logAndAck(e.bc.get(), l, del, &ev)
+		logged, err := d.logAndAck(e.bc.get(), e.bc, l, del, &ev)
 		if logged {
 			e.p.unlogged.forget(del.ID)
 			if try > 1 {
@@ -1063,10 +1067,17 @@ func fillEvent(ev *Event, del *Delivery) {
 // record writes ev, stamped with del's identity, to the log and counts it
 // in the metrics. A failure is logged and returned.
 func (d *Dispatcher) record(ctx context.Context, del *Delivery, ev Event) error {
-	fillEvent(&ev, del)
-	err := d.cfg.Store.Record(ctx, ev)
+	return d.recordIn(ctx, del, []Event{ev})
+}
+
+// recordIn is record of the one event in evs, a slice the caller owns and
+// may reuse once recordIn returns (Store.Record keeps no argument).
+func (d *Dispatcher) recordIn(ctx context.Context, del *Delivery, evs []Event) error {
+	ev := &evs[0]
+	fillEvent(ev, del)
+	err := d.cfg.Store.Record(ctx, evs...)
 	if err == nil {
-		d.metrics.event(ctx, &ev)
+		d.metrics.event(ctx, ev)
 	} else {
 		d.log.ErrorContext(ctx, "notify: record delivery event", slog.String("delivery", del.ID),
 			slog.String("status", string(ev.Status)), slog.Any("error", err))
@@ -1076,8 +1087,14 @@ func (d *Dispatcher) record(ctx context.Context, del *Delivery, ev Event) error 
 
 // ack acks l; a failure is logged.
 func (d *Dispatcher) ack(ctx context.Context, l Lease) {
-	if err := d.cfg.Queue.Ack(ctx, l); err != nil {
-		d.log.WarnContext(ctx, "notify: ack", slog.String("job", l.Job.ID), slog.Any("error", err))
+	d.ackIn(ctx, []Lease{l})
+}
+
+// ackIn is ack of the one lease in ls, a slice the caller owns and may
+// reuse once ackIn returns (Queue.Ack keeps no argument).
+func (d *Dispatcher) ackIn(ctx context.Context, ls []Lease) {
+	if err := d.cfg.Queue.Ack(ctx, ls...); err != nil {
+		d.log.WarnContext(ctx, "notify: ack", slog.String("job", ls[0].Job.ID), slog.Any("error", err))
 	}
 }
 

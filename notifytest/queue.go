@@ -115,6 +115,7 @@ func TestQueue(t *testing.T, newQueue func(t *testing.T, cfg QueueConfig) notify
 	run("QueuesAreSeparate", long, testQueuesAreSeparate)
 	run("ReceiveMax", long, testReceiveMax)
 	run("AckIsFinal", ackFinal, testAckIsFinal)
+	run("AckKeepsNoArgument", long, testAckKeepsNoArgument)
 	run("LeaseExpiryRedelivers", short, testLeaseExpiry)
 	run("NackDelayHides", long, testNackDelay)
 	run("NackCountsAttempts", long, testNackAttempts)
@@ -334,6 +335,40 @@ func testAckIsFinal(t *testing.T, q notify.Queue, queue string) {
 	st, err := q.Stats(ctx, queue)
 	require.NoError(t, err)
 	assert.Equal(t, notify.QueueStats{}, zeroAge(st), "Stats after Ack")
+}
+
+// testAckKeepsNoArgument checks that Ack keeps no argument once it has
+// returned, even when its ctx ends first (a combined statement may still
+// run then): each acker reuses one slice, acks the first lease of a pair
+// in it and writes the second lease over it as soon as Ack returns. The
+// second lease of every pair must still be held.
+func testAckKeepsNoArgument(t *testing.T, q notify.Queue, queue string) {
+	const ackers, pairs = 16, 10
+	ctx := timeout(t, 20*time.Second)
+	require.NoError(t, q.Enqueue(ctx, testJobs(queue, "pair", 2*ackers*pairs)...))
+	leases := receiveN(t, q, queue, 2*ackers*pairs, 10*time.Second)
+	var wg sync.WaitGroup
+	for a := range ackers {
+		wg.Go(func() {
+			var buf [1]notify.Lease
+			for i := range pairs {
+				k := 2 * (a*pairs + i)
+				buf[0] = leases[k]
+				// Some calls' contexts end before their ack is done.
+				cctx, cancel := context.WithTimeout(ctx, time.Duration(i%8)*100*time.Microsecond)
+				_ = q.Ack(cctx, buf[:]...)
+				cancel()
+				buf[0] = leases[k+1]
+			}
+		})
+	}
+	wg.Wait()
+	// An ack whose caller stopped waiting may still be running: give it
+	// time to land before looking.
+	time.Sleep(200 * time.Millisecond)
+	for k := 1; k < len(leases); k += 2 {
+		assert.NoError(t, q.Ack(ctx, leases[k]), "lease %s, written over a slice after Ack returned, was acked", leases[k].Job.ID)
+	}
 }
 
 func testLeaseExpiry(t *testing.T, q notify.Queue, queue string) {

@@ -28,7 +28,9 @@ import (
 // for every combination of settings) and the
 // log (Record, then State with DeliveryState.Apply's attempt counting,
 // Delivery, Deliveries oldest first with events in order, ErrNotFound for
-// what was never recorded, and concurrent Records losing nothing).
+// what was never recorded, concurrent Records losing nothing, and Record
+// keeping no argument once it has returned, also when its ctx ended
+// first).
 //
 // Each optional capability the store has (found with notify.As, so a
 // wrapper with Unwrap is checked too) is checked against the calls it
@@ -75,6 +77,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) notify.Store, features 
 	run("LogDeliveries", testLogDeliveries)
 	run("LogNotFound", testLogNotFound)
 	run("LogConcurrentRecord", testLogConcurrent)
+	run("RecordKeepsNoArgument", testRecordKeepsNoArgument)
 	run("RecordOnce", testRecordOnce)
 	run("RecordOnceReadsAsRecord", testRecordOnceReadsAsRecord)
 	run("UserLog", testUserLog)
@@ -453,6 +456,53 @@ func testLogConcurrent(t *testing.T, s notify.Store, id string) {
 	all, err := s.Deliveries(ctx, n)
 	require.NoError(t, err)
 	assert.Len(t, all, writers+1, "Deliveries after concurrent Records")
+}
+
+// testRecordKeepsNoArgument checks that Record keeps no argument once it
+// has returned, even when its ctx ends first (a combined statement may
+// still run then): each writer reuses one slice for all its calls and
+// writes over it as soon as a call returns, and what it wrote over with
+// must never reach the log.
+func testRecordKeepsNoArgument(t *testing.T, s notify.Store, id string) {
+	const writers, each = 32, 40
+	ctx := timeout(t, 30*time.Second)
+	n := id + "-n"
+	scribbled := id + "-scribbled"
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var recorded []string
+	for w := range writers {
+		wg.Go(func() {
+			var buf [1]notify.Event
+			for i := range each {
+				did := fmt.Sprintf("%s-w%d-%d", id, w, i)
+				buf[0] = event(n, did, notify.StatusQueued, 0, at(0))
+				// Some calls' contexts end before their write is done.
+				cctx, cancel := context.WithTimeout(ctx, time.Duration(i%8)*100*time.Microsecond)
+				err := s.Record(cctx, buf[:]...)
+				cancel()
+				buf[0] = event(n, scribbled, notify.StatusFailed, 9, at(time.Hour))
+				if err == nil {
+					mu.Lock()
+					recorded = append(recorded, did)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// A write whose caller stopped waiting may still be running: give it
+	// time to land before looking.
+	time.Sleep(200 * time.Millisecond)
+	_, err := s.State(ctx, scribbled)
+	assert.ErrorIs(t, err, notify.ErrNotFound, "an event written over after Record returned reached the log")
+	assert.NotEmpty(t, recorded, "no Record succeeded")
+	for _, did := range recorded {
+		st, err := s.State(ctx, did)
+		if assert.NoError(t, err, "delivery %s", did) {
+			assert.Equal(t, notify.StatusQueued, st.Status, "delivery %s", did)
+		}
+	}
 }
 
 func testRecordOnce(t *testing.T, s notify.Store, id string) {

@@ -521,7 +521,9 @@ func (q *Queue) Ack(ctx context.Context, leases ...notify.Lease) error {
 		}
 		lost = len(leases) - len(deleted)
 	} else {
-		r := &ackReq{leases: leases}
+		// A combined statement may run after this call has returned (its
+		// ctx ended): it gets its own copy, as Ack keeps no argument.
+		r := &ackReq{leases: slices.Clone(leases)}
 		if err := q.core.acks.do(ctx, r); err != nil {
 			return err
 		}

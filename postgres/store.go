@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -320,7 +321,9 @@ func (s *Store) Record(ctx context.Context, events ...notify.Event) error {
 	if _, ok := s.db.(pgx.Tx); ok {
 		err = s.recordNow(ctx, s.db, events)
 	} else {
-		err = s.core.records.do(ctx, &recordReq{events: events})
+		// A combined statement may run after this call has returned (its
+		// ctx ended): it gets its own copy, as Record keeps no argument.
+		err = s.core.records.do(ctx, &recordReq{events: slices.Clone(events)})
 	}
 	if err != nil {
 		return fmt.Errorf("postgres: record %d events: %w", len(events), err)

@@ -310,6 +310,11 @@ func (q *Queue) Ack(ctx context.Context, leases ...notify.Lease) error {
 	if len(leases) == 0 {
 		return nil
 	}
+	if q.bt == nil {
+		// The writer may run the write after this call has returned (its
+		// ctx ended): it gets its own copy, as Ack keeps no argument.
+		leases = slices.Clone(leases)
+	}
 	var held int
 	err := q.b.write(ctx, q.bt, func(ctx context.Context, w *wtx) (err error) {
 		held, err = ackRows(ctx, w, leases)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/gonotify/notify"
@@ -248,6 +249,11 @@ func (s *Store) Record(ctx context.Context, events ...notify.Event) error {
 	}
 	if err := checkEvents(events); err != nil {
 		return err
+	}
+	if s.bt == nil {
+		// The writer may run the write after this call has returned (its
+		// ctx ended): it gets its own copy, as Record keeps no argument.
+		events = slices.Clone(events)
 	}
 	err := s.b.write(ctx, s.bt, func(ctx context.Context, w *wtx) error { return insertEvents(ctx, w, events) })
 	if err != nil {
