@@ -61,33 +61,30 @@ func TestAttemptContextEndsAtItsDeadline(t *testing.T) {
 	})
 }
 
-// scribblingChannel fails each delivery's first attempt retryably, after
-// writing over the Delivery it was lent, and keeps a copy of what each call
-// was given.
-type scribblingChannel struct {
+// recordingChannel fails each delivery's first attempt retryably and
+// keeps a copy of what each call was given.
+type recordingChannel struct {
 	mu      sync.Mutex
 	seen    []notify.Delivery
 	batches int // SendBatch calls
 }
 
-func (c *scribblingChannel) Name() string { return notify.ChannelSMS }
+func (c *recordingChannel) Name() string { return notify.ChannelSMS }
 
-func (c *scribblingChannel) Send(_ context.Context, d *notify.Delivery) (notify.Result, error) {
+func (c *recordingChannel) Send(_ context.Context, d *notify.Delivery) (notify.Result, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seen = append(c.seen, *d)
-	first := d.Attempt == 1
-	d.Address, d.Message.Body, d.Attempt, d.Recheck = "scribbled", "scribbled", 99, false
-	if first {
-		return notify.Result{}, notify.Retryable(errors.New("scribbler: first attempt fails"), 0)
+	if d.Attempt == 1 {
+		return notify.Result{}, notify.Retryable(errors.New("recorder: first attempt fails"), 0)
 	}
 	return notify.Result{ProviderID: "ok"}, nil
 }
 
-// batchScribbler is a scribblingChannel that is a notify.BatchSender.
-type batchScribbler struct{ *scribblingChannel }
+// batchRecorder is a recordingChannel that is a notify.BatchSender.
+type batchRecorder struct{ *recordingChannel }
 
-func (c batchScribbler) SendBatch(ctx context.Context, ds []*notify.Delivery) ([]notify.Result, []error) {
+func (c batchRecorder) SendBatch(ctx context.Context, ds []*notify.Delivery) ([]notify.Result, []error) {
 	c.mu.Lock()
 	c.batches++
 	c.mu.Unlock()
@@ -98,20 +95,42 @@ func (c batchScribbler) SendBatch(ctx context.Context, ds []*notify.Delivery) ([
 	return results, errs
 }
 
-// A Channel may write over the Delivery it is lent (the memory queue
-// shares its own with every lease of the job): the next attempt still
-// gets the Delivery as it was queued, numbered by the Dispatcher, whether
-// it is sent alone or in a batch.
-func TestChannelWritesDoNotReachTheQueue(t *testing.T) {
+// leaseWatcher is a Queue that remembers the Deliveries its leases carry.
+type leaseWatcher struct {
+	notify.Queue
+	mu   sync.Mutex
+	dels []*notify.Delivery
+}
+
+func (q *leaseWatcher) Receive(ctx context.Context, queue string, max int) ([]notify.Lease, error) {
+	ls, err := q.Queue.Receive(ctx, queue, max)
+	q.mu.Lock()
+	for _, l := range ls {
+		q.dels = append(q.dels, l.Job.Delivery)
+	}
+	q.mu.Unlock()
+	return ls, err
+}
+
+// The memory queue shares the Delivery it stores with every lease of the
+// job (see notify.Queue.Receive): the Dispatcher numbers each attempt on
+// its own copy and never writes the queue's, whether the delivery is sent
+// alone or in a batch.
+func TestDispatcherDoesNotWriteTheQueuedDelivery(t *testing.T) {
 	for _, batch := range []bool{false, true} {
 		t.Run(fmt.Sprintf("batch=%v", batch), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				sc := &scribblingChannel{}
-				var ch notify.Channel = sc
+				rc := &recordingChannel{}
+				var ch notify.Channel = rc
 				if batch {
-					ch = batchScribbler{sc}
+					ch = batchRecorder{rc}
 				}
-				h := newHarness(t, func(c *notify.Config) { c.Channels = []notify.Channel{ch} })
+				var lw *leaseWatcher
+				h := newHarness(t, func(c *notify.Config) {
+					c.Channels = []notify.Channel{ch}
+					lw = &leaseWatcher{Queue: c.Queue}
+					c.Queue = lw
+				})
 				const n = 3
 				var ids []string
 				for i := range n {
@@ -127,18 +146,22 @@ func TestChannelWritesDoNotReachTheQueue(t *testing.T) {
 					require.Len(t, ds, 1)
 					assert.Equal(t, notify.StatusSent, ds[0].Status)
 				}
-				sc.mu.Lock()
-				defer sc.mu.Unlock()
-				require.Len(t, sc.seen, 2*n)
-				if batch {
-					assert.Positive(t, sc.batches, "SendBatch was used")
-				}
+				rc.mu.Lock()
+				defer rc.mu.Unlock()
+				require.Len(t, rc.seen, 2*n)
 				attempts := map[string]int{}
-				for _, d := range sc.seen {
+				for _, d := range rc.seen {
 					attempts[d.ID]++
 					assert.Equal(t, attempts[d.ID], d.Attempt, "attempt of %s", d.ID)
-					assert.NotEqual(t, "scribbled", d.Address)
-					assert.Equal(t, "Welcome, Ana!", d.Message.Body)
+				}
+				if batch {
+					assert.Positive(t, rc.batches, "SendBatch was used")
+				}
+				lw.mu.Lock()
+				defer lw.mu.Unlock()
+				require.Len(t, lw.dels, 2*n)
+				for _, d := range lw.dels {
+					assert.Zero(t, d.Attempt, "the queued Delivery of %s was written to", d.ID)
 				}
 			})
 		})

@@ -14,9 +14,11 @@ type Channel interface {
 	// Send hands d to the provider. A nil error means the provider accepted
 	// it. Any error should be classified with Retryable, Permanent,
 	// InvalidRecipient, OptedOut or ConfigError; an unclassified error is
-	// treated as retryable. d is the Dispatcher's, lent for the call:
-	// Send may change it but must not keep it, or use it from another
-	// goroutine, once it has returned (the Dispatcher reuses it).
+	// treated as retryable. d is lent for the call: Send reads it and must
+	// not change it (the Dispatcher logs the outcome from it, and its maps
+	// and slices are shared with the queued job and other deliveries),
+	// nor keep it or use it from another goroutine once it has returned:
+	// the Dispatcher reuses it for the next delivery.
 	Send(ctx context.Context, d *Delivery) (Result, error)
 }
 
@@ -49,7 +51,7 @@ type AddressNormalizer interface {
 // in one call (FCM SendEach). When a worker holds several deliveries for such
 // a channel it calls SendBatch once; results[i] and errs[i] answer ds[i] and
 // are classified one by one, exactly as Send's would be. Like Send's, the
-// Deliveries are lent for the call only.
+// Deliveries are lent for the call only, to be read and not changed.
 type BatchSender interface {
 	SendBatch(ctx context.Context, ds []*Delivery) (results []Result, errs []error)
 }
@@ -233,7 +235,8 @@ type Deduper interface {
 type Renderer interface {
 	// Render returns the message for d.Channel in d.Locale from d.Template
 	// and d.Data. It returns an error wrapping ErrUnknownTemplate when no
-	// such template exists.
+	// such template exists. d is lent for the call: Render must not change
+	// it, nor keep it once it has returned.
 	Render(ctx context.Context, d *Delivery) (Message, error)
 }
 

@@ -232,15 +232,6 @@ type bounded struct {
 	// vals, with src, gives src's contexts these values (see valuesOf).
 	vals   context.Context
 	valsOf context.Context // the src context ctx wraps
-	// args holds the arguments of a task's Store.Record and Queue.Ack
-	// calls (see logAndAck), so that passing them allocates nothing:
-	// neither method keeps them. Only a task's own bounded (its worker's,
-	// or the watchdog's for a call it abandoned) is used for them, and one
-	// goroutine at a time uses that.
-	args struct {
-		ev [1]Event
-		l  [1]Lease
-	}
 }
 
 func (b *bounded) get() context.Context {

@@ -475,7 +475,10 @@ type execution struct {
 	p *pool
 	// bc bounds the backend calls (Config.BackendTimeout): the worker's,
 	// or the watchdog's for a call it abandoned.
-	bc      *bounded
+	bc *bounded
+	// args lends the settling Record and Ack calls their arguments: the
+	// worker's, or the watchdog's for a call it abandoned.
+	args    *settleArgs
 	l       Lease
 	del     *Delivery
 	attempt int
@@ -485,10 +488,9 @@ type execution struct {
 // execution starts the execution of l on w, the task's i-th lease. Its
 // del is w's own copy of l's Delivery, which a queue may share with the
 // job's other leases (see Queue.Receive): the steps set its Attempt and
-// may render its Message, and the Channel may change it. The copy lives
-// in w.dels until w's next task.
+// may render its Message. The copy lives in w.dels until w's next task.
 func (w *worker) execution(l Lease, i int) execution {
-	e := execution{p: w.p, bc: &w.bc, l: l}
+	e := execution{p: w.p, bc: &w.bc, args: &w.args, l: l}
 	if l.Job.Delivery != nil {
 		w.dels[i] = *l.Job.Delivery
 		e.del = &w.dels[i]
@@ -902,7 +904,7 @@ func (e *execution) settle(ev Event) {
 			d.bury(ctx, l, ev.Reason)
 		}
 	} else {
-		logged, _ = d.logAndAck(ctx, e.bc, l, del, &ev)
+		logged, _ = d.logAndAck(ctx, e.args, l, del, &ev)
 	}
 	if logged {
 		e.p.unlogged.forget(del.ID)
@@ -918,9 +920,9 @@ func (e *execution) settle(ev Event) {
 // logAndAck records ev and acks l: atomically when the Queue can write the
 // log, else one after the other. It reports whether ev reached the log (an
 // ack that fails after it did is only logged: the redelivery finds the
-// final status and sends nothing). bc is the task's own (see
-// bounded.args): it lends the Record and Ack calls their arguments.
-func (d *Dispatcher) logAndAck(ctx context.Context, bc *bounded, l Lease, del *Delivery, ev *Event) (bool, error) {
+// final status and sends nothing). a lends the Record and Ack calls
+// their arguments.
+func (d *Dispatcher) logAndAck(ctx context.Context, a *settleArgs, l Lease, del *Delivery, ev *Event) (bool, error) {
 	fillEvent(ev, del)
 	if d.lq != nil {
 		err := d.lq.AckLogged(ctx, d.cfg.Store, l, *ev)
@@ -938,7 +940,6 @@ func (d *Dispatcher) logAndAck(ctx context.Context, bc *bounded, l Lease, del *D
 			return false, err
 		}
 	}
-	a := &bc.args
 	a.ev[0] = *ev
 	if err := d.recordIn(ctx, del, a.ev[:]); err != nil {
 		return false, err
@@ -988,7 +989,7 @@ func (e *execution) settleSent(ev Event) {
 			}
 			return
 		}
-		logged, err := d.logAndAck(e.bc.get(), e.bc, l, del, &ev)
+		logged, err := d.logAndAck(e.bc.get(), e.args, l, del, &ev)
 		if logged {
 			e.p.unlogged.forget(del.ID)
 			if try > 1 {
@@ -1062,6 +1063,15 @@ func fillEvent(ev *Event, del *Delivery) {
 	if ev.At.IsZero() {
 		ev.At = time.Now()
 	}
+}
+
+// settleArgs holds the arguments of a settling Store.Record and
+// Queue.Ack (see logAndAck), so that passing them allocates nothing:
+// neither method keeps them. Each worker has its own, and the watchdog
+// its own for a call it abandons: one goroutine uses one at a time.
+type settleArgs struct {
+	ev [1]Event
+	l  [1]Lease
 }
 
 // record writes ev, stamped with del's identity, to the log and counts it

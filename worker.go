@@ -140,8 +140,9 @@ type worker struct {
 	// (see worker.execution): no allocation per delivery. A Channel must
 	// not keep a Delivery past its call (see Channel.Send).
 	dels []Delivery
-	bc   bounded // the current task's backend contexts
-	gone bool    // the worker goroutine's own note: it was abandoned
+	bc   bounded    // the current task's backend contexts
+	args settleArgs // the current task's settling calls' arguments
+	gone bool       // the worker goroutine's own note: it was abandoned
 
 	mu        sync.Mutex
 	gen       uint64 // counts watched calls
@@ -541,8 +542,9 @@ func (p *pool) abandon(w *worker, execs []execution, stuck *stuckError) {
 		slog.String("channel", p.ci.name), slog.Any("deliveries", deliveryIDs(execs)), slog.Duration("after", stuck.after))
 	oe := &OutcomeError{Outcome: OutcomeRetry, Err: stuck, MaybeSent: true}
 	bc := bounded{src: p.deadlines}
+	var args settleArgs
 	for _, e := range execs {
-		e.bc = &bc
+		e.bc, e.args = &bc, &args
 		e.conclude(Result{}, oe)
 	}
 	bc.stop()
