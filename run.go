@@ -1077,14 +1077,15 @@ type settleArgs struct {
 // record writes ev, stamped with del's identity, to the log and counts it
 // in the metrics. A failure is logged and returned.
 func (d *Dispatcher) record(ctx context.Context, del *Delivery, ev Event) error {
+	fillEvent(&ev, del)
 	return d.recordIn(ctx, del, []Event{ev})
 }
 
-// recordIn is record of the one event in evs, a slice the caller owns and
-// may reuse once recordIn returns (Store.Record keeps no argument).
+// recordIn is record of the one event in evs, already stamped with del's
+// identity, in a slice the caller owns and may reuse once recordIn
+// returns (Store.Record keeps no argument).
 func (d *Dispatcher) recordIn(ctx context.Context, del *Delivery, evs []Event) error {
 	ev := &evs[0]
-	fillEvent(ev, del)
 	err := d.cfg.Store.Record(ctx, evs...)
 	if err == nil {
 		d.metrics.event(ctx, ev)

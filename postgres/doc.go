@@ -25,9 +25,10 @@
 //     LISTEN/NOTIFY when work commits, with a slow fallback poll. Acked jobs
 //     are deleted; buried jobs stay, listed by [Queue.Dead], until
 //     [Queue.Replay]. A leased job whose delivery cannot be decoded is
-//     buried by Receive, with the reason "unreadable delivery: …". Lease.Deadline is set from the database's lease
-//     expiry, by this process's clock and never later than the database's
-//     (see [Queue.Extend]).
+//     buried by Receive, with the reason "unreadable delivery: …".
+//     Lease.Deadline is set from the database's lease expiry, by this
+//     process's clock and never later than the database's (see
+//     [Queue.Extend]).
 //   - Queue is a [notify.LeaseExtender]: [Queue.Extend] moves a held
 //     lease's expiry in one UPDATE, so a long send keeps its job.
 //   - Store: every event is one row; a delivery's state is the fold of its

@@ -331,10 +331,11 @@ func isUniqueViolation(err error) bool {
 }
 
 // Receive leases up to limit ready jobs of queue (one, when limit < 1; at
-// most 1,000), oldest first, with FOR UPDATE SKIP LOCKED so concurrent receivers never get the
-// same job. With none ready it waits for a NOTIFY from Enqueue, Nack or
-// Replay, for the next delayed job or expiring lease to come due, or at
-// most Config.PollInterval, then looks again, until ctx is done (it
+// most 1,000), oldest first, with FOR UPDATE SKIP LOCKED so concurrent
+// receivers never get the same job. With none ready it waits for a
+// NOTIFY from Enqueue, Nack or Replay, for the next delayed job or
+// expiring lease to come due, or at most Config.PollInterval, then looks
+// again, until ctx is done (it
 // returns ctx's error) or the Queue is closed (ErrClosed). Database errors
 // are returned; the caller retries. Each lease lasts Config.Visibility
 // by the database's clock; Lease.Deadline is its end by this process's

@@ -222,16 +222,16 @@ func (d *Deduper) Release(_ context.Context, key, owner string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c, ok := s.claims.Get(key); ok && s.owner(key, c) == owner {
-		d.forget(s, key, c)
+		d.forget(s, c)
 	}
 	return nil
 }
 
-// forget deletes key's claim c. s.mu is held.
-func (d *Deduper) forget(s *shard, key string, c claim) {
-	s.claims.Delete(key)
+// forget deletes claim c. s.mu is held.
+func (d *Deduper) forget(s *shard, c claim) {
+	s.claims.Delete(c.key)
 	if c.seq&otherOwner != 0 {
-		delete(s.others, key)
+		delete(s.others, c.key)
 	}
 	d.held.Add(-1)
 }
@@ -257,7 +257,7 @@ func (d *Deduper) dropExpired(s *shard, now time.Duration, thorough bool) int {
 			break
 		}
 		if live {
-			d.forget(s, e.key, c)
+			d.forget(s, c)
 			dropped++
 		}
 		s.order[s.head] = entry{}
