@@ -11,6 +11,7 @@ import (
 
 	"github.com/gonotify/notify"
 	qmem "github.com/gonotify/notify/queue/memory"
+	smem "github.com/gonotify/notify/store/memory"
 )
 
 // countingChannel is a no-op channel that counts sends and wakes the
@@ -34,16 +35,16 @@ func (c *countingChannel) Send(context.Context, *notify.Delivery) (notify.Result
 
 // dispatcherBench is the set-up of BenchmarkDispatcher and
 // BenchmarkSendThenDeliver: a Dispatcher over the memory backends (queue
-// q when not nil) with dedup, a rate limit, the log and templates on, a
-// counting no-op channel, 10,000 users with a phone number, and b.N
-// notifications to send.
+// q when not nil; the store wrapped by log when not nil) with dedup, a
+// rate limit, the log and templates on, a counting no-op channel, 10,000
+// users with a phone number, and b.N notifications to send.
 type dispatcherBench struct {
 	d  *notify.Dispatcher
 	ch *countingChannel
 	ns []notify.Notification
 }
 
-func newDispatcherBench(b *testing.B, q notify.Queue) dispatcherBench {
+func newDispatcherBench(b *testing.B, q notify.Queue, log func(*smem.Store) notify.Store) dispatcherBench {
 	b.Helper()
 	h := newHarness(b, func(c *notify.Config) {
 		c.Categories = map[string]notify.CategoryPolicy{
@@ -55,6 +56,9 @@ func newDispatcherBench(b *testing.B, q notify.Queue) dispatcherBench {
 	cfg.Channels = []notify.Channel{ch}
 	if q != nil {
 		cfg.Queue = q
+	}
+	if log != nil {
+		cfg.Store = log(h.store)
 	}
 	d, err := notify.New(cfg)
 	if err != nil {
@@ -131,7 +135,56 @@ func (db dispatcherBench) send(b *testing.B) bool {
 //
 //	go test -run '^$' -bench Dispatcher -benchmem -count 6 .
 func BenchmarkDispatcher(b *testing.B) {
-	db := newDispatcherBench(b, nil)
+	benchmarkDispatcher(b, newDispatcherBench(b, nil, nil))
+}
+
+// BenchmarkDispatcherLogFloor is BenchmarkDispatcher with less of a log,
+// to show what the memory log costs the pipeline; compare each with
+// BenchmarkDispatcher in the same run:
+//
+//	go test -run '^$' -bench 'Dispatcher(LogFloor)?$' -benchmem -benchtime 200000x .
+//
+// Its log is one of:
+//   - map: each delivery's last status in one Go map under one mutex,
+//     never evicted: about the least a log that answers State could do;
+//   - none: Record keeps nothing. Not a configuration to run: with no log
+//     nothing is answered, retried or deduplicated from it.
+func BenchmarkDispatcherLogFloor(b *testing.B) {
+	b.Run("map", func(b *testing.B) {
+		benchmarkDispatcher(b, newDispatcherBench(b, nil, func(s *smem.Store) notify.Store {
+			return &statusLog{Store: s, status: make(map[string]notify.Status)}
+		}))
+	})
+	b.Run("none", func(b *testing.B) {
+		benchmarkDispatcher(b, newDispatcherBench(b, nil, func(s *smem.Store) notify.Store { return noLog{s} }))
+	})
+}
+
+// statusLog is a store whose log keeps each delivery's last status only,
+// for BenchmarkDispatcherLogFloor.
+type statusLog struct {
+	*smem.Store
+	mu     sync.Mutex
+	status map[string]notify.Status
+}
+
+func (l *statusLog) Record(_ context.Context, events ...notify.Event) error {
+	l.mu.Lock()
+	for i := range events {
+		l.status[events[i].DeliveryID] = events[i].Status
+	}
+	l.mu.Unlock()
+	return nil
+}
+
+// noLog is a store whose Record keeps nothing, for
+// BenchmarkDispatcherLogFloor.
+type noLog struct{ *smem.Store }
+
+func (noLog) Record(context.Context, ...notify.Event) error { return nil }
+
+// benchmarkDispatcher runs BenchmarkDispatcher's measurement on db.
+func benchmarkDispatcher(b *testing.B, db dispatcherBench) {
 	stop := db.run()
 	defer stop()
 	b.ReportAllocs()
@@ -159,7 +212,7 @@ func BenchmarkDispatcher(b *testing.B) {
 //
 //	go test -run '^$' -bench SendThenDeliver -benchmem -benchtime 200000x .
 func BenchmarkSendThenDeliver(b *testing.B) {
-	db := newDispatcherBench(b, qmem.New(qmem.Config{Visibility: time.Minute, MaxJobs: -1}))
+	db := newDispatcherBench(b, qmem.New(qmem.Config{Visibility: time.Minute, MaxJobs: -1}), nil)
 	b.ReportAllocs()
 	b.ResetTimer()
 	start, cpu0 := time.Now(), processCPU()

@@ -139,17 +139,18 @@ func (d *Deduper) Claim(_ context.Context, key, owner string, ttl time.Duration)
 	}
 	now := time.Since(d.start)
 	s := d.shard(key)
+	h := s.claims.Hash(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for swept := false; ; swept = true {
-		c, ok := s.claims.Get(key)
+		c, ok := s.claims.GetAt(h, key)
 		if ok && c.expires > now {
 			return false, s.owner(key, c), nil
 		}
 		// A key not held is not held after dropExpired either; a key held
 		// (expired) is looked up again only when something was dropped.
 		if d.dropExpired(s, now, swept) > 0 && ok {
-			_, ok = s.claims.Get(key)
+			_, ok = s.claims.GetAt(h, key)
 		}
 		if ok || d.reserve() {
 			break // an expired claim of key still held is replaced in place
@@ -176,7 +177,7 @@ func (d *Deduper) Claim(_ context.Context, key, owner string, ttl time.Duration)
 		}
 		s.others[key] = owner
 	}
-	s.claims.Put(c)
+	s.claims.PutAt(h, c)
 	s.push(entry{key: key, seq: s.seq, expires: c.expires})
 	return true, "", nil
 }

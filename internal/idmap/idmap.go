@@ -37,11 +37,17 @@ func New[V any](idOf func(V) string, size int) *Map[V] {
 	return &Map[V]{seed: maphash.MakeSeed(), mask: ^uint64(0), idOf: idOf, byHash: make(map[uint64]V, size)}
 }
 
-func (m *Map[V]) hash(id string) uint64 { return maphash.String(m.seed, id) & m.mask }
+// Hash returns id's hash in m: the key of GetAt, PutAt and DeleteAt, for
+// a caller that looks an ID up and then puts or deletes it, or that keeps
+// the hash of a value whose ID's bytes are no longer in the CPU's cache.
+func (m *Map[V]) Hash(id string) uint64 { return maphash.String(m.seed, id) & m.mask }
 
 // Get returns the value with that ID, and whether there is one.
-func (m *Map[V]) Get(id string) (V, bool) {
-	v, ok := m.byHash[m.hash(id)]
+func (m *Map[V]) Get(id string) (V, bool) { return m.GetAt(m.Hash(id), id) }
+
+// GetAt is Get of the ID whose Hash is h.
+func (m *Map[V]) GetAt(h uint64, id string) (V, bool) {
+	v, ok := m.byHash[h]
 	if ok && m.idOf(v) == id {
 		return v, true
 	}
@@ -54,9 +60,11 @@ func (m *Map[V]) Get(id string) (V, bool) {
 }
 
 // Put sets the value with v's ID to v.
-func (m *Map[V]) Put(v V) {
+func (m *Map[V]) Put(v V) { m.PutAt(m.Hash(m.idOf(v)), v) }
+
+// PutAt is Put of v, whose ID's Hash is h.
+func (m *Map[V]) PutAt(h uint64, v V) {
 	id := m.idOf(v)
-	h := m.hash(id)
 	if cur, ok := m.byHash[h]; ok && m.idOf(cur) != id {
 		if m.spill == nil {
 			m.spill = make(map[string]V)
@@ -71,8 +79,11 @@ func (m *Map[V]) Put(v V) {
 }
 
 // Delete removes the value with that ID, if there is one.
-func (m *Map[V]) Delete(id string) {
-	h := m.hash(id)
+func (m *Map[V]) Delete(id string) { m.DeleteAt(m.Hash(id), id) }
+
+// DeleteAt is Delete of the ID whose Hash is h. Given the very string the
+// value holds as its ID, it compares the two without reading their bytes.
+func (m *Map[V]) DeleteAt(h uint64, id string) {
 	if cur, ok := m.byHash[h]; ok && m.idOf(cur) == id {
 		delete(m.byHash, h)
 		return

@@ -14,6 +14,7 @@ import (
 type delivery struct {
 	n     *notification
 	next  *delivery // the notification's next delivery, in the order first recorded
+	h     uint64    // hdr.deliveryID's hash in Store.deliveries, kept for drop
 	hdr   header
 	state notify.DeliveryState
 	// inline holds the first events (queued, sent: the usual whole log) in

@@ -49,7 +49,17 @@ type Store struct {
 	// delivery became final since, for evict to decide.
 	pinned   int
 	unpinned []*notification
+	// spare holds notifications drop forgot, for deliveryOf to use again:
+	// once the log is full, every new notification takes the place of an
+	// evicted one, without an allocation. Nothing outside logMu keeps a
+	// pointer into the log, so a forgotten notification is unreachable.
+	spare []*notification
 }
+
+// maxSpare bounds Store.spare: an eviction frees one notification for the
+// next new one, so a few are enough; a Prune-like burst of drops beyond
+// that is left to the garbage collector.
+const maxSpare = 64
 
 var (
 	_ notify.Store            = (*Store)(nil)
@@ -67,6 +77,7 @@ type prefValue struct {
 
 type notification struct {
 	id    string
+	h     uint64    // id's hash in Store.notifs, kept for drop
 	first time.Time // when its first event was recorded; zero without retention
 	live  int       // deliveries whose status is not final
 	// pinned: taken out of order while live, to be put back when final.
@@ -271,27 +282,32 @@ func (s *Store) Record(_ context.Context, events ...notify.Event) error {
 // not nil (n is e's notification then) and otherwise in e's notification,
 // creating that too when new. s.logMu is held.
 func (s *Store) deliveryOf(e *notify.Event, n *notification, now time.Time) *delivery {
-	if d, ok := s.deliveries.Get(e.DeliveryID); ok {
+	dh := s.deliveries.Hash(e.DeliveryID)
+	if d, ok := s.deliveries.GetAt(dh, e.DeliveryID); ok {
 		return d
 	}
 	var d *delivery
 	if n == nil {
-		n, _ = s.notifs.Get(e.NotificationID)
+		nh := s.notifs.Hash(e.NotificationID)
+		n, _ = s.notifs.GetAt(nh, e.NotificationID)
+		if n == nil {
+			n = s.newNotification()
+			n.id, n.h, n.first = e.NotificationID, nh, now
+			s.notifs.PutAt(nh, n)
+			s.pushNotification(n)
+			d = &n.firstDel
+		}
 	}
-	if n == nil {
-		n = &notification{id: e.NotificationID, first: now}
-		s.notifs.Put(n)
-		s.pushNotification(n)
-		d = &n.firstDel
-	} else {
+	if d == nil {
 		d = &delivery{}
 		n.last.next = d
 	}
 	n.last = d
 	d.n = n
+	d.h = dh
 	d.hdr = header{deliveryID: e.DeliveryID, userID: e.UserID, category: e.Category, channel: e.Channel,
 		address: e.Address, template: e.Template, locale: e.Locale}
-	s.deliveries.Put(d)
+	s.deliveries.PutAt(dh, d)
 	return d
 }
 
@@ -421,12 +437,30 @@ func (s *Store) expired(n *notification, now time.Time) bool {
 	return s.retention > 0 && now.Sub(n.first) >= s.retention
 }
 
-// drop forgets n and its deliveries. s.logMu is held.
+// drop forgets n and its deliveries, and keeps n as a spare. s.logMu is
+// held.
 func (s *Store) drop(n *notification) {
 	for d := &n.firstDel; d != nil; d = d.next {
-		s.deliveries.Delete(d.hdr.deliveryID)
+		s.deliveries.DeleteAt(d.h, d.hdr.deliveryID)
 	}
-	s.notifs.Delete(n.id)
+	s.notifs.DeleteAt(n.h, n.id)
+	if len(s.spare) < maxSpare {
+		s.spare = append(s.spare, n)
+	}
+}
+
+// newNotification returns an empty notification: a spare one when there
+// is one, cleared, or a new one. s.logMu is held.
+func (s *Store) newNotification() *notification {
+	k := len(s.spare) - 1
+	if k < 0 {
+		return new(notification)
+	}
+	n := s.spare[k]
+	s.spare[k] = nil
+	s.spare = s.spare[:k]
+	*n = notification{}
+	return n
 }
 
 // State returns where the delivery stands, or an error wrapping

@@ -208,3 +208,39 @@ func TestHotPathAllocations(t *testing.T) {
 	})
 	assert.LessOrEqual(t, allocs, 2.0, "allocations to record a delivery's queued and sent events")
 }
+
+// TestFullLogRecordsWithoutAllocating: once the log holds MaxNotifications,
+// each new notification takes the place of the one it evicts, so a
+// delivery's queued and sent events allocate nothing (the maps are at
+// their size by then); the evicted one is gone, the new one is whole.
+func TestFullLogRecordsWithoutAllocating(t *testing.T) {
+	ctx := context.Background()
+	const max = 50
+	s := memory.New(memory.Config{MaxNotifications: max})
+	ids := make([]string, 400)
+	for i := range ids {
+		ids[i] = fmt.Sprint("id-", i)
+	}
+	record := func(id string) {
+		e := queued(id, id)
+		_ = s.Record(ctx, e)
+		e.Status = notify.StatusSent
+		_ = s.Record(ctx, e)
+	}
+	for _, id := range ids[:2*max] {
+		record(id)
+	}
+	i := 2 * max
+	allocs := testing.AllocsPerRun(100, func() {
+		record(ids[i])
+		i++
+	})
+	assert.Zero(t, allocs, "allocations to record a delivery in a full log")
+	_, err := s.Delivery(ctx, ids[i-max-1])
+	assert.ErrorIs(t, err, notify.ErrNotFound, "the notification past MaxNotifications is evicted")
+	rec, err := s.Delivery(ctx, ids[i-1])
+	require.NoError(t, err)
+	require.Len(t, rec.Events, 2, "the newest delivery keeps both its events")
+	assert.Equal(t, ids[i-1], rec.Events[0].NotificationID)
+	assert.Equal(t, notify.StatusSent, rec.Status)
+}
