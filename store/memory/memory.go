@@ -57,8 +57,8 @@ type Store struct {
 }
 
 // maxSpare bounds Store.spare: an eviction frees one notification for the
-// next new one, so a few are enough; a Prune-like burst of drops beyond
-// that is left to the garbage collector.
+// next new one, so a few are enough; a burst of drops beyond that (many
+// notifications past Retention at once) is left to the garbage collector.
 const maxSpare = 64
 
 var (
