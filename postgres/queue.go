@@ -335,12 +335,12 @@ func isUniqueViolation(err error) bool {
 // receivers never get the same job. With none ready it waits for a
 // NOTIFY from Enqueue, Nack or Replay, for the next delayed job or
 // expiring lease to come due, or at most Config.PollInterval, then looks
-// again, until ctx is done (it
-// returns ctx's error) or the Queue is closed (ErrClosed). Database errors
-// are returned; the caller retries. Each lease lasts Config.Visibility
-// by the database's clock; Lease.Deadline is its end by this process's
-// clock, early by the statement's round trip and never late, whatever the
-// offset between the clocks (see Queue.Extend).
+// again, until ctx is done (it returns ctx's error) or the Queue is
+// closed (ErrClosed). Database errors are returned; the caller retries.
+// Each lease lasts Config.Visibility by the database's clock;
+// Lease.Deadline is its end by this process's clock, early by the
+// statement's round trip and never late, whatever the offset between the
+// clocks (see Queue.Extend).
 func (q *Queue) Receive(ctx context.Context, queue string, limit int) ([]notify.Lease, error) {
 	limit = max(limit, 1)
 	c := q.core
